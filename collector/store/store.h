@@ -1,0 +1,99 @@
+// Store: the collector's SQLite database (WAL mode). One writer thread owns
+// the write connection and commits submitted results in batched transactions
+// with prepared statements; reads use a separate connection.
+//
+// Contract:
+//  - SubmitResults() never blocks on SQLite: it queues and returns. `done` runs
+//    on the writer thread after the transaction holding the results committed
+//    (or failed); it must be quick and must not call back into the Store's
+//    write path synchronously.
+//  - Results are deduplicated by (probe, boot_id, seq): a seq at or below the
+//    highest committed seq of that boot is counted as a duplicate, not stored.
+//    Within one boot, seqs must arrive in increasing order (the probe sends them
+//    so); gaps are allowed.
+//  - Nothing reported committed is lost: `done` runs only after COMMIT.
+//  - Thread-safe: every public method may be called from any thread.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "parallax/v1/probe.pb.h"
+
+namespace parallax::collector {
+
+struct StoreOptions {
+  std::string path;                                           // ":memory:" is not supported
+  std::chrono::milliseconds retention = std::chrono::hours(24 * 14);
+  std::chrono::milliseconds retention_sweep_every = std::chrono::minutes(1);
+  size_t max_batch_results = 5000;   // results per transaction at most
+};
+
+struct CommitInfo {
+  Status status;                // not ok: nothing of this submission was stored
+  uint64_t committed_seq = 0;   // highest committed seq of the boot after this commit
+  int stored = 0;
+  int duplicates = 0;
+};
+
+struct ProbeRecord {
+  std::string name;
+  std::map<std::string, std::string> labels;
+  std::string version;
+  int64_t first_seen_ms = 0;
+  int64_t last_seen_ms = 0;
+};
+
+struct TargetRecord {
+  std::string name;
+  std::string host;
+  uint32_t port = 22;
+  std::map<std::string, std::string> labels;
+};
+
+// One stored result, as read back.
+struct ResultRow {
+  std::string probe;
+  std::string target;
+  std::string boot_id;
+  v1::CheckResult result;  // seq, outcome, times, address, identification, pre_banner, detail...
+};
+
+class Store {
+ public:
+  using CommitCallback = std::function<void(const CommitInfo&)>;
+
+  // Opens (creating if needed) and migrates the database, starts the writer.
+  static Status Open(const StoreOptions& options, std::unique_ptr<Store>* out);
+  // Flushes every submitted write, then stops the writer thread.
+  virtual ~Store() = default;
+
+  // Queues results of one probe boot for the next transaction.
+  virtual void SubmitResults(const std::string& probe, const std::string& boot_id,
+                             std::vector<v1::CheckResult> results, CommitCallback done) = 0;
+  // Queues an upsert of a probe (labels, version, first/last seen).
+  virtual void RecordProbe(const ProbeRecord& probe) = 0;
+  // Queues an upsert of the configured targets (others are kept, for history).
+  virtual void SyncTargets(const std::vector<TargetRecord>& targets) = 0;
+  // Blocks until everything submitted before the call is committed.
+  virtual void Flush() = 0;
+
+  // Highest committed seq of (probe, boot_id), 0 if none. From memory: never
+  // touches SQLite, safe to call from a gRPC reaction.
+  virtual uint64_t CommittedSeq(const std::string& probe, const std::string& boot_id) const = 0;
+
+  // The newest stored result of every probe x target pair.
+  virtual Status LatestResults(std::vector<ResultRow>* out) = 0;
+  // Results of one target, newest first; `probe` empty = all probes.
+  virtual Status History(const std::string& target, const std::string& probe, int64_t since_ms,
+                         size_t limit, std::vector<ResultRow>* out) = 0;
+  virtual Status ListProbes(std::vector<ProbeRecord>* out) = 0;
+};
+
+}  // namespace parallax::collector

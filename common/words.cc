@@ -1,0 +1,67 @@
+#include "common/words.h"
+
+#include <array>
+#include <utility>
+
+namespace parallax {
+namespace {
+
+constexpr std::array<std::pair<v1::Outcome, std::string_view>, 11> kOutcomes{{
+    {v1::OUTCOME_UNSPECIFIED, "unspecified"},
+    {v1::OUTCOME_OK, "ok"},
+    {v1::OUTCOME_REFUSED, "refused"},
+    {v1::OUTCOME_TIMEOUT, "timeout"},
+    {v1::OUTCOME_HOST_UNREACHABLE, "host_unreachable"},
+    {v1::OUTCOME_NETWORK_UNREACHABLE, "network_unreachable"},
+    {v1::OUTCOME_RESET, "reset"},
+    {v1::OUTCOME_CLOSED, "closed"},
+    {v1::OUTCOME_BANNER_TIMEOUT, "banner_timeout"},
+    {v1::OUTCOME_NOT_SSH, "not_ssh"},
+    {v1::OUTCOME_DNS_ERROR, "dns_error"},
+}};
+
+constexpr std::array<std::pair<v1::Cause, std::string_view>, 12> kCauses{{
+    {v1::CAUSE_UNSPECIFIED, "unspecified"},
+    {v1::CAUSE_OK, "ok"},
+    {v1::CAUSE_SSH_REFUSED, "ssh_refused"},
+    {v1::CAUSE_FIREWALL_BLOCK, "firewall_block"},
+    {v1::CAUSE_HOST_OFFLINE, "host_offline"},
+    {v1::CAUSE_ISP_BLOCK, "isp_block"},
+    {v1::CAUSE_SOURCE_BLOCK, "source_block"},
+    {v1::CAUSE_SSH_UNRESPONSIVE, "ssh_unresponsive"},
+    {v1::CAUSE_NOT_SSH, "not_ssh"},
+    {v1::CAUSE_DNS_ERROR, "dns_error"},
+    {v1::CAUSE_PARTIAL, "partial"},
+    {v1::CAUSE_UNKNOWN, "unknown"},
+}};
+
+template <typename Enum, size_t N>
+std::string_view Lookup(const std::array<std::pair<Enum, std::string_view>, N>& table, Enum e) {
+  for (const auto& [value, word] : table) {
+    if (value == e) return word;
+  }
+  return "unspecified";
+}
+
+template <typename Enum, size_t N>
+bool Reverse(const std::array<std::pair<Enum, std::string_view>, N>& table, std::string_view word,
+             Enum* out) {
+  for (const auto& [value, w] : table) {
+    if (w == word && value != Enum{}) {
+      *out = value;
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string_view OutcomeWord(v1::Outcome o) { return Lookup(kOutcomes, o); }
+bool ParseOutcomeWord(std::string_view word, v1::Outcome* out) {
+  return Reverse(kOutcomes, word, out);
+}
+std::string_view CauseWord(v1::Cause c) { return Lookup(kCauses, c); }
+bool ParseCauseWord(std::string_view word, v1::Cause* out) { return Reverse(kCauses, word, out); }
+
+}  // namespace parallax

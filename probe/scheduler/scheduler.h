@@ -1,0 +1,62 @@
+// Scheduler: runs the SSH check of every assigned target once per interval on
+// one boost::asio::io_context (no thread per check).
+//
+//  - Each target's checks are offset within its interval by a stable jitter
+//    (hash of probe name and target name), so checks do not burst.
+//  - At most `max_in_flight` checks run at once; due checks wait in order and
+//    their lateness is reported in CheckResult.late_us.
+//  - The scheduler owns each check's deadline (the target's timeout) and timing.
+//  - SetAssignment() replaces the target set: unchanged targets keep their
+//    phase, removed targets stop (a check in flight finishes and is reported).
+//
+// Thread-safety: every method must be called on the io_context's thread (post
+// to it). The sink runs on that thread too; it assigns `seq`.
+#pragma once
+
+#include <utility>  // Boost 1.74 Asio under C++20 needs this first
+
+#include <boost/asio/io_context.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "parallax/v1/probe.pb.h"
+
+namespace parallax::probe {
+
+struct SchedulerOptions {
+  std::string probe_name;        // seeds the jitter
+  std::string identification;    // sent to servers: "SSH-2.0-parallax_probe_<version>"
+  size_t max_in_flight = 4096;
+};
+
+struct SchedulerStats {
+  uint64_t checks_started = 0;
+  uint64_t checks_done = 0;
+  uint32_t in_flight = 0;
+  uint32_t waiting = 0;        // due, held back by max_in_flight
+  uint64_t max_late_us = 0;    // since start
+  size_t targets = 0;
+};
+
+class Scheduler {
+ public:
+  using Sink = std::function<void(v1::CheckResult&& result)>;
+
+  Scheduler(boost::asio::io_context& io, SchedulerOptions options, Sink sink);
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  void SetAssignment(const v1::Assignment& assignment);
+  // Stops scheduling; checks in flight are cancelled.
+  void Stop();
+  SchedulerStats stats() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace parallax::probe
