@@ -1,0 +1,17 @@
+// Minimal leveled logging to stderr: one line per call, written with a single
+// write so lines from different threads never interleave. Thread-safe.
+//   Logf(LogLevel::kWarning, "stream to %s failed: %s", addr.c_str(), msg.c_str());
+#pragma once
+
+namespace parallax {
+
+enum class LogLevel { kDebug = 0, kInfo, kWarning, kError };
+
+// Messages below `level` are dropped. Default kInfo; PARALLAX_LOG_LEVEL=debug
+// in the environment lowers it at start-up.
+void SetLogLevel(LogLevel level);
+bool LogEnabled(LogLevel level);
+
+void Logf(LogLevel level, const char* format, ...) __attribute__((format(printf, 2, 3)));
+
+}  // namespace parallax

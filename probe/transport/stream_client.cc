@@ -1,0 +1,155 @@
+#include "probe/transport/stream_client.h"
+
+#include "common/log.h"
+
+namespace parallax::probe {
+
+using Clock = std::chrono::steady_clock;
+
+StreamClient::StreamClient(StreamClientOptions options, Spool* spool)
+    : options_(std::move(options)), spool_(spool) {}
+
+StreamClient::~StreamClient() { Stop(std::chrono::milliseconds(0)); }
+
+void StreamClient::Start() { thread_ = std::thread([this] { Run(); }); }
+
+void StreamClient::Stop(std::chrono::milliseconds drain) {
+  if (!thread_.joinable()) return;
+  draining_ = drain.count() > 0;
+  stopping_ = true;
+  sleep_cv_.notify_all();
+  spool_->Wake();
+  auto deadline = Clock::now() + drain;
+  while (draining_ && Clock::now() < deadline && spool_->stats().size > 0 && stats().connected) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  draining_ = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (context_ != nullptr) context_->TryCancel();
+  }
+  spool_->Wake();
+  thread_.join();
+}
+
+StreamClientStats StreamClient::stats() const {
+  std::lock_guard<std::mutex> lock(const_cast<std::mutex&>(mu_));
+  return stats_;
+}
+
+void StreamClient::SetError(const std::string& error) {
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_.connected = false;
+  stats_.last_error = error;
+}
+
+void StreamClient::SleepInterruptible(std::chrono::milliseconds d) {
+  std::unique_lock<std::mutex> lock(mu_);
+  sleep_cv_.wait_for(lock, d, [this] { return stopping_.load(); });
+}
+
+void StreamClient::Run() {
+  auto channel =
+      grpc::CreateCustomChannel(options_.collector, options_.credentials, options_.channel_args);
+  auto stub = v1::ProbeService::NewStub(channel);
+  Backoff backoff(options_.backoff_initial, options_.backoff_max,
+                  std::hash<std::string>{}(options_.hello.boot_id()));
+  while (!stopping_) {
+    auto started = Clock::now();
+    uint64_t connects_before = stats().connects;
+    Session(stub.get());
+    if (stopping_) break;
+    // A session that got welcomed and lasted a while resets the backoff.
+    if (stats().connects > connects_before && Clock::now() - started > std::chrono::seconds(10)) {
+      backoff.Reset();
+    }
+    auto delay = backoff.Next();
+    Logf(LogLevel::kWarning, "collector %s: %s; reconnecting in %lld ms (attempt %d)",
+         options_.collector.c_str(), stats().last_error.c_str(),
+         static_cast<long long>(delay.count()), backoff.attempt());
+    SleepInterruptible(delay);
+  }
+}
+
+void StreamClient::Session(v1::ProbeService::Stub* stub) {
+  grpc::ClientContext ctx;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return;
+    context_ = &ctx;
+  }
+  auto stream = stub->Connect(&ctx);
+  auto finish = [&](const std::string& what) {
+    ctx.TryCancel();
+    grpc::Status st = stream->Finish();
+    std::string error = what;
+    if (!st.ok()) error += ": " + st.error_message() + " (code " + std::to_string(st.error_code()) + ")";
+    SetError(error);
+    std::lock_guard<std::mutex> lock(mu_);
+    context_ = nullptr;
+  };
+
+  v1::ProbeMessage msg;
+  *msg.mutable_hello() = options_.hello;
+  v1::CollectorMessage first;
+  if (!stream->Write(msg) || !stream->Read(&first)) return finish("stream closed before welcome");
+  if (!first.has_welcome()) return finish("collector did not send a welcome");
+  spool_->Ack(first.welcome().committed_seq());
+  spool_->Rewind();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.connected = true;
+    ++stats_.connects;
+  }
+  Logf(LogLevel::kInfo, "connected to collector %s (version %s); %llu results to resend",
+       options_.collector.c_str(), first.welcome().collector_version().c_str(),
+       static_cast<unsigned long long>(spool_->stats().size));
+
+  std::atomic<bool> reader_done{false};
+  std::thread reader([&] {
+    v1::CollectorMessage in;
+    while (stream->Read(&in)) {
+      if (in.has_ack()) {
+        spool_->Ack(in.ack().seq());
+      } else if (in.has_assignment()) {
+        Logf(LogLevel::kInfo, "assignment generation %llu: %d targets",
+             static_cast<unsigned long long>(in.assignment().generation()),
+             in.assignment().targets_size());
+        if (options_.on_assignment) options_.on_assignment(in.assignment());
+      }
+    }
+    reader_done = true;
+    spool_->Wake();
+  });
+
+  auto last_send = Clock::now();
+  bool write_failed = false;
+  while (!reader_done) {
+    if (stopping_ && !(draining_ && spool_->stats().size > 0)) break;
+    spool_->WaitBatch(options_.max_batch, options_.flush_interval, msg.mutable_results());
+    if (msg.results().results_size() > 0) {
+      if (!stream->Write(msg)) {
+        write_failed = true;
+        break;
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      ++stats_.batches_sent;
+      stats_.results_sent += msg.results().results_size();
+      last_send = Clock::now();
+    } else if (Clock::now() - last_send >= options_.heartbeat_interval) {
+      *msg.mutable_heartbeat() =
+          options_.make_heartbeat ? options_.make_heartbeat() : v1::Heartbeat();
+      if (!stream->Write(msg)) {
+        write_failed = true;
+        break;
+      }
+      last_send = Clock::now();
+    }
+  }
+  if (!write_failed && !reader_done) stream->WritesDone();
+  ctx.TryCancel();
+  reader.join();
+  finish(stopping_ ? "stopped" : "stream broken");
+}
+
+}  // namespace parallax::probe

@@ -1,0 +1,85 @@
+// StreamClient: the probe's one long-lived ProbeService.Connect stream.
+//
+// A connection thread dials the collector, sends Hello, waits for Welcome
+// (dropping spooled results the collector already committed), then sends
+// every unacknowledged result from the Spool in batches while a reader thread
+// takes Acks (which trim the Spool) and Assignments (handed to
+// `on_assignment`). Heartbeats go out when idle. When the stream breaks it
+// reconnects with capped exponential backoff and jitter; checks keep running
+// and results keep spooling meanwhile.
+//
+// Thread-safety: Start/Stop from one thread. `on_assignment` runs on the
+// reader thread: post it to where it belongs. stats() from any thread.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "parallax/v1/probe.grpc.pb.h"
+#include "probe/transport/backoff.h"
+#include "probe/transport/spool.h"
+
+namespace parallax::probe {
+
+struct StreamClientOptions {
+  std::string collector;  // host:port
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  grpc::ChannelArguments channel_args;
+  v1::Hello hello;        // probe_name, labels, version, boot_id
+  size_t max_batch = 1000;
+  std::chrono::milliseconds flush_interval{200};
+  std::chrono::milliseconds heartbeat_interval{5000};
+  std::chrono::milliseconds backoff_initial{500};
+  std::chrono::milliseconds backoff_max{30000};
+  std::function<void(const v1::Assignment&)> on_assignment;
+  std::function<v1::Heartbeat()> make_heartbeat;  // optional: fills in_flight etc.
+};
+
+struct StreamClientStats {
+  bool connected = false;
+  uint64_t connects = 0;
+  uint64_t batches_sent = 0;
+  uint64_t results_sent = 0;
+  std::string last_error;
+};
+
+class StreamClient {
+ public:
+  StreamClient(StreamClientOptions options, Spool* spool);
+  ~StreamClient();  // Stop()s
+  StreamClient(const StreamClient&) = delete;
+  StreamClient& operator=(const StreamClient&) = delete;
+
+  void Start();
+  // Sends what the spool holds (waits up to `drain` for acks), closes the
+  // stream and joins the threads.
+  void Stop(std::chrono::milliseconds drain = std::chrono::milliseconds(2000));
+  StreamClientStats stats() const;
+
+ private:
+  void Run();
+  // One connection's life; returns when it breaks or on Stop.
+  void Session(v1::ProbeService::Stub* stub);
+  void SetError(const std::string& error);
+  void SleepInterruptible(std::chrono::milliseconds d);
+
+  StreamClientOptions options_;
+  Spool* spool_;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> draining_{false};
+  std::mutex mu_;  // guards stats_, context_, sleep
+  std::condition_variable sleep_cv_;
+  grpc::ClientContext* context_ = nullptr;
+  StreamClientStats stats_;
+};
+
+}  // namespace parallax::probe
