@@ -1,0 +1,144 @@
+#include "collector/metrics/metrics.h"
+
+#include "common/words.h"
+
+namespace parallax::collector {
+
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+using prometheus::BuildHistogram;
+
+Metrics::Metrics()
+    : registry_(std::make_shared<prometheus::Registry>()),
+      check_total_(BuildCounter()
+                       .Name("parallax_check_total")
+                       .Help("SSH checks by probe, target and outcome")
+                       .Register(*registry_)),
+      check_up_(BuildGauge()
+                    .Name("parallax_check_up")
+                    .Help("1 if the last check of the target from the probe read an SSH banner")
+                    .Register(*registry_)),
+      connect_seconds_(BuildGauge()
+                           .Name("parallax_check_connect_seconds")
+                           .Help("TCP connect time of the last check (0 if it did not connect)")
+                           .Register(*registry_)),
+      banner_seconds_(BuildGauge()
+                          .Name("parallax_check_banner_seconds")
+                          .Help("Time from connect to the SSH identification line, last check")
+                          .Register(*registry_)),
+      last_check_(BuildGauge()
+                      .Name("parallax_check_last_timestamp_seconds")
+                      .Help("Unix time the last stored check of the pair started")
+                      .Register(*registry_)),
+      probe_connected_(BuildGauge()
+                           .Name("parallax_probe_connected")
+                           .Help("1 while the probe's stream to the collector is up")
+                           .Register(*registry_)),
+      ingest_results_(BuildCounter()
+                          .Name("parallax_ingest_results_total")
+                          .Help("Results received from probes, by what became of them")
+                          .Register(*registry_)),
+      stream_events_(BuildCounter()
+                         .Name("parallax_ingest_streams_total")
+                         .Help("Probe streams by event: opened, replaced, rejected")
+                         .Register(*registry_)),
+      reloads_(BuildCounter()
+                   .Name("parallax_config_reloads_total")
+                   .Help("Configuration reloads by result")
+                   .Register(*registry_)),
+      stored_(ingest_results_.Add({{"result", "stored"}})),
+      duplicates_(ingest_results_.Add({{"result", "duplicate"}})),
+      streams_(BuildGauge()
+                   .Name("parallax_ingest_streams")
+                   .Help("Probe streams connected now")
+                   .Register(*registry_)
+                   .Add({})),
+      config_generation_(BuildGauge()
+                             .Name("parallax_config_generation")
+                             .Help("Generation of the configuration in force")
+                             .Register(*registry_)
+                             .Add({})),
+      commit_seconds_(BuildHistogram()
+                          .Name("parallax_store_commit_seconds")
+                          .Help("Time to commit one batch of results to SQLite")
+                          .Register(*registry_)
+                          .Add({}, prometheus::Histogram::BucketBoundaries{
+                                       0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                       0.25, 0.5, 1, 2.5})) {}
+
+Metrics::PairSeries& Metrics::PairLocked(const std::string& probe, const std::string& target) {
+  auto [it, inserted] = pairs_.try_emplace({probe, target});
+  PairSeries& s = it->second;
+  if (inserted) {
+    prometheus::Labels labels{{"probe", probe}, {"target", target}};
+    s.up = &check_up_.Add(labels);
+    s.connect_seconds = &connect_seconds_.Add(labels);
+    s.banner_seconds = &banner_seconds_.Add(labels);
+    s.last_check = &last_check_.Add(labels);
+  }
+  return s;
+}
+
+void Metrics::ObserveResults(const std::string& probe,
+                             const std::vector<v1::CheckResult>& results) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const v1::CheckResult& r : results) {
+    PairSeries& s = PairLocked(probe, r.target());
+    int o = r.outcome();
+    if (o < 0 || o >= v1::Outcome_ARRAYSIZE) o = v1::OUTCOME_UNSPECIFIED;
+    if (s.by_outcome[o] == nullptr) {
+      s.by_outcome[o] = &check_total_.Add(
+          {{"probe", probe},
+           {"target", r.target()},
+           {"outcome", std::string(OutcomeWord(static_cast<v1::Outcome>(o)))}});
+    }
+    s.by_outcome[o]->Increment();
+    // Results may arrive out of order after a resend: gauges follow the newest.
+    double started = r.started_unix_ms() / 1000.0;
+    if (started < s.last_check->Value()) continue;
+    s.last_check->Set(started);
+    s.up->Set(r.outcome() == v1::OUTCOME_OK ? 1 : 0);
+    s.connect_seconds->Set(r.connect_us() / 1e6);
+    s.banner_seconds->Set(r.banner_us() / 1e6);
+  }
+}
+
+void Metrics::SetProbeConnected(const std::string& probe, bool connected) {
+  probe_connected_.Add({{"probe", probe}}).Set(connected ? 1 : 0);
+}
+
+void Metrics::CountIngest(int stored, int duplicates) {
+  stored_.Increment(stored);
+  duplicates_.Increment(duplicates);
+}
+
+void Metrics::CountRejected(const std::string& reason, int n) {
+  ingest_results_.Add({{"result", "rejected"}, {"reason", reason}}).Increment(n);
+}
+
+void Metrics::CountStreamEvent(const std::string& event) {
+  stream_events_.Add({{"event", event}}).Increment();
+}
+
+void Metrics::CountReload(bool ok) { reloads_.Add({{"result", ok ? "ok" : "error"}}).Increment(); }
+
+void Metrics::RetainTargets(const std::set<std::string>& keep) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = pairs_.begin(); it != pairs_.end();) {
+    if (keep.count(it->first.second)) {
+      ++it;
+      continue;
+    }
+    PairSeries& s = it->second;
+    check_up_.Remove(s.up);
+    connect_seconds_.Remove(s.connect_seconds);
+    banner_seconds_.Remove(s.banner_seconds);
+    last_check_.Remove(s.last_check);
+    for (prometheus::Counter* c : s.by_outcome) {
+      if (c != nullptr) check_total_.Remove(c);
+    }
+    it = pairs_.erase(it);
+  }
+}
+
+}  // namespace parallax::collector

@@ -1,0 +1,78 @@
+// Metrics: every Prometheus series the collector exports, built once at
+// start-up on one Registry (prometheus-cpp), references kept for the hot path.
+//
+// Series count (documented in docs/METRICS.md): per probe x target pair at
+// most 4 gauges + one counter per outcome actually seen (<= 10), so at most
+// 14 x pairs + 2 x probes + a constant; linear, no histogram per pair.
+//
+// Thread-safe: prometheus-cpp metrics are atomic; the per-pair cache is
+// guarded by a short lock.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <array>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "parallax/v1/probe.pb.h"
+
+namespace parallax::collector {
+
+class Metrics {
+ public:
+  Metrics();
+  const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
+
+  // After a commit: per-pair outcome counters and last-check gauges.
+  void ObserveResults(const std::string& probe, const std::vector<v1::CheckResult>& results);
+  void SetProbeConnected(const std::string& probe, bool connected);
+  void SetStreams(size_t n) { streams_.Set(static_cast<double>(n)); }
+  void CountIngest(int stored, int duplicates);
+  void CountRejected(const std::string& reason, int n);
+  void ObserveCommit(double seconds) { commit_seconds_.Observe(seconds); }
+  void CountStreamEvent(const std::string& event);  // "opened", "replaced", "rejected"
+  void SetConfigGeneration(uint64_t g) { config_generation_.Set(static_cast<double>(g)); }
+  void CountReload(bool ok);
+  // Drops the per-pair series of targets not in `keep`.
+  void RetainTargets(const std::set<std::string>& keep);
+
+ private:
+  struct PairSeries {
+    prometheus::Gauge* up = nullptr;
+    prometheus::Gauge* connect_seconds = nullptr;
+    prometheus::Gauge* banner_seconds = nullptr;
+    prometheus::Gauge* last_check = nullptr;
+    std::array<prometheus::Counter*, v1::Outcome_ARRAYSIZE> by_outcome{};
+  };
+  PairSeries& PairLocked(const std::string& probe, const std::string& target);
+
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>& check_total_;
+  prometheus::Family<prometheus::Gauge>& check_up_;
+  prometheus::Family<prometheus::Gauge>& connect_seconds_;
+  prometheus::Family<prometheus::Gauge>& banner_seconds_;
+  prometheus::Family<prometheus::Gauge>& last_check_;
+  prometheus::Family<prometheus::Gauge>& probe_connected_;
+  prometheus::Family<prometheus::Counter>& ingest_results_;
+  prometheus::Family<prometheus::Counter>& stream_events_;
+  prometheus::Family<prometheus::Counter>& reloads_;
+  prometheus::Counter& stored_;
+  prometheus::Counter& duplicates_;
+  prometheus::Gauge& streams_;
+  prometheus::Gauge& config_generation_;
+  prometheus::Histogram& commit_seconds_;
+
+  std::mutex mu_;
+  std::map<std::pair<std::string, std::string>, PairSeries> pairs_;
+};
+
+}  // namespace parallax::collector

@@ -1,0 +1,63 @@
+#include "collector/metrics/metrics.h"
+
+#include <gtest/gtest.h>
+#include <prometheus/text_serializer.h>
+
+namespace parallax::collector {
+namespace {
+
+std::string Render(const Metrics& m) {
+  return prometheus::TextSerializer().Serialize(m.registry()->Collect());
+}
+
+v1::CheckResult Result(const std::string& target, int64_t ms, v1::Outcome o, uint32_t connect_us) {
+  v1::CheckResult r;
+  r.set_target(target);
+  r.set_started_unix_ms(ms);
+  r.set_outcome(o);
+  r.set_connect_us(connect_us);
+  return r;
+}
+
+TEST(MetricsTest, CountsOutcomesAndFollowsNewestResult) {
+  Metrics m;
+  m.ObserveResults("p1", {Result("t1", 2000, v1::OUTCOME_OK, 1500),
+                          Result("t1", 1000, v1::OUTCOME_REFUSED, 0),
+                          Result("t1", 3000, v1::OUTCOME_OK, 2500)});
+  std::string text = Render(m);
+  EXPECT_NE(text.find(R"(parallax_check_total{outcome="ok",probe="p1",target="t1"} 2)"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find(R"(parallax_check_total{outcome="refused",probe="p1",target="t1"} 1)"),
+            std::string::npos);
+  EXPECT_NE(text.find(R"(parallax_check_up{probe="p1",target="t1"} 1)"), std::string::npos);
+  EXPECT_NE(text.find(R"(parallax_check_connect_seconds{probe="p1",target="t1"} 0.0025)"),
+            std::string::npos);
+  EXPECT_NE(text.find(R"(parallax_check_last_timestamp_seconds{probe="p1",target="t1"} 3)"),
+            std::string::npos);
+}
+
+TEST(MetricsTest, RetainTargetsDropsSeriesOfRemovedTargets) {
+  Metrics m;
+  m.ObserveResults("p1", {Result("keep", 1000, v1::OUTCOME_OK, 1), Result("gone", 1000, v1::OUTCOME_TIMEOUT, 0)});
+  m.RetainTargets({"keep"});
+  std::string text = Render(m);
+  EXPECT_EQ(text.find("target=\"gone\""), std::string::npos) << text;
+  EXPECT_NE(text.find("target=\"keep\""), std::string::npos);
+  // Observing a dropped target again recreates its series.
+  m.ObserveResults("p1", {Result("gone", 2000, v1::OUTCOME_OK, 1)});
+  EXPECT_NE(Render(m).find(R"(parallax_check_up{probe="p1",target="gone"} 1)"), std::string::npos);
+}
+
+TEST(MetricsTest, IngestAndProbeSeries) {
+  Metrics m;
+  m.CountIngest(5, 2);
+  m.CountRejected("invalid", 1);
+  m.SetProbeConnected("p1", true);
+  std::string text = Render(m);
+  EXPECT_NE(text.find(R"(parallax_ingest_results_total{result="stored"} 5)"), std::string::npos);
+  EXPECT_NE(text.find(R"(parallax_ingest_results_total{result="duplicate"} 2)"), std::string::npos);
+  EXPECT_NE(text.find(R"(parallax_probe_connected{probe="p1"} 1)"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace parallax::collector

@@ -1,0 +1,74 @@
+#include "collector/state/live_state.h"
+
+#include <set>
+
+namespace parallax::collector {
+
+void LiveState::UpdateResults(const std::string& probe,
+                              const std::vector<v1::CheckResult>& results) {
+  std::lock_guard<std::mutex> lock(mu_);
+  int64_t newest = 0;
+  for (const v1::CheckResult& r : results) {
+    v1::CheckResult& held = s_.results[r.target()][probe];
+    if (r.started_unix_ms() >= held.started_unix_ms()) held = r;
+    newest = std::max(newest, r.started_unix_ms() + (r.connect_us() + r.banner_us()) / 1000);
+  }
+  auto it = s_.probes.find(probe);
+  if (it != s_.probes.end()) it->second.last_seen_ms = std::max(it->second.last_seen_ms, newest);
+}
+
+void LiveState::ProbeConnected(const v1::Hello& hello, const std::string& peer, int64_t now_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ProbeState& p = s_.probes[hello.probe_name()];
+  p.labels = {hello.labels().begin(), hello.labels().end()};
+  p.version = hello.version();
+  p.boot_id = hello.boot_id();
+  p.peer = peer;
+  p.connected = true;
+  p.connected_since_ms = now_ms;
+  p.last_seen_ms = now_ms;
+}
+
+void LiveState::ProbeDisconnected(const std::string& probe, int64_t now_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = s_.probes.find(probe);
+  if (it == s_.probes.end()) return;
+  it->second.connected = false;
+  it->second.last_seen_ms = std::max(it->second.last_seen_ms, now_ms);
+}
+
+void LiveState::ProbeHeartbeat(const std::string& probe, const v1::Heartbeat& hb,
+                               int64_t now_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = s_.probes.find(probe);
+  if (it == s_.probes.end()) return;
+  it->second.heartbeat = hb;
+  it->second.last_seen_ms = std::max(it->second.last_seen_ms, now_ms);
+}
+
+void LiveState::AddKnownProbe(const std::string& probe, const ProbeState& state) {
+  std::lock_guard<std::mutex> lock(mu_);
+  s_.probes.emplace(probe, state);
+}
+
+void LiveState::RetainTargets(const std::vector<std::string>& keep) {
+  std::set<std::string> k(keep.begin(), keep.end());
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = s_.results.begin(); it != s_.results.end();) {
+    it = k.count(it->first) ? std::next(it) : s_.results.erase(it);
+  }
+}
+
+StateSnapshot LiveState::Snapshot() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return s_;
+}
+
+size_t LiveState::pair_count() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  size_t n = 0;
+  for (const auto& [target, probes] : s_.results) n += probes.size();
+  return n;
+}
+
+}  // namespace parallax::collector

@@ -1,0 +1,56 @@
+// LiveState: the collector's in-memory picture of now: the newest result of
+// every probe for every target, and every probe's connection state. Fed after
+// results are committed (never ahead of the store), read by the query service,
+// the metrics and the diagnosis. Memory: one CheckResult per probe x target.
+//
+// Thread-safe: every method takes a short internal lock; readers get copies.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "parallax/v1/probe.pb.h"
+
+namespace parallax::collector {
+
+struct ProbeState {
+  std::map<std::string, std::string> labels;
+  std::string version;
+  std::string boot_id;
+  std::string peer;
+  bool connected = false;
+  int64_t last_seen_ms = 0;      // last message or result
+  int64_t connected_since_ms = 0;
+  v1::Heartbeat heartbeat;       // the last one
+};
+
+struct StateSnapshot {
+  // target name -> probe name -> newest result
+  std::map<std::string, std::map<std::string, v1::CheckResult>> results;
+  std::map<std::string, ProbeState> probes;
+};
+
+class LiveState {
+ public:
+  // Keeps each result if it is newer (started_unix_ms) than the one held.
+  void UpdateResults(const std::string& probe, const std::vector<v1::CheckResult>& results);
+  void ProbeConnected(const v1::Hello& hello, const std::string& peer, int64_t now_ms);
+  void ProbeDisconnected(const std::string& probe, int64_t now_ms);
+  void ProbeHeartbeat(const std::string& probe, const v1::Heartbeat& hb, int64_t now_ms);
+  // Seeds a probe known from storage (not connected).
+  void AddKnownProbe(const std::string& probe, const ProbeState& state);
+  // Forgets results of targets not in `keep` (after a config reload).
+  void RetainTargets(const std::vector<std::string>& keep);
+
+  StateSnapshot Snapshot() const;
+  size_t pair_count() const;
+
+ private:
+  mutable std::mutex mu_;
+  StateSnapshot s_;
+};
+
+}  // namespace parallax::collector
