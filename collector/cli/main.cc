@@ -1,0 +1,111 @@
+// parallax: the command-line client of the collector. `parallax status`
+// shows the last outcome of every target from every probe; `parallax history
+// TARGET` the stored checks of one target. `-o json` for scripts.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+
+#include "collector/cli/render.h"
+#include "common/duration.h"
+#include "common/tls.h"
+#include "common/version.h"
+#include "parallax/v1/query.grpc.pb.h"
+
+namespace {
+
+int Fail(const std::string& collector, const grpc::Status& st) {
+  std::string hint;
+  if (st.error_code() == grpc::StatusCode::UNAVAILABLE || st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    hint = " (is parallax-collector running there? TLS flags right? see --help)";
+  }
+  std::fprintf(stderr, "parallax: collector %s: %s%s\n", collector.c_str(),
+               st.error_message().c_str(), hint.c_str());
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"parallax: ask the Parallax collector which SSH targets are reachable, from where, "
+               "and why not.",
+               "parallax"};
+  app.require_subcommand(1);
+  const char* env_collector = std::getenv("PARALLAX_COLLECTOR");
+  std::string collector = env_collector != nullptr ? env_collector : "127.0.0.1:7420";
+  parallax::ClientTlsFlags tls;
+  std::string output = "table";
+  app.add_option("--collector", collector, "Collector address HOST:PORT (env PARALLAX_COLLECTOR)")
+      ->capture_default_str();
+  app.add_option("--ca", tls.ca, "PEM CA certificate that signed the collector's certificate");
+  app.add_option("--cert", tls.cert, "PEM client certificate (when the collector requires mTLS)");
+  app.add_option("--key", tls.key, "PEM client private key");
+  app.add_option("--tls-server-name", tls.server_name, "Expected name in the collector's certificate");
+  app.add_flag("--insecure", tls.insecure, "Plaintext connection (collector started with --insecure)");
+  app.add_option("-o,--output", output, "Output format: table or json")
+      ->check(CLI::IsMember({"table", "json"}))
+      ->capture_default_str();
+  app.set_version_flag("--version", std::string("parallax ") + PARALLAX_VERSION);
+
+  std::string status_target;
+  CLI::App* status = app.add_subcommand("status", "Last outcome of every target from every probe");
+  status->add_option("target", status_target, "Only this target");
+
+  std::string hist_target, hist_probe, hist_since;
+  uint32_t hist_limit = 50;
+  CLI::App* history = app.add_subcommand("history", "Stored checks of one target, newest first");
+  history->add_option("target", hist_target, "Target name")->required();
+  history->add_option("--probe", hist_probe, "Only results of this probe");
+  history->add_option("--limit", hist_limit, "At most this many entries (max 10000)")
+      ->capture_default_str();
+  history->add_option("--since", hist_since, "Only the last DURATION, e.g. 10m, 2h");
+  CLI11_PARSE(app, argc, argv);
+
+  std::shared_ptr<grpc::ChannelCredentials> creds;
+  parallax::Status st = parallax::MakeChannelCredentials(tls, &creds);
+  if (!st.ok()) {
+    std::fprintf(stderr, "parallax: %s\n", st.message().c_str());
+    return 2;
+  }
+  auto channel = grpc::CreateCustomChannel(collector, creds, parallax::MakeChannelArguments(tls));
+  auto stub = parallax::v1::QueryService::NewStub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  bool json = output == "json";
+  bool color = !json && isatty(STDOUT_FILENO) && std::getenv("NO_COLOR") == nullptr;
+
+  if (*status) {
+    parallax::v1::StatusRequest req;
+    req.set_target(status_target);
+    parallax::v1::StatusResponse resp;
+    grpc::Status gs = stub->Status(&ctx, req, &resp);
+    if (!gs.ok()) return Fail(collector, gs);
+    std::cout << (json ? parallax::cli::StatusJson(resp).dump(2) + "\n"
+                       : parallax::cli::StatusTable(resp, color));
+    return 0;
+  }
+  parallax::v1::HistoryRequest req;
+  req.set_target(hist_target);
+  req.set_probe(hist_probe);
+  req.set_limit(hist_limit);
+  if (!hist_since.empty()) {
+    std::chrono::milliseconds since{0};
+    st = parallax::ParseDuration(hist_since, &since);
+    if (!st.ok()) {
+      std::fprintf(stderr, "parallax: --since: %s\n", st.message().c_str());
+      return 2;
+    }
+    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::system_clock::now().time_since_epoch());
+    req.set_since_unix_ms((now - since).count());
+  }
+  parallax::v1::HistoryResponse resp;
+  grpc::Status gs = stub->History(&ctx, req, &resp);
+  if (!gs.ok()) return Fail(collector, gs);
+  std::cout << (json ? parallax::cli::HistoryJson(resp).dump(2) + "\n"
+                     : parallax::cli::HistoryTable(resp, color));
+  return 0;
+}

@@ -1,0 +1,195 @@
+#include "collector/cli/render.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+#include <set>
+#include <vector>
+
+#include "common/words.h"
+
+namespace parallax::cli {
+namespace {
+
+using nlohmann::json;
+
+json Labels(const google::protobuf::Map<std::string, std::string>& labels) {
+  json out = json::object();
+  for (const auto& [k, v] : labels) out[k] = v;
+  return out;
+}
+
+double Round(double v, int digits) {
+  double scale = digits == 3 ? 1000 : 10;
+  return static_cast<double>(static_cast<int64_t>(v * scale + (v >= 0 ? 0.5 : -0.5))) / scale;
+}
+
+const char* Colour(v1::Outcome o) {
+  switch (o) {
+    case v1::OUTCOME_OK: return "\033[32m";
+    case v1::OUTCOME_UNSPECIFIED: return "\033[90m";
+    case v1::OUTCOME_BANNER_TIMEOUT:
+    case v1::OUTCOME_CLOSED:
+    case v1::OUTCOME_RESET:
+    case v1::OUTCOME_NOT_SSH: return "\033[33m";
+    default: return "\033[31m";
+  }
+}
+
+std::string Cell(const v1::ProbeStatus& p) {
+  if (p.outcome() == v1::OUTCOME_UNSPECIFIED) return "-";
+  std::string s(OutcomeWord(p.outcome()));
+  char buf[32];
+  if (p.outcome() == v1::OUTCOME_OK) {
+    std::snprintf(buf, sizeof(buf), " %.1fms", p.connect_ms());
+    s += buf;
+  }
+  if (p.age_s() > 120) {
+    std::snprintf(buf, sizeof(buf), " (%.0fs ago)", p.age_s());
+    s += buf;
+  }
+  return s;
+}
+
+// Pads to `width` display columns (cells are ASCII).
+std::string Pad(const std::string& s, size_t width) {
+  return s.size() >= width ? s : s + std::string(width - s.size(), ' ');
+}
+
+std::string FormatTime(int64_t unix_ms) {
+  time_t secs = unix_ms / 1000;
+  tm utc{};
+  gmtime_r(&secs, &utc);
+  char buf[40];
+  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02d %02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
+                utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+                static_cast<int>(unix_ms % 1000));
+  return buf;
+}
+
+}  // namespace
+
+json StatusJson(const v1::StatusResponse& resp) {
+  json targets = json::array();
+  for (const v1::TargetStatus& t : resp.targets()) {
+    json probes = json::array();
+    for (const v1::ProbeStatus& p : t.probes()) {
+      probes.push_back({{"probe", p.probe()},
+                        {"labels", Labels(p.labels())},
+                        {"outcome", std::string(p.outcome() == v1::OUTCOME_UNSPECIFIED
+                                                    ? "none"
+                                                    : OutcomeWord(p.outcome()))},
+                        {"connect_ms", Round(p.connect_ms(), 3)},
+                        {"banner_ms", Round(p.banner_ms(), 3)},
+                        {"banner", p.banner()},
+                        {"age_s", Round(p.age_s(), 1)},
+                        {"address", p.address()},
+                        {"detail", p.detail()},
+                        {"connected", p.connected()}});
+    }
+    targets.push_back({{"name", t.name()},
+                       {"host", t.host()},
+                       {"port", t.port()},
+                       {"labels", Labels(t.labels())},
+                       {"probes", probes}});
+  }
+  json probes = json::array();
+  for (const v1::ProbeInfo& p : resp.probes()) {
+    probes.push_back({{"name", p.name()},
+                      {"labels", Labels(p.labels())},
+                      {"connected", p.connected()},
+                      {"version", p.version()},
+                      {"last_seen_age_s", Round(p.last_seen_age_s(), 1)}});
+  }
+  return {{"targets", targets}, {"probes", probes}};
+}
+
+json HistoryJson(const v1::HistoryResponse& resp) {
+  json entries = json::array();
+  for (const v1::HistoryEntry& e : resp.entries()) {
+    entries.push_back({{"time", FormatTime(e.unix_ms())},
+                       {"unix_ms", e.unix_ms()},
+                       {"probe", e.probe()},
+                       {"outcome", std::string(OutcomeWord(e.outcome()))},
+                       {"connect_ms", Round(e.connect_ms(), 3)},
+                       {"banner_ms", Round(e.banner_ms(), 3)},
+                       {"banner", e.banner()},
+                       {"address", e.address()},
+                       {"errno", e.error_number()},
+                       {"detail", e.detail()},
+                       {"pre_banner", std::vector<std::string>(e.pre_banner().begin(),
+                                                               e.pre_banner().end())}});
+  }
+  return {{"target", resp.target()}, {"entries", entries}};
+}
+
+std::string StatusTable(const v1::StatusResponse& resp, bool color) {
+  std::vector<std::string> probes;  // columns, in name order
+  for (const v1::ProbeInfo& p : resp.probes()) probes.push_back(p.name());
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::vector<v1::Outcome>> outcomes;
+  std::vector<std::string> header = {"TARGET", "ADDRESS"};
+  for (const std::string& p : probes) header.push_back(p);
+  rows.push_back(header);
+  outcomes.emplace_back(header.size(), v1::OUTCOME_UNSPECIFIED);
+  for (const v1::TargetStatus& t : resp.targets()) {
+    std::vector<std::string> row = {t.name(), t.host() + ":" + std::to_string(t.port())};
+    std::vector<v1::Outcome> oc(2, v1::OUTCOME_UNSPECIFIED);
+    for (const std::string& probe : probes) {
+      auto it = std::find_if(t.probes().begin(), t.probes().end(),
+                             [&](const v1::ProbeStatus& p) { return p.probe() == probe; });
+      row.push_back(it == t.probes().end() ? "" : Cell(*it));
+      oc.push_back(it == t.probes().end() ? v1::OUTCOME_UNSPECIFIED : it->outcome());
+    }
+    rows.push_back(row);
+    outcomes.push_back(oc);
+  }
+  std::vector<size_t> widths(header.size(), 0);
+  for (const auto& row : rows) {
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  std::string out;
+  for (size_t r = 0; r < rows.size(); ++r) {
+    for (size_t i = 0; i < rows[r].size(); ++i) {
+      std::string cell = i + 1 == rows[r].size() ? rows[r][i] : Pad(rows[r][i], widths[i] + 2);
+      if (color && r > 0 && i >= 2) {
+        cell = std::string(Colour(outcomes[r][i])) + cell + "\033[0m";
+      } else if (color && r == 0) {
+        cell = "\033[1m" + cell + "\033[0m";
+      }
+      out += cell;
+    }
+    out += "\n";
+  }
+  if (resp.targets_size() == 0) out += "(no targets configured)\n";
+  std::string down;
+  for (const v1::ProbeInfo& p : resp.probes()) {
+    if (!p.connected()) down += (down.empty() ? "" : ", ") + p.name();
+  }
+  if (resp.probes_size() == 0) out += "(no probe has connected yet)\n";
+  if (!down.empty()) out += "probes not connected: " + down + "\n";
+  return out;
+}
+
+std::string HistoryTable(const v1::HistoryResponse& resp, bool color) {
+  std::string out;
+  char line[512];
+  std::snprintf(line, sizeof(line), "%-24s  %-12s  %-19s  %10s  %10s  %s\n", "TIME", "PROBE",
+                "OUTCOME", "CONNECT", "BANNER", "DETAIL");
+  out += line;
+  for (const v1::HistoryEntry& e : resp.entries()) {
+    std::string detail = e.banner().empty() ? e.detail() : e.banner();
+    if (!e.pre_banner().empty()) detail += " [server said: " + e.pre_banner(0) + "]";
+    std::string outcome(OutcomeWord(e.outcome()));
+    if (color) outcome = std::string(Colour(e.outcome())) + outcome + "\033[0m";
+    std::snprintf(line, sizeof(line), "%-24s  %-12s  %-*s  %8.1fms  %8.1fms  %s\n",
+                  FormatTime(e.unix_ms()).c_str(), e.probe().c_str(),
+                  color ? 19 + 9 : 19, outcome.c_str(), e.connect_ms(), e.banner_ms(),
+                  detail.c_str());
+    out += line;
+  }
+  if (resp.entries_size() == 0) out += "(no results stored for this target)\n";
+  return out;
+}
+
+}  // namespace parallax::cli

@@ -1,0 +1,76 @@
+#include "collector/cli/render.h"
+
+#include <gtest/gtest.h>
+
+namespace parallax::cli {
+namespace {
+
+v1::StatusResponse Sample() {
+  v1::StatusResponse resp;
+  v1::TargetStatus* t = resp.add_targets();
+  t->set_name("web1");
+  t->set_host("192.0.2.1");
+  t->set_port(22);
+  v1::ProbeStatus* p = t->add_probes();
+  p->set_probe("a1");
+  (*p->mutable_labels())["network"] = "isp-a";
+  p->set_outcome(v1::OUTCOME_OK);
+  p->set_connect_ms(1.23456);
+  p->set_banner("SSH-2.0-OpenSSH_9.2p1");
+  p->set_age_s(3.04);
+  v1::ProbeStatus* q = t->add_probes();
+  q->set_probe("b1");
+  q->set_outcome(v1::OUTCOME_TIMEOUT);
+  resp.add_probes()->set_name("a1");
+  resp.mutable_probes(0)->set_connected(true);
+  resp.add_probes()->set_name("b1");
+  return resp;
+}
+
+TEST(RenderTest, StatusJsonKeepsTheContractNames) {
+  nlohmann::json j = StatusJson(Sample());
+  const auto& t = j.at("targets").at(0);
+  EXPECT_EQ(t.at("name"), "web1");
+  EXPECT_EQ(t.at("host"), "192.0.2.1");
+  EXPECT_EQ(t.at("port"), 22);
+  const auto& p = t.at("probes").at(0);
+  EXPECT_EQ(p.at("probe"), "a1");
+  EXPECT_EQ(p.at("labels").at("network"), "isp-a");
+  EXPECT_EQ(p.at("outcome"), "ok");
+  EXPECT_DOUBLE_EQ(p.at("connect_ms").get<double>(), 1.235);
+  EXPECT_EQ(p.at("banner"), "SSH-2.0-OpenSSH_9.2p1");
+  EXPECT_DOUBLE_EQ(p.at("age_s").get<double>(), 3.0);
+  EXPECT_EQ(t.at("probes").at(1).at("outcome"), "timeout");
+}
+
+TEST(RenderTest, StatusTableHasTargetsAsRowsAndProbesAsColumns) {
+  std::string table = StatusTable(Sample(), false);
+  EXPECT_NE(table.find("TARGET"), std::string::npos);
+  EXPECT_NE(table.find("a1"), std::string::npos);
+  EXPECT_NE(table.find("web1"), std::string::npos);
+  EXPECT_NE(table.find("192.0.2.1:22"), std::string::npos);
+  EXPECT_NE(table.find("ok 1.2ms"), std::string::npos) << table;
+  EXPECT_NE(table.find("timeout"), std::string::npos);
+  EXPECT_NE(table.find("probes not connected: b1"), std::string::npos);
+  EXPECT_EQ(table.find("\033["), std::string::npos);
+  EXPECT_NE(StatusTable(Sample(), true).find("\033[32m"), std::string::npos);
+}
+
+TEST(RenderTest, HistoryShowsWhatTheServerSaid) {
+  v1::HistoryResponse resp;
+  resp.set_target("web1");
+  v1::HistoryEntry* e = resp.add_entries();
+  e->set_unix_ms(1700000000123);
+  e->set_probe("a1");
+  e->set_outcome(v1::OUTCOME_CLOSED);
+  e->add_pre_banner("Too many connections");
+  std::string table = HistoryTable(resp, false);
+  EXPECT_NE(table.find("2023-11-14 22:13:20.123Z"), std::string::npos) << table;
+  EXPECT_NE(table.find("closed"), std::string::npos);
+  EXPECT_NE(table.find("Too many connections"), std::string::npos);
+  nlohmann::json j = HistoryJson(resp);
+  EXPECT_EQ(j.at("entries").at(0).at("pre_banner").at(0), "Too many connections");
+}
+
+}  // namespace
+}  // namespace parallax::cli

@@ -1,0 +1,24 @@
+#include "collector/ingest/assignment.h"
+
+namespace parallax::collector {
+
+v1::Assignment BuildAssignment(const ConfigSnapshot& snapshot,
+                               const std::map<std::string, std::string>& probe_labels) {
+  v1::Assignment a;
+  a.set_generation(snapshot.generation);
+  if (!snapshot.config) return a;
+  for (const TargetConfig& t : snapshot.config->targets) {
+    if (!t.SelectsProbe(probe_labels)) continue;
+    v1::Target* out = a.add_targets();
+    out->set_name(t.name);
+    out->set_host(t.host);
+    out->set_port(t.port);
+    out->set_interval_ms(static_cast<uint32_t>(t.interval.count()));
+    out->set_timeout_ms(static_cast<uint32_t>(t.timeout.count()));
+    out->mutable_labels()->insert(t.labels.begin(), t.labels.end());
+    for (uint16_t p : t.liveness_ports) out->add_liveness_ports(p);
+  }
+  return a;
+}
+
+}  // namespace parallax::collector

@@ -1,0 +1,275 @@
+#include "collector/ingest/probe_stream.h"
+
+#include <algorithm>
+#include <deque>
+#include <mutex>
+
+#include "collector/ingest/validate.h"
+#include "common/log.h"
+
+namespace parallax::collector {
+
+// Everything another thread may touch, behind one short lock. The reactor
+// pointer is cleared in OnDone, after which every call is a no-op.
+class ProbeStream::Link : public StreamLink {
+ public:
+  Link(ProbeStream* stream, std::string peer, int max_outstanding)
+      : stream_(stream), peer_(std::move(peer)), max_outstanding_(max_outstanding) {}
+
+  void Send(const v1::CollectorMessage& msg) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stream_ == nullptr || finishing_) return;
+    queue_.push_back(msg);
+    if (!writing_) StartWriteLocked();
+  }
+
+  void Close(int code, const std::string& message) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stream_ == nullptr || finishing_) return;
+    finishing_ = true;
+    status_ = grpc::Status(static_cast<grpc::StatusCode>(code), message);
+    if (!writing_) FinishLocked();
+  }
+
+  std::map<std::string, std::string> labels() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return labels_;
+  }
+  std::string peer() const override { return peer_; }
+  void set_labels(std::map<std::string, std::string> labels) {
+    std::lock_guard<std::mutex> lock(mu_);
+    labels_ = std::move(labels);
+  }
+
+  void WriteDone(bool ok) {
+    std::lock_guard<std::mutex> lock(mu_);
+    writing_ = false;
+    if (stream_ == nullptr) return;
+    if (!ok && !finishing_) {
+      finishing_ = true;
+      status_ = grpc::Status(grpc::StatusCode::UNAVAILABLE, "write to probe failed");
+    }
+    if (finishing_) {
+      FinishLocked();
+    } else if (!queue_.empty()) {
+      StartWriteLocked();
+    }
+  }
+
+  // Starts the next read unless the stream is finishing or too many batches
+  // wait for commit (then BatchCommitted starts it).
+  void ReadMore() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stream_ == nullptr || finishing_) return;
+    if (outstanding_ >= max_outstanding_) {
+      paused_ = true;
+      return;
+    }
+    stream_->StartRead(&stream_->in_);
+  }
+  void BatchSubmitted() {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++outstanding_;
+  }
+  void BatchCommitted() {
+    std::lock_guard<std::mutex> lock(mu_);
+    --outstanding_;
+    if (paused_ && stream_ != nullptr && !finishing_) {
+      paused_ = false;
+      stream_->StartRead(&stream_->in_);
+    }
+  }
+  void Detach() {
+    std::lock_guard<std::mutex> lock(mu_);
+    stream_ = nullptr;
+  }
+
+ private:
+  void StartWriteLocked() {
+    current_ = std::move(queue_.front());
+    queue_.pop_front();
+    writing_ = true;
+    stream_->StartWrite(&current_);
+  }
+  void FinishLocked() {
+    if (finish_called_) return;
+    finish_called_ = true;
+    stream_->Finish(status_);
+  }
+
+  mutable std::mutex mu_;
+  ProbeStream* stream_;
+  const std::string peer_;
+  const int max_outstanding_;
+  std::map<std::string, std::string> labels_;
+  std::deque<v1::CollectorMessage> queue_;
+  v1::CollectorMessage current_;
+  bool writing_ = false;
+  bool finishing_ = false;
+  bool finish_called_ = false;
+  bool paused_ = false;
+  int outstanding_ = 0;
+  grpc::Status status_;
+};
+
+ProbeStream::ProbeStream(grpc::CallbackServerContext* context, const IngestDeps* deps)
+    : deps_(deps),
+      link_(std::make_shared<Link>(this, context->peer(), deps->max_outstanding_batches)) {
+  link_->ReadMore();
+}
+
+void ProbeStream::OnReadDone(bool ok) {
+  if (!ok) {  // the probe half-closed or the stream broke
+    link_->Close(grpc::StatusCode::OK, "");
+    return;
+  }
+  if (!hello_done_) {
+    if (!in_.has_hello()) {
+      deps_->metrics->CountStreamEvent("rejected");
+      link_->Close(grpc::StatusCode::INVALID_ARGUMENT,
+                   "the first message on a probe stream must be a hello");
+      return;
+    }
+    HandleHello(in_.hello());
+    return;
+  }
+  switch (in_.msg_case()) {
+    case v1::ProbeMessage::kResults:
+      HandleResults(in_.mutable_results());
+      return;
+    case v1::ProbeMessage::kHeartbeat:
+      deps_->state->ProbeHeartbeat(probe_, in_.heartbeat(), deps_->now_ms());
+      link_->ReadMore();
+      return;
+    case v1::ProbeMessage::kHello:
+      link_->Close(grpc::StatusCode::INVALID_ARGUMENT, "hello sent twice on one stream");
+      return;
+    default:  // a message type from a newer probe: ignore it
+      link_->ReadMore();
+      return;
+  }
+}
+
+void ProbeStream::HandleHello(const v1::Hello& hello) {
+  Status st = ValidateHello(hello);
+  if (!st.ok()) {
+    Logf(LogLevel::kWarning, "probe stream from %s rejected: %s", link_->peer().c_str(),
+         st.message().c_str());
+    deps_->metrics->CountStreamEvent("rejected");
+    link_->Close(grpc::StatusCode::INVALID_ARGUMENT, st.message());
+    return;
+  }
+  hello_done_ = true;
+  probe_ = hello.probe_name();
+  boot_id_ = hello.boot_id();
+  std::map<std::string, std::string> labels(hello.labels().begin(), hello.labels().end());
+  link_->set_labels(labels);
+  int64_t now = deps_->now_ms();
+
+  std::shared_ptr<StreamLink> old = deps_->hub->Register(probe_, link_);
+  registered_ = true;
+  if (old) {
+    Logf(LogLevel::kWarning, "probe %s connected again from %s: replacing its stream from %s",
+         probe_.c_str(), link_->peer().c_str(), old->peer().c_str());
+    old->Close(grpc::StatusCode::ABORTED,
+               "replaced by a newer stream of probe \"" + probe_ + "\" from " + link_->peer());
+    deps_->metrics->CountStreamEvent("replaced");
+  }
+  deps_->metrics->CountStreamEvent("opened");
+  deps_->metrics->SetStreams(deps_->hub->size());
+  deps_->metrics->SetProbeConnected(probe_, true);
+  deps_->state->ProbeConnected(hello, link_->peer(), now);
+  deps_->store->RecordProbe({probe_, labels, hello.version(), now, now});
+
+  v1::CollectorMessage welcome;
+  welcome.mutable_welcome()->set_collector_version(deps_->collector_version);
+  welcome.mutable_welcome()->set_committed_seq(deps_->store->CommittedSeq(probe_, boot_id_));
+  link_->Send(welcome);
+  v1::CollectorMessage assignment;
+  *assignment.mutable_assignment() = BuildAssignment(deps_->config(), labels);
+  Logf(LogLevel::kInfo, "probe %s (%s, version %s) connected from %s: %d targets assigned",
+       probe_.c_str(), boot_id_.c_str(), hello.version().c_str(), link_->peer().c_str(),
+       assignment.assignment().targets_size());
+  link_->Send(assignment);
+  link_->ReadMore();
+}
+
+void ProbeStream::HandleResults(v1::ResultBatch* batch) {
+  auto results = std::make_shared<std::vector<v1::CheckResult>>();
+  results->reserve(batch->results_size());
+  uint64_t batch_max_seq = 0;
+  int rejected = 0;
+  for (int i = 0; i < batch->results_size(); ++i) {
+    v1::CheckResult* r = batch->mutable_results(i);
+    batch_max_seq = std::max<uint64_t>(batch_max_seq, r->seq());
+    Status st = ValidateResult(*r, i);
+    if (st.ok()) {
+      results->push_back(std::move(*r));
+      continue;
+    }
+    ++rejected;
+    int64_t now = deps_->now_ms();
+    if (now - last_reject_log_ms_ > 60'000) {  // at most one line a minute per stream
+      last_reject_log_ms_ = now;
+      Logf(LogLevel::kWarning, "probe %s sent an invalid result, dropped: %s", probe_.c_str(),
+           st.message().c_str());
+    }
+  }
+  if (rejected > 0) deps_->metrics->CountRejected("invalid", rejected);
+
+  link_->BatchSubmitted();
+  const IngestDeps* deps = deps_;
+  std::shared_ptr<Link> link = link_;
+  std::string probe = probe_;
+  // The store takes a copy; the callback keeps the original for state/metrics.
+  std::vector<v1::CheckResult> to_store = *results;
+  deps_->store->SubmitResults(
+      probe_, boot_id_, std::move(to_store),
+      [deps, link, probe, results, batch_max_seq](const CommitInfo& info) {
+        if (info.status.ok()) {
+          // Duplicates are a prefix of the batch (seqs increase): the last
+          // `stored` results are the new ones.
+          size_t skip = results->size() - std::min<size_t>(results->size(), info.stored);
+          if (skip > 0) results->erase(results->begin(), results->begin() + skip);
+          deps->state->UpdateResults(probe, *results);
+          deps->metrics->ObserveResults(probe, *results);
+          deps->metrics->CountIngest(info.stored, info.duplicates);
+          v1::CollectorMessage ack;
+          ack.mutable_ack()->set_seq(std::max(info.committed_seq, batch_max_seq));
+          link->Send(ack);
+        } else {
+          Logf(LogLevel::kError, "storing results of probe %s failed: %s", probe.c_str(),
+               info.status.ToString().c_str());
+          link->Close(grpc::StatusCode::UNAVAILABLE,
+                      "collector storage failed; reconnect and resend: " + info.status.message());
+        }
+        link->BatchCommitted();
+      });
+  link_->ReadMore();
+}
+
+void ProbeStream::OnWriteDone(bool ok) { link_->WriteDone(ok); }
+
+void ProbeStream::OnCancel() { link_->Close(grpc::StatusCode::CANCELLED, "cancelled"); }
+
+void ProbeStream::OnDone() {
+  if (registered_ && deps_->hub->Unregister(probe_, link_.get())) {
+    deps_->state->ProbeDisconnected(probe_, deps_->now_ms());
+    deps_->metrics->SetProbeConnected(probe_, false);
+    Logf(LogLevel::kInfo, "probe %s disconnected", probe_.c_str());
+  }
+  deps_->metrics->SetStreams(deps_->hub->size());
+  link_->Detach();
+  delete this;
+}
+
+void PushAssignments(const IngestDeps& deps) {
+  ConfigSnapshot snapshot = deps.config();
+  for (const auto& [probe, link] : deps.hub->All()) {
+    v1::CollectorMessage msg;
+    *msg.mutable_assignment() = BuildAssignment(snapshot, link->labels());
+    link->Send(msg);
+  }
+}
+
+}  // namespace parallax::collector

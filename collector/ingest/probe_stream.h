@@ -1,0 +1,86 @@
+// ProbeStream: the collector's end of one probe's Connect stream, a
+// self-deleting gRPC ServerBidiReactor (callback API).
+//
+// Life: StartRead in the constructor; the first message must be a valid Hello
+// (registers the probe in the StreamHub, answers Welcome with the highest seq
+// already committed for its boot, then the probe's Assignment). Result batches
+// are validated and submitted to the Store; the Ack is sent from the store's
+// commit callback, so a probe never sees an ack before its results are in
+// SQLite. At most `max_outstanding_batches` batches per stream wait for commit:
+// beyond that the stream stops reading (gRPC flow control pushes back on the
+// probe) until a commit frees a slot.
+//
+// Threads: reactions run on gRPC's threads and never block (no SQLite, short
+// locks only); commit callbacks run on the store's writer thread and reach the
+// stream through a shared Link that outlives the reactor. One write in flight,
+// the rest queued.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "collector/ingest/assignment.h"
+#include "collector/ingest/stream_hub.h"
+#include "collector/metrics/metrics.h"
+#include "collector/state/live_state.h"
+#include "collector/store/store.h"
+#include "parallax/v1/probe.grpc.pb.h"
+
+namespace parallax::collector {
+
+struct IngestDeps {
+  Store* store = nullptr;
+  LiveState* state = nullptr;
+  Metrics* metrics = nullptr;
+  StreamHub* hub = nullptr;
+  std::function<ConfigSnapshot()> config;
+  std::function<int64_t()> now_ms;  // wall clock, ms since the epoch
+  std::string collector_version;
+  int max_outstanding_batches = 4;
+};
+
+class ProbeStream : public grpc::ServerBidiReactor<v1::ProbeMessage, v1::CollectorMessage> {
+ public:
+  ProbeStream(grpc::CallbackServerContext* context, const IngestDeps* deps);
+
+  void OnReadDone(bool ok) override;
+  void OnWriteDone(bool ok) override;
+  void OnCancel() override;
+  void OnDone() override;
+
+ private:
+  class Link;
+  void HandleHello(const v1::Hello& hello);
+  void HandleResults(v1::ResultBatch* batch);
+
+  const IngestDeps* deps_;
+  std::shared_ptr<Link> link_;
+  v1::ProbeMessage in_;
+  bool hello_done_ = false;
+  bool registered_ = false;
+  std::string probe_;
+  std::string boot_id_;
+  int64_t last_reject_log_ms_ = 0;
+};
+
+// The ProbeService implementation: makes one ProbeStream per Connect call.
+class ProbeServiceImpl final : public v1::ProbeService::CallbackService {
+ public:
+  explicit ProbeServiceImpl(const IngestDeps* deps) : deps_(deps) {}
+  grpc::ServerBidiReactor<v1::ProbeMessage, v1::CollectorMessage>* Connect(
+      grpc::CallbackServerContext* context) override {
+    return new ProbeStream(context, deps_);
+  }
+
+ private:
+  const IngestDeps* deps_;
+};
+
+// Pushes the current assignment to every connected probe (after a reload).
+void PushAssignments(const IngestDeps& deps);
+
+}  // namespace parallax::collector

@@ -1,0 +1,14 @@
+// Validation of what probes send. Each function returns an error naming the
+// field and the offending value, or Ok. Pure, thread-safe.
+#pragma once
+
+#include "common/status.h"
+#include "parallax/v1/probe.pb.h"
+
+namespace parallax::collector {
+
+Status ValidateHello(const v1::Hello& hello);
+// `index` names the result in errors ("results[3].seq: 0 ...").
+Status ValidateResult(const v1::CheckResult& result, int index);
+
+}  // namespace parallax::collector

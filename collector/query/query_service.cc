@@ -1,0 +1,94 @@
+#include "collector/query/query_service.h"
+
+namespace parallax::collector {
+
+void FillProbeStatus(const v1::CheckResult& r, int64_t now_ms, v1::ProbeStatus* out) {
+  out->set_outcome(r.outcome());
+  out->set_connect_ms(r.connect_us() / 1000.0);
+  out->set_banner_ms(r.banner_us() / 1000.0);
+  out->set_banner(r.identification());
+  out->set_age_s(r.started_unix_ms() > 0 ? (now_ms - r.started_unix_ms()) / 1000.0 : 0);
+  out->set_address(r.address());
+  out->set_detail(r.detail());
+}
+
+grpc::Status QueryServiceImpl::Status(grpc::ServerContext*, const v1::StatusRequest* req,
+                                      v1::StatusResponse* resp) {
+  ConfigSnapshot snap = config_();
+  StateSnapshot state = state_->Snapshot();
+  int64_t now = now_ms_();
+  resp->set_now_unix_ms(now);
+  if (!req->target().empty() && snap.config->FindTarget(req->target()) == nullptr) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        "no target named \"" + req->target() + "\" in the collector's config");
+  }
+  for (const TargetConfig& t : snap.config->targets) {
+    if (!req->target().empty() && t.name != req->target()) continue;
+    v1::TargetStatus* ts = resp->add_targets();
+    ts->set_name(t.name);
+    ts->set_host(t.host);
+    ts->set_port(t.port);
+    ts->mutable_labels()->insert(t.labels.begin(), t.labels.end());
+    auto results = state.results.find(t.name);
+    // Every probe that should check this target appears, with or without a result.
+    for (const auto& [probe, ps] : state.probes) {
+      const v1::CheckResult* r = nullptr;
+      if (results != state.results.end()) {
+        auto it = results->second.find(probe);
+        if (it != results->second.end()) r = &it->second;
+      }
+      if (r == nullptr && !t.SelectsProbe(ps.labels)) continue;
+      v1::ProbeStatus* p = ts->add_probes();
+      p->set_probe(probe);
+      p->mutable_labels()->insert(ps.labels.begin(), ps.labels.end());
+      p->set_connected(ps.connected);
+      if (r != nullptr) FillProbeStatus(*r, now, p);
+    }
+  }
+  for (const auto& [name, ps] : state.probes) {
+    v1::ProbeInfo* p = resp->add_probes();
+    p->set_name(name);
+    p->mutable_labels()->insert(ps.labels.begin(), ps.labels.end());
+    p->set_connected(ps.connected);
+    p->set_version(ps.version);
+    p->set_last_seen_age_s(ps.last_seen_ms > 0 ? (now - ps.last_seen_ms) / 1000.0 : -1);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status QueryServiceImpl::History(grpc::ServerContext*, const v1::HistoryRequest* req,
+                                       v1::HistoryResponse* resp) {
+  if (req->target().empty()) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "history needs a target name");
+  }
+  size_t limit = req->limit() == 0 ? 50 : req->limit();
+  if (limit > 10000) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        "limit " + std::to_string(limit) + " is above the maximum of 10000");
+  }
+  std::vector<ResultRow> rows;
+  parallax::Status st = store_->History(req->target(), req->probe(), req->since_unix_ms(), limit, &rows);
+  if (!st.ok()) return grpc::Status(grpc::StatusCode::UNAVAILABLE, st.ToString());
+  if (rows.empty() && config_().config->FindTarget(req->target()) == nullptr) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        "no target named \"" + req->target() + "\" (configured or stored)");
+  }
+  resp->set_target(req->target());
+  for (const ResultRow& row : rows) {
+    const v1::CheckResult& r = row.result;
+    v1::HistoryEntry* e = resp->add_entries();
+    e->set_unix_ms(r.started_unix_ms());
+    e->set_probe(row.probe);
+    e->set_outcome(r.outcome());
+    e->set_connect_ms(r.connect_us() / 1000.0);
+    e->set_banner_ms(r.banner_us() / 1000.0);
+    e->set_banner(r.identification());
+    e->set_address(r.address());
+    e->set_error_number(r.error_number());
+    e->set_detail(r.detail());
+    e->mutable_pre_banner()->CopyFrom(r.pre_banner());
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace parallax::collector

@@ -1,0 +1,37 @@
+// QueryServiceImpl: the CLI's gRPC API. Status is served from LiveState (no
+// SQLite); History reads the Store's read connection. Synchronous service:
+// gRPC runs each call on its own thread pool, so a slow history read never
+// delays probe streams. Thread-safe.
+#pragma once
+
+#include <functional>
+
+#include "collector/ingest/assignment.h"
+#include "collector/state/live_state.h"
+#include "collector/store/store.h"
+#include "parallax/v1/query.grpc.pb.h"
+
+namespace parallax::collector {
+
+class QueryServiceImpl final : public v1::QueryService::Service {
+ public:
+  QueryServiceImpl(Store* store, LiveState* state, std::function<ConfigSnapshot()> config,
+                   std::function<int64_t()> now_ms)
+      : store_(store), state_(state), config_(std::move(config)), now_ms_(std::move(now_ms)) {}
+
+  grpc::Status Status(grpc::ServerContext* ctx, const v1::StatusRequest* req,
+                      v1::StatusResponse* resp) override;
+  grpc::Status History(grpc::ServerContext* ctx, const v1::HistoryRequest* req,
+                       v1::HistoryResponse* resp) override;
+
+ private:
+  Store* store_;
+  LiveState* state_;
+  std::function<ConfigSnapshot()> config_;
+  std::function<int64_t()> now_ms_;
+};
+
+// Fills `out` from one result (shared by Status and History).
+void FillProbeStatus(const v1::CheckResult& r, int64_t now_ms, v1::ProbeStatus* out);
+
+}  // namespace parallax::collector

@@ -1,0 +1,179 @@
+#include "collector/server/collector.h"
+
+#include <chrono>
+#include <set>
+
+#include "common/log.h"
+#include "common/tls.h"
+#include "common/version.h"
+
+namespace parallax::collector {
+
+int64_t WallClockMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+namespace {
+
+std::vector<TargetRecord> TargetRecords(const Config& config) {
+  std::vector<TargetRecord> out;
+  for (const TargetConfig& t : config.targets) out.push_back({t.name, t.host, t.port, t.labels});
+  return out;
+}
+
+// Seeds the live picture from storage so status survives a restart.
+Status LoadState(Store* store, LiveState* state, Metrics* metrics) {
+  std::vector<ProbeRecord> probes;
+  Status st = store->ListProbes(&probes);
+  if (!st.ok()) return st;
+  for (const ProbeRecord& p : probes) {
+    ProbeState ps;
+    ps.labels = p.labels;
+    ps.version = p.version;
+    ps.last_seen_ms = p.last_seen_ms;
+    state->AddKnownProbe(p.name, ps);
+    metrics->SetProbeConnected(p.name, false);
+  }
+  std::vector<ResultRow> rows;
+  st = store->LatestResults(&rows);
+  if (!st.ok()) return st;
+  for (const ResultRow& row : rows) state->UpdateResults(row.probe, {row.result});
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status Collector::Start(const Config& config, const CollectorOptions& options,
+                        std::unique_ptr<Collector>* out) {
+  std::unique_ptr<Collector> c(new Collector());
+  c->config_ = {std::make_shared<const Config>(config), 1};
+  c->metrics_.SetConfigGeneration(1);
+
+  StoreOptions so;
+  so.path = config.storage.path;
+  so.retention = config.storage.retention;
+  Status st = Store::Open(so, &c->store_);
+  if (!st.ok()) return Status::IoError("storage.path \"" + so.path + "\": " + st.message());
+  st = LoadState(c->store_.get(), &c->state_, &c->metrics_);
+  if (!st.ok()) return st;
+  c->store_->SyncTargets(TargetRecords(config));
+
+  try {
+    c->exposer_ = std::make_unique<prometheus::Exposer>(config.metrics_listen, 2);
+  } catch (const std::exception& e) {
+    return Status::Unavailable("metrics_listen \"" + config.metrics_listen +
+                               "\": cannot listen: " + e.what());
+  }
+  c->exposer_->RegisterCollectable(c->metrics_.registry());
+
+  Collector* self = c.get();
+  c->deps_.store = c->store_.get();
+  c->deps_.state = &c->state_;
+  c->deps_.metrics = &c->metrics_;
+  c->deps_.hub = &c->hub_;
+  c->deps_.config = [self] { return self->config(); };
+  c->deps_.now_ms = WallClockMs;
+  c->deps_.collector_version = PARALLAX_VERSION;
+  c->probe_service_ = std::make_unique<ProbeServiceImpl>(&c->deps_);
+  c->query_service_ = std::make_unique<QueryServiceImpl>(
+      c->store_.get(), &c->state_, [self] { return self->config(); }, WallClockMs);
+
+  std::shared_ptr<grpc::ServerCredentials> creds;
+  if (config.tls.enabled()) {
+    st = MakeServerCredentials(config.tls.cert, config.tls.key, config.tls.client_ca, &creds);
+    if (!st.ok()) return st;
+  } else if (options.insecure) {
+    Logf(LogLevel::kWarning,
+         "--insecure: serving probes and the CLI in plaintext on %s, without authentication",
+         config.listen.c_str());
+    creds = grpc::InsecureServerCredentials();
+  } else {
+    return Status::InvalidArgument(
+        "tls: no certificate configured (tls.cert, tls.key); configure TLS or pass --insecure "
+        "to serve plaintext");
+  }
+
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config.listen, creds, &c->grpc_port_);
+  builder.RegisterService(c->probe_service_.get());
+  builder.RegisterService(c->query_service_.get());
+  builder.SetMaxReceiveMessageSize(4 * 1024 * 1024);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
+  c->server_ = builder.BuildAndStart();
+  if (!c->server_ || c->grpc_port_ == 0) {
+    return Status::Unavailable("listen \"" + config.listen +
+                               "\": cannot listen (address in use or not local?)");
+  }
+  std::string metrics_port = std::to_string(c->exposer_->GetListeningPorts().at(0));
+  Logf(LogLevel::kInfo,
+       "parallax-collector %s: gRPC on %s (port %d, %s), metrics on %s (port %s), %zu targets, "
+       "storage %s",
+       PARALLAX_VERSION, config.listen.c_str(), c->grpc_port_,
+       config.tls.enabled() ? (config.tls.client_ca.empty() ? "TLS" : "mTLS") : "plaintext",
+       config.metrics_listen.c_str(), metrics_port.c_str(), config.targets.size(),
+       config.storage.path.c_str());
+  *out = std::move(c);
+  return Status::Ok();
+}
+
+ConfigSnapshot Collector::config() const {
+  std::lock_guard<std::mutex> lock(config_mu_);
+  return config_;
+}
+
+Status Collector::Reload(const Config& next) {
+  ConfigSnapshot current = config();
+  const Config& old = *current.config;
+  if (next.listen != old.listen || next.metrics_listen != old.metrics_listen ||
+      next.tls.cert != old.tls.cert || next.tls.key != old.tls.key ||
+      next.tls.client_ca != old.tls.client_ca || next.storage.path != old.storage.path) {
+    Logf(LogLevel::kWarning,
+         "reload: listen, metrics_listen, tls and storage.path changes take effect only after a "
+         "restart; keeping the running ones");
+  }
+  auto merged = std::make_shared<Config>(next);
+  merged->listen = old.listen;
+  merged->metrics_listen = old.metrics_listen;
+  merged->tls = old.tls;
+  merged->storage.path = old.storage.path;
+  uint64_t generation;
+  {
+    std::lock_guard<std::mutex> lock(config_mu_);
+    generation = ++config_.generation;
+    config_.config = merged;
+  }
+  store_->SyncTargets(TargetRecords(*merged));
+  std::set<std::string> names;
+  for (const TargetConfig& t : merged->targets) names.insert(t.name);
+  state_.RetainTargets({names.begin(), names.end()});
+  metrics_.RetainTargets(names);
+  metrics_.SetConfigGeneration(generation);
+  metrics_.CountReload(true);
+  PushAssignments(deps_);
+  Logf(LogLevel::kInfo, "config reloaded: generation %llu, %zu targets, pushed to %zu probes",
+       static_cast<unsigned long long>(generation), merged->targets.size(), hub_.size());
+  return Status::Ok();
+}
+
+void Collector::Shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  Logf(LogLevel::kInfo, "shutting down: closing probe streams, flushing storage");
+  // Streams are cancelled after the deadline; in-flight commits still finish.
+  server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  store_->Flush();
+  Logf(LogLevel::kInfo, "shutdown complete");
+}
+
+Collector::~Collector() {
+  if (server_) Shutdown();
+  // The store's last callbacks use state_ and metrics_: end it first.
+  server_.reset();
+  store_.reset();
+}
+
+}  // namespace parallax::collector

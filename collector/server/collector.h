@@ -1,0 +1,71 @@
+// Collector: the whole server wired together — Store, LiveState, Metrics and
+// the /metrics endpoint, the gRPC ProbeService and QueryService.
+//
+// Start() opens everything and fails with a Status naming what could not be
+// opened or bound. Reload() swaps in a new config (targets, selectors,
+// intervals) and pushes new assignments to connected probes; settings that
+// need a restart (listen addresses, TLS, storage) are kept and logged.
+// Shutdown(): stop accepting, close streams, flush the store.
+//
+// Thread-safety: Reload and Shutdown from one controlling thread; everything
+// else runs on gRPC's and the store's threads.
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+#include <prometheus/exposer.h>
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "collector/config/config.h"
+#include "collector/ingest/probe_stream.h"
+#include "collector/metrics/metrics.h"
+#include "collector/query/query_service.h"
+#include "collector/state/live_state.h"
+#include "collector/store/store.h"
+#include "common/status.h"
+
+namespace parallax::collector {
+
+struct CollectorOptions {
+  bool insecure = false;  // serve plaintext when the config has no tls section
+};
+
+class Collector {
+ public:
+  static Status Start(const Config& config, const CollectorOptions& options,
+                      std::unique_ptr<Collector>* out);
+  ~Collector();
+
+  Status Reload(const Config& config);
+  // Counts a reload whose config did not load (the running one stays).
+  void CountFailedReload() { metrics_.CountReload(false); }
+  void Shutdown();
+
+  int grpc_port() const { return grpc_port_; }
+  std::vector<int> metrics_ports() const { return exposer_->GetListeningPorts(); }
+  ConfigSnapshot config() const;
+
+ private:
+  Collector() = default;
+
+  mutable std::mutex config_mu_;
+  ConfigSnapshot config_;
+
+  std::unique_ptr<Store> store_;
+  LiveState state_;
+  Metrics metrics_;
+  StreamHub hub_;
+  IngestDeps deps_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<ProbeServiceImpl> probe_service_;
+  std::unique_ptr<QueryServiceImpl> query_service_;
+  std::unique_ptr<grpc::Server> server_;
+  int grpc_port_ = 0;
+  bool shut_down_ = false;
+};
+
+int64_t WallClockMs();
+
+}  // namespace parallax::collector
