@@ -12,6 +12,15 @@
 //    Within one boot, seqs must arrive in increasing order (the probe sends them
 //    so); gaps are allowed.
 //  - Nothing reported committed is lost: `done` runs only after COMMIT.
+//  - Durability: WAL with synchronous=NORMAL. A committed transaction survives
+//    a crash or kill -9 of the collector process (the WAL is in the OS page
+//    cache before COMMIT returns). An OS crash or power loss may lose the last
+//    transactions before the next checkpoint/fsync (the database stays
+//    consistent, never corrupt); the probes then resend from their spools only
+//    if they still hold those results, so such a loss is possible but rare.
+//  - Retention: the writer deletes results older than `retention` every
+//    `retention_sweep_every`, `retention_chunk_rows` per transaction, between
+//    result batches (never stalling commits for a whole sweep).
 //  - Thread-safe: every public method may be called from any thread.
 #pragma once
 
@@ -30,9 +39,12 @@ namespace parallax::collector {
 
 struct StoreOptions {
   std::string path;                                           // ":memory:" is not supported
-  std::chrono::milliseconds retention = std::chrono::hours(24 * 14);
+  std::chrono::milliseconds retention = std::chrono::hours(24 * 14);  // 0: keep forever
   std::chrono::milliseconds retention_sweep_every = std::chrono::minutes(1);
-  size_t max_batch_results = 5000;   // results per transaction at most
+  size_t max_batch_results = 5000;   // results per transaction at most (a larger
+                                     // single submission still commits whole)
+  std::chrono::milliseconds busy_timeout = std::chrono::seconds(5);  // both connections
+  int64_t retention_chunk_rows = 10000;  // rows deleted per retention transaction
 };
 
 struct CommitInfo {
@@ -90,7 +102,8 @@ class Store {
 
   // The newest stored result of every probe x target pair.
   virtual Status LatestResults(std::vector<ResultRow>* out) = 0;
-  // Results of one target, newest first; `probe` empty = all probes.
+  // Results of one target with ts_ms >= since_ms, newest first; `probe` empty
+  // = all probes; `limit` 0 = no limit.
   virtual Status History(const std::string& target, const std::string& probe, int64_t since_ms,
                          size_t limit, std::vector<ResultRow>* out) = 0;
   virtual Status ListProbes(std::vector<ProbeRecord>* out) = 0;

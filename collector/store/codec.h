@@ -1,0 +1,35 @@
+// Conversions between Store values and their SQLite column representation:
+// labels and pre_banner as JSON text, liveness as serialized proto bytes, and
+// the column list shared by every query that reads ResultRows.
+// Pure functions, thread-safe.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "collector/store/sqlite_util.h"
+#include "collector/store/store.h"
+#include "common/status.h"
+
+namespace parallax::collector {
+
+// Column list (aliases p: probes, t: targets, b: probe_boots, r: results) that
+// ReadResultRow() expects, in order.
+inline constexpr const char* kResultColumns =
+    "p.name, t.name, b.boot_id, r.seq, r.ts_ms, r.outcome, r.connect_us, r.banner_us, "
+    "r.address, r.error_number, r.identification, r.pre_banner, r.detail, r.liveness, r.late_us";
+
+// {"k":"v",...}; keys sorted.
+std::string LabelsToJson(const std::map<std::string, std::string>& labels);
+// Accepts an object of strings; anything else is an error naming the text.
+Status LabelsFromJson(const std::string& json, std::map<std::string, std::string>* out);
+
+// ["line",...]; empty input gives "" (stored as NULL).
+std::string PreBannerToJson(const std::vector<std::string>& lines);
+Status PreBannerFromJson(const std::string& json, std::vector<std::string>* out);
+
+// Fills `row` from the current row of `st` selected with kResultColumns.
+Status ReadResultRow(const sqlite::Statement& st, ResultRow* row);
+
+}  // namespace parallax::collector

@@ -1,0 +1,90 @@
+#include "collector/store/reader.h"
+
+#include "collector/store/codec.h"
+
+namespace parallax::collector {
+
+std::string LatestResultsSql() {
+  return std::string("SELECT ") + kResultColumns +
+         " FROM probes p CROSS JOIN targets t"
+         " JOIN results r ON r.id = (SELECT x.id FROM results x"
+         "   WHERE x.probe_id = p.id AND x.target_id = t.id"
+         "   ORDER BY x.ts_ms DESC, x.id DESC LIMIT 1)"
+         " JOIN probe_boots b ON b.id = r.boot_ref"
+         " ORDER BY t.name, p.name";
+}
+
+Status Reader::Open(const std::string& path, std::chrono::milliseconds busy_timeout,
+                    std::unique_ptr<Reader>* out) {
+  std::unique_ptr<Reader> r(new Reader());
+  Status s = r->db_.Open(path, SQLITE_OPEN_READONLY);
+  if (!s.ok()) return s;
+  sqlite3_busy_timeout(r->db_.get(), static_cast<int>(busy_timeout.count()));
+  s = r->latest_.Prepare(r->db_.get(), LatestResultsSql());
+  if (!s.ok()) return s;
+  s = r->history_.Prepare(
+      r->db_.get(),
+      std::string("SELECT ") + kResultColumns +
+          " FROM targets t JOIN results r ON r.target_id = t.id"
+          " JOIN probes p ON p.id = r.probe_id JOIN probe_boots b ON b.id = r.boot_ref"
+          " WHERE t.name = ?1 AND (?2 = '' OR p.name = ?2) AND r.ts_ms >= ?3"
+          " ORDER BY r.ts_ms DESC, r.id DESC LIMIT ?4");
+  if (!s.ok()) return s;
+  s = r->probes_.Prepare(r->db_.get(),
+                         "SELECT name, labels, version, first_seen_ms, last_seen_ms"
+                         " FROM probes ORDER BY name");
+  if (!s.ok()) return s;
+  *out = std::move(r);
+  return Status::Ok();
+}
+
+Status Reader::ReadRows(sqlite::Statement* st, std::vector<ResultRow>* out) {
+  out->clear();
+  bool row = false;
+  Status s;
+  while ((s = st->Step(&row)).ok() && row) {
+    ResultRow rr;
+    s = ReadResultRow(*st, &rr);
+    if (!s.ok()) return s;
+    out->push_back(std::move(rr));
+  }
+  return s;
+}
+
+Status Reader::LatestResults(std::vector<ResultRow>* out) {
+  std::lock_guard<std::mutex> lock(mu_);
+  sqlite::ResetGuard guard(&latest_);
+  return ReadRows(&latest_, out);
+}
+
+Status Reader::History(const std::string& target, const std::string& probe, int64_t since_ms,
+                       size_t limit, std::vector<ResultRow>* out) {
+  std::lock_guard<std::mutex> lock(mu_);
+  sqlite::ResetGuard guard(&history_);
+  history_.BindText(1, target);
+  history_.BindText(2, probe);
+  history_.BindInt64(3, since_ms);
+  history_.BindInt64(4, limit == 0 ? -1 : static_cast<int64_t>(limit));
+  return ReadRows(&history_, out);
+}
+
+Status Reader::ListProbes(std::vector<ProbeRecord>* out) {
+  std::lock_guard<std::mutex> lock(mu_);
+  sqlite::ResetGuard guard(&probes_);
+  out->clear();
+  bool row = false;
+  Status s;
+  while ((s = probes_.Step(&row)).ok() && row) {
+    ProbeRecord p;
+    p.name = probes_.ColumnText(0);
+    s = LabelsFromJson(probes_.ColumnText(1), &p.labels);
+    if (!s.ok()) return Status::Internal("probe \"" + p.name + "\": " + s.message());
+    p.version = probes_.ColumnText(2);
+    p.first_seen_ms = probes_.ColumnInt64(3);
+    p.last_seen_ms = probes_.ColumnInt64(4);
+    out->push_back(std::move(p));
+  }
+  return s;
+}
+
+}  // namespace parallax::collector

@@ -1,0 +1,47 @@
+// Reader: the Store's read-only connection and its queries. Reads run on
+// their own connection so they never wait for the writer (WAL: readers see
+// the last committed state while a write transaction is open).
+//
+// Thread-safe: every method takes the reader's mutex for its duration.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "collector/store/sqlite_util.h"
+#include "collector/store/store.h"
+#include "common/status.h"
+
+namespace parallax::collector {
+
+// The newest result of every probe x target pair: one indexed lookup per
+// pair of (probes x targets) on results(probe_id, target_id, ts_ms), never a
+// scan of results. Exposed so a test can check its query plan.
+std::string LatestResultsSql();
+
+class Reader {
+ public:
+  // Opens `path` read-only (the schema must exist: open the Writer first).
+  static Status Open(const std::string& path, std::chrono::milliseconds busy_timeout,
+                     std::unique_ptr<Reader>* out);
+
+  Status LatestResults(std::vector<ResultRow>* out);
+  // Newest first; `probe` empty = all probes; `limit` 0 = no limit.
+  Status History(const std::string& target, const std::string& probe, int64_t since_ms,
+                 size_t limit, std::vector<ResultRow>* out);
+  Status ListProbes(std::vector<ProbeRecord>* out);
+
+ private:
+  Reader() = default;
+  Status ReadRows(sqlite::Statement* st, std::vector<ResultRow>* out);
+
+  std::mutex mu_;
+  sqlite::Db db_;
+  sqlite::Statement latest_, history_, probes_;
+};
+
+}  // namespace parallax::collector

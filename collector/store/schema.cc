@@ -1,0 +1,135 @@
+#include "collector/store/schema.h"
+
+#include <chrono>
+#include <vector>
+
+#include "common/words.h"
+
+namespace parallax::collector {
+namespace {
+
+// Ordered migration steps; step i (0-based) brings the schema to version i+1.
+// Append only: never edit a released step.
+const std::vector<const char*>& Steps() {
+  static const std::vector<const char*> kSteps = {
+      // Version 1: the initial schema.
+      R"sql(
+CREATE TABLE probes (
+  id            INTEGER PRIMARY KEY,
+  name          TEXT NOT NULL UNIQUE,
+  labels        TEXT NOT NULL DEFAULT '{}',
+  version       TEXT NOT NULL DEFAULT '',
+  first_seen_ms INTEGER NOT NULL DEFAULT 0,
+  last_seen_ms  INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE targets (
+  id         INTEGER PRIMARY KEY,
+  name       TEXT NOT NULL UNIQUE,
+  host       TEXT NOT NULL DEFAULT '',
+  port       INTEGER NOT NULL DEFAULT 22,
+  labels     TEXT NOT NULL DEFAULT '{}',
+  updated_ms INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE probe_boots (
+  id       INTEGER PRIMARY KEY,
+  probe_id INTEGER NOT NULL REFERENCES probes(id),
+  boot_id  TEXT NOT NULL,
+  max_seq  INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (probe_id, boot_id)
+);
+CREATE TABLE results (
+  id             INTEGER PRIMARY KEY,
+  probe_id       INTEGER NOT NULL REFERENCES probes(id),
+  target_id      INTEGER NOT NULL REFERENCES targets(id),
+  boot_ref       INTEGER NOT NULL REFERENCES probe_boots(id),
+  seq            INTEGER NOT NULL,
+  ts_ms          INTEGER NOT NULL,
+  outcome        INTEGER NOT NULL,
+  connect_us     INTEGER NOT NULL DEFAULT 0,
+  banner_us      INTEGER NOT NULL DEFAULT 0,
+  address        TEXT NOT NULL DEFAULT '',
+  error_number   INTEGER NOT NULL DEFAULT 0,
+  identification TEXT NOT NULL DEFAULT '',
+  pre_banner     TEXT,
+  detail         TEXT NOT NULL DEFAULT '',
+  liveness       BLOB,
+  late_us        INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX results_probe_target_ts ON results (probe_id, target_id, ts_ms);
+CREATE INDEX results_target_ts ON results (target_id, ts_ms);
+CREATE INDEX results_ts ON results (ts_ms);
+)sql",
+  };
+  return kSteps;
+}
+
+Status RecreateView(sqlite::Db* db) {
+  std::string sql =
+      "DROP VIEW IF EXISTS results_v;\n"
+      "CREATE VIEW results_v AS SELECT r.id AS id, p.name AS probe, t.name AS target,\n"
+      "  b.boot_id AS boot_id, r.seq AS seq, r.ts_ms AS ts_ms,\n"
+      "  strftime('%Y-%m-%dT%H:%M:%fZ', r.ts_ms / 1000.0, 'unixepoch') AS time_utc,\n"
+      "  " + OutcomeCaseSql("r.outcome") + " AS outcome,\n"
+      "  r.connect_us AS connect_us, r.banner_us AS banner_us, r.address AS address,\n"
+      "  r.error_number AS error_number, r.identification AS identification,\n"
+      "  r.pre_banner AS pre_banner, r.detail AS detail, r.late_us AS late_us\n"
+      "FROM results r JOIN probes p ON p.id = r.probe_id JOIN targets t ON t.id = r.target_id\n"
+      "  JOIN probe_boots b ON b.id = r.boot_ref;\n";
+  return db->Exec(sql);
+}
+
+}  // namespace
+
+int64_t KnownSchemaVersion() { return static_cast<int64_t>(Steps().size()); }
+
+std::string OutcomeCaseSql(const std::string& column) {
+  std::string sql = "CASE " + column;
+  for (int v = v1::Outcome_MIN; v <= v1::Outcome_MAX; ++v) {
+    if (!v1::Outcome_IsValid(v)) continue;
+    sql += " WHEN " + std::to_string(v) + " THEN '" +
+           std::string(OutcomeWord(static_cast<v1::Outcome>(v))) + "'";
+  }
+  sql += " ELSE 'outcome_' || " + column + " END";
+  return sql;
+}
+
+Status Migrate(sqlite::Db* db, const std::string& path) {
+  Status s = db->Exec("BEGIN IMMEDIATE");
+  if (!s.ok()) return s;
+  auto fail = [&](Status st) {
+    db->Exec("ROLLBACK");
+    return st;
+  };
+  s = db->Exec(
+      "CREATE TABLE IF NOT EXISTS schema_version ("
+      " version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)");
+  if (!s.ok()) return fail(s);
+  int64_t current = 0;
+  s = db->QueryInt("SELECT COALESCE(MAX(version), 0) FROM schema_version", &current);
+  if (!s.ok()) return fail(s);
+  const int64_t known = KnownSchemaVersion();
+  if (current > known) {
+    return fail(Status::InvalidArgument(
+        "database \"" + path + "\" has schema version " + std::to_string(current) +
+        ", newer than the " + std::to_string(known) +
+        " this collector knows: upgrade the collector (or use another storage.path)"));
+  }
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  for (int64_t v = current + 1; v <= known; ++v) {
+    s = db->Exec(Steps()[v - 1]);
+    if (!s.ok()) {
+      return fail(Status::Internal("migrating \"" + path + "\" to schema version " +
+                                   std::to_string(v) + ": " + s.message()));
+    }
+    s = db->Exec("INSERT INTO schema_version (version, applied_ms) VALUES (" +
+                 std::to_string(v) + ", " + std::to_string(now_ms) + ")");
+    if (!s.ok()) return fail(s);
+  }
+  s = RecreateView(db);
+  if (!s.ok()) return fail(s);
+  return db->Exec("COMMIT");
+}
+
+}  // namespace parallax::collector

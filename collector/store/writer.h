@@ -1,0 +1,92 @@
+// Writer: the write connection of the Store and everything done in write
+// transactions (result inserts with dedupe, probe and target upserts,
+// retention deletes). Holds its prepared statements for reuse and caches of
+// name -> id and (probe, boot) -> {row id, max committed seq}.
+//
+// Thread-safety: none; owned and used by the Store's single writer thread
+// (and by Open() before that thread starts).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "collector/store/sqlite_util.h"
+#include "collector/store/store.h"
+#include "common/status.h"
+
+namespace parallax::collector {
+
+// (probe name, boot id)
+using BootKey = std::pair<std::string, std::string>;
+
+// One queued write operation.
+struct WriteOp {
+  enum class Kind { kResults, kProbe, kTargets };
+  Kind kind = Kind::kResults;
+  // kResults
+  std::string probe;
+  std::string boot_id;
+  std::vector<v1::CheckResult> results;
+  Store::CommitCallback done;
+  // kProbe
+  ProbeRecord probe_record;
+  // kTargets
+  std::vector<TargetRecord> targets;
+};
+
+class Writer {
+ public:
+  // Opens (creating) the database at `path`: WAL, synchronous=NORMAL,
+  // foreign_keys=ON, busy_timeout; migrates; prepares statements.
+  static Status Open(const std::string& path, std::chrono::milliseconds busy_timeout,
+                     std::unique_ptr<Writer>* out);
+
+  // Every (probe, boot) with its max committed seq, from probe_boots.
+  Status LoadBoots(std::map<BootKey, uint64_t>* out);
+
+  // Applies `ops` in one BEGIN IMMEDIATE ... COMMIT. On success `infos[i]`
+  // (same size as ops) holds the outcome of results op i, and `committed`
+  // the new max seq of every boot touched. On error everything is rolled back
+  // and the caches dropped; infos and committed are left unspecified.
+  Status Apply(std::vector<WriteOp>& ops, std::vector<CommitInfo>* infos,
+               std::map<BootKey, uint64_t>* committed);
+
+  // Deletes at most `chunk` results with ts_ms < cutoff_ms in one transaction.
+  Status DeleteOlderThan(int64_t cutoff_ms, int64_t chunk, int64_t* deleted);
+
+ private:
+  struct BootState {
+    int64_t id = 0;
+    uint64_t max_seq = 0;
+  };
+  Writer() = default;
+  Status Prepare();
+  Status ApplyOne(WriteOp& op, CommitInfo* info, int64_t now_ms);
+  Status ApplyResults(WriteOp& op, CommitInfo* info, int64_t now_ms);
+  Status ApplyProbe(const ProbeRecord& p, int64_t now_ms);
+  Status ApplyTargets(const std::vector<TargetRecord>& targets, int64_t now_ms);
+  Status ProbeId(const std::string& name, int64_t now_ms, int64_t* id);
+  Status TargetId(const std::string& name, int64_t now_ms, int64_t* id);
+  Status Boot(int64_t probe_id, const std::string& boot_id, BootState* out);
+  Status Rollback(Status cause);
+
+  std::string path_;
+  sqlite::Db db_;
+  sqlite::Statement begin_, commit_, rollback_;
+  sqlite::Statement select_probe_, insert_probe_name_, upsert_probe_;
+  sqlite::Statement select_target_, insert_target_name_, upsert_target_;
+  sqlite::Statement select_boot_, insert_boot_, update_boot_;
+  sqlite::Statement insert_result_, delete_old_;
+
+  std::map<std::string, int64_t> probe_ids_;
+  std::map<std::string, int64_t> target_ids_;
+  std::map<std::pair<int64_t, std::string>, BootState> boots_;          // committed
+  std::map<std::pair<int64_t, std::string>, BootState> pending_boots_;  // this transaction
+};
+
+}  // namespace parallax::collector
