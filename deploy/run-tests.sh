@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the dependencies (Debian 12 packages), builds Parallax and runs
+# every test with ctest: unit, integration (real sshd, real gRPC between
+# processes) and, as root, the network-namespace lab.
+# Usage: deploy/run-tests.sh [extra ctest args]    (BUILD_DIR=build-test by default)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD_DIR=${BUILD_DIR:-build-test}
+JOBS=${JOBS:-$(nproc)}
+
+start=$(date +%s)
+bash deploy/install-deps.sh --test
+cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake --build "$BUILD_DIR" -j "$JOBS"
+built=$(date +%s)
+echo "run-tests: built in $((built - start)) s"
+ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS" --timeout 600 "$@"
+echo "run-tests: tests took $(( $(date +%s) - built )) s, total $(( $(date +%s) - start )) s"
