@@ -7,11 +7,19 @@ namespace parallax::collector {
 std::string LatestResultsSql() {
   return std::string("SELECT ") + kResultColumns +
          " FROM probes p CROSS JOIN targets t"
-         " JOIN results r ON r.id = (SELECT x.id FROM results x"
+         " JOIN results r ON r.id = (SELECT x.id FROM results x INDEXED BY results_probe_target_ts"
          "   WHERE x.probe_id = p.id AND x.target_id = t.id"
          "   ORDER BY x.ts_ms DESC, x.id DESC LIMIT 1)"
          " JOIN probe_boots b ON b.id = r.boot_ref"
          " ORDER BY t.name, p.name";
+}
+
+std::string HistorySql() {
+  return std::string("SELECT ") + kResultColumns +
+         " FROM targets t JOIN results r INDEXED BY results_target_ts ON r.target_id = t.id"
+         " JOIN probes p ON p.id = r.probe_id JOIN probe_boots b ON b.id = r.boot_ref"
+         " WHERE t.name = ?1 AND (?2 = '' OR p.name = ?2) AND r.ts_ms >= ?3"
+         " ORDER BY r.ts_ms DESC, r.id DESC LIMIT ?4";
 }
 
 Status Reader::Open(const std::string& path, std::chrono::milliseconds busy_timeout,
@@ -22,13 +30,7 @@ Status Reader::Open(const std::string& path, std::chrono::milliseconds busy_time
   sqlite3_busy_timeout(r->db_.get(), static_cast<int>(busy_timeout.count()));
   s = r->latest_.Prepare(r->db_.get(), LatestResultsSql());
   if (!s.ok()) return s;
-  s = r->history_.Prepare(
-      r->db_.get(),
-      std::string("SELECT ") + kResultColumns +
-          " FROM targets t JOIN results r ON r.target_id = t.id"
-          " JOIN probes p ON p.id = r.probe_id JOIN probe_boots b ON b.id = r.boot_ref"
-          " WHERE t.name = ?1 AND (?2 = '' OR p.name = ?2) AND r.ts_ms >= ?3"
-          " ORDER BY r.ts_ms DESC, r.id DESC LIMIT ?4");
+  s = r->history_.Prepare(r->db_.get(), HistorySql());
   if (!s.ok()) return s;
   s = r->probes_.Prepare(r->db_.get(),
                          "SELECT name, labels, version, first_seen_ms, last_seen_ms"

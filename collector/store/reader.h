@@ -22,6 +22,9 @@ namespace parallax::collector {
 // pair of (probes x targets) on results(probe_id, target_id, ts_ms), never a
 // scan of results. Exposed so a test can check its query plan.
 std::string LatestResultsSql();
+// Results of one target (?1 name, ?2 probe or '', ?3 since_ms, ?4 limit or -1),
+// newest first, by a range search on results(target_id, ts_ms).
+std::string HistorySql();
 
 class Reader {
  public:

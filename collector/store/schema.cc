@@ -69,7 +69,9 @@ Status RecreateView(sqlite::Db* db) {
       "CREATE VIEW results_v AS SELECT r.id AS id, p.name AS probe, t.name AS target,\n"
       "  b.boot_id AS boot_id, r.seq AS seq, r.ts_ms AS ts_ms,\n"
       "  strftime('%Y-%m-%dT%H:%M:%fZ', r.ts_ms / 1000.0, 'unixepoch') AS time_utc,\n"
-      "  " + OutcomeCaseSql("r.outcome") + " AS outcome,\n"
+      "  " +
+      OutcomeCaseSql("r.outcome") +
+      " AS outcome,\n"
       "  r.connect_us AS connect_us, r.banner_us AS banner_us, r.address AS address,\n"
       "  r.error_number AS error_number, r.identification AS identification,\n"
       "  r.pre_banner AS pre_banner, r.detail AS detail, r.late_us AS late_us\n"
@@ -123,8 +125,8 @@ Status Migrate(sqlite::Db* db, const std::string& path) {
       return fail(Status::Internal("migrating \"" + path + "\" to schema version " +
                                    std::to_string(v) + ": " + s.message()));
     }
-    s = db->Exec("INSERT INTO schema_version (version, applied_ms) VALUES (" +
-                 std::to_string(v) + ", " + std::to_string(now_ms) + ")");
+    s = db->Exec("INSERT INTO schema_version (version, applied_ms) VALUES (" + std::to_string(v) +
+                 ", " + std::to_string(now_ms) + ")");
     if (!s.ok()) return fail(s);
   }
   s = RecreateView(db);

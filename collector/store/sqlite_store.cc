@@ -99,8 +99,8 @@ Status SqliteStore::LatestResults(std::vector<ResultRow>* out) {
   return reader_->LatestResults(out);
 }
 
-Status SqliteStore::History(const std::string& target, const std::string& probe,
-                            int64_t since_ms, size_t limit, std::vector<ResultRow>* out) {
+Status SqliteStore::History(const std::string& target, const std::string& probe, int64_t since_ms,
+                            size_t limit, std::vector<ResultRow>* out) {
   return reader_->History(target, probe, since_ms, limit, out);
 }
 
@@ -136,10 +136,10 @@ void SqliteStore::WriterLoop() {
     if (stop_) return;
     if (retention && !sweeping_ && std::chrono::steady_clock::now() >= next_sweep_) {
       sweeping_ = true;
-      sweep_cutoff_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
-                             std::chrono::system_clock::now().time_since_epoch() -
-                             options_.retention)
-                             .count();
+      sweep_cutoff_ms_ =
+          std::chrono::duration_cast<std::chrono::milliseconds>(
+              std::chrono::system_clock::now().time_since_epoch() - options_.retention)
+              .count();
       next_sweep_ = std::chrono::steady_clock::now() + options_.retention_sweep_every;
     }
     if (sweeping_) {
@@ -164,8 +164,8 @@ void SqliteStore::CommitBatch(std::vector<WriteOp> batch) {
     std::lock_guard<std::mutex> lock(seq_mu_);
     for (auto& [key, seq] : committed) committed_[key] = seq;
   } else {
-    Logf(LogLevel::kWarning, "store: transaction of %zu operations failed, rolled back: %s", batch.size(),
-             s.ToString().c_str());
+    Logf(LogLevel::kWarning, "store: transaction of %zu operations failed, rolled back: %s",
+         batch.size(), s.ToString().c_str());
     infos.assign(batch.size(), CommitInfo{});
     for (size_t i = 0; i < batch.size(); ++i) {
       infos[i].status = s;
@@ -181,7 +181,8 @@ void SqliteStore::SweepChunk() {
   int64_t deleted = 0;
   Status s = writer_->DeleteOlderThan(sweep_cutoff_ms_, options_.retention_chunk_rows, &deleted);
   if (!s.ok()) {
-    Logf(LogLevel::kWarning, "store: retention delete failed (retrying next sweep): %s", s.ToString().c_str());
+    Logf(LogLevel::kWarning, "store: retention delete failed (retrying next sweep): %s",
+         s.ToString().c_str());
     sweeping_ = false;
     return;
   }

@@ -59,12 +59,12 @@ class SqliteStore : public Store {
   std::map<BootKey, uint64_t> committed_;  // guarded by seq_mu_
 
   std::mutex mu_;
-  std::condition_variable work_cv_;   // writer waits for work
-  std::condition_variable done_cv_;   // Flush() waits for completion
-  std::deque<WriteOp> queue_;         // guarded by mu_
-  uint64_t enqueued_ = 0;             // guarded by mu_
-  uint64_t completed_ = 0;            // guarded by mu_
-  bool stop_ = false;                 // guarded by mu_
+  std::condition_variable work_cv_;  // writer waits for work
+  std::condition_variable done_cv_;  // Flush() waits for completion
+  std::deque<WriteOp> queue_;        // guarded by mu_
+  uint64_t enqueued_ = 0;            // guarded by mu_
+  uint64_t completed_ = 0;           // guarded by mu_
+  bool stop_ = false;                // guarded by mu_
 
   // Writer thread only.
   std::chrono::steady_clock::time_point next_sweep_;

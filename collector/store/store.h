@@ -38,18 +38,18 @@
 namespace parallax::collector {
 
 struct StoreOptions {
-  std::string path;                                           // ":memory:" is not supported
+  std::string path;                                                   // ":memory:" is not supported
   std::chrono::milliseconds retention = std::chrono::hours(24 * 14);  // 0: keep forever
   std::chrono::milliseconds retention_sweep_every = std::chrono::minutes(1);
-  size_t max_batch_results = 5000;   // results per transaction at most (a larger
-                                     // single submission still commits whole)
+  size_t max_batch_results = 5000;  // results per transaction at most (a larger
+                                    // single submission still commits whole)
   std::chrono::milliseconds busy_timeout = std::chrono::seconds(5);  // both connections
   int64_t retention_chunk_rows = 10000;  // rows deleted per retention transaction
 };
 
 struct CommitInfo {
-  Status status;                // not ok: nothing of this submission was stored
-  uint64_t committed_seq = 0;   // highest committed seq of the boot after this commit
+  Status status;               // not ok: nothing of this submission was stored
+  uint64_t committed_seq = 0;  // highest committed seq of the boot after this commit
   int stored = 0;
   int duplicates = 0;
 };

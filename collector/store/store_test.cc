@@ -1,2 +1,503 @@
+#include "collector/store/store.h"
+
 #include <gtest/gtest.h>
-TEST(StoreTest, Placeholder) {}
+#include <sqlite3.h>
+#include <stdlib.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <thread>
+
+#include "collector/store/reader.h"
+#include "collector/store/schema.h"
+#include "common/words.h"
+
+namespace parallax::collector {
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+v1::CheckResult Result(uint64_t seq, const std::string& target, int64_t ts_ms,
+                       v1::Outcome outcome = v1::OUTCOME_OK) {
+  v1::CheckResult r;
+  r.set_seq(seq);
+  r.set_target(target);
+  r.set_started_unix_ms(ts_ms);
+  r.set_outcome(outcome);
+  return r;
+}
+
+std::vector<v1::CheckResult> Seqs(uint64_t from, uint64_t to, const std::string& target = "t1") {
+  std::vector<v1::CheckResult> out;
+  for (uint64_t s = from; s <= to; ++s) out.push_back(Result(s, target, 1000 + s));
+  return out;
+}
+
+// A raw second connection to the database file, for checks behind the Store.
+class RawDb {
+ public:
+  explicit RawDb(const std::string& path) {
+    EXPECT_EQ(sqlite3_open(path.c_str(), &db_), SQLITE_OK);
+    sqlite3_busy_timeout(db_, 5000);
+  }
+  ~RawDb() { sqlite3_close(db_); }
+  int64_t Int(const std::string& sql) {
+    sqlite3_stmt* st = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr), SQLITE_OK)
+        << sqlite3_errmsg(db_) << " in " << sql;
+    int64_t v = -1;
+    if (sqlite3_step(st) == SQLITE_ROW) v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+  }
+  std::vector<std::string> Texts(const std::string& sql, int col = 0) {
+    sqlite3_stmt* st = nullptr;
+    EXPECT_EQ(sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr), SQLITE_OK)
+        << sqlite3_errmsg(db_) << " in " << sql;
+    std::vector<std::string> out;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      const unsigned char* t = sqlite3_column_text(st, col);
+      out.push_back(t ? reinterpret_cast<const char*>(t) : "NULL");
+    }
+    sqlite3_finalize(st);
+    return out;
+  }
+  int Exec(const std::string& sql) {
+    return sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr);
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+// EXPLAIN QUERY PLAN of `sql` has no full scan of results (aliases r and x)
+// and uses `index`.
+void ExpectIndexedPlan(RawDb* raw, const std::string& sql, const std::string& index) {
+  std::vector<std::string> plan = raw->Texts("EXPLAIN QUERY PLAN " + sql, 3);
+  std::string joined;
+  for (const auto& line : plan) joined += line + "\n";
+  for (const auto& line : plan) {
+    EXPECT_NE(line.rfind("SCAN r", 0), 0u) << "full scan of results:\n" << joined;
+    EXPECT_NE(line.rfind("SCAN x", 0), 0u) << "full scan of results:\n" << joined;
+  }
+  EXPECT_NE(joined.find("SEARCH"), std::string::npos) << joined;
+  EXPECT_NE(joined.find(index), std::string::npos) << joined;
+}
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = ::testing::TempDir() + "/parallax_store_XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    options_.path = dir_ + "/parallax.db";
+    // Test results carry small synthetic timestamps: keep them all, except in
+    // the retention test.
+    options_.retention = std::chrono::milliseconds(0);
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void OpenStore() {
+    store_.reset();
+    Status s = Store::Open(options_, &store_);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+
+  CommitInfo Submit(const std::string& probe, const std::string& boot,
+                    std::vector<v1::CheckResult> results) {
+    std::promise<CommitInfo> done;
+    auto f = done.get_future();
+    store_->SubmitResults(probe, boot, std::move(results),
+                          [&done](const CommitInfo& info) { done.set_value(info); });
+    EXPECT_EQ(f.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+    return f.get();
+  }
+
+  std::vector<ResultRow> History(const std::string& target, const std::string& probe = "",
+                                 int64_t since = 0, size_t limit = 0) {
+    std::vector<ResultRow> rows;
+    Status s = store_->History(target, probe, since, limit, &rows);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return rows;
+  }
+
+  std::string dir_;
+  StoreOptions options_;
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(StoreTest, SchemaCreatedAndVersionRecorded) {
+  OpenStore();
+  RawDb raw(options_.path);
+  EXPECT_EQ(raw.Int("SELECT MAX(version) FROM schema_version"), KnownSchemaVersion());
+  EXPECT_GE(KnownSchemaVersion(), 1);
+  EXPECT_EQ(raw.Texts("PRAGMA journal_mode"), std::vector<std::string>{"wal"});
+  for (const char* name : {"probes", "targets", "probe_boots", "results", "results_v",
+                           "results_probe_target_ts", "results_target_ts", "results_ts"}) {
+    EXPECT_EQ(
+        raw.Int(std::string("SELECT COUNT(*) FROM sqlite_master WHERE name = '") + name + "'"), 1)
+        << name;
+  }
+  // Reopening an up-to-date database applies nothing new.
+  OpenStore();
+  EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM schema_version"), KnownSchemaVersion());
+}
+
+TEST_F(StoreTest, ReopenKeepsDataAndDedupeState) {
+  OpenStore();
+  CommitInfo first = Submit("p1", "boot-a", Seqs(1, 10));
+  ASSERT_TRUE(first.status.ok()) << first.status.ToString();
+  EXPECT_EQ(first.stored, 10);
+  EXPECT_EQ(first.committed_seq, 10u);
+
+  OpenStore();
+  EXPECT_EQ(store_->CommittedSeq("p1", "boot-a"), 10u);
+  CommitInfo again = Submit("p1", "boot-a", Seqs(1, 15));
+  ASSERT_TRUE(again.status.ok()) << again.status.ToString();
+  EXPECT_EQ(again.stored, 5);
+  EXPECT_EQ(again.duplicates, 10);
+  EXPECT_EQ(again.committed_seq, 15u);
+  EXPECT_EQ(History("t1").size(), 15u);
+  RawDb raw(options_.path);
+  EXPECT_EQ(raw.Int("SELECT COUNT(DISTINCT seq) FROM results"), 15);
+}
+
+TEST_F(StoreTest, OutOfOrderAndDuplicatesWithinOneSubmission) {
+  OpenStore();
+  std::vector<v1::CheckResult> rs;
+  for (uint64_t s : {3, 1, 2, 2, 5, 4}) rs.push_back(Result(s, "t1", 1000 + s));
+  CommitInfo info = Submit("p1", "b", rs);
+  ASSERT_TRUE(info.status.ok());
+  EXPECT_EQ(info.stored, 5);
+  EXPECT_EQ(info.duplicates, 1);
+  EXPECT_EQ(info.committed_seq, 5u);
+
+  // Seq 0 and seqs at or below the committed max are duplicates.
+  rs.clear();
+  for (uint64_t s : {0, 5, 6}) rs.push_back(Result(s, "t1", 2000 + s));
+  info = Submit("p1", "b", rs);
+  EXPECT_EQ(info.stored, 1);
+  EXPECT_EQ(info.duplicates, 2);
+  EXPECT_EQ(info.committed_seq, 6u);
+  EXPECT_EQ(History("t1").size(), 6u);
+}
+
+TEST_F(StoreTest, TwoBootsOfOneProbeAreIndependent) {
+  OpenStore();
+  EXPECT_EQ(Submit("p1", "old", Seqs(1, 20)).stored, 20);
+  CommitInfo fresh = Submit("p1", "new", Seqs(1, 3));
+  EXPECT_EQ(fresh.stored, 3);
+  EXPECT_EQ(fresh.duplicates, 0);
+  EXPECT_EQ(fresh.committed_seq, 3u);
+  EXPECT_EQ(store_->CommittedSeq("p1", "old"), 20u);
+  EXPECT_EQ(store_->CommittedSeq("p1", "new"), 3u);
+  EXPECT_EQ(store_->CommittedSeq("p2", "old"), 0u);
+  EXPECT_EQ(store_->CommittedSeq("p1", "unknown"), 0u);
+}
+
+TEST_F(StoreTest, CallbackRunsAfterCommitIsVisible) {
+  OpenStore();
+  RawDb raw(options_.path);
+  std::promise<std::pair<int64_t, uint64_t>> seen;
+  auto f = seen.get_future();
+  store_->SubmitResults("p1", "b", Seqs(1, 7), [&](const CommitInfo& info) {
+    // Another connection already sees the committed rows.
+    seen.set_value({raw.Int("SELECT COUNT(*) FROM results"), store_->CommittedSeq("p1", "b")});
+  });
+  ASSERT_EQ(f.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  auto [rows, seq] = f.get();
+  EXPECT_EQ(rows, 7);
+  EXPECT_EQ(seq, 7u);
+}
+
+TEST_F(StoreTest, ResultFieldsRoundTripAndUnknownTargetCreated) {
+  OpenStore();
+  v1::CheckResult r = Result(1, "never-configured", 1234567, v1::OUTCOME_NOT_SSH);
+  r.set_connect_us(1500);
+  r.set_banner_us(250);
+  r.set_address("127.0.0.1:22");
+  r.set_error_number(104);
+  r.set_identification("");
+  r.add_pre_banner("HTTP/1.1 400 Bad Request");
+  r.add_pre_banner("with \"quotes\" and \\ backslash");
+  r.set_detail("not an SSH server");
+  r.mutable_liveness()->set_icmp_attempted(true);
+  r.mutable_liveness()->set_icmp_rtt_us(321);
+  auto* port = r.mutable_liveness()->add_ports();
+  port->set_port(443);
+  port->set_outcome(v1::OUTCOME_OK);
+  r.set_late_us(77);
+  ASSERT_TRUE(Submit("p1", "b", {r}).status.ok());
+
+  std::vector<ResultRow> rows = History("never-configured");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].probe, "p1");
+  EXPECT_EQ(rows[0].boot_id, "b");
+  EXPECT_EQ(rows[0].target, "never-configured");
+  EXPECT_EQ(rows[0].result.SerializeAsString(), r.SerializeAsString())
+      << rows[0].result.DebugString() << "\nvs\n"
+      << r.DebugString();
+
+  RawDb raw(options_.path);
+  EXPECT_EQ(raw.Texts("SELECT outcome FROM results_v"),
+            std::vector<std::string>{std::string(OutcomeWord(v1::OUTCOME_NOT_SSH))});
+  EXPECT_EQ(raw.Texts("SELECT probe || '|' || target || '|' || seq FROM results_v"),
+            std::vector<std::string>{"p1|never-configured|1"});
+  EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM targets WHERE name = 'never-configured'"), 1);
+}
+
+TEST_F(StoreTest, RecordProbeAndSyncTargetsUpsert) {
+  OpenStore();
+  store_->RecordProbe({"p1", {{"site", "fra"}}, "0.1.0", 1000, 2000});
+  store_->RecordProbe({"p1", {{"site", "ams"}, {"net", "x"}}, "0.2.0", 1500, 3000});
+  store_->RecordProbe({"p0", {}, "0.1.0", 500, 600});
+  store_->SyncTargets({{"t1", "127.0.0.1", 2222, {{"env", "prod"}}}, {"t2", "::1", 22, {}}});
+  store_->SyncTargets({{"t1", "localhost", 22, {}}});
+  store_->Flush();
+
+  std::vector<ProbeRecord> probes;
+  ASSERT_TRUE(store_->ListProbes(&probes).ok());
+  ASSERT_EQ(probes.size(), 2u);
+  EXPECT_EQ(probes[0].name, "p0");
+  EXPECT_EQ(probes[1].name, "p1");
+  EXPECT_EQ(probes[1].labels, (std::map<std::string, std::string>{{"net", "x"}, {"site", "ams"}}));
+  EXPECT_EQ(probes[1].version, "0.2.0");
+  EXPECT_EQ(probes[1].first_seen_ms, 1000);
+  EXPECT_EQ(probes[1].last_seen_ms, 3000);
+
+  RawDb raw(options_.path);
+  EXPECT_EQ(raw.Texts("SELECT name || ' ' || host || ' ' || port || ' ' || labels FROM targets"
+                      " ORDER BY name"),
+            (std::vector<std::string>{"t1 localhost 22 {}", "t2 ::1 22 {}"}));
+}
+
+TEST_F(StoreTest, LatestResultsReturnsNewestPerPairUsingTheIndex) {
+  OpenStore();
+  const int64_t base = 1'000'000;
+  uint64_t seq = 0;
+  std::vector<v1::CheckResult> p1, p2;
+  for (int i = 0; i < 20; ++i) {
+    // p1 checks t1 and t2; p2 only t1. Newest results get distinct outcomes.
+    p1.push_back(
+        Result(++seq, "t1", base + i * 10, i == 19 ? v1::OUTCOME_REFUSED : v1::OUTCOME_OK));
+    p1.push_back(
+        Result(++seq, "t2", base + i * 10 + 1, i == 19 ? v1::OUTCOME_TIMEOUT : v1::OUTCOME_OK));
+  }
+  for (int i = 0; i < 20; ++i) {
+    p2.push_back(Result(i + 1, "t1", base + 500 - i * 10));  // newest first on the wire
+  }
+  p2[0].set_outcome(v1::OUTCOME_RESET);
+  ASSERT_TRUE(Submit("p1", "b", p1).status.ok());
+  ASSERT_TRUE(Submit("p2", "b", p2).status.ok());
+
+  std::vector<ResultRow> rows;
+  ASSERT_TRUE(store_->LatestResults(&rows).ok());
+  ASSERT_EQ(rows.size(), 3u);
+  std::map<std::pair<std::string, std::string>, v1::CheckResult> got;
+  for (const auto& row : rows) got[{row.probe, row.target}] = row.result;
+  auto at = [&](const std::string& probe, const std::string& target) {
+    return got[{probe, target}];
+  };
+  EXPECT_EQ(at("p1", "t1").started_unix_ms(), base + 190);
+  EXPECT_EQ(at("p1", "t1").outcome(), v1::OUTCOME_REFUSED);
+  EXPECT_EQ(at("p1", "t2").started_unix_ms(), base + 191);
+  EXPECT_EQ(at("p1", "t2").outcome(), v1::OUTCOME_TIMEOUT);
+  EXPECT_EQ(at("p2", "t1").started_unix_ms(), base + 500);
+  EXPECT_EQ(at("p2", "t1").outcome(), v1::OUTCOME_RESET);
+
+  // Both queries search the indexes, with and without planner statistics.
+  RawDb raw(options_.path);
+  for (bool analyzed : {false, true}) {
+    if (analyzed) {
+      ASSERT_EQ(raw.Exec("ANALYZE"), SQLITE_OK);
+    }
+    ExpectIndexedPlan(&raw, LatestResultsSql(), "results_probe_target_ts");
+    ExpectIndexedPlan(&raw, HistorySql(), "results_target_ts");
+  }
+}
+
+TEST_F(StoreTest, HistoryNewestFirstWithFilters) {
+  OpenStore();
+  std::vector<v1::CheckResult> p1, p2;
+  for (uint64_t i = 1; i <= 10; ++i) {
+    p1.push_back(Result(i, "t1", 100 * i));
+    p2.push_back(Result(i, "t1", 100 * i + 50));
+  }
+  p1.push_back(Result(11, "t2", 5000));
+  ASSERT_TRUE(Submit("p1", "b", p1).status.ok());
+  ASSERT_TRUE(Submit("p2", "b", p2).status.ok());
+
+  std::vector<ResultRow> all = History("t1");
+  ASSERT_EQ(all.size(), 20u);
+  for (size_t i = 1; i < all.size(); ++i) {
+    EXPECT_GT(all[i - 1].result.started_unix_ms(), all[i].result.started_unix_ms());
+  }
+  EXPECT_EQ(all[0].probe, "p2");
+  EXPECT_EQ(all[0].result.started_unix_ms(), 1050);
+
+  std::vector<ResultRow> limited = History("t1", "", 0, 3);
+  ASSERT_EQ(limited.size(), 3u);
+  EXPECT_EQ(limited[2].result.started_unix_ms(), 950);
+
+  std::vector<ResultRow> only_p1 = History("t1", "p1");
+  ASSERT_EQ(only_p1.size(), 10u);
+  for (const auto& row : only_p1) EXPECT_EQ(row.probe, "p1");
+
+  std::vector<ResultRow> since = History("t1", "p1", 800);
+  ASSERT_EQ(since.size(), 3u);  // 800, 900, 1000
+  EXPECT_EQ(since.back().result.started_unix_ms(), 800);
+
+  EXPECT_TRUE(History("no-such-target").empty());
+  EXPECT_EQ(History("t2").size(), 1u);
+}
+
+TEST_F(StoreTest, RetentionDeletesOldRowsAndKeepsNew) {
+  options_.retention = std::chrono::hours(1);
+  options_.retention_sweep_every = std::chrono::milliseconds(20);
+  options_.retention_chunk_rows = 7;  // several chunks per sweep
+  OpenStore();
+  const int64_t now = NowMs();
+  std::vector<v1::CheckResult> rs;
+  for (uint64_t i = 1; i <= 50; ++i) rs.push_back(Result(i, "t1", now - 2 * 3600 * 1000 - i));
+  for (uint64_t i = 51; i <= 55; ++i) rs.push_back(Result(i, "t1", now + i));
+  ASSERT_EQ(Submit("p1", "b", rs).stored, 55);
+
+  size_t left = 0;
+  for (int i = 0; i < 1000; ++i) {  // at most ~10 s
+    left = History("t1").size();
+    if (left == 5) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::vector<ResultRow> kept = History("t1");
+  ASSERT_EQ(kept.size(), 5u);
+  for (const auto& row : kept) EXPECT_GT(row.result.seq(), 50u);
+  // Dedupe state survives the deletion of the rows.
+  EXPECT_EQ(Submit("p1", "b", Seqs(1, 55)).duplicates, 55);
+}
+
+TEST_F(StoreTest, UnusablePathGivesClearError) {
+  std::unique_ptr<Store> store;
+  options_.path = dir_ + "/missing-dir/parallax.db";
+  Status s = Store::Open(options_, &store);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find(options_.path), std::string::npos) << s.ToString();
+  EXPECT_NE(s.message().find("does not exist"), std::string::npos) << s.ToString();
+
+  options_.path = dir_;  // a directory
+  s = Store::Open(options_, &store);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("is a directory"), std::string::npos) << s.ToString();
+
+  options_.path = dir_ + "/garbage.db";
+  std::ofstream(options_.path) << std::string(8192, 'x');
+  s = Store::Open(options_, &store);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("not a database"), std::string::npos) << s.ToString();
+  EXPECT_NE(s.message().find(options_.path), std::string::npos) << s.ToString();
+  EXPECT_EQ(store, nullptr);
+}
+
+TEST_F(StoreTest, NewerSchemaVersionIsRefused) {
+  OpenStore();
+  store_.reset();
+  {
+    RawDb raw(options_.path);
+    ASSERT_EQ(raw.Exec("INSERT INTO schema_version (version, applied_ms) VALUES (99, 0)"),
+              SQLITE_OK);
+  }
+  std::unique_ptr<Store> store;
+  Status s = Store::Open(options_, &store);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("schema version 99"), std::string::npos) << s.ToString();
+  EXPECT_NE(s.message().find("upgrade the collector"), std::string::npos) << s.ToString();
+}
+
+TEST_F(StoreTest, BusyDatabaseFailsTheBatchAndTheStoreKeepsRunning) {
+  options_.busy_timeout = std::chrono::milliseconds(50);
+  OpenStore();
+  ASSERT_EQ(Submit("p1", "b", Seqs(1, 2)).stored, 2);
+  RawDb raw(options_.path);
+  ASSERT_EQ(raw.Exec("BEGIN IMMEDIATE"), SQLITE_OK);  // holds the write lock
+  CommitInfo failed = Submit("p1", "b", Seqs(3, 5));
+  EXPECT_FALSE(failed.status.ok());
+  EXPECT_EQ(failed.status.code(), Status::Code::kUnavailable) << failed.status.ToString();
+  EXPECT_EQ(failed.stored, 0);
+  EXPECT_EQ(failed.committed_seq, 2u);
+  EXPECT_EQ(store_->CommittedSeq("p1", "b"), 2u);
+  ASSERT_EQ(raw.Exec("ROLLBACK"), SQLITE_OK);
+
+  CommitInfo retried = Submit("p1", "b", Seqs(3, 5));
+  ASSERT_TRUE(retried.status.ok()) << retried.status.ToString();
+  EXPECT_EQ(retried.stored, 3);
+  EXPECT_EQ(retried.committed_seq, 5u);
+  EXPECT_EQ(History("t1").size(), 5u);
+}
+
+TEST_F(StoreTest, ConcurrentSubmissionsAreStoredExactlyOnce) {
+  options_.max_batch_results = 100;
+  OpenStore();
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 1000;
+  std::atomic<int> stored{0}, duplicates{0}, failures{0}, callbacks{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      const std::string probe = "p" + std::to_string(t % 4);
+      const std::string boot = "boot" + std::to_string(t);
+      for (uint64_t from = 1; from <= kPerThread; from += 25) {
+        store_->SubmitResults(probe, boot, Seqs(from, from + 24, "t" + std::to_string(t % 3)),
+                              [&](const CommitInfo& info) {
+                                stored += info.stored;
+                                duplicates += info.duplicates;
+                                if (!info.status.ok()) ++failures;
+                                ++callbacks;
+                              });
+      }
+      // Resend the first 50: all duplicates.
+      store_->SubmitResults(probe, boot, Seqs(1, 50), [&](const CommitInfo& info) {
+        duplicates += info.duplicates;
+        ++callbacks;
+      });
+    });
+  }
+  for (auto& th : threads) th.join();
+  store_->Flush();
+  EXPECT_EQ(callbacks.load(), kThreads * (kPerThread / 25 + 1));
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(stored.load(), kThreads * kPerThread);
+  EXPECT_EQ(duplicates.load(), kThreads * 50);
+  RawDb raw(options_.path);
+  EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM results"), kThreads * kPerThread);
+  EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM (SELECT DISTINCT boot_ref, seq FROM results)"),
+            kThreads * kPerThread);
+  for (int t = 0; t < kThreads; ++t) {
+    EXPECT_EQ(store_->CommittedSeq("p" + std::to_string(t % 4), "boot" + std::to_string(t)),
+              static_cast<uint64_t>(kPerThread));
+  }
+}
+
+TEST_F(StoreTest, DestructorFlushesQueuedWrites) {
+  OpenStore();
+  std::atomic<int> done{0};
+  for (uint64_t i = 0; i < 20; ++i) {
+    store_->SubmitResults("p1", "b", Seqs(i * 10 + 1, i * 10 + 10),
+                          [&](const CommitInfo& info) { done += info.stored; });
+  }
+  store_.reset();
+  EXPECT_EQ(done.load(), 200);
+  RawDb raw(options_.path);
+  EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM results"), 200);
+}
+
+}  // namespace
+}  // namespace parallax::collector

@@ -142,10 +142,9 @@ Status Writer::ApplyResults(WriteOp& op, CommitInfo* info, int64_t now_ms) {
   s = Boot(probe_id, op.boot_id, &boot);
   if (!s.ok()) return s;
   // Within a submission seqs should already increase; sort to be safe.
-  std::stable_sort(op.results.begin(), op.results.end(),
-                   [](const v1::CheckResult& a, const v1::CheckResult& b) {
-                     return a.seq() < b.seq();
-                   });
+  std::stable_sort(
+      op.results.begin(), op.results.end(),
+      [](const v1::CheckResult& a, const v1::CheckResult& b) { return a.seq() < b.seq(); });
   const uint64_t before = boot.max_seq;
   for (const v1::CheckResult& r : op.results) {
     if (r.seq() <= boot.max_seq) {
