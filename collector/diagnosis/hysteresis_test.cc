@@ -1,0 +1,66 @@
+#include "collector/diagnosis/hysteresis.h"
+
+#include <gtest/gtest.h>
+
+namespace parallax::collector::diagnosis {
+namespace {
+
+Verdict V(const std::string& target, v1::Cause cause) {
+  Verdict v;
+  v.target = target;
+  v.cause = cause;
+  v.summary = "s";
+  return v;
+}
+
+TEST(HysteresisTest, ChangesOnlyAfterRequiredConsecutiveEvaluations) {
+  Hysteresis h(2);
+  EXPECT_TRUE(h.Apply({V("t", v1::CAUSE_OK)}, 1000).empty());
+  auto t = h.Apply({V("t", v1::CAUSE_OK)}, 2000);
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_EQ(t[0].from, v1::CAUSE_UNKNOWN);
+  EXPECT_EQ(t[0].to, v1::CAUSE_OK);
+  EXPECT_EQ(t[0].verdict->cause, v1::CAUSE_OK);
+
+  // A single blip does not change anything.
+  EXPECT_TRUE(h.Apply({V("t", v1::CAUSE_FIREWALL_BLOCK)}, 3000).empty());
+  EXPECT_TRUE(h.Apply({V("t", v1::CAUSE_OK)}, 4000).empty());
+  EXPECT_EQ(h.stable().at("t").verdict.cause, v1::CAUSE_OK);
+  EXPECT_EQ(h.stable().at("t").since_ms, 2000);
+
+  // Two in a row do.
+  EXPECT_TRUE(h.Apply({V("t", v1::CAUSE_HOST_OFFLINE)}, 5000).empty());
+  t = h.Apply({V("t", v1::CAUSE_HOST_OFFLINE)}, 6000);
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_EQ(t[0].from, v1::CAUSE_OK);
+  EXPECT_EQ(t[0].to, v1::CAUSE_HOST_OFFLINE);
+  EXPECT_EQ(h.stable().at("t").since_ms, 6000);
+}
+
+TEST(HysteresisTest, AlternatingCandidatesNeverConfirm) {
+  Hysteresis h(2);
+  h.Apply({V("t", v1::CAUSE_OK)}, 0);
+  h.Apply({V("t", v1::CAUSE_OK)}, 1);
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_TRUE(h.Apply({V("t", i % 2 ? v1::CAUSE_SSH_REFUSED : v1::CAUSE_HOST_OFFLINE)}, 10 + i).empty());
+  }
+  EXPECT_EQ(h.stable().at("t").verdict.cause, v1::CAUSE_OK);
+}
+
+TEST(HysteresisTest, RequiredOneIsImmediateAndMissingTargetsAreForgotten) {
+  Hysteresis h(1);
+  auto t = h.Apply({V("a", v1::CAUSE_OK), V("b", v1::CAUSE_NOT_SSH)}, 0);
+  EXPECT_EQ(t.size(), 2u);
+  h.Apply({V("a", v1::CAUSE_OK)}, 1);
+  EXPECT_EQ(h.stable().count("b"), 0u);
+}
+
+TEST(HysteresisTest, SeedKeepsACauseAcrossRestarts) {
+  Hysteresis h(2);
+  h.Seed("t", v1::CAUSE_FIREWALL_BLOCK, 500);
+  EXPECT_TRUE(h.Apply({V("t", v1::CAUSE_FIREWALL_BLOCK)}, 1000).empty());
+  EXPECT_EQ(h.stable().at("t").since_ms, 500);
+}
+
+}  // namespace
+}  // namespace parallax::collector::diagnosis

@@ -1,0 +1,55 @@
+// Remediation steps per cause: what an admin runs next, most likely first.
+#include "collector/diagnosis/engine.h"
+
+namespace parallax::collector::diagnosis {
+
+std::vector<std::string> Remediation(v1::Cause cause) {
+  switch (cause) {
+    case v1::CAUSE_SSH_REFUSED:
+      return {"Check that sshd runs on the host: systemctl status ssh (or sshd)",
+              "Check which port it listens on: ss -tlnp | grep ssh, and Port in "
+              "/etc/ssh/sshd_config",
+              "Check host firewall REJECT rules: nft list ruleset, iptables -S, ufw status"};
+    case v1::CAUSE_FIREWALL_BLOCK:
+      return {"Check the host firewall for DROP/REJECT on the SSH port: ufw status, "
+              "nft list ruleset, iptables -S",
+              "Check the cloud security group or provider firewall for the SSH port",
+              "From the console, confirm sshd listens: ss -tlnp | grep ssh"};
+    case v1::CAUSE_HOST_OFFLINE:
+      return {"Open the provider's console: is the machine powered on and booted?",
+              "Check that its IP address is still assigned and its interface is up (ip addr)",
+              "Check the upstream switch, router or hypervisor network"};
+    case v1::CAUSE_ISP_BLOCK:
+      return {"The blocked network filters outbound SSH: ask that provider or network admin",
+              "Offer sshd on an additional port (e.g. 443 or 2222) and connect there",
+              "Connect through another network, a VPN or a jump host"};
+    case v1::CAUSE_SOURCE_BLOCK:
+      return {"Check fail2ban on the host: fail2ban-client status sshd; unban with "
+              "fail2ban-client set sshd unbanip ADDRESS",
+              "Check firewall source rules, /etc/hosts.allow, and AllowUsers/AllowGroups/"
+              "Match Address in sshd_config",
+              "Look for the blocked sources in the sshd log: journalctl -u ssh"};
+    case v1::CAUSE_SSH_UNRESPONSIVE:
+      return {"Check sshd's load and MaxStartups: journalctl -u ssh | grep -i maxstartups",
+              "Check for a tarpit, IPS or load balancer in front of the port: compare with "
+              "ssh from the host itself",
+              "Check the host's load, memory and disk (uptime, free -h, df -h)"};
+    case v1::CAUSE_NOT_SSH:
+      return {"Another service listens on the SSH port: ss -tlnp on the host shows which",
+              "Move that service or sshd, or correct the port in Parallax's config"};
+    case v1::CAUSE_DNS_ERROR:
+      return {"Check the name: getent hosts NAME, dig +short NAME",
+              "Check the DNS zone and the resolvers the probes use"};
+    case v1::CAUSE_PARTIAL:
+      return {"Compare the evidence per vantage point; the summary lists the explanations "
+              "that fit",
+              "Add targets or probes in more networks so the causes can be told apart"};
+    case v1::CAUSE_UNKNOWN:
+      return {"Check that probes are connected: parallax status",
+              "Check the probes' logs and their network path to the collector"};
+    default:
+      return {};
+  }
+}
+
+}  // namespace parallax::collector::diagnosis
