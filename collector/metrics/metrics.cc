@@ -46,6 +46,28 @@ Metrics::Metrics()
                    .Name("parallax_config_reloads_total")
                    .Help("Configuration reloads by result")
                    .Register(*registry_)),
+      target_up_(BuildGauge()
+                     .Name("parallax_target_up")
+                     .Help("1 if the diagnosis of the target is ok (SSH answers from every "
+                           "healthy vantage point)")
+                     .Register(*registry_)),
+      target_cause_(BuildGauge()
+                        .Name("parallax_target_cause")
+                        .Help("1 for the target's current cause, 0 for causes it had before")
+                        .Register(*registry_)),
+      probe_healthy_(BuildGauge()
+                         .Name("parallax_probe_healthy")
+                         .Help("1 if the probe is connected, fresh and can see the world")
+                         .Register(*registry_)),
+      network_blocked_(BuildGauge()
+                           .Name("parallax_network_ssh_blocked")
+                           .Help("1 if the network's probes fail SSH to every target others "
+                                 "reach (isp_block)")
+                           .Register(*registry_)),
+      incidents_(BuildCounter()
+                     .Name("parallax_incidents_total")
+                     .Help("Incidents opened, by cause")
+                     .Register(*registry_)),
       stored_(ingest_results_.Add({{"result", "stored"}})),
       duplicates_(ingest_results_.Add({{"result", "duplicate"}})),
       streams_(BuildGauge()
@@ -122,8 +144,40 @@ void Metrics::CountStreamEvent(const std::string& event) {
 
 void Metrics::CountReload(bool ok) { reloads_.Add({{"result", ok ? "ok" : "error"}}).Increment(); }
 
+void Metrics::SetTargetCause(const std::string& target, v1::Cause cause) {
+  std::lock_guard<std::mutex> lock(mu_);
+  target_up_.Add({{"target", target}}).Set(cause == v1::CAUSE_OK ? 1 : 0);
+  auto& by_cause = causes_[target];
+  if (by_cause.find(cause) == by_cause.end()) {
+    by_cause[cause] =
+        &target_cause_.Add({{"target", target}, {"cause", std::string(CauseWord(cause))}});
+  }
+  for (auto& [c, gauge] : by_cause) gauge->Set(c == cause ? 1 : 0);
+}
+
+void Metrics::SetProbeHealthy(const std::string& probe, bool healthy) {
+  probe_healthy_.Add({{"probe", probe}}).Set(healthy ? 1 : 0);
+}
+
+void Metrics::SetNetworkBlocked(const std::string& network, bool blocked) {
+  network_blocked_.Add({{"network", network}}).Set(blocked ? 1 : 0);
+}
+
+void Metrics::CountIncident(v1::Cause cause) {
+  incidents_.Add({{"cause", std::string(CauseWord(cause))}}).Increment();
+}
+
 void Metrics::RetainTargets(const std::set<std::string>& keep) {
   std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = causes_.begin(); it != causes_.end();) {
+    if (keep.count(it->first)) {
+      ++it;
+      continue;
+    }
+    for (auto& [c, gauge] : it->second) target_cause_.Remove(gauge);
+    target_up_.Remove(&target_up_.Add({{"target", it->first}}));
+    it = causes_.erase(it);
+  }
   for (auto it = pairs_.begin(); it != pairs_.end();) {
     if (keep.count(it->first.second)) {
       ++it;

@@ -45,6 +45,13 @@ class Metrics {
   // Drops the per-pair series of targets not in `keep`.
   void RetainTargets(const std::set<std::string>& keep);
 
+  // Diagnosis: the cause in force per target (1 for it, 0 for causes it had
+  // before), target up (cause ok), probe health, blocked networks, incidents.
+  void SetTargetCause(const std::string& target, v1::Cause cause);
+  void SetProbeHealthy(const std::string& probe, bool healthy);
+  void SetNetworkBlocked(const std::string& network, bool blocked);
+  void CountIncident(v1::Cause cause);
+
  private:
   struct PairSeries {
     prometheus::Gauge* up = nullptr;
@@ -65,6 +72,11 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& ingest_results_;
   prometheus::Family<prometheus::Counter>& stream_events_;
   prometheus::Family<prometheus::Counter>& reloads_;
+  prometheus::Family<prometheus::Gauge>& target_up_;
+  prometheus::Family<prometheus::Gauge>& target_cause_;
+  prometheus::Family<prometheus::Gauge>& probe_healthy_;
+  prometheus::Family<prometheus::Gauge>& network_blocked_;
+  prometheus::Family<prometheus::Counter>& incidents_;
   prometheus::Counter& stored_;
   prometheus::Counter& duplicates_;
   prometheus::Gauge& streams_;
@@ -73,6 +85,7 @@ class Metrics {
 
   std::mutex mu_;
   std::map<std::pair<std::string, std::string>, PairSeries> pairs_;
+  std::map<std::string, std::map<v1::Cause, prometheus::Gauge*>> causes_;  // target -> cause
 };
 
 }  // namespace parallax::collector

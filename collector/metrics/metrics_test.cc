@@ -61,3 +61,27 @@ TEST(MetricsTest, IngestAndProbeSeries) {
 
 }  // namespace
 }  // namespace parallax::collector
+
+namespace parallax::collector {
+namespace {
+
+TEST(MetricsTest, TargetCauseKeepsOneCurrentCauseAndZeroesFormerOnes) {
+  Metrics m;
+  m.SetTargetCause("t1", v1::CAUSE_OK);
+  m.SetTargetCause("t1", v1::CAUSE_FIREWALL_BLOCK);
+  m.CountIncident(v1::CAUSE_FIREWALL_BLOCK);
+  m.SetProbeHealthy("p1", false);
+  m.SetNetworkBlocked("isp-b", true);
+  std::string text = Render(m);
+  EXPECT_EQ(text.find(R"(parallax_target_cause{cause="ok",target="t1"} 0)") == std::string::npos, false) << text;
+  EXPECT_NE(text.find(R"(parallax_target_cause{cause="firewall_block",target="t1"} 1)"), std::string::npos);
+  EXPECT_NE(text.find(R"(parallax_target_up{target="t1"} 0)"), std::string::npos);
+  EXPECT_NE(text.find(R"(parallax_incidents_total{cause="firewall_block"} 1)"), std::string::npos);
+  EXPECT_NE(text.find(R"(parallax_probe_healthy{probe="p1"} 0)"), std::string::npos);
+  EXPECT_NE(text.find(R"(parallax_network_ssh_blocked{network="isp-b"} 1)"), std::string::npos);
+  m.RetainTargets({});
+  EXPECT_EQ(Render(m).find("target=\"t1\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace parallax::collector
