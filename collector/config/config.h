@@ -18,8 +18,8 @@ namespace parallax::collector {
 using Labels = std::map<std::string, std::string>;
 
 struct TargetConfig {
-  std::string name;                      // unique; [A-Za-z0-9._:-], 1..128 chars
-  std::string host;                      // a DNS name or an IPv4/IPv6 address
+  std::string name;  // unique; [A-Za-z0-9._:-], 1..128 chars
+  std::string host;  // a DNS name or an IPv4/IPv6 address
   uint16_t port = 22;
   std::chrono::milliseconds interval{0};  // defaulted from Config::interval
   std::chrono::milliseconds timeout{0};   // defaulted from Config::timeout; must be < interval
@@ -45,7 +45,7 @@ struct StorageConfig {
 };
 
 struct DiagnosisConfig {
-  int hysteresis = 2;                          // evaluations a new cause must persist
+  int hysteresis = 2;                           // evaluations a new cause must persist
   std::chrono::milliseconds evaluate_every{0};  // 0: the smallest target interval
 };
 

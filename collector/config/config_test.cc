@@ -1,0 +1,240 @@
+#include "collector/config/config.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+
+#include "collector/config/address.h"
+
+namespace parallax::collector {
+namespace {
+
+using std::chrono::milliseconds;
+namespace fs = std::filesystem;
+
+const std::string kFixtures = std::string(PARALLAX_FIXTURES_DIR) + "/config";
+
+std::vector<fs::path> YamlFiles(const std::string& dir) {
+  std::vector<fs::path> files;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (e.path().extension() == ".yaml") files.push_back(e.path());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
+
+Config MustParse(const std::string& yaml) {
+  Config c;
+  Status s = ParseConfig(yaml, "test.yaml", &c);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return c;
+}
+
+std::string ParseError(const std::string& yaml) {
+  Config c;
+  Status s = ParseConfig(yaml, "test.yaml", &c);
+  EXPECT_FALSE(s.ok()) << yaml;
+  return s.message();
+}
+
+TEST(ConfigFixturesTest, GoodFilesLoad) {
+  std::vector<fs::path> files = YamlFiles(kFixtures + "/good");
+  ASSERT_GE(files.size(), 5u);
+  for (const auto& f : files) {
+    Config c;
+    Status s = LoadConfigFile(f.string(), &c);
+    EXPECT_TRUE(s.ok()) << f << ": " << s.ToString();
+  }
+}
+
+TEST(ConfigFixturesTest, BadFilesFailWithTheExpectedError) {
+  std::vector<fs::path> files = YamlFiles(kFixtures + "/bad");
+  ASSERT_GE(files.size(), 20u);
+  for (const auto& f : files) {
+    std::ifstream in(f);
+    std::string first;
+    std::getline(in, first);
+    const std::string marker = "# expect: ";
+    ASSERT_EQ(first.rfind(marker, 0), 0u) << f << " lacks a first line \"# expect: ...\"";
+    const std::string expected = first.substr(marker.size());
+    ASSERT_FALSE(expected.empty()) << f;
+    Config c;
+    c.listen = "sentinel:1";
+    Status s = LoadConfigFile(f.string(), &c);
+    ASSERT_FALSE(s.ok()) << f << " loaded but should fail with: " << expected;
+    EXPECT_EQ(s.code(), Status::Code::kInvalidArgument) << f;
+    EXPECT_NE(s.message().find(expected), std::string::npos)
+        << f << "\n  expected: " << expected << "\n  got:      " << s.message();
+    EXPECT_EQ(s.message().rfind(f.string() + ": ", 0), 0u)
+        << "error names the file: " << s.message();
+    EXPECT_EQ(c.listen, "sentinel:1") << "output changed on error: " << f;
+  }
+}
+
+TEST(ConfigFixturesTest, FullFileHasEveryValue) {
+  Config c;
+  Status s = LoadConfigFile(kFixtures + "/good/full.yaml", &c);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(c.listen, "0.0.0.0:7420");
+  EXPECT_EQ(c.metrics_listen, "127.0.0.1:9420");
+  EXPECT_EQ(c.tls.cert, "/etc/parallax/server.pem");
+  EXPECT_EQ(c.tls.key, "/etc/parallax/server.key");
+  EXPECT_EQ(c.tls.client_ca, "/etc/parallax/probes-ca.pem");
+  EXPECT_TRUE(c.tls.enabled());
+  EXPECT_EQ(c.storage.path, "/var/lib/parallax/parallax.db");
+  EXPECT_EQ(c.storage.retention, std::chrono::hours(24 * 30));
+  EXPECT_EQ(c.interval, std::chrono::seconds(15));
+  EXPECT_EQ(c.timeout, std::chrono::seconds(4));
+  EXPECT_EQ(c.liveness_ports, (std::vector<uint16_t>{80, 443}));
+  EXPECT_EQ(c.diagnosis.hysteresis, 3);
+  EXPECT_EQ(c.diagnosis.evaluate_every, std::chrono::seconds(5));
+  ASSERT_EQ(c.targets.size(), 2u);
+  const TargetConfig& b = c.targets[0];
+  EXPECT_EQ(b.name, "bastion.example.com");
+  EXPECT_EQ(b.port, 22);
+  EXPECT_EQ(b.interval, std::chrono::seconds(5));
+  EXPECT_EQ(b.timeout, milliseconds(2500));
+  EXPECT_EQ(b.labels, (Labels{{"env", "prod"}, {"team", "infra"}}));
+  EXPECT_EQ(b.probes, (Labels{{"site", "fra"}}));
+  EXPECT_EQ(b.liveness_ports, (std::vector<uint16_t>{443}));
+  const TargetConfig& g = c.targets[1];
+  EXPECT_EQ(g.name, "git:2222");
+  EXPECT_EQ(g.port, 2222);
+  EXPECT_EQ(g.interval, std::chrono::seconds(15));  // inherited
+  EXPECT_EQ(g.timeout, std::chrono::seconds(4));
+  EXPECT_TRUE(g.liveness_ports.empty());  // explicitly empty overrides the default
+}
+
+TEST(ConfigTest, EmptyDocumentGivesDefaults) {
+  Config c = MustParse("");
+  Config d;
+  EXPECT_EQ(c.listen, "127.0.0.1:7420");
+  EXPECT_EQ(c.metrics_listen, "127.0.0.1:9420");
+  EXPECT_EQ(c.storage.path, d.storage.path);
+  EXPECT_EQ(c.storage.retention, std::chrono::hours(24 * 14));
+  EXPECT_EQ(c.interval, std::chrono::seconds(10));
+  EXPECT_EQ(c.timeout, std::chrono::seconds(5));
+  EXPECT_EQ(c.diagnosis.hysteresis, 2);
+  EXPECT_EQ(c.diagnosis.evaluate_every, milliseconds(0));
+  EXPECT_FALSE(c.tls.enabled());
+  EXPECT_TRUE(c.targets.empty());
+}
+
+TEST(ConfigTest, TargetDefaultsComeFromTopLevel) {
+  Config c = MustParse(
+      "interval: 20s\n"
+      "timeout: 3s\n"
+      "liveness_ports: [443, 80]\n"
+      "targets:\n"
+      "  - {name: a, host: 192.0.2.1}\n"
+      "  - {name: b, host: 192.0.2.2, port: 2200, interval: 1s, timeout: 500ms}\n");
+  ASSERT_EQ(c.targets.size(), 2u);
+  EXPECT_EQ(c.targets[0].port, 22);
+  EXPECT_EQ(c.targets[0].interval, std::chrono::seconds(20));
+  EXPECT_EQ(c.targets[0].timeout, std::chrono::seconds(3));
+  EXPECT_EQ(c.targets[0].liveness_ports, (std::vector<uint16_t>{443, 80}));
+  EXPECT_TRUE(c.targets[0].probes.empty());
+  EXPECT_EQ(c.targets[1].port, 2200);
+  EXPECT_EQ(c.targets[1].interval, std::chrono::seconds(1));
+  EXPECT_EQ(c.targets[1].timeout, milliseconds(500));
+  EXPECT_EQ(c.targets[1].liveness_ports, (std::vector<uint16_t>{443, 80}));
+}
+
+TEST(ConfigTest, FindTarget) {
+  Config c = MustParse("targets:\n  - {name: a, host: h1}\n  - {name: b, host: h2}\n");
+  ASSERT_NE(c.FindTarget("b"), nullptr);
+  EXPECT_EQ(c.FindTarget("b")->host, "h2");
+  EXPECT_EQ(c.FindTarget("a")->host, "h1");
+  EXPECT_EQ(c.FindTarget("c"), nullptr);
+  EXPECT_EQ(c.FindTarget(""), nullptr);
+}
+
+TEST(ConfigTest, SelectsProbe) {
+  TargetConfig everyone;
+  EXPECT_TRUE(everyone.SelectsProbe({}));
+  EXPECT_TRUE(everyone.SelectsProbe({{"site", "fra"}}));
+
+  TargetConfig t;
+  t.probes = {{"region", "eu"}, {"network", "isp-a"}};
+  EXPECT_TRUE(t.SelectsProbe({{"region", "eu"}, {"network", "isp-a"}}));
+  EXPECT_TRUE(t.SelectsProbe({{"region", "eu"}, {"network", "isp-a"}, {"site", "x"}}));
+  EXPECT_FALSE(t.SelectsProbe({{"region", "eu"}}));                        // one missing
+  EXPECT_FALSE(t.SelectsProbe({{"region", "eu"}, {"network", "isp-b"}}));  // value differs
+  EXPECT_FALSE(t.SelectsProbe({}));
+  EXPECT_FALSE(t.SelectsProbe({{"Region", "eu"}, {"network", "isp-a"}}));  // case matters
+}
+
+TEST(ConfigTest, SelectorsFixture) {
+  Config c;
+  ASSERT_TRUE(LoadConfigFile(kFixtures + "/good/selectors.yaml", &c).ok());
+  const Labels corp = {{"network", "corp"}, {"region", "eu"}};
+  const Labels isp = {{"network", "isp-a"}, {"region", "eu"}};
+  EXPECT_TRUE(c.FindTarget("internal-db")->SelectsProbe(corp));
+  EXPECT_FALSE(c.FindTarget("internal-db")->SelectsProbe(isp));
+  EXPECT_FALSE(c.FindTarget("eu-edge")->SelectsProbe(corp));
+  EXPECT_TRUE(c.FindTarget("eu-edge")->SelectsProbe(isp));
+  EXPECT_TRUE(c.FindTarget("everyone")->SelectsProbe(corp));
+  EXPECT_TRUE(c.FindTarget("everyone")->SelectsProbe(isp));
+}
+
+TEST(ConfigTest, ErrorsNameFieldValueAndLine) {
+  EXPECT_EQ(ParseError("targets:\n  - name: a\n    host: h\n    port: 0\n"),
+            "test.yaml: targets[0].port: 0 is not a port (1..65535) at line 4");
+  EXPECT_EQ(ParseError("storage:\n  retention: 2 weeks\n"),
+            "test.yaml: storage.retention: invalid duration \"2 weeks\": unknown unit "
+            "(use e.g. 500ms, 10s, 5m, 1h, 14d) at line 2");
+  EXPECT_EQ(ParseError("interval: 1s\n"),
+            "test.yaml: timeout: 5s must be less than the interval 1s (timeout inherited) at "
+            "line 1");
+  EXPECT_EQ(ParseError("- a\n- b\n"), "test.yaml: config: expected a map, got a list at line 1");
+  EXPECT_EQ(ParseError("tls:\n  cert: a.pem\n"),
+            "test.yaml: tls.cert: is set without tls.key at line 2");
+}
+
+TEST(ConfigTest, ErrorLeavesOutputUnchanged) {
+  Config c;
+  c.interval = milliseconds(1234);
+  Status s = ParseConfig("interval: 30s\ntargets: 5\n", "x", &c);
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(c.interval, milliseconds(1234));
+}
+
+TEST(ConfigTest, MissingFileIsAnIoError) {
+  Config c;
+  Status s = LoadConfigFile("/nonexistent/parallax/collector.yaml", &c);
+  EXPECT_EQ(s.code(), Status::Code::kIoError);
+  EXPECT_NE(s.message().find("/nonexistent/parallax/collector.yaml"), std::string::npos);
+}
+
+TEST(AddressTest, ListenAddresses) {
+  for (const char* ok : {"127.0.0.1:7420", "[::1]:7420", "[::]:0", "0.0.0.0:9420",
+                         "collector.example.com:443", "localhost:1"}) {
+    EXPECT_EQ(CheckListenAddress(ok), "") << ok;
+  }
+  for (const char* bad : {"", "127.0.0.1", "::1:7420", "[::1]", "[::1]7420", "[zz]:1", ":7420",
+                          "host:", "host:65536", "host:-1", "host:http", "a b:1"}) {
+    EXPECT_NE(CheckListenAddress(bad), "") << bad;
+  }
+}
+
+TEST(AddressTest, HostsAndNames) {
+  for (const char* ok : {"192.0.2.1", "::1", "2001:db8::1", "fe80::1%eth0", "a.example.com",
+                         "host_1", "localhost"}) {
+    EXPECT_EQ(CheckHost(ok), "") << ok;
+  }
+  for (const char* bad : {"", "[::1]", "a b", "a/b", "-a", "1:2:3", "http://x"}) {
+    EXPECT_NE(CheckHost(bad), "") << bad;
+  }
+  EXPECT_EQ(CheckName("web-1.example:22_x"), "");
+  EXPECT_NE(CheckName(""), "");
+  EXPECT_NE(CheckName(std::string(129, 'a')), "");
+  EXPECT_EQ(CheckName(std::string(128, 'a')), "");
+  EXPECT_NE(CheckName("a/b"), "");
+  EXPECT_NE(CheckName("é"), "");
+}
+
+}  // namespace
+}  // namespace parallax::collector
