@@ -1,0 +1,281 @@
+#include "probe/checks/icmp_echo_check.h"
+
+#include <linux/icmp.h>
+#include <netinet/icmp6.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <boost/asio/ip/icmp.hpp>
+#include <boost/asio/post.hpp>
+#include <cerrno>
+#include <cstring>
+
+#include "probe/checks/net_util.h"
+
+namespace parallax::probe {
+namespace {
+
+constexpr uint8_t kEchoRequestV4 = 8, kEchoReplyV4 = 0, kUnreachableV4 = 3, kTimeExceededV4 = 11;
+constexpr uint8_t kEchoRequestV6 = 128, kEchoReplyV6 = 129, kUnreachableV6 = 1, kTimeExceededV6 = 3;
+constexpr size_t kIcmpHeader = 8;
+constexpr size_t kIpv6Header = 40;
+constexpr char kPayload[] = "parallax";
+
+std::atomic<uint32_t> g_counter{0};
+
+uint16_t Get16(std::string_view p, size_t at) {
+  return static_cast<uint16_t>((static_cast<uint8_t>(p[at]) << 8) |
+                               static_cast<uint8_t>(p[at + 1]));
+}
+
+uint16_t InternetChecksum(const uint8_t* data, size_t len) {
+  uint32_t sum = 0;
+  for (size_t i = 0; i + 1 < len; i += 2) sum += (data[i] << 8) | data[i + 1];
+  if (len % 2 == 1) sum += data[len - 1] << 8;
+  while (sum >> 16) sum = (sum & 0xFFFF) + (sum >> 16);
+  return static_cast<uint16_t>(~sum);
+}
+
+std::string ErrorTextV4(uint8_t type, uint8_t code) {
+  if (type == kTimeExceededV4) return "time exceeded";
+  switch (code) {
+    case 0:
+      return "network unreachable";
+    case 1:
+      return "host unreachable";
+    case 3:
+      return "port unreachable";
+    case 9:
+    case 10:
+    case 13:
+      return "administratively prohibited";
+    default:
+      return "destination unreachable (code " + std::to_string(code) + ")";
+  }
+}
+
+std::string ErrorTextV6(uint8_t type, uint8_t code) {
+  if (type == kTimeExceededV6) return "time exceeded";
+  switch (code) {
+    case 0:
+      return "network unreachable";
+    case 1:
+      return "administratively prohibited";
+    case 3:
+      return "host unreachable";
+    case 4:
+      return "port unreachable";
+    default:
+      return "destination unreachable (code " + std::to_string(code) + ")";
+  }
+}
+
+// The text for a socket error (ping sockets report ICMP errors this way).
+std::string ErrnoText(const boost::system::error_code& ec) {
+  switch (ec.value()) {
+    case EHOSTUNREACH:
+      return "host unreachable";
+    case ENETUNREACH:
+      return "network unreachable";
+    case EACCES:
+    case EPERM:
+      return "no permission";
+    default:
+      return ec.message();
+  }
+}
+
+// Opens an ICMP socket of `type` (SOCK_DGRAM: ping socket, SOCK_RAW), or -1.
+int OpenIcmpSocket(bool v6, int type, int* error) {
+  int fd = ::socket(v6 ? AF_INET6 : AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    v6 ? int{IPPROTO_ICMPV6} : int{IPPROTO_ICMP});
+  if (fd < 0) *error = errno;
+  return fd;
+}
+
+}  // namespace
+
+std::shared_ptr<IcmpEchoCheck> IcmpEchoCheck::Create(boost::asio::io_context& io,
+                                                     boost::asio::ip::address target,
+                                                     IcmpSocketKind kind) {
+  return std::shared_ptr<IcmpEchoCheck>(new IcmpEchoCheck(io, target, kind));
+}
+
+IcmpEchoCheck::IcmpEchoCheck(boost::asio::io_context& io, boost::asio::ip::address target,
+                             IcmpSocketKind kind)
+    : io_(io), target_(target), kind_(kind), socket_(io) {
+  uint32_t n = g_counter.fetch_add(1);
+  id_ = static_cast<uint16_t>((static_cast<uint32_t>(::getpid()) * 2654435761u) ^ (n >> 16));
+  seq_ = static_cast<uint16_t>(n);
+}
+
+bool IcmpEchoCheck::Open() {
+  bool v6 = target_.is_v6();
+  int error = 0;
+  int fd = -1;
+  if (kind_ != IcmpSocketKind::kRaw) {
+    fd = OpenIcmpSocket(v6, SOCK_DGRAM, &error);
+    ping_socket_ = fd >= 0;
+  }
+  if (fd < 0 && kind_ != IcmpSocketKind::kPing) fd = OpenIcmpSocket(v6, SOCK_RAW, &error);
+  if (fd < 0) {
+    result_.error = (error == EACCES || error == EPERM || error == EPROTONOSUPPORT)
+                        ? "no permission"
+                        : std::string("cannot open an ICMP socket: ") + std::strerror(error);
+    return false;
+  }
+  int on = 1;
+  if (ping_socket_) {
+    // ICMP errors about our request then fail the receive (EHOSTUNREACH, ...).
+    if (v6) {
+      ::setsockopt(fd, IPPROTO_IPV6, IPV6_RECVERR, &on, sizeof(on));
+    } else {
+      ::setsockopt(fd, IPPROTO_IP, IP_RECVERR, &on, sizeof(on));
+    }
+  } else if (v6) {
+    icmp6_filter filter;
+    ICMP6_FILTER_SETBLOCKALL(&filter);
+    ICMP6_FILTER_SETPASS(kEchoReplyV6, &filter);
+    ICMP6_FILTER_SETPASS(kUnreachableV6, &filter);
+    ICMP6_FILTER_SETPASS(kTimeExceededV6, &filter);
+    ::setsockopt(fd, IPPROTO_ICMPV6, ICMP6_FILTER, &filter, sizeof(filter));
+  } else {
+    icmp_filter filter;  // a raw socket sees all ICMP of the host: only these types
+    filter.data = ~((1u << kEchoReplyV4) | (1u << kUnreachableV4) | (1u << kTimeExceededV4));
+    ::setsockopt(fd, SOL_RAW, ICMP_FILTER, &filter, sizeof(filter));
+  }
+  result_.used = ping_socket_ ? IcmpSocketKind::kPing : IcmpSocketKind::kRaw;
+  boost::system::error_code ec;
+  socket_.assign(boost::asio::generic::raw_protocol(v6 ? AF_INET6 : AF_INET,
+                                                    v6 ? int{IPPROTO_ICMPV6} : int{IPPROTO_ICMP}),
+                 fd, ec);
+  if (ec) {
+    ::close(fd);
+    result_.error = "cannot use the ICMP socket: " + ec.message();
+    return false;
+  }
+  return true;
+}
+
+void IcmpEchoCheck::Start(Done done) {
+  done_ = std::move(done);
+  if (!Open()) {
+    Complete(false, result_.error);
+    return;
+  }
+  bool v6 = target_.is_v6();
+  uint8_t packet[kIcmpHeader + sizeof(kPayload) - 1] = {};
+  packet[0] = v6 ? kEchoRequestV6 : kEchoRequestV4;
+  packet[4] = static_cast<uint8_t>(id_ >> 8);
+  packet[5] = static_cast<uint8_t>(id_);
+  packet[6] = static_cast<uint8_t>(seq_ >> 8);
+  packet[7] = static_cast<uint8_t>(seq_);
+  std::memcpy(packet + kIcmpHeader, kPayload, sizeof(kPayload) - 1);
+  if (!v6) {  // the kernel computes ICMPv6 checksums itself
+    uint16_t sum = InternetChecksum(packet, sizeof(packet));
+    packet[2] = static_cast<uint8_t>(sum >> 8);
+    packet[3] = static_cast<uint8_t>(sum);
+  }
+  boost::asio::generic::raw_protocol::endpoint to(boost::asio::ip::icmp::endpoint(target_, 0));
+  result_.attempted = true;
+  sent_at_ = Clock::now();
+  boost::system::error_code ec;
+  socket_.send_to(boost::asio::buffer(packet, sizeof(packet)), to, 0, ec);
+  if (ec) {
+    Complete(false, ErrnoText(ec));
+    return;
+  }
+  ReceiveMore();
+}
+
+void IcmpEchoCheck::Cancel() {
+  if (finished_) return;
+  Complete(false, "timeout");
+}
+
+void IcmpEchoCheck::ReceiveMore() {
+  socket_.async_receive_from(boost::asio::buffer(buffer_), sender_,
+                             [self = shared_from_this()](const boost::system::error_code& ec,
+                                                         size_t n) { self->OnReceive(ec, n); });
+}
+
+void IcmpEchoCheck::OnReceive(const boost::system::error_code& ec, size_t n) {
+  if (finished_) return;
+  if (ec) {
+    Complete(false, ErrnoText(ec));
+    return;
+  }
+  if (!HandlePacket(std::string_view(buffer_.data(), n))) ReceiveMore();
+}
+
+bool IcmpEchoCheck::HandlePacket(std::string_view p) {
+  bool v6 = target_.is_v6();
+  if (!v6 && !ping_socket_) {  // raw IPv4 sockets deliver the IP header too
+    if (p.empty()) return false;
+    size_t ihl = (static_cast<uint8_t>(p[0]) & 0x0F) * 4u;
+    if (ihl < 20 || p.size() < ihl) return false;
+    p.remove_prefix(ihl);
+  }
+  if (p.size() < kIcmpHeader) return false;
+  uint8_t type = static_cast<uint8_t>(p[0]);
+  uint8_t code = static_cast<uint8_t>(p[1]);
+  if (type == (v6 ? kEchoReplyV6 : kEchoReplyV4)) {
+    if (Get16(p, 6) != seq_) return false;
+    if (!ping_socket_) {  // ping sockets only deliver replies to their own id
+      if (Get16(p, 4) != id_) return false;
+      auto from = sender_.data();
+      bool from_target = v6 ? (from->sa_family == AF_INET6 &&
+                               std::memcmp(&reinterpret_cast<const sockaddr_in6*>(from)->sin6_addr,
+                                           target_.to_v6().to_bytes().data(), 16) == 0)
+                            : (from->sa_family == AF_INET &&
+                               std::memcmp(&reinterpret_cast<const sockaddr_in*>(from)->sin_addr,
+                                           target_.to_v4().to_bytes().data(), 4) == 0);
+      if (!from_target) return false;
+    }
+    result_.rtt_us = ElapsedUs(sent_at_, Clock::now());
+    Complete(true, "");
+    return true;
+  }
+  bool error = v6 ? (type == kUnreachableV6 || type == kTimeExceededV6)
+                  : (type == kUnreachableV4 || type == kTimeExceededV4);
+  if (!error) return false;
+  // The error quotes our request: its IP header, then the echo request header.
+  std::string_view inner = p.substr(kIcmpHeader);
+  size_t inner_ip = kIpv6Header;
+  if (!v6) {
+    if (inner.empty()) return false;
+    inner_ip = (static_cast<uint8_t>(inner[0]) & 0x0F) * 4u;
+    if (inner_ip < 20) return false;
+  }
+  if (inner.size() < inner_ip + kIcmpHeader) return false;
+  std::string_view request = inner.substr(inner_ip);
+  if (static_cast<uint8_t>(request[0]) != (v6 ? kEchoRequestV6 : kEchoRequestV4) ||
+      Get16(request, 6) != seq_ || (!ping_socket_ && Get16(request, 4) != id_)) {
+    return false;
+  }
+  Complete(false, v6 ? ErrorTextV6(type, code) : ErrorTextV4(type, code));
+  return true;
+}
+
+void IcmpEchoCheck::Complete(bool reply, std::string error) {
+  finished_ = true;
+  result_.reply = reply;
+  result_.error = std::move(error);
+  boost::system::error_code ignored;
+  socket_.close(ignored);
+  boost::asio::post(io_, [self = shared_from_this()]() {
+    Done done = std::move(self->done_);
+    if (done) done();
+  });
+}
+
+void IcmpEchoCheck::FillLiveness(v1::Liveness* liveness) const {
+  liveness->set_icmp_attempted(result_.attempted);
+  liveness->set_icmp_reply(result_.reply);
+  liveness->set_icmp_rtt_us(result_.rtt_us);
+  liveness->set_icmp_error(result_.error);
+}
+
+}  // namespace parallax::probe

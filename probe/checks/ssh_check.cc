@@ -1,0 +1,159 @@
+#include "probe/checks/ssh_check.h"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
+
+#include "probe/checks/net_util.h"
+
+namespace parallax::probe {
+
+using boost::asio::ip::tcp;
+
+std::shared_ptr<SshCheck> SshCheck::Create(boost::asio::io_context& io, SshCheckOptions options) {
+  return std::shared_ptr<SshCheck>(new SshCheck(io, std::move(options)));
+}
+
+SshCheck::SshCheck(boost::asio::io_context& io, SshCheckOptions options)
+    : io_(io), options_(std::move(options)), resolver_(io), socket_(io) {}
+
+void SshCheck::Start(Done done) {
+  done_ = std::move(done);
+  result_.set_started_unix_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count());
+  if (options_.host.empty()) {
+    Complete(v1::OUTCOME_DNS_ERROR, 0, "empty host name");
+    return;
+  }
+  if (auto ip = ParseIpLiteral(options_.host)) {
+    Connect(tcp::endpoint(*ip, options_.port));
+    return;
+  }
+  phase_ = Phase::kResolve;
+  resolver_.async_resolve(options_.host, std::to_string(options_.port),
+                          tcp::resolver::numeric_service,
+                          [self = shared_from_this()](const boost::system::error_code& ec,
+                                                      const tcp::resolver::results_type& results) {
+                            self->OnResolved(ec, results);
+                          });
+}
+
+void SshCheck::Cancel() {
+  if (finished_) return;
+  if (phase_ == Phase::kBanner) {
+    EndBanner(MapDeadline(phase_));
+  } else {
+    MappedError m = MapDeadline(phase_);
+    Complete(m.outcome, m.error_number, std::move(m.detail));
+  }
+}
+
+void SshCheck::OnResolved(const boost::system::error_code& ec,
+                          const tcp::resolver::results_type& results) {
+  if (finished_) return;
+  if (ec) {
+    MappedError m = MapError(Phase::kResolve, ec);
+    Complete(m.outcome, m.error_number, "resolve " + options_.host + ": " + ec.message());
+    return;
+  }
+  if (results.empty()) {
+    Complete(v1::OUTCOME_DNS_ERROR, 0, "resolve " + options_.host + ": no addresses");
+    return;
+  }
+  Connect(results.begin()->endpoint());
+}
+
+void SshCheck::Connect(const tcp::endpoint& endpoint) {
+  phase_ = Phase::kConnect;
+  address_ = endpoint.address();
+  result_.set_address(EndpointText(endpoint));
+  connect_start_ = Clock::now();
+  socket_.async_connect(endpoint, [self = shared_from_this()](const boost::system::error_code& ec) {
+    self->OnConnected(ec);
+  });
+}
+
+void SshCheck::OnConnected(const boost::system::error_code& ec) {
+  if (finished_) return;
+  if (ec) {
+    MappedError m = MapError(Phase::kConnect, ec);
+    Complete(m.outcome, m.error_number, std::move(m.detail));
+    return;
+  }
+  connected_at_ = Clock::now();
+  result_.set_connect_us(ElapsedUs(connect_start_, connected_at_));
+  phase_ = Phase::kBanner;
+  if (!options_.identification.empty()) {
+    hello_ = options_.identification + "\r\n";
+    // A failed write shows up on the read side as well (reset / EOF): ignore it here.
+    boost::asio::async_write(
+        socket_, boost::asio::buffer(hello_),
+        [self = shared_from_this()](const boost::system::error_code&, size_t) {});
+  }
+  ReadMore();
+}
+
+void SshCheck::ReadMore() {
+  socket_.async_read_some(boost::asio::buffer(buffer_),
+                          [self = shared_from_this()](const boost::system::error_code& ec,
+                                                      size_t n) { self->OnRead(ec, n); });
+}
+
+void SshCheck::OnRead(const boost::system::error_code& ec, size_t n) {
+  if (finished_) return;
+  if (n > 0) {
+    switch (parser_.Feed(std::string_view(buffer_.data(), n))) {
+      case BannerParser::State::kIdentified:
+        result_.set_banner_us(ElapsedUs(connected_at_, Clock::now()));
+        result_.set_identification(parser_.identification());
+        Complete(v1::OUTCOME_OK, 0, "");
+        return;
+      case BannerParser::State::kNotSsh:
+        Complete(v1::OUTCOME_NOT_SSH, 0, parser_.not_ssh_detail());
+        return;
+      case BannerParser::State::kNeedMore:
+        break;
+    }
+  }
+  if (ec) {
+    EndBanner(MapError(Phase::kBanner, ec));
+    return;
+  }
+  ReadMore();
+}
+
+void SshCheck::EndBanner(MappedError m) {
+  parser_.Finish();  // keeps a partial last line; a lone binary byte makes it NotSsh
+  if (parser_.state() == BannerParser::State::kNotSsh) {
+    Complete(v1::OUTCOME_NOT_SSH, 0, parser_.not_ssh_detail());
+    return;
+  }
+  if (!parser_.pre_banner().empty()) {
+    m.detail += " (the server sent " + std::to_string(parser_.pre_banner().size()) +
+                " other line(s), see pre_banner)";
+  }
+  Complete(m.outcome, m.error_number, std::move(m.detail));
+}
+
+void SshCheck::Complete(v1::Outcome outcome, int error_number, std::string detail) {
+  if (finished_) return;
+  finished_ = true;
+  result_.set_outcome(outcome);
+  result_.set_error_number(error_number);
+  for (const auto& line : parser_.pre_banner()) result_.add_pre_banner(line);
+  if (parser_.pre_banner_dropped() > 0) {
+    if (!detail.empty()) detail += "; ";
+    detail += std::to_string(parser_.pre_banner_dropped()) + " pre-banner line(s) not kept";
+  }
+  result_.set_detail(std::move(detail));
+  boost::system::error_code ignored;
+  resolver_.cancel();
+  CloseGracefully(socket_);
+  socket_.close(ignored);
+  boost::asio::post(io_, [self = shared_from_this()]() {
+    Done done = std::move(self->done_);
+    if (done) done();
+  });
+}
+
+}  // namespace parallax::probe

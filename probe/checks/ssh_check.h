@@ -1,0 +1,87 @@
+// SshCheck: is an SSH server answering at host:port?
+//
+// Resolves the host (skipped for IP literals; async, never blocks the io
+// thread), connects to the first address, immediately sends the probe's own
+// identification line (as OpenSSH's client does, so sshd logs a clean close
+// rather than "did not receive identification string", and HTTP servers
+// answer "400 Bad Request" that the parser recognises), then reads until the
+// server's identification line, another protocol, EOF or an error, and closes
+// the connection.
+//
+// result() then holds: outcome, started_unix_ms, connect_us, banner_us
+// (connect done -> identification received), address ("ip:port"),
+// error_number, identification, pre_banner, detail. The runner fills target,
+// generation, late_us, liveness and seq.
+//
+// Thread-safety: see check.h (io_context thread only).
+#pragma once
+
+#include <array>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>  // Boost 1.74 Asio under C++20 needs this first
+
+#include "parallax/v1/probe.pb.h"
+#include "probe/checks/banner_parser.h"
+#include "probe/checks/check.h"
+#include "probe/checks/outcome_mapping.h"
+
+namespace parallax::probe {
+
+struct SshCheckOptions {
+  std::string host;  // DNS name or IP literal
+  uint16_t port = 22;
+  std::string identification;  // e.g. "SSH-2.0-parallax_probe_0.1.0"; sent with CR LF;
+                               // empty: send nothing
+};
+
+class SshCheck : public Check, public std::enable_shared_from_this<SshCheck> {
+ public:
+  static std::shared_ptr<SshCheck> Create(boost::asio::io_context& io, SshCheckOptions options);
+
+  void Start(Done done) override;
+  void Cancel() override;
+
+  // Valid once `done` has run.
+  const v1::CheckResult& result() const { return result_; }
+  v1::CheckResult* mutable_result() { return &result_; }
+  // The address connected to (or tried), once resolution got that far.
+  const std::optional<boost::asio::ip::address>& address() const { return address_; }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  SshCheck(boost::asio::io_context& io, SshCheckOptions options);
+
+  void OnResolved(const boost::system::error_code& ec,
+                  const boost::asio::ip::tcp::resolver::results_type& results);
+  void Connect(const boost::asio::ip::tcp::endpoint& endpoint);
+  void OnConnected(const boost::system::error_code& ec);
+  void ReadMore();
+  void OnRead(const boost::system::error_code& ec, size_t n);
+  // Ends the check in the banner phase after EOF / error / deadline.
+  void EndBanner(MappedError m);
+  // Fills the common result fields, closes everything and posts `done_`.
+  void Complete(v1::Outcome outcome, int error_number, std::string detail);
+
+  boost::asio::io_context& io_;
+  SshCheckOptions options_;
+  boost::asio::ip::tcp::resolver resolver_;
+  boost::asio::ip::tcp::socket socket_;
+  Done done_;
+  bool finished_ = false;
+  Phase phase_ = Phase::kResolve;
+  Clock::time_point connect_start_;
+  Clock::time_point connected_at_;
+  std::optional<boost::asio::ip::address> address_;
+  std::string hello_;  // our identification line + CR LF
+  std::array<char, 2048> buffer_;
+  BannerParser parser_;
+  v1::CheckResult result_;
+};
+
+}  // namespace parallax::probe
