@@ -60,7 +60,8 @@ TEST(ConfigFixturesTest, BadFilesFailWithTheExpectedError) {
     const std::string marker = "# expect: ";
     ASSERT_EQ(first.rfind(marker, 0), 0u) << f << " lacks a first line \"# expect: ...\"";
     const std::string expected = first.substr(marker.size());
-    ASSERT_FALSE(expected.empty()) << f;
+    ASSERT_NE(expected.find(" at line "), std::string::npos)
+        << f << ": the expectation must include the line number";
     Config c;
     c.listen = "sentinel:1";
     Status s = LoadConfigFile(f.string(), &c);
@@ -106,6 +107,26 @@ TEST(ConfigFixturesTest, FullFileHasEveryValue) {
   EXPECT_EQ(g.interval, std::chrono::seconds(15));  // inherited
   EXPECT_EQ(g.timeout, std::chrono::seconds(4));
   EXPECT_TRUE(g.liveness_ports.empty());  // explicitly empty overrides the default
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  EXPECT_TRUE(in.good()) << path;
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+TEST(ConfigFixturesTest, DocsExampleIsTheTestedFixture) {
+  const std::string example = ReadFile(kFixtures + "/good/example.yaml");
+  const std::string docs = ReadFile(std::string(PARALLAX_FIXTURES_DIR) + "/../../docs/CONFIG.md");
+  ASSERT_GT(example.size(), 100u);
+  EXPECT_NE(docs.find("```yaml\n" + example + "```"), std::string::npos)
+      << "docs/CONFIG.md's complete example differs from tests/fixtures/config/good/example.yaml";
+  Config c;
+  Status s = ParseConfig(example, "example.yaml", &c);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(c.targets.size(), 4u);
+  EXPECT_EQ(c.FindTarget("db-internal")->liveness_ports, (std::vector<uint16_t>{5432}));
+  EXPECT_EQ(c.FindTarget("bastion")->liveness_ports, (std::vector<uint16_t>{443}));
 }
 
 TEST(ConfigTest, EmptyDocumentGivesDefaults) {
