@@ -62,6 +62,20 @@ int main(int argc, char** argv) {
   history->add_option("--limit", hist_limit, "At most this many entries (max 10000)")
       ->capture_default_str();
   history->add_option("--since", hist_since, "Only the last DURATION, e.g. 10m, 2h");
+
+  std::string explain_target;
+  CLI::App* explain = app.add_subcommand(
+      "explain", "Why a target is (un)reachable: the cause, the evidence per vantage point, and "
+                 "what to do");
+  explain->add_option("target", explain_target, "Target name (all targets if omitted)");
+
+  std::string inc_target;
+  uint32_t inc_limit = 50;
+  bool inc_open = false;
+  CLI::App* incidents = app.add_subcommand("incidents", "Incidents (a target away from ok), newest first");
+  incidents->add_option("target", inc_target, "Only this target");
+  incidents->add_option("--limit", inc_limit, "At most this many")->capture_default_str();
+  incidents->add_flag("--open", inc_open, "Only incidents still open");
   CLI11_PARSE(app, argc, argv);
 
   std::shared_ptr<grpc::ChannelCredentials> creds;
@@ -85,6 +99,45 @@ int main(int argc, char** argv) {
     if (!gs.ok()) return Fail(collector, gs);
     std::cout << (json ? parallax::cli::StatusJson(resp).dump(2) + "\n"
                        : parallax::cli::StatusTable(resp, color));
+    return 0;
+  }
+  int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  if (*explain) {
+    parallax::v1::ExplainRequest req;
+    req.set_target(explain_target);
+    parallax::v1::ExplainResponse resp;
+    grpc::Status gs = stub->Explain(&ctx, req, &resp);
+    if (!gs.ok()) return Fail(collector, gs);
+    if (json) {
+      nlohmann::json out;
+      if (!explain_target.empty() && resp.verdicts_size() == 1) {
+        out = parallax::cli::VerdictJson(resp.verdicts(0));
+      } else {
+        out = {{"verdicts", nlohmann::json::array()}};
+        for (const auto& v : resp.verdicts()) out["verdicts"].push_back(parallax::cli::VerdictJson(v));
+      }
+      std::cout << out.dump(2) << "\n";
+      return 0;
+    }
+    if (resp.verdicts_size() == 0) std::cout << "(not diagnosed yet: the collector evaluates every interval)\n";
+    for (int i = 0; i < resp.verdicts_size(); ++i) {
+      std::cout << (i > 0 ? "\n" : "") << parallax::cli::ExplainText(resp.verdicts(i), now_ms, color);
+    }
+    std::cout << parallax::cli::ProbeHealthText(resp);
+    return 0;
+  }
+  if (*incidents) {
+    parallax::v1::IncidentsRequest req;
+    req.set_target(inc_target);
+    req.set_limit(inc_limit);
+    req.set_open_only(inc_open);
+    parallax::v1::IncidentsResponse resp;
+    grpc::Status gs = stub->Incidents(&ctx, req, &resp);
+    if (!gs.ok()) return Fail(collector, gs);
+    std::cout << (json ? parallax::cli::IncidentsJson(resp, now_ms).dump(2) + "\n"
+                       : parallax::cli::IncidentsTable(resp, now_ms));
     return 0;
   }
   parallax::v1::HistoryRequest req;

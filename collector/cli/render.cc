@@ -1,6 +1,7 @@
 #include "collector/cli/render.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <ctime>
 #include <set>
@@ -91,6 +92,10 @@ json StatusJson(const v1::StatusResponse& resp) {
                        {"host", t.host()},
                        {"port", t.port()},
                        {"labels", Labels(t.labels())},
+                       {"cause", std::string(CauseWord(t.cause() == v1::CAUSE_UNSPECIFIED
+                                                           ? v1::CAUSE_UNKNOWN
+                                                           : t.cause()))},
+                       {"summary", t.summary()},
                        {"probes", probes}});
   }
   json probes = json::array();
@@ -128,13 +133,18 @@ std::string StatusTable(const v1::StatusResponse& resp, bool color) {
   for (const v1::ProbeInfo& p : resp.probes()) probes.push_back(p.name());
   std::vector<std::vector<std::string>> rows;
   std::vector<std::vector<v1::Outcome>> outcomes;
-  std::vector<std::string> header = {"TARGET", "ADDRESS"};
+  std::vector<std::string> header = {"TARGET", "ADDRESS", "CAUSE"};
   for (const std::string& p : probes) header.push_back(p);
   rows.push_back(header);
   outcomes.emplace_back(header.size(), v1::OUTCOME_UNSPECIFIED);
   for (const v1::TargetStatus& t : resp.targets()) {
-    std::vector<std::string> row = {t.name(), t.host() + ":" + std::to_string(t.port())};
-    std::vector<v1::Outcome> oc(2, v1::OUTCOME_UNSPECIFIED);
+    v1::Cause cause = t.cause() == v1::CAUSE_UNSPECIFIED ? v1::CAUSE_UNKNOWN : t.cause();
+    std::vector<std::string> row = {t.name(), t.host() + ":" + std::to_string(t.port()),
+                                    std::string(CauseWord(cause))};
+    std::vector<v1::Outcome> oc(3, v1::OUTCOME_UNSPECIFIED);
+    oc[2] = cause == v1::CAUSE_OK ? v1::OUTCOME_OK
+            : cause == v1::CAUSE_UNKNOWN ? v1::OUTCOME_UNSPECIFIED
+                                         : v1::OUTCOME_TIMEOUT;  // colour only
     for (const std::string& probe : probes) {
       auto it = std::find_if(t.probes().begin(), t.probes().end(),
                              [&](const v1::ProbeStatus& p) { return p.probe() == probe; });
@@ -189,6 +199,143 @@ std::string HistoryTable(const v1::HistoryResponse& resp, bool color) {
     out += line;
   }
   if (resp.entries_size() == 0) out += "(no results stored for this target)\n";
+  return out;
+}
+
+std::string HumanDuration(int64_t ms) {
+  int64_t s = ms / 1000;
+  if (s < 60) return std::to_string(s) + "s";
+  if (s < 3600) return std::to_string(s / 60) + "m" + std::to_string(s % 60) + "s";
+  if (s < 86400) return std::to_string(s / 3600) + "h" + std::to_string(s % 3600 / 60) + "m";
+  return std::to_string(s / 86400) + "d" + std::to_string(s % 86400 / 3600) + "h";
+}
+
+json VerdictJson(const v1::Verdict& v) {
+  json evidence = json::array();
+  for (const v1::EvidenceItem& e : v.evidence()) {
+    evidence.push_back({{"probe", e.probe()},
+                        {"labels", Labels(e.labels())},
+                        {"network", e.network()},
+                        {"outcome", std::string(OutcomeWord(e.outcome()))},
+                        {"connect_ms", Round(e.connect_ms(), 3)},
+                        {"age_s", Round(e.age_s(), 1)},
+                        {"role", e.role()},
+                        {"alive_evidence", e.alive_evidence()},
+                        {"detail", e.detail()}});
+  }
+  return {{"target", v.target()},
+          {"host", v.host()},
+          {"port", v.port()},
+          {"cause", std::string(CauseWord(v.cause()))},
+          {"confidence", Round(v.confidence(), 3)},
+          {"summary", v.summary()},
+          {"since", FormatTime(v.since_unix_ms())},
+          {"since_unix_ms", v.since_unix_ms()},
+          {"evidence", evidence},
+          {"disagreeing", std::vector<std::string>(v.disagreeing().begin(), v.disagreeing().end())},
+          {"blocked_networks",
+           std::vector<std::string>(v.blocked_networks().begin(), v.blocked_networks().end())},
+          {"remediation",
+           std::vector<std::string>(v.remediation().begin(), v.remediation().end())}};
+}
+
+json IncidentsJson(const v1::IncidentsResponse& resp, int64_t now_ms) {
+  json out = json::array();
+  for (const v1::Incident& i : resp.incidents()) {
+    json changes = json::array();
+    for (const v1::CauseChange& c : i.changes()) {
+      changes.push_back({{"time", FormatTime(c.unix_ms())},
+                         {"cause", std::string(CauseWord(c.cause()))},
+                         {"summary", c.summary()}});
+    }
+    int64_t end = i.closed_unix_ms() != 0 ? i.closed_unix_ms() : now_ms;
+    out.push_back({{"id", i.id()},
+                   {"target", i.target()},
+                   {"cause", std::string(CauseWord(i.cause()))},
+                   {"opened", FormatTime(i.opened_unix_ms())},
+                   {"closed", i.closed_unix_ms() != 0 ? json(FormatTime(i.closed_unix_ms())) : json()},
+                   {"open", i.closed_unix_ms() == 0},
+                   {"duration_s", (end - i.opened_unix_ms()) / 1000},
+                   {"summary", i.summary()},
+                   {"changes", changes}});
+  }
+  return {{"incidents", out}};
+}
+
+std::string ExplainText(const v1::Verdict& v, int64_t now_ms, bool color) {
+  std::string cause(CauseWord(v.cause()));
+  std::string upper;
+  for (char c : cause) upper += c == '_' ? ' ' : static_cast<char>(std::toupper(c));
+  std::string bold = color ? "\033[1m" : "", reset = color ? "\033[0m" : "";
+  std::string tint = !color ? "" : v.cause() == v1::CAUSE_OK ? "\033[32m" : "\033[31m";
+  char conf[64];
+  std::snprintf(conf, sizeof(conf), "%.0f%%", v.confidence() * 100);
+  std::string out = bold + v.target() + reset + " (" + v.host() + ":" + std::to_string(v.port()) +
+                    "): " + tint + bold + upper + reset + " — confidence " + conf;
+  if (v.since_unix_ms() > 0) {
+    out += ", since " + FormatTime(v.since_unix_ms()) + " (" +
+           HumanDuration(now_ms - v.since_unix_ms()) + ")";
+  }
+  out += "\n  " + v.summary() + "\n";
+  if (v.evidence_size() > 0) {
+    out += "\nEvidence (one line per vantage point):\n";
+    std::vector<std::vector<std::string>> rows = {{"PROBE", "NETWORK", "OUTCOME", "CONNECT", "ROLE", "DETAIL"}};
+    for (const v1::EvidenceItem& e : v.evidence()) {
+      char ms[32];
+      std::snprintf(ms, sizeof(ms), "%.1fms", e.connect_ms());
+      rows.push_back({e.probe(), e.network(), std::string(OutcomeWord(e.outcome())),
+                      e.connect_ms() > 0 ? ms : "-", e.role(), e.detail()});
+    }
+    std::vector<size_t> w(6, 0);
+    for (const auto& r : rows) {
+      for (size_t i = 0; i < r.size(); ++i) w[i] = std::max(w[i], r[i].size());
+    }
+    for (const auto& r : rows) {
+      out += "  ";
+      for (size_t i = 0; i < r.size(); ++i) out += i + 1 == r.size() ? r[i] : Pad(r[i], w[i] + 2);
+      out += "\n";
+    }
+  }
+  if (v.remediation_size() > 0) {
+    out += "\nWhat to do:\n";
+    for (int i = 0; i < v.remediation_size(); ++i) {
+      out += "  " + std::to_string(i + 1) + ". " + v.remediation(i) + "\n";
+    }
+  }
+  return out;
+}
+
+std::string ProbeHealthText(const v1::ExplainResponse& resp) {
+  std::string out;
+  for (const v1::ProbeHealth& p : resp.probes()) {
+    if (!p.healthy()) out += "  probe " + p.probe() + ": " + p.reason() + "\n";
+  }
+  return out.empty() ? "" : "\nProbe problems (excluded from verdicts):\n" + out;
+}
+
+std::string IncidentsTable(const v1::IncidentsResponse& resp, int64_t now_ms) {
+  std::string out;
+  char line[1024];
+  std::snprintf(line, sizeof(line), "%-5s  %-16s  %-16s  %-24s  %-10s  %s\n", "ID", "TARGET",
+                "CAUSE", "OPENED", "DURATION", "STATE");
+  out += line;
+  for (const v1::Incident& i : resp.incidents()) {
+    bool open = i.closed_unix_ms() == 0;
+    int64_t end = open ? now_ms : i.closed_unix_ms();
+    std::string causes;
+    for (const v1::CauseChange& c : i.changes()) {
+      causes += (causes.empty() ? "" : " -> ") + std::string(CauseWord(c.cause()));
+    }
+    std::snprintf(line, sizeof(line), "%-5lld  %-16s  %-16s  %-24s  %-10s  %s\n",
+                  static_cast<long long>(i.id()), i.target().c_str(),
+                  std::string(CauseWord(i.cause())).c_str(), FormatTime(i.opened_unix_ms()).c_str(),
+                  HumanDuration(end - i.opened_unix_ms()).c_str(),
+                  open ? "open" : ("closed " + FormatTime(i.closed_unix_ms())).c_str());
+    out += line;
+    if (i.changes_size() > 1) out += "       causes: " + causes + "\n";
+    if (!i.summary().empty()) out += "       " + i.summary() + "\n";
+  }
+  if (resp.incidents_size() == 0) out += "(no incidents)\n";
   return out;
 }
 

@@ -73,7 +73,7 @@ TEST(MetricsTest, TargetCauseKeepsOneCurrentCauseAndZeroesFormerOnes) {
   m.SetProbeHealthy("p1", false);
   m.SetNetworkBlocked("isp-b", true);
   std::string text = Render(m);
-  EXPECT_EQ(text.find(R"(parallax_target_cause{cause="ok",target="t1"} 0)") == std::string::npos, false) << text;
+  EXPECT_NE(text.find(R"(parallax_target_cause{cause="ok",target="t1"} 0)"), std::string::npos) << text;
   EXPECT_NE(text.find(R"(parallax_target_cause{cause="firewall_block",target="t1"} 1)"), std::string::npos);
   EXPECT_NE(text.find(R"(parallax_target_up{target="t1"} 0)"), std::string::npos);
   EXPECT_NE(text.find(R"(parallax_incidents_total{cause="firewall_block"} 1)"), std::string::npos);
