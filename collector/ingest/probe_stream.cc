@@ -216,6 +216,7 @@ void ProbeStream::HandleResults(v1::ResultBatch* batch) {
     }
   }
   if (rejected > 0) deps_->metrics->CountRejected("invalid", rejected);
+  deps_->state->ProbeSeen(probe_, deps_->now_ms());
 
   link_->BatchSubmitted();
   const IngestDeps* deps = deps_;

@@ -1,5 +1,6 @@
 #include "collector/state/live_state.h"
 
+#include <algorithm>
 #include <set>
 
 namespace parallax::collector {
@@ -44,6 +45,12 @@ void LiveState::ProbeHeartbeat(const std::string& probe, const v1::Heartbeat& hb
   if (it == s_.probes.end()) return;
   it->second.heartbeat = hb;
   it->second.last_seen_ms = std::max(it->second.last_seen_ms, now_ms);
+}
+
+void LiveState::ProbeSeen(const std::string& probe, int64_t now_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = s_.probes.find(probe);
+  if (it != s_.probes.end()) it->second.last_seen_ms = std::max(it->second.last_seen_ms, now_ms);
 }
 
 void LiveState::AddKnownProbe(const std::string& probe, const ProbeState& state) {

@@ -40,6 +40,8 @@ class LiveState {
   void ProbeConnected(const v1::Hello& hello, const std::string& peer, int64_t now_ms);
   void ProbeDisconnected(const std::string& probe, int64_t now_ms);
   void ProbeHeartbeat(const std::string& probe, const v1::Heartbeat& hb, int64_t now_ms);
+  // Something arrived from the probe now.
+  void ProbeSeen(const std::string& probe, int64_t now_ms);
   // Seeds a probe known from storage (not connected).
   void AddKnownProbe(const std::string& probe, const ProbeState& state);
   // Forgets results of targets not in `keep` (after a config reload).
