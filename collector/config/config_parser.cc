@@ -1,0 +1,204 @@
+#include "collector/config/config_parser.h"
+
+#include "collector/config/address.h"
+#include "collector/config/yaml_fields.h"
+#include "common/duration.h"
+
+namespace parallax::collector {
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr milliseconds kMinInterval{100};
+constexpr milliseconds kMaxInterval = std::chrono::hours(24);
+
+std::string Quote(const std::string& s) { return "\"" + s + "\""; }
+
+class Parser {
+ public:
+  explicit Parser(const std::string& source) : f_(source) {}
+
+  Status Parse(const YAML::Node& root, Config* c) {
+    if (root.IsNull()) return Status::Ok();  // an empty file: every default
+    Status s = f_.CheckKeys(root, "",
+                            {"listen", "metrics_listen", "tls", "storage", "interval", "timeout",
+                             "liveness_ports", "diagnosis", "targets"},
+                            {"targets"});
+    if (!s.ok()) return s;
+    if (root["listen"] && !(s = Listen(root["listen"], "listen", &c->listen)).ok()) return s;
+    if (root["metrics_listen"] &&
+        !(s = Listen(root["metrics_listen"], "metrics_listen", &c->metrics_listen)).ok()) {
+      return s;
+    }
+    if (root["tls"] && !(s = Tls(root["tls"], &c->tls)).ok()) return s;
+    if (root["storage"] && !(s = Storage(root["storage"], &c->storage)).ok()) return s;
+    if (root["diagnosis"] && !(s = Diagnosis(root["diagnosis"], &c->diagnosis)).ok()) return s;
+    s = Timing(root, "", c->interval, c->timeout, &c->interval, &c->timeout);
+    if (!s.ok()) return s;
+    if (root["liveness_ports"] &&
+        !(s = f_.PortList(root["liveness_ports"], "liveness_ports", &c->liveness_ports)).ok()) {
+      return s;
+    }
+    if (!root["targets"]) return Status::Ok();
+    const YAML::Node targets = root["targets"];
+    if (targets.IsNull()) return Status::Ok();
+    if (!(s = f_.ExpectList(targets, "targets")).ok()) return s;
+    std::map<std::string, int> lines;  // name -> line of its first definition
+    for (size_t i = 0; i < targets.size(); ++i) {
+      TargetConfig t;
+      s = Target(targets[i], IndexPath("targets", i), *c, &t);
+      if (!s.ok()) return s;
+      const YAML::Node name = targets[i]["name"];
+      auto [it, inserted] = lines.emplace(t.name, LineOf(name));
+      if (!inserted) {
+        return f_.Error(IndexPath("targets", i) + ".name", name,
+                        "duplicate target name " + Quote(t.name) + " (first defined at line " +
+                            std::to_string(it->second) + ")");
+      }
+      c->targets.push_back(std::move(t));
+    }
+    return Status::Ok();
+  }
+
+ private:
+  Status Listen(const YAML::Node& node, const std::string& path, std::string* out) {
+    std::string v;
+    Status s = f_.String(node, path, &v);
+    if (!s.ok()) return s;
+    std::string why = CheckListenAddress(v);
+    if (!why.empty()) return f_.Error(path, node, Quote(v) + " " + why);
+    *out = v;
+    return Status::Ok();
+  }
+
+  Status Tls(const YAML::Node& node, TlsConfig* tls) {
+    Status s = f_.CheckKeys(node, "tls", {"cert", "key", "client_ca"});
+    if (!s.ok()) return s;
+    const std::pair<const char*, std::string*> fields[] = {
+        {"cert", &tls->cert}, {"key", &tls->key}, {"client_ca", &tls->client_ca}};
+    for (const auto& [key, out] : fields) {
+      if (!node[key]) continue;
+      if (!(s = f_.String(node[key], std::string("tls.") + key, out)).ok()) return s;
+      if (out->empty()) return f_.Error(std::string("tls.") + key, node[key], "is empty");
+    }
+    if (!tls->key.empty() && tls->cert.empty()) {
+      return f_.Error("tls.key", node["key"], "is set without tls.cert");
+    }
+    if (!tls->cert.empty() && tls->key.empty()) {
+      return f_.Error("tls.cert", node["cert"], "is set without tls.key");
+    }
+    if (!tls->client_ca.empty() && tls->cert.empty()) {
+      return f_.Error("tls.client_ca", node["client_ca"],
+                      "is set without tls.cert and tls.key (mTLS needs server TLS)");
+    }
+    return Status::Ok();
+  }
+
+  Status Storage(const YAML::Node& node, StorageConfig* st) {
+    Status s = f_.CheckKeys(node, "storage", {"path", "retention"});
+    if (!s.ok()) return s;
+    if (node["path"]) {
+      if (!(s = f_.String(node["path"], "storage.path", &st->path)).ok()) return s;
+      if (st->path.empty()) return f_.Error("storage.path", node["path"], "is empty");
+      if (st->path == ":memory:") {
+        return f_.Error("storage.path", node["path"], "\":memory:\" is not supported");
+      }
+    }
+    if (node["retention"]) {
+      return f_.Duration(node["retention"], "storage.retention", &st->retention);
+    }
+    return Status::Ok();
+  }
+
+  Status Diagnosis(const YAML::Node& node, DiagnosisConfig* d) {
+    Status s = f_.CheckKeys(node, "diagnosis", {"hysteresis", "evaluate_every"});
+    if (!s.ok()) return s;
+    if (node["hysteresis"]) {
+      int64_t v = 0;
+      if (!(s = f_.Int(node["hysteresis"], "diagnosis.hysteresis", 1, 1000, &v)).ok()) return s;
+      d->hysteresis = static_cast<int>(v);
+    }
+    if (node["evaluate_every"]) {
+      const YAML::Node n = node["evaluate_every"];
+      if (!(s = f_.Duration(n, "diagnosis.evaluate_every", &d->evaluate_every)).ok()) return s;
+      if (d->evaluate_every.count() != 0 && d->evaluate_every < kMinInterval) {
+        return f_.Error("diagnosis.evaluate_every", n,
+                        n.Scalar() + " is below the minimum 100ms (0 = smallest target interval)");
+      }
+    }
+    return Status::Ok();
+  }
+
+  // Reads `interval` and `timeout` of `node` (defaults given), checks
+  // 100ms <= interval <= 24h and 0 < timeout < interval.
+  Status Timing(const YAML::Node& node, const std::string& path, milliseconds def_interval,
+                milliseconds def_timeout, milliseconds* interval, milliseconds* timeout) {
+    const YAML::Node in = node["interval"];
+    const YAML::Node to = node["timeout"];
+    const std::string in_path = ChildPath(path, "interval");
+    const std::string to_path = ChildPath(path, "timeout");
+    milliseconds i = def_interval, t = def_timeout;
+    Status s;
+    if (in && !(s = f_.Duration(in, in_path, &i)).ok()) return s;
+    if (to && !(s = f_.Duration(to, to_path, &t)).ok()) return s;
+    if (in && (i < kMinInterval || i > kMaxInterval)) {
+      return f_.Error(in_path, in, in.Scalar() + " is outside 100ms..24h");
+    }
+    if (to && t.count() <= 0) return f_.Error(to_path, to, to.Scalar() + " must be above 0");
+    if (t >= i) {
+      const YAML::Node& at = to ? to : (in ? in : node);
+      return f_.Error(to_path, at,
+                      FormatDuration(t) + " must be less than the interval " + FormatDuration(i) +
+                          (to ? "" : " (timeout inherited)"));
+    }
+    *interval = i;
+    *timeout = t;
+    return Status::Ok();
+  }
+
+  Status Target(const YAML::Node& node, const std::string& path, const Config& c, TargetConfig* t) {
+    Status s = f_.CheckKeys(
+        node, path,
+        {"name", "host", "port", "interval", "timeout", "labels", "probes", "liveness_ports"});
+    if (!s.ok()) return s;
+    for (const char* required : {"name", "host"}) {
+      if (!node[required]) return f_.Error(ChildPath(path, required), node, "is missing");
+    }
+    const std::pair<const char*, std::string*> strings[] = {{"name", &t->name}, {"host", &t->host}};
+    for (const auto& [key, out] : strings) {
+      const std::string p = ChildPath(path, key);
+      if (!(s = f_.String(node[key], p, out)).ok()) return s;
+      std::string why = std::string(key) == "name" ? CheckName(*out) : CheckHost(*out);
+      if (!why.empty()) return f_.Error(p, node[key], Quote(*out) + " " + why);
+    }
+    if (node["port"] && !(s = f_.Port(node["port"], ChildPath(path, "port"), &t->port)).ok()) {
+      return s;
+    }
+    s = Timing(node, path, c.interval, c.timeout, &t->interval, &t->timeout);
+    if (!s.ok()) return s;
+    if (node["labels"] &&
+        !(s = f_.Labels(node["labels"], ChildPath(path, "labels"), &t->labels)).ok()) {
+      return s;
+    }
+    if (node["probes"] &&
+        !(s = f_.Labels(node["probes"], ChildPath(path, "probes"), &t->probes)).ok()) {
+      return s;
+    }
+    t->liveness_ports = c.liveness_ports;
+    if (node["liveness_ports"]) {
+      return f_.PortList(node["liveness_ports"], ChildPath(path, "liveness_ports"),
+                         &t->liveness_ports);
+    }
+    return Status::Ok();
+  }
+
+  FieldReader f_;
+};
+
+}  // namespace
+
+Status ParseConfigTree(const YAML::Node& root, const std::string& source, Config* out) {
+  return Parser(source).Parse(root, out);
+}
+
+}  // namespace parallax::collector
