@@ -36,6 +36,8 @@ Status Reader::Open(const std::string& path, std::chrono::milliseconds busy_time
                          "SELECT name, labels, version, first_seen_ms, last_seen_ms"
                          " FROM probes ORDER BY name");
   if (!s.ok()) return s;
+  s = r->PrepareIncidents();
+  if (!s.ok()) return s;
   *out = std::move(r);
   return Status::Ok();
 }

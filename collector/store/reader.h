@@ -37,14 +37,18 @@ class Reader {
   Status History(const std::string& target, const std::string& probe, int64_t since_ms,
                  size_t limit, std::vector<ResultRow>* out);
   Status ListProbes(std::vector<ProbeRecord>* out);
+  // Newest first; `target` empty = all; `limit` 0 = no limit.
+  Status ListIncidents(const std::string& target, bool open_only, size_t limit,
+                       std::vector<IncidentRecord>* out);
 
  private:
   Reader() = default;
   Status ReadRows(sqlite::Statement* st, std::vector<ResultRow>* out);
+  Status PrepareIncidents();  // reader_incidents.cc
 
   std::mutex mu_;
   sqlite::Db db_;
-  sqlite::Statement latest_, history_, probes_;
+  sqlite::Statement latest_, history_, probes_, incidents_, changes_;
 };
 
 }  // namespace parallax::collector

@@ -59,6 +59,27 @@ CREATE INDEX results_probe_target_ts ON results (probe_id, target_id, ts_ms);
 CREATE INDEX results_target_ts ON results (target_id, ts_ms);
 CREATE INDEX results_ts ON results (ts_ms);
 )sql",
+      // Version 2: incidents (a target away from ok) and their cause changes.
+      R"sql(
+CREATE TABLE incidents (
+  id        INTEGER PRIMARY KEY,
+  target_id INTEGER NOT NULL REFERENCES targets(id),
+  cause     INTEGER NOT NULL,
+  opened_ms INTEGER NOT NULL,
+  closed_ms INTEGER NOT NULL DEFAULT 0,
+  summary   TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX incidents_target_opened ON incidents (target_id, opened_ms);
+CREATE INDEX incidents_opened ON incidents (opened_ms);
+CREATE TABLE incident_changes (
+  id          INTEGER PRIMARY KEY,
+  incident_id INTEGER NOT NULL REFERENCES incidents(id),
+  at_ms       INTEGER NOT NULL,
+  cause       INTEGER NOT NULL,
+  summary     TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX incident_changes_incident ON incident_changes (incident_id, at_ms);
+)sql",
   };
   return kSteps;
 }
@@ -76,7 +97,14 @@ Status RecreateView(sqlite::Db* db) {
       "  r.error_number AS error_number, r.identification AS identification,\n"
       "  r.pre_banner AS pre_banner, r.detail AS detail, r.late_us AS late_us\n"
       "FROM results r JOIN probes p ON p.id = r.probe_id JOIN targets t ON t.id = r.target_id\n"
-      "  JOIN probe_boots b ON b.id = r.boot_ref;\n";
+      "  JOIN probe_boots b ON b.id = r.boot_ref;\n"
+      "DROP VIEW IF EXISTS incidents_v;\n"
+      "CREATE VIEW incidents_v AS SELECT i.id AS id, t.name AS target,\n"
+      "  " +
+      CauseCaseSql("i.cause") +
+      " AS cause, i.opened_ms AS opened_ms,\n"
+      "  i.closed_ms AS closed_ms, i.summary AS summary\n"
+      "FROM incidents i JOIN targets t ON t.id = i.target_id;\n";
   return db->Exec(sql);
 }
 
@@ -92,6 +120,17 @@ std::string OutcomeCaseSql(const std::string& column) {
            std::string(OutcomeWord(static_cast<v1::Outcome>(v))) + "'";
   }
   sql += " ELSE 'outcome_' || " + column + " END";
+  return sql;
+}
+
+std::string CauseCaseSql(const std::string& column) {
+  std::string sql = "CASE " + column;
+  for (int v = v1::Cause_MIN; v <= v1::Cause_MAX; ++v) {
+    if (!v1::Cause_IsValid(v)) continue;
+    sql += " WHEN " + std::to_string(v) + " THEN '" +
+           std::string(CauseWord(static_cast<v1::Cause>(v))) + "'";
+  }
+  sql += " ELSE 'cause_' || " + column + " END";
   return sql;
 }
 

@@ -6,8 +6,9 @@
 // previous version intact. A database written by a newer collector (version
 // above kSchemaVersion) is refused rather than guessed at.
 //
-// The `results_v` view (names instead of ids, outcome as its word) is dropped
-// and recreated at every Migrate() so new outcome words appear without a step.
+// The `results_v` and `incidents_v` views (names instead of ids, outcome and
+// cause as words) are dropped
+// and recreated at every Migrate() so new words appear without a step.
 //
 // Thread-safety: functions use only the connection passed in.
 #pragma once
@@ -30,5 +31,7 @@ Status Migrate(sqlite::Db* db, const std::string& path);
 // "CASE <column> WHEN 0 THEN 'unspecified' WHEN 1 THEN 'ok' ... END": the
 // outcome number as its word (common/words.h), for SQL.
 std::string OutcomeCaseSql(const std::string& column);
+// The same for Cause numbers (CauseWord).
+std::string CauseCaseSql(const std::string& column);
 
 }  // namespace parallax::collector

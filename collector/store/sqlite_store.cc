@@ -106,6 +106,38 @@ Status SqliteStore::History(const std::string& target, const std::string& probe,
 
 Status SqliteStore::ListProbes(std::vector<ProbeRecord>* out) { return reader_->ListProbes(out); }
 
+void SqliteStore::EnqueueIncident(WriteOp::IncidentAction action, const std::string& target,
+                                  v1::Cause cause, int64_t at_ms, const std::string& summary) {
+  WriteOp op;
+  op.kind = WriteOp::Kind::kIncident;
+  op.incident_action = action;
+  op.incident_target = target;
+  op.cause = cause;
+  op.at_ms = at_ms;
+  op.summary = summary;
+  Enqueue(std::move(op));
+}
+
+void SqliteStore::OpenIncident(const std::string& target, v1::Cause cause, int64_t at_ms,
+                               const std::string& summary) {
+  EnqueueIncident(WriteOp::IncidentAction::kOpen, target, cause, at_ms, summary);
+}
+
+void SqliteStore::ChangeIncident(const std::string& target, v1::Cause cause, int64_t at_ms,
+                                 const std::string& summary) {
+  EnqueueIncident(WriteOp::IncidentAction::kChange, target, cause, at_ms, summary);
+}
+
+void SqliteStore::CloseIncident(const std::string& target, int64_t at_ms,
+                                const std::string& summary) {
+  EnqueueIncident(WriteOp::IncidentAction::kClose, target, v1::CAUSE_OK, at_ms, summary);
+}
+
+Status SqliteStore::ListIncidents(const std::string& target, bool open_only, size_t limit,
+                                  std::vector<IncidentRecord>* out) {
+  return reader_->ListIncidents(target, open_only, limit, out);
+}
+
 std::vector<WriteOp> SqliteStore::TakeBatch() {
   std::vector<WriteOp> batch;
   size_t results = 0;

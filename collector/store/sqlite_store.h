@@ -41,10 +41,19 @@ class SqliteStore : public Store {
   Status History(const std::string& target, const std::string& probe, int64_t since_ms,
                  size_t limit, std::vector<ResultRow>* out) override;
   Status ListProbes(std::vector<ProbeRecord>* out) override;
+  void OpenIncident(const std::string& target, v1::Cause cause, int64_t at_ms,
+                    const std::string& summary) override;
+  void ChangeIncident(const std::string& target, v1::Cause cause, int64_t at_ms,
+                      const std::string& summary) override;
+  void CloseIncident(const std::string& target, int64_t at_ms, const std::string& summary) override;
+  Status ListIncidents(const std::string& target, bool open_only, size_t limit,
+                       std::vector<IncidentRecord>* out) override;
 
  private:
   explicit SqliteStore(const StoreOptions& options) : options_(options) {}
   void Enqueue(WriteOp op);
+  void EnqueueIncident(WriteOp::IncidentAction action, const std::string& target, v1::Cause cause,
+                       int64_t at_ms, const std::string& summary);
   void WriterLoop();
   // Takes the next batch from queue_ (mu_ held).
   std::vector<WriteOp> TakeBatch();

@@ -77,6 +77,25 @@ struct ResultRow {
   v1::CheckResult result;  // seq, outcome, times, address, identification, pre_banner, detail...
 };
 
+// One cause change of an incident (the first is the opening cause; closing
+// adds a change to CAUSE_OK).
+struct IncidentChangeRecord {
+  int64_t at_ms = 0;
+  v1::Cause cause = v1::CAUSE_UNSPECIFIED;
+  std::string summary;
+};
+
+// A period during which a target was away from ok.
+struct IncidentRecord {
+  int64_t id = 0;
+  std::string target;
+  v1::Cause cause = v1::CAUSE_UNSPECIFIED;  // the latest failure cause
+  int64_t opened_ms = 0;
+  int64_t closed_ms = 0;                      // 0 while open
+  std::string summary;                        // of the latest failure cause
+  std::vector<IncidentChangeRecord> changes;  // oldest first
+};
+
 class Store {
  public:
   using CommitCallback = std::function<void(const CommitInfo&)>;
@@ -107,6 +126,19 @@ class Store {
   virtual Status History(const std::string& target, const std::string& probe, int64_t since_ms,
                          size_t limit, std::vector<ResultRow>* out) = 0;
   virtual Status ListProbes(std::vector<ProbeRecord>* out) = 0;
+
+  // Incidents: at most one open per target. Queued like every write.
+  // OpenIncident closes a still-open incident of the target first;
+  // ChangeIncident opens one if none is open; CloseIncident is a no-op then.
+  virtual void OpenIncident(const std::string& target, v1::Cause cause, int64_t at_ms,
+                            const std::string& summary) = 0;
+  virtual void ChangeIncident(const std::string& target, v1::Cause cause, int64_t at_ms,
+                              const std::string& summary) = 0;
+  virtual void CloseIncident(const std::string& target, int64_t at_ms,
+                             const std::string& summary) = 0;
+  // Newest (by opened_ms) first; `target` empty = all; `limit` 0 = no limit.
+  virtual Status ListIncidents(const std::string& target, bool open_only, size_t limit,
+                               std::vector<IncidentRecord>* out) = 0;
 };
 
 }  // namespace parallax::collector

@@ -68,6 +68,16 @@ Status Writer::Prepare() {
       {&delete_old_,
        "DELETE FROM results WHERE id IN"
        " (SELECT id FROM results WHERE ts_ms < ?1 ORDER BY ts_ms LIMIT ?2)"},
+      {&open_incident_,
+       "SELECT id FROM incidents WHERE target_id = ?1 AND closed_ms = 0"
+       " ORDER BY opened_ms DESC, id DESC LIMIT 1"},
+      {&insert_incident_,
+       "INSERT INTO incidents (target_id, cause, opened_ms, summary) VALUES (?1, ?2, ?3, ?4)"},
+      {&update_incident_, "UPDATE incidents SET cause = ?2, summary = ?3 WHERE id = ?1"},
+      {&close_incident_, "UPDATE incidents SET closed_ms = ?2 WHERE id = ?1"},
+      {&insert_change_,
+       "INSERT INTO incident_changes (incident_id, at_ms, cause, summary)"
+       " VALUES (?1, ?2, ?3, ?4)"},
   };
   for (const auto& [st, sql] : stmts) {
     Status s = st->Prepare(db, sql);
@@ -130,6 +140,8 @@ Status Writer::ApplyOne(WriteOp& op, CommitInfo* info, int64_t now_ms) {
       return ApplyProbe(op.probe_record, now_ms);
     case WriteOp::Kind::kTargets:
       return ApplyTargets(op.targets, now_ms);
+    case WriteOp::Kind::kIncident:
+      return ApplyIncident(op, now_ms);
   }
   return Status::Internal("unknown write operation");
 }

@@ -26,7 +26,8 @@ using BootKey = std::pair<std::string, std::string>;
 
 // One queued write operation.
 struct WriteOp {
-  enum class Kind { kResults, kProbe, kTargets };
+  enum class Kind { kResults, kProbe, kTargets, kIncident };
+  enum class IncidentAction { kOpen, kChange, kClose };
   Kind kind = Kind::kResults;
   // kResults
   std::string probe;
@@ -37,6 +38,12 @@ struct WriteOp {
   ProbeRecord probe_record;
   // kTargets
   std::vector<TargetRecord> targets;
+  // kIncident
+  IncidentAction incident_action = IncidentAction::kOpen;
+  std::string incident_target;
+  v1::Cause cause = v1::CAUSE_UNSPECIFIED;
+  int64_t at_ms = 0;
+  std::string summary;
 };
 
 class Writer {
@@ -70,6 +77,9 @@ class Writer {
   Status ApplyResults(WriteOp& op, CommitInfo* info, int64_t now_ms);
   Status ApplyProbe(const ProbeRecord& p, int64_t now_ms);
   Status ApplyTargets(const std::vector<TargetRecord>& targets, int64_t now_ms);
+  Status ApplyIncident(const WriteOp& op, int64_t now_ms);
+  Status AddIncidentChange(int64_t incident_id, v1::Cause cause, int64_t at_ms,
+                           const std::string& summary);
   Status ProbeId(const std::string& name, int64_t now_ms, int64_t* id);
   Status TargetId(const std::string& name, int64_t now_ms, int64_t* id);
   Status Boot(int64_t probe_id, const std::string& boot_id, BootState* out);
@@ -82,6 +92,8 @@ class Writer {
   sqlite::Statement select_target_, insert_target_name_, upsert_target_;
   sqlite::Statement select_boot_, insert_boot_, update_boot_;
   sqlite::Statement insert_result_, delete_old_;
+  sqlite::Statement open_incident_, insert_incident_, update_incident_, close_incident_;
+  sqlite::Statement insert_change_;
 
   std::map<std::string, int64_t> probe_ids_;
   std::map<std::string, int64_t> target_ids_;
