@@ -8,26 +8,41 @@
 //  - The scheduler owns each check's deadline (the target's timeout) and timing.
 //  - SetAssignment() replaces the target set: unchanged targets keep their
 //    phase, removed targets stop (a check in flight finishes and is reported).
+//    A target is unchanged when name, host, port and interval are equal (a new
+//    timeout, labels or liveness ports apply from its next run). Invalid
+//    targets are skipped with a warning naming the field and value (counted
+//    in stats().targets_rejected).
+//  - One check per target at a time: the next run is the next slot of the
+//    target's phase after the previous run finished; slots missed meanwhile
+//    (a timeout longer than the interval, a long wait for a slot) are skipped
+//    and counted, never run in a burst.
+//  - When the SSH check fails with timeout / host_unreachable /
+//    network_unreachable, liveness evidence (ICMP echo, TCP connects to the
+//    target's liveness_ports) is gathered before the result is reported,
+//    which can add up to one timeout to that result (see check_run.h).
+//  - Stop() cancels the checks in flight and drops their results (a deadline
+//    caused by shutting down is no observation); nothing runs afterwards.
+//  - An empty or malformed identification is replaced by
+//    "SSH-2.0-parallax_probe_<version>".
 //
 // Thread-safety: every method must be called on the io_context's thread (post
 // to it). The sink runs on that thread too; it assigns `seq`.
 #pragma once
-
-#include <utility>  // Boost 1.74 Asio under C++20 needs this first
 
 #include <boost/asio/io_context.hpp>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>  // Boost 1.74 Asio under C++20 needs this first
 
 #include "parallax/v1/probe.pb.h"
 
 namespace parallax::probe {
 
 struct SchedulerOptions {
-  std::string probe_name;        // seeds the jitter
-  std::string identification;    // sent to servers: "SSH-2.0-parallax_probe_<version>"
+  std::string probe_name;      // seeds the jitter
+  std::string identification;  // sent to servers: "SSH-2.0-parallax_probe_<version>"
   size_t max_in_flight = 4096;
 };
 
@@ -35,9 +50,12 @@ struct SchedulerStats {
   uint64_t checks_started = 0;
   uint64_t checks_done = 0;
   uint32_t in_flight = 0;
-  uint32_t waiting = 0;        // due, held back by max_in_flight
-  uint64_t max_late_us = 0;    // since start
+  uint32_t waiting = 0;      // due, held back by max_in_flight
+  uint64_t max_late_us = 0;  // since start
   size_t targets = 0;
+  uint64_t runs_skipped = 0;      // slots missed because the target's previous run was busy
+  uint64_t targets_rejected = 0;  // invalid targets skipped by SetAssignment (all calls)
+  uint64_t generation = 0;        // of the last assignment
 };
 
 class Scheduler {

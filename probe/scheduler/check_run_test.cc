@@ -1,0 +1,155 @@
+#include "probe/scheduler/check_run.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "probe/checks/test_server.h"
+
+namespace parallax::probe {
+namespace {
+
+using std::chrono::milliseconds;
+using testing::ServerBehavior;
+using testing::TestServer;
+
+v1::Target MakeTarget(const std::string& name, uint16_t port, uint32_t timeout_ms = 5000) {
+  v1::Target t;
+  t.set_name(name);
+  t.set_host("127.0.0.1");
+  t.set_port(port);
+  t.set_interval_ms(60000);
+  t.set_timeout_ms(timeout_ms);
+  return t;
+}
+
+TEST(ValidateTargetTest, AcceptsAGoodTarget) {
+  v1::Target t = MakeTarget("web-1.example:ssh", 22);
+  t.add_liveness_ports(80);
+  EXPECT_TRUE(ValidateTarget(t).ok()) << ValidateTarget(t).ToString();
+}
+
+TEST(ValidateTargetTest, RejectsWithFieldAndValue) {
+  struct Case {
+    std::function<void(v1::Target*)> mutate;
+    std::string message;  // substring
+  };
+  const Case cases[] = {
+      {[](v1::Target* t) { t->set_name(""); }, "target name \"\" must be 1..128"},
+      {[](v1::Target* t) { t->set_name("a b"); }, "target name \"a b\" may contain only"},
+      {[](v1::Target* t) { t->set_host(""); }, "target \"t\": host \"\""},
+      {[](v1::Target* t) { t->set_port(0); }, "target \"t\": port 0 is not in 1..65535"},
+      {[](v1::Target* t) { t->set_port(70000); }, "port 70000"},
+      {[](v1::Target* t) { t->set_interval_ms(5); }, "interval_ms 5 is below 100"},
+      {[](v1::Target* t) { t->set_timeout_ms(0); }, "timeout_ms 0"},
+      {[](v1::Target* t) { t->add_liveness_ports(0); }, "liveness port 0"},
+      {[](v1::Target* t) {
+         for (int i = 1; i <= 17; ++i) t->add_liveness_ports(i);
+       },
+       "17 liveness_ports, at most 16"},
+  };
+  for (const Case& c : cases) {
+    v1::Target t = MakeTarget("t", 22);
+    c.mutate(&t);
+    Status st = ValidateTarget(t);
+    EXPECT_FALSE(st.ok()) << c.message;
+    EXPECT_NE(st.message().find(c.message), std::string::npos) << st.message();
+  }
+}
+
+TEST(CheckRunTest, WantsLivenessOnlyForSilentFailures) {
+  EXPECT_TRUE(WantsLiveness(v1::OUTCOME_TIMEOUT));
+  EXPECT_TRUE(WantsLiveness(v1::OUTCOME_HOST_UNREACHABLE));
+  EXPECT_TRUE(WantsLiveness(v1::OUTCOME_NETWORK_UNREACHABLE));
+  EXPECT_FALSE(WantsLiveness(v1::OUTCOME_OK));
+  EXPECT_FALSE(WantsLiveness(v1::OUTCOME_REFUSED));
+  EXPECT_FALSE(WantsLiveness(v1::OUTCOME_BANNER_TIMEOUT));
+  EXPECT_FALSE(WantsLiveness(v1::OUTCOME_DNS_ERROR));
+}
+
+class CheckRunRunTest : public ::testing::Test {
+ protected:
+  v1::CheckResult Run(const v1::Target& t, int* calls = nullptr) {
+    auto run = CheckRun::Create(io_, t, "SSH-2.0-parallax_probe_test");
+    v1::CheckResult out;
+    int done = 0;
+    run->Start([&](v1::CheckResult&& r) {
+      out = std::move(r);
+      ++done;
+    });
+    for (int i = 0; i < 500 && done == 0; ++i) io_.run_for(milliseconds(20));
+    io_.run_for(milliseconds(20));
+    EXPECT_EQ(done, 1);
+    if (calls != nullptr) *calls = done;
+    return out;
+  }
+  boost::asio::io_context io_;
+};
+
+TEST_F(CheckRunRunTest, OkHasNoLiveness) {
+  TestServer server(io_, ServerBehavior::kSsh);
+  v1::Target t = MakeTarget("ok", server.port());
+  t.add_liveness_ports(server.port());
+  v1::CheckResult r = Run(t);
+  EXPECT_EQ(r.outcome(), v1::OUTCOME_OK) << r.detail();
+  EXPECT_FALSE(r.has_liveness());
+  EXPECT_EQ(server.accepted(), 1);  // no liveness connect
+}
+
+TEST_F(CheckRunRunTest, RefusedHasNoLiveness) {
+  v1::Target t = MakeTarget("refused", testing::ClosedPort());
+  t.add_liveness_ports(80);
+  v1::CheckResult r = Run(t);
+  EXPECT_EQ(r.outcome(), v1::OUTCOME_REFUSED);
+  EXPECT_FALSE(r.has_liveness());
+}
+
+TEST_F(CheckRunRunTest, TimeoutGathersLivenessEvidence) {
+  testing::FullBacklogListener listener;
+  if (listener.port() == 0) GTEST_SKIP() << "could not fill a loopback accept queue here";
+  TestServer open_port(io_, ServerBehavior::kSilent);
+  uint16_t closed = testing::ClosedPort();
+  v1::Target t = MakeTarget("filtered", listener.port(), 400);
+  t.add_liveness_ports(open_port.port());
+  t.add_liveness_ports(closed);
+  t.add_liveness_ports(open_port.port());  // duplicates are probed once
+  auto start = std::chrono::steady_clock::now();
+  v1::CheckResult r = Run(t);
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_EQ(r.outcome(), v1::OUTCOME_TIMEOUT) << r.detail();
+  ASSERT_TRUE(r.has_liveness());
+  const v1::Liveness& l = r.liveness();
+  ASSERT_EQ(l.ports_size(), 2);
+  EXPECT_EQ(l.ports(0).port(), open_port.port());
+  EXPECT_EQ(l.ports(0).outcome(), v1::OUTCOME_OK);
+  EXPECT_EQ(l.ports(1).port(), closed);
+  EXPECT_EQ(l.ports(1).outcome(), v1::OUTCOME_REFUSED);
+  if (l.icmp_error() != "no permission") {
+    EXPECT_TRUE(l.icmp_attempted());
+    EXPECT_TRUE(l.icmp_reply()) << l.icmp_error();
+  }
+  EXPECT_GE(took, milliseconds(390));   // the SSH deadline ...
+  EXPECT_LT(took, milliseconds(5000));  // ... plus at most one more timeout, generously
+}
+
+TEST_F(CheckRunRunTest, CancelReportsOnce) {
+  TestServer server(io_, ServerBehavior::kSilent);
+  auto run = CheckRun::Create(io_, MakeTarget("silent", server.port()), "SSH-2.0-x");
+  int done = 0;
+  v1::CheckResult out;
+  run->Start([&](v1::CheckResult&& r) {
+    out = std::move(r);
+    ++done;
+  });
+  io_.run_for(milliseconds(100));
+  EXPECT_EQ(done, 0);
+  run->Cancel();
+  run->Cancel();
+  for (int i = 0; i < 50 && done == 0; ++i) io_.run_for(milliseconds(20));
+  io_.run_for(milliseconds(50));
+  EXPECT_EQ(done, 1);
+  EXPECT_EQ(out.outcome(), v1::OUTCOME_BANNER_TIMEOUT);
+}
+
+}  // namespace
+}  // namespace parallax::probe

@@ -1,0 +1,261 @@
+#include "probe/scheduler/scheduler.h"
+
+#include <boost/asio/steady_timer.hpp>
+#include <deque>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "common/log.h"
+#include "common/version.h"
+#include "probe/scheduler/check_run.h"
+#include "probe/scheduler/schedule_queue.h"
+
+namespace parallax::probe {
+namespace {
+
+using Clock = ScheduleQueue::Clock;
+using std::chrono::milliseconds;
+
+constexpr char kDefaultIdentification[] = "SSH-2.0-parallax_probe_" PARALLAX_VERSION;
+
+// RFC 4253: "SSH-2.0-softwareversion", printable US-ASCII, no CR/LF, <= 253
+// bytes before the CR LF we append.
+bool ValidIdentification(const std::string& id) {
+  if (id.rfind("SSH-2.0-", 0) != 0 || id.size() > 253 || id.size() == 8) return false;
+  for (char c : id) {
+    if (c < 0x20 || c > 0x7E) return false;
+  }
+  return true;
+}
+
+uint64_t Micros(Clock::duration d) {
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+  return us < 0 ? 0 : static_cast<uint64_t>(us);
+}
+
+}  // namespace
+
+class Scheduler::Impl {
+ public:
+  Impl(boost::asio::io_context& io, SchedulerOptions options, Sink sink)
+      : io_(io), options_(std::move(options)), sink_(std::move(sink)), timer_(io) {
+    if (options_.max_in_flight == 0) options_.max_in_flight = 1;
+    if (!ValidIdentification(options_.identification)) {
+      if (!options_.identification.empty()) {
+        Logf(LogLevel::kWarning,
+             "scheduler: identification \"%s\" is not \"SSH-2.0-<software>\" "
+             "in printable ASCII (at most 253 bytes); using \"%s\"",
+             options_.identification.c_str(), kDefaultIdentification);
+      }
+      options_.identification = kDefaultIdentification;
+    }
+  }
+
+  ~Impl() { Stop(); }
+
+  void SetAssignment(const v1::Assignment& assignment);
+  void Stop();
+  SchedulerStats stats() const;
+
+ private:
+  struct TargetState {
+    v1::Target target;
+    Clock::time_point origin;  // the target's phase: runs are due at origin + k*interval
+  };
+
+  void Add(const v1::Target& target, Clock::time_point now);
+  void OnTimer();
+  void StartWaiting();
+  void StartRun(uint64_t key, TargetState& state, Clock::time_point due);
+  void OnRunDone(uint64_t run_id, uint64_t key, Clock::time_point due, v1::CheckResult&& r);
+  void Arm();
+
+  boost::asio::io_context& io_;
+  SchedulerOptions options_;
+  Sink sink_;
+  boost::asio::steady_timer timer_;
+  bool armed_ = false;
+  Clock::time_point armed_due_;
+  ScheduleQueue queue_;
+  std::deque<ScheduleQueue::Entry> waiting_;  // due, held back by max_in_flight
+  std::unordered_map<uint64_t, TargetState> targets_;
+  std::unordered_map<std::string, uint64_t> keys_;  // target name -> key
+  std::unordered_map<uint64_t, std::shared_ptr<CheckRun>> running_;
+  uint64_t next_key_ = 1;
+  uint64_t next_run_id_ = 1;
+  uint64_t generation_ = 0;
+  bool stopped_ = false;
+  SchedulerStats stats_;
+  // Handlers hold a weak reference: after ~Impl they do nothing.
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
+};
+
+void Scheduler::Impl::SetAssignment(const v1::Assignment& assignment) {
+  if (stopped_) return;
+  generation_ = assignment.generation();
+  stats_.generation = generation_;
+  Clock::time_point now = Clock::now();
+  std::unordered_set<std::string> names;
+  for (const v1::Target& t : assignment.targets()) {
+    Status st = ValidateTarget(t);
+    if (st.ok() && !names.insert(t.name()).second) {
+      st = Status::InvalidArgument("target name \"" + t.name() + "\" appears more than once");
+    }
+    if (!st.ok()) {
+      ++stats_.targets_rejected;
+      Logf(LogLevel::kWarning, "assignment %llu: skipping a target: %s",
+           static_cast<unsigned long long>(generation_), st.message().c_str());
+      continue;
+    }
+    auto it = keys_.find(t.name());
+    if (it != keys_.end()) {
+      TargetState& old = targets_.at(it->second);
+      if (old.target.host() == t.host() && old.target.port() == t.port() &&
+          old.target.interval_ms() == t.interval_ms()) {
+        old.target = t;  // unchanged schedule: keep the phase, take new timeout/ports/labels
+        continue;
+      }
+      targets_.erase(it->second);  // its queued entry is skipped; a run in flight finishes
+      keys_.erase(it);
+    }
+    Add(t, now);
+  }
+  for (auto it = keys_.begin(); it != keys_.end();) {
+    if (names.count(it->first) == 0) {
+      targets_.erase(it->second);
+      it = keys_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  Arm();
+}
+
+void Scheduler::Impl::Add(const v1::Target& target, Clock::time_point now) {
+  uint64_t key = next_key_++;
+  milliseconds interval(target.interval_ms());
+  Clock::time_point origin = now + JitterOffset(options_.probe_name, target.name(), interval);
+  targets_.emplace(key, TargetState{target, origin});
+  keys_[target.name()] = key;
+  queue_.Push(origin, key);
+}
+
+void Scheduler::Impl::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  boost::system::error_code ignored;
+  timer_.cancel();
+  armed_ = false;
+  queue_.Clear();
+  waiting_.clear();
+  targets_.clear();
+  keys_.clear();
+  // Their results are dropped (a deadline caused by shutdown is no observation).
+  auto running = running_;
+  for (auto& [id, run] : running) run->Cancel();
+}
+
+SchedulerStats Scheduler::Impl::stats() const {
+  SchedulerStats s = stats_;
+  s.waiting = static_cast<uint32_t>(waiting_.size());
+  s.targets = targets_.size();
+  return s;
+}
+
+void Scheduler::Impl::Arm() {
+  if (stopped_ || queue_.empty()) {
+    if (armed_) timer_.cancel();
+    armed_ = false;
+    return;
+  }
+  Clock::time_point due = queue_.top().due;
+  if (armed_ && armed_due_ == due) return;
+  armed_ = true;
+  armed_due_ = due;
+  timer_.expires_at(due);  // cancels a previous wait
+  timer_.async_wait(
+      [this, alive = std::weak_ptr<int>(alive_)](const boost::system::error_code& ec) {
+        if (alive.expired() || ec == boost::asio::error::operation_aborted) return;
+        armed_ = false;
+        OnTimer();
+      });
+}
+
+void Scheduler::Impl::OnTimer() {
+  if (stopped_) return;
+  Clock::time_point now = Clock::now();
+  while (!queue_.empty() && queue_.top().due <= now) {
+    ScheduleQueue::Entry e = queue_.Pop();
+    if (targets_.count(e.key) != 0) waiting_.push_back(e);
+  }
+  StartWaiting();
+  Arm();
+}
+
+void Scheduler::Impl::StartWaiting() {
+  while (!stopped_ && running_.size() < options_.max_in_flight && !waiting_.empty()) {
+    ScheduleQueue::Entry e = waiting_.front();
+    waiting_.pop_front();
+    auto it = targets_.find(e.key);
+    if (it == targets_.end()) continue;  // removed while waiting
+    StartRun(e.key, it->second, e.due);
+  }
+}
+
+void Scheduler::Impl::StartRun(uint64_t key, TargetState& state, Clock::time_point due) {
+  Clock::time_point now = Clock::now();
+  uint64_t late_us = now > due ? Micros(now - due) : 0;
+  if (late_us > stats_.max_late_us) stats_.max_late_us = late_us;
+  uint64_t run_id = next_run_id_++;
+  auto run = CheckRun::Create(io_, state.target, options_.identification);
+  running_.emplace(run_id, run);
+  ++stats_.checks_started;
+  stats_.in_flight = static_cast<uint32_t>(running_.size());
+  uint64_t generation = generation_;
+  std::string name = state.target.name();
+  run->Start([this, alive = std::weak_ptr<int>(alive_), run_id, key, due, late_us, generation,
+              name](v1::CheckResult&& r) {
+    if (alive.expired()) return;
+    r.set_target(name);
+    r.set_generation(generation);
+    r.set_late_us(static_cast<uint32_t>(std::min<uint64_t>(late_us, UINT32_MAX)));
+    OnRunDone(run_id, key, due, std::move(r));
+  });
+}
+
+void Scheduler::Impl::OnRunDone(uint64_t run_id, uint64_t key, Clock::time_point due,
+                                v1::CheckResult&& r) {
+  running_.erase(run_id);
+  ++stats_.checks_done;
+  stats_.in_flight = static_cast<uint32_t>(running_.size());
+  if (stopped_) return;
+  sink_(std::move(r));
+  if (stopped_) return;  // the sink may Stop()
+  auto it = targets_.find(key);
+  if (it != targets_.end()) {
+    // Next slot of the target's phase after now: one run at a time per target;
+    // slots missed while it ran (or waited) are skipped, not run in a burst.
+    milliseconds interval(it->second.target.interval_ms());
+    Clock::time_point next = NextSlot(it->second.origin, interval, Clock::now());
+    auto missed = (next - due) / std::chrono::duration_cast<Clock::duration>(interval) - 1;
+    if (missed > 0) stats_.runs_skipped += static_cast<uint64_t>(missed);
+    queue_.Push(next, key);
+  }
+  StartWaiting();
+  Arm();
+}
+
+Scheduler::Scheduler(boost::asio::io_context& io, SchedulerOptions options, Sink sink)
+    : impl_(std::make_unique<Impl>(io, std::move(options), std::move(sink))) {}
+
+Scheduler::~Scheduler() = default;
+
+void Scheduler::SetAssignment(const v1::Assignment& assignment) {
+  impl_->SetAssignment(assignment);
+}
+
+void Scheduler::Stop() { impl_->Stop(); }
+
+SchedulerStats Scheduler::stats() const { return impl_->stats(); }
+
+}  // namespace parallax::probe
