@@ -31,7 +31,7 @@ void SshCheck::Start(Done done) {
   }
   phase_ = Phase::kResolve;
   resolver_.async_resolve(options_.host, std::to_string(options_.port),
-                          tcp::resolver::numeric_service,
+                          tcp::resolver::numeric_service | tcp::resolver::address_configured,
                           [self = shared_from_this()](const boost::system::error_code& ec,
                                                       const tcp::resolver::results_type& results) {
                             self->OnResolved(ec, results);

@@ -1,7 +1,8 @@
 // SshCheck: is an SSH server answering at host:port?
 //
 // Resolves the host (skipped for IP literals; async, never blocks the io
-// thread), connects to the first address, immediately sends the probe's own
+// thread; AI_ADDRCONFIG, so no IPv6 addresses on an IPv4-only host),
+// connects to the first address, immediately sends the probe's own
 // identification line (as OpenSSH's client does, so sshd logs a clean close
 // rather than "did not receive identification string", and HTTP servers
 // answer "400 Bad Request" that the parser recognises), then reads until the
