@@ -1,0 +1,151 @@
+# shellcheck shell=bash
+# Process control for the lab's services: sshd per target, the port-80 "alive" listener and
+# the tarpit / not-ssh listeners that replace sshd. Sourced by lab.sh after common.sh.
+#
+# Contract: every service of host H keeps a pid file in $STATE/hosts/H/<name>.pid and a log
+# in $STATE/hosts/H/<name>.log. Daemons run detached (setsid, stdio to the log) so that the
+# caller's pipes never wait on them. All waits are bounded.
+
+host_dir() { echo "$STATE/hosts/$1"; }
+
+pid_alive() {  # PID: running and not a zombie
+  local pid="$1" st
+  [[ -n "$pid" && -r "/proc/$pid/stat" ]] || return 1
+  st="$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" || return 1
+  [[ -n "$st" && "$st" != Z && "$st" != X ]]
+}
+
+service_alive() {  # HOST NAME
+  local f
+  f="$(host_dir "$1")/$2.pid"
+  [[ -f "$f" ]] && pid_alive "$(cat "$f")"
+}
+
+# Starts NAME for HOST in the host's namespace: start_service HOST NAME cmd...
+start_service() {
+  local h="$1" name="$2" dir
+  shift 2
+  dir="$(host_dir "$h")"
+  mkdir -p "$dir"
+  ip netns exec "${HOST_NS[$h]}" setsid "$@" </dev/null >>"$dir/$name.log" 2>&1 9>&- &
+  echo $! >"$dir/$name.pid"
+}
+
+# Stops NAME of HOST (TERM, then KILL after 2 s); fine if it is not running.
+stop_service() {
+  local f pid i
+  f="$(host_dir "$1")/$2.pid"
+  [[ -f "$f" ]] || return 0
+  pid="$(cat "$f")"
+  if pid_alive "$pid"; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 40; i++)); do
+      pid_alive "$pid" || break
+      sleep 0.05
+    done
+    pid_alive "$pid" && kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$f"
+}
+
+port_listening() {  # HOST PORT
+  [[ -n "$(nsx "${HOST_NS[$1]}" ss -Hltn "sport = :$2" 2>/dev/null)" ]]
+}
+
+# Waits (up to 5 s) until HOST listens on PORT while service NAME is alive.
+wait_listen() {
+  local h="$1" port="$2" name="$3" i log
+  for ((i = 0; i < 100; i++)); do
+    port_listening "$h" "$port" && return 0
+    service_alive "$h" "$name" || break
+    sleep 0.05
+  done
+  log="$(host_dir "$h")/$name.log"
+  die "$name on $h did not listen on port $port; last log lines:
+$(tail -n 5 "$log" 2>/dev/null)"
+}
+
+wait_port_free() {  # HOST PORT, up to 5 s
+  local i
+  for ((i = 0; i < 100; i++)); do
+    port_listening "$1" "$2" || return 0
+    sleep 0.05
+  done
+  die "port $2 on $1 is still in use"
+}
+
+# Writes the private sshd config (and host key) of target H listening on PORT.
+write_sshd_config() {
+  local h="$1" port="$2" dir
+  dir="$(host_dir "$h")"
+  mkdir -p "$dir"
+  if [[ ! -f "$dir/ssh_host_ed25519_key" ]]; then
+    ssh-keygen -q -t ed25519 -N '' -C "netlab-$LAB_ID-$h" -f "$dir/ssh_host_ed25519_key" ||
+      die "ssh-keygen failed for $h"
+  fi
+  cat >"$dir/sshd_config" <<EOF
+# Parallax netlab: throwaway sshd of $h (lab $LAB_ID). Nobody can log in.
+Port $port
+ListenAddress 0.0.0.0
+HostKey $dir/ssh_host_ed25519_key
+PidFile $dir/sshd.pid
+UsePAM no
+PermitRootLogin no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PubkeyAuthentication no
+AuthorizedKeysFile none
+MaxStartups 100:30:200
+LoginGraceTime 30
+EOF
+}
+
+# (Re)starts sshd of target H on PORT (default 22).
+start_sshd() {
+  local h="$1" port="${2:-22}"
+  stop_service "$h" sshd
+  wait_port_free "$h" "$port"
+  write_sshd_config "$h" "$port"
+  mkdir -p /run/sshd
+  chmod 755 /run/sshd
+  start_service "$h" sshd /usr/sbin/sshd -D -f "$(host_dir "$h")/sshd_config" \
+    -E "$(host_dir "$h")/sshd.log"
+  wait_listen "$h" "$port" sshd
+}
+
+# Starts a netlab_listen.py listener: start_listener HOST NAME MODE PORT.
+start_listener() {
+  local h="$1" name="$2" mode="$3" port="$4"
+  stop_service "$h" "$name"
+  wait_port_free "$h" "$port"
+  start_service "$h" "$name" "$PY" "$NETLAB_DIR/netlab_listen.py" "$mode" "$port" "$h"
+  wait_listen "$h" "$port" "$name"
+}
+
+# Kills every process in namespace NS (TERM, then KILL), bounded.
+kill_ns_pids() {
+  local ns="$1" pids i
+  pids="$(ip netns pids "$ns" 2>/dev/null || true)"
+  [[ -z "$pids" ]] && return 0
+  # shellcheck disable=SC2086
+  kill -TERM $pids 2>/dev/null || true
+  for ((i = 0; i < 40; i++)); do
+    pids="$(ip netns pids "$ns" 2>/dev/null || true)"
+    [[ -z "$pids" ]] && return 0
+    sleep 0.05
+  done
+  # shellcheck disable=SC2086
+  kill -KILL $pids 2>/dev/null || true
+}
+
+# Kills processes whose command line names this lab's state dir (they may have outlived
+# their namespace, e.g. after a partial run).
+kill_state_pids() {
+  local p cmd
+  for p in /proc/[0-9]*; do
+    cmd="$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)" || continue
+    [[ "$cmd" == *"$STATE/"* ]] || continue
+    [[ "${p#/proc/}" == "$$" ]] && continue
+    kill -KILL "${p#/proc/}" 2>/dev/null || true
+  done
+}

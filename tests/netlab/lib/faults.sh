@@ -1,0 +1,211 @@
+# shellcheck shell=bash
+# Faults of the lab, each with its raw network effect, and their undo. Sourced by lab.sh.
+#
+# Contract: an active fault is a file $STATE/faults/SUBJECT/SLOT holding the command that
+# made it (SUBJECT is a target such as t1 or a network such as isp-b). One fault per slot:
+#   service   sshd-stop | sshd-port P | tarpit | not-ssh   (what answers on tcp/22)
+#   firewall  fw-reject | fw-reject-icmp | fw-drop          (nft table netlab_fw, target)
+#   ban-PROBE ban PROBE drop|reject                          (nft table netlab_ban_PROBE)
+#   offline   offline unreach|silent                         (link down; dc table for silent)
+#   isp-block / site-down                                    (site router)
+# A new fault in a slot replaces the old one. clear_subject undoes every slot of a subject.
+
+fault_file() { echo "$STATE/faults/$1/$2"; }
+
+record_fault() {  # SUBJECT SLOT TEXT...
+  local s="$1" slot="$2"
+  shift 2
+  mkdir -p "$STATE/faults/$s"
+  echo "$*" >"$(fault_file "$s" "$slot")"
+}
+
+# nft_table NS NAME RULES: (re)defines "table inet NAME" in NS with the given body.
+nft_table() {
+  local ns="$1" name="$2" body="$3"
+  nsx "$ns" nft -f - <<EOF || die "nft failed for table $name in $ns"
+table inet $name
+delete table inet $name
+table inet $name {
+$body
+}
+EOF
+}
+
+nft_drop_table() { nsx "$1" nft delete table inet "$2" 2>/dev/null || true; }
+
+input_chain() { printf '  chain input {\n    type filter hook input priority 0; policy accept;\n%s\n  }' "$1"; }
+forward_chain() { printf '  chain forward {\n    type filter hook forward priority 0; policy accept;\n%s\n  }' "$1"; }
+
+# --- service faults (what answers on tcp/22) ---------------------------------------------
+stop_port22() {  # stops whatever a target runs for ssh
+  stop_service "$1" sshd
+  stop_service "$1" alt22
+}
+
+fault_sshd_stop() {
+  target_or_die "$1"
+  stop_port22 "$1"
+  record_fault "$1" service sshd-stop
+}
+
+fault_sshd_port() {
+  local t="$1" p="${2:-}"
+  target_or_die "$t"
+  [[ "$p" =~ ^[0-9]+$ ]] && ((p >= 1 && p <= 65535 && p != 22 && p != 80)) ||
+    die "sshd-port: port '$p' is invalid: expected 1-65535, not 22 or 80"
+  stop_port22 "$t"
+  record_fault "$t" service sshd-port "$p"
+  start_sshd "$t" "$p"
+}
+
+fault_listener22() {  # tarpit | not-ssh
+  local t="$1" kind="$2" mode
+  target_or_die "$t"
+  [[ "$kind" == tarpit ]] && mode=tarpit || mode=http
+  stop_port22 "$t"
+  record_fault "$t" service "$kind"
+  start_listener "$t" alt22 "$mode" 22
+}
+
+undo_service() {
+  stop_port22 "$1"
+  rm -f "$(fault_file "$1" service)"
+  start_sshd "$1" 22
+}
+
+# --- host firewall faults ----------------------------------------------------------------
+fault_firewall() {  # T fw-reject|fw-reject-icmp|fw-drop
+  local t="$1" kind="$2" verdict
+  target_or_die "$t"
+  case "$kind" in
+    fw-reject) verdict="reject with tcp reset" ;;
+    fw-reject-icmp) verdict="reject with icmpx type admin-prohibited" ;;
+    fw-drop) verdict="drop" ;;
+  esac
+  nft_table "${HOST_NS[$t]}" netlab_fw "$(input_chain "    tcp dport 22 $verdict")"
+  record_fault "$t" firewall "$kind"
+}
+
+undo_firewall() {
+  nft_drop_table "${HOST_NS[$1]}" netlab_fw
+  rm -f "$(fault_file "$1" firewall)"
+}
+
+fault_ban() {  # T PROBE [drop|reject]
+  local t="$1" p="${2:-}" mode="${3:-drop}" verdict
+  target_or_die "$t"
+  [[ -n "$p" ]] || die "ban: missing PROBE (usage: ban T PROBE [drop|reject])"
+  probe_or_die "$p"
+  case "$mode" in
+    drop) verdict=drop ;;
+    reject) verdict="reject with icmpx type port-unreachable" ;;
+    *) die "ban: mode '$mode' is invalid: expected drop or reject" ;;
+  esac
+  nft_table "${HOST_NS[$t]}" "netlab_ban_$p" \
+    "$(input_chain "    ip saddr ${HOST_ADDR[$p]} $verdict")"
+  record_fault "$t" "ban-$p" ban "$p" "$mode"
+}
+
+undo_ban() {  # T SLOT
+  nft_drop_table "${HOST_NS[$1]}" "netlab_$(tr - _ <<<"$2")"
+  rm -f "$(fault_file "$1" "$2")"
+}
+
+# --- offline: the server is gone ---------------------------------------------------------
+fault_offline() {  # T [unreach|silent]
+  local t="$1" mode="${2:-unreach}"
+  target_or_die "$t"
+  [[ "$mode" == unreach || "$mode" == silent ]] ||
+    die "offline: mode '$mode' is invalid: expected unreach or silent"
+  undo_offline "$t"
+  record_fault "$t" offline offline "$mode"
+  if [[ "$mode" == silent ]]; then
+    nft_table "$L-dc" "netlab_off_$t" "$(forward_chain "    ip daddr ${HOST_ADDR[$t]} drop")"
+  fi
+  ip -n "${HOST_NS[$t]}" link set "$L-dc" down
+  # The router forgets the host's MAC address, as it would once the entry goes stale.
+  ip -n "$L-dc" neigh del "${HOST_ADDR[$t]}" dev "$L-br" 2>/dev/null || true
+}
+
+undo_offline() {
+  nft_drop_table "$L-dc" "netlab_off_$1"
+  rm -f "$(fault_file "$1" offline)"
+  ip -n "${HOST_NS[$1]}" link set "$L-dc" up
+  route "${HOST_NS[$1]}" default "10.$OCTET.10.1"
+}
+
+# --- site faults -------------------------------------------------------------------------
+fault_isp_block() {
+  local net="$1" s
+  s="$(site_of_net "$net")"
+  nft_table "$L-r$s" netlab_isp_block "$(forward_chain "    tcp dport 22 drop")"
+  record_fault "$net" isp-block isp-block
+}
+
+undo_isp_block() {
+  local s
+  s="$(site_of_net "$1")"
+  nft_drop_table "$L-r$s" netlab_isp_block
+  rm -f "$(fault_file "$1" isp-block)"
+}
+
+fault_site_down() {
+  local net="$1" s
+  s="$(site_of_net "$net")"
+  record_fault "$net" site-down site-down
+  ip -n "$L-r$s" link set "$L-core" down
+  ip -n "$L-core" link set "$L-r$s" down
+}
+
+undo_site_down() {
+  local s k
+  s="$(site_of_net "$1")"
+  k="${SITE_NUM[$s]}"
+  rm -f "$(fault_file "$1" site-down)"
+  ip -n "$L-r$s" link set "$L-core" up
+  ip -n "$L-core" link set "$L-r$s" up
+  route "$L-r$s" default "10.$OCTET.10$k.1"
+  route "$L-core" "10.$OCTET.$k.0/24" "10.$OCTET.10$k.2"
+}
+
+# --- clear -------------------------------------------------------------------------------
+clear_subject() {
+  local s="$1" f slot
+  [[ -d "$STATE/faults/$s" ]] || return 0
+  for f in "$STATE/faults/$s"/*; do
+    [[ -f "$f" ]] || continue
+    slot="${f##*/}"
+    case "$slot" in
+      service) undo_service "$s" ;;
+      firewall) undo_firewall "$s" ;;
+      ban-*) undo_ban "$s" "$slot" ;;
+      offline) undo_offline "$s" ;;
+      isp-block) undo_isp_block "$s" ;;
+      site-down) undo_site_down "$s" ;;
+      *) die "unknown fault slot '$slot' in $f" ;;
+    esac
+  done
+  rmdir "$STATE/faults/$s" 2>/dev/null || true
+}
+
+clear_faults() {  # [SUBJECT]
+  local d
+  if [[ -n "${1:-}" ]]; then
+    if [[ "$1" != isp-* ]]; then host_or_die "$1"; else site_of_net "$1" >/dev/null; fi
+    clear_subject "$1"
+    return 0
+  fi
+  for d in "$STATE/faults"/*; do
+    [[ -d "$d" ]] && clear_subject "${d##*/}"
+  done
+  return 0
+}
+
+list_faults() {  # prints "SUBJECT FAULT..." per active fault
+  local f s
+  for f in "$STATE/faults"/*/*; do
+    [[ -f "$f" ]] || continue
+    s="${f%/*}"
+    echo "${s##*/} $(cat "$f")"
+  done
+}
