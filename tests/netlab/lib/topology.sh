@@ -124,8 +124,8 @@ ensure_network() {
       link_up "$L-core" "$L-$r"
       link_up "$L-$r" "$L-core"
       route "$L-$r" default "$n.10$k.1"
+      route "$L-core" "$n.$k.0/24" "$n.10$k.2"
     fi
-    route "$L-core" "$n.$k.0/24" "$n.10$k.2"
     # shellcheck disable=SC2086
     ensure_lan "$r" "$n.$k.1/24" ${SITE_PROBES[$s]}
   done
