@@ -22,9 +22,15 @@ grpc::Status QueryServiceImpl::Status(grpc::ServerContext*, const v1::StatusRequ
     return grpc::Status(grpc::StatusCode::NOT_FOUND,
                         "no target named \"" + req->target() + "\" in the collector's config");
   }
+  std::map<std::string, std::pair<v1::Cause, std::string>> causes;
+  v1::ExplainResponse diagnosis = explain_("");
+  for (const v1::Verdict& v : diagnosis.verdicts()) causes[v.target()] = {v.cause(), v.summary()};
   for (const TargetConfig& t : snap.config->targets) {
     if (!req->target().empty() && t.name != req->target()) continue;
     v1::TargetStatus* ts = resp->add_targets();
+    auto cause = causes.find(t.name);
+    ts->set_cause(cause == causes.end() ? v1::CAUSE_UNKNOWN : cause->second.first);
+    if (cause != causes.end()) ts->set_summary(cause->second.second);
     ts->set_name(t.name);
     ts->set_host(t.host);
     ts->set_port(t.port);
@@ -87,6 +93,40 @@ grpc::Status QueryServiceImpl::History(grpc::ServerContext*, const v1::HistoryRe
     e->set_error_number(r.error_number());
     e->set_detail(r.detail());
     e->mutable_pre_banner()->CopyFrom(r.pre_banner());
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status QueryServiceImpl::Explain(grpc::ServerContext*, const v1::ExplainRequest* req,
+                                       v1::ExplainResponse* resp) {
+  if (!req->target().empty() && config_().config->FindTarget(req->target()) == nullptr) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND,
+                        "no target named \"" + req->target() + "\" in the collector's config");
+  }
+  *resp = explain_(req->target());
+  return grpc::Status::OK;
+}
+
+grpc::Status QueryServiceImpl::Incidents(grpc::ServerContext*, const v1::IncidentsRequest* req,
+                                         v1::IncidentsResponse* resp) {
+  size_t limit = req->limit() == 0 ? 50 : std::min<size_t>(req->limit(), 10000);
+  std::vector<IncidentRecord> rows;
+  parallax::Status st = store_->ListIncidents(req->target(), req->open_only(), limit, &rows);
+  if (!st.ok()) return grpc::Status(grpc::StatusCode::UNAVAILABLE, st.ToString());
+  for (const IncidentRecord& r : rows) {
+    v1::Incident* i = resp->add_incidents();
+    i->set_id(r.id);
+    i->set_target(r.target);
+    i->set_cause(static_cast<v1::Cause>(r.cause));
+    i->set_opened_unix_ms(r.opened_ms);
+    i->set_closed_unix_ms(r.closed_ms);
+    i->set_summary(r.summary);
+    for (const IncidentChangeRecord& c : r.changes) {
+      v1::CauseChange* change = i->add_changes();
+      change->set_unix_ms(c.at_ms);
+      change->set_cause(static_cast<v1::Cause>(c.cause));
+      change->set_summary(c.summary);
+    }
   }
   return grpc::Status::OK;
 }

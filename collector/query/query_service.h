@@ -15,20 +15,31 @@ namespace parallax::collector {
 
 class QueryServiceImpl final : public v1::QueryService::Service {
  public:
+  // `explain` gives the diagnosis in force (the Evaluator's).
   QueryServiceImpl(Store* store, LiveState* state, std::function<ConfigSnapshot()> config,
-                   std::function<int64_t()> now_ms)
-      : store_(store), state_(state), config_(std::move(config)), now_ms_(std::move(now_ms)) {}
+                   std::function<int64_t()> now_ms,
+                   std::function<v1::ExplainResponse(const std::string&)> explain)
+      : store_(store),
+        state_(state),
+        config_(std::move(config)),
+        now_ms_(std::move(now_ms)),
+        explain_(std::move(explain)) {}
 
   grpc::Status Status(grpc::ServerContext* ctx, const v1::StatusRequest* req,
                       v1::StatusResponse* resp) override;
   grpc::Status History(grpc::ServerContext* ctx, const v1::HistoryRequest* req,
                        v1::HistoryResponse* resp) override;
+  grpc::Status Explain(grpc::ServerContext* ctx, const v1::ExplainRequest* req,
+                       v1::ExplainResponse* resp) override;
+  grpc::Status Incidents(grpc::ServerContext* ctx, const v1::IncidentsRequest* req,
+                         v1::IncidentsResponse* resp) override;
 
  private:
   Store* store_;
   LiveState* state_;
   std::function<ConfigSnapshot()> config_;
   std::function<int64_t()> now_ms_;
+  std::function<v1::ExplainResponse(const std::string&)> explain_;
 };
 
 // Fills `out` from one result (shared by Status and History).

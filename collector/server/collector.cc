@@ -77,8 +77,11 @@ Status Collector::Start(const Config& config, const CollectorOptions& options,
   c->deps_.now_ms = WallClockMs;
   c->deps_.collector_version = PARALLAX_VERSION;
   c->probe_service_ = std::make_unique<ProbeServiceImpl>(&c->deps_);
+  c->evaluator_ = std::make_unique<Evaluator>(
+      c->store_.get(), &c->state_, &c->metrics_, [self] { return self->config(); }, WallClockMs);
   c->query_service_ = std::make_unique<QueryServiceImpl>(
-      c->store_.get(), &c->state_, [self] { return self->config(); }, WallClockMs);
+      c->store_.get(), &c->state_, [self] { return self->config(); }, WallClockMs,
+      [self](const std::string& target) { return self->evaluator_->Explain(target); });
 
   std::shared_ptr<grpc::ServerCredentials> creds;
   if (config.tls.enabled()) {
@@ -108,6 +111,7 @@ Status Collector::Start(const Config& config, const CollectorOptions& options,
     return Status::Unavailable("listen \"" + config.listen +
                                "\": cannot listen (address in use or not local?)");
   }
+  c->evaluator_->Start();
   std::string metrics_port = std::to_string(c->exposer_->GetListeningPorts().at(0));
   Logf(LogLevel::kInfo,
        "parallax-collector %s: gRPC on %s (port %d, %s), metrics on %s (port %s), %zu targets, "
@@ -165,6 +169,7 @@ void Collector::Shutdown() {
   Logf(LogLevel::kInfo, "shutting down: closing probe streams, flushing storage");
   // Streams are cancelled after the deadline; in-flight commits still finish.
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  evaluator_->Stop();
   store_->Flush();
   Logf(LogLevel::kInfo, "shutdown complete");
 }
@@ -173,6 +178,7 @@ Collector::~Collector() {
   if (server_) Shutdown();
   // The store's last callbacks use state_ and metrics_: end it first.
   server_.reset();
+  evaluator_.reset();
   store_.reset();
 }
 

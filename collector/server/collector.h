@@ -22,6 +22,7 @@
 #include "collector/ingest/probe_stream.h"
 #include "collector/metrics/metrics.h"
 #include "collector/query/query_service.h"
+#include "collector/server/evaluator.h"
 #include "collector/state/live_state.h"
 #include "collector/store/store.h"
 #include "common/status.h"
@@ -46,6 +47,7 @@ class Collector {
   int grpc_port() const { return grpc_port_; }
   std::vector<int> metrics_ports() const { return exposer_->GetListeningPorts(); }
   ConfigSnapshot config() const;
+  Evaluator* evaluator() { return evaluator_.get(); }
 
  private:
   Collector() = default;
@@ -58,6 +60,7 @@ class Collector {
   Metrics metrics_;
   StreamHub hub_;
   IngestDeps deps_;
+  std::unique_ptr<Evaluator> evaluator_;
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::unique_ptr<ProbeServiceImpl> probe_service_;
   std::unique_ptr<QueryServiceImpl> query_service_;

@@ -12,12 +12,10 @@
 //    Within one boot, seqs must arrive in increasing order (the probe sends them
 //    so); gaps are allowed.
 //  - Nothing reported committed is lost: `done` runs only after COMMIT.
-//  - Durability: WAL with synchronous=NORMAL. A committed transaction survives
-//    a crash or kill -9 of the collector process (the WAL is in the OS page
-//    cache before COMMIT returns). An OS crash or power loss may lose the last
-//    transactions before the next checkpoint/fsync (the database stays
-//    consistent, never corrupt); the probes then resend from their spools only
-//    if they still hold those results, so such a loss is possible but rare.
+//  - Durability: WAL with synchronous=FULL. The WAL is fsynced at every COMMIT,
+//    before `done` runs (and so before the probe's ack): an acknowledged
+//    result survives a kill -9 of the collector and an OS crash or power loss.
+//    Batching keeps this to one fsync per transaction.
 //  - Retention: the writer deletes results older than `retention` every
 //    `retention_sweep_every`, `retention_chunk_rows` per transaction, between
 //    result batches (never stalling commits for a whole sweep).

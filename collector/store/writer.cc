@@ -27,7 +27,7 @@ Status Writer::Open(const std::string& path, std::chrono::milliseconds busy_time
   int64_t ignored = 0;
   s = w->db_.QueryInt("PRAGMA journal_mode=WAL", &ignored);
   if (!s.ok()) return Status::IoError("database \"" + path + "\": " + s.message());
-  s = w->db_.Exec("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON");
+  s = w->db_.Exec("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON");
   if (!s.ok()) return s;
   s = Migrate(&w->db_, path);
   if (!s.ok()) return s;

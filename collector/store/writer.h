@@ -48,7 +48,7 @@ struct WriteOp {
 
 class Writer {
  public:
-  // Opens (creating) the database at `path`: WAL, synchronous=NORMAL,
+  // Opens (creating) the database at `path`: WAL, synchronous=FULL,
   // foreign_keys=ON, busy_timeout; migrates; prepares statements.
   static Status Open(const std::string& path, std::chrono::milliseconds busy_timeout,
                      std::unique_ptr<Writer>* out);

@@ -31,7 +31,7 @@ class BadInputTest : public ::testing::Test {
 
   void ExpectCollectorServes() {
     EXPECT_TRUE(cluster_.collector()->running()) << cluster_.collector()->log();
-    EXPECT_TRUE(cluster_.CliJson({"status"}).contains("targets"));
+    EXPECT_TRUE(cluster_.CliJson({"status"}).contains("targets")) << cluster_.last_cli_error();
   }
 
   TempDir dir_;
@@ -182,18 +182,18 @@ TEST(ConfigCheck, BadConfigIsRejectedWithFieldValueAndLine) {
   TempDir dir;
   std::string path = dir.File("bad.yaml");
   WriteFile(path, "listen: 127.0.0.1:7420\ntargets:\n  - name: web\n    host: example.invalid\n    port: 70000\n");
-  CommandResult r = Run({CollectorBinary(), "--config", path, "--check-config"});
+  CommandResult r = RunCommand({CollectorBinary(), "--config", path, "--check-config"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("port"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("70000"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("line 5"), std::string::npos) << r.err;
 
   WriteFile(path, "targets:\n  - name: web\n    host: example.invalid\n");
-  r = Run({CollectorBinary(), "--config", path, "--check-config"});
+  r = RunCommand({CollectorBinary(), "--config", path, "--check-config"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("OK"), std::string::npos);
 
-  r = Run({CollectorBinary(), "--config", dir.File("missing.yaml"), "--check-config"});
+  r = RunCommand({CollectorBinary(), "--config", dir.File("missing.yaml"), "--check-config"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("missing.yaml"), std::string::npos) << r.err;
 }
@@ -204,7 +204,7 @@ TEST(ConfigCheck, PlaintextNeedsAnExplicitInsecure) {
   WriteFile(path, "listen: 127.0.0.1:" + std::to_string(FreePort()) + "\nmetrics_listen: 127.0.0.1:" +
                       std::to_string(FreePort()) + "\nstorage:\n  path: " + dir.File("db") +
                       "\ntargets: []\n");
-  CommandResult r = Run({CollectorBinary(), "--config", path}, seconds(10));
+  CommandResult r = RunCommand({CollectorBinary(), "--config", path}, seconds(10));
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("--insecure"), std::string::npos) << r.err;
 }

@@ -57,8 +57,11 @@ nlohmann::json Cluster::CliJson(const std::vector<std::string>& args,
   std::vector<std::string> argv = {CliBinary(), "--collector", collector_address(), "-o", "json"};
   argv.insert(argv.end(), tls_args.begin(), tls_args.end());
   argv.insert(argv.end(), args.begin(), args.end());
-  CommandResult r = Run(argv);
-  if (r.exit_code != 0) return nlohmann::json();
+  CommandResult r = RunCommand(argv);
+  if (r.exit_code != 0) {
+    last_cli_error_ = "exit " + std::to_string(r.exit_code) + ": " + r.err;
+    return nlohmann::json();
+  }
   return nlohmann::json::parse(r.out, nullptr, false);
 }
 

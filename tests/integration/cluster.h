@@ -53,12 +53,15 @@ class Cluster {
   bool WaitForOutcomes(const std::map<std::pair<std::string, std::string>, std::string>& want,
                        std::chrono::milliseconds timeout, nlohmann::json* last = nullptr);
   std::string Metrics() { return HttpGet(metrics_port_, "/metrics"); }
+  // stderr and exit code of the last failed CLI call.
+  const std::string& last_cli_error() const { return last_cli_error_; }
 
  private:
   const TempDir& dir_;
   int grpc_port_ = 0;
   int metrics_port_ = 0;
   int collector_starts_ = 0;
+  std::string last_cli_error_;
   std::unique_ptr<Process> collector_;
   std::map<std::string, std::unique_ptr<Process>> probes_;
 };

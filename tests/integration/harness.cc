@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -122,7 +123,7 @@ int Process::Wait(std::chrono::milliseconds timeout) {
 
 std::string Process::log() const { return ReadFile(log_path_); }
 
-CommandResult Run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
+CommandResult RunCommand(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
   int out_pipe[2], err_pipe[2];
   if (pipe(out_pipe) != 0 || pipe(err_pipe) != 0) return {};
   pid_t pid = fork();
@@ -238,7 +239,7 @@ std::unique_ptr<Sshd> Sshd::Start(const TempDir& dir, std::string* why) {
     return nullptr;
   }
   std::string key = dir.File("ssh_host_ed25519_key");
-  CommandResult kg = Run({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key});
+  CommandResult kg = RunCommand({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key});
   if (kg.exit_code != 0) {
     *why = "ssh-keygen failed: " + kg.err;
     return nullptr;

@@ -70,7 +70,7 @@ struct CommandResult {
   std::string err;  // stderr
 };
 // Runs a command to completion (bounded by `timeout`).
-CommandResult Run(const std::vector<std::string>& argv,
+CommandResult RunCommand(const std::vector<std::string>& argv,
                   std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
 // GET http://127.0.0.1:port/path; empty on failure.

@@ -68,7 +68,7 @@ TEST(LoopbackEndToEnd, EveryOutcomeAgreesInCliMetricsAndSqlite) {
   auto has = [&](const std::string& row) {
     return std::find(rows.begin(), rows.end(), row) != rows.end();
   };
-  EXPECT_TRUE(has("sshd|ok")) << testing::PrintToString(rows);
+  EXPECT_TRUE(has("sshd|ok")) << ::testing::PrintToString(rows);
   EXPECT_TRUE(has("closed|refused"));
   EXPECT_TRUE(has("silent|banner_timeout"));
   EXPECT_TRUE(has("http|not_ssh"));

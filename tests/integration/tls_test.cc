@@ -14,7 +14,7 @@ using std::chrono::seconds;
 // certificate, all signed by the CA.
 bool MakeCertificates(const TempDir& dir, std::string* why) {
   auto run = [&](const std::vector<std::string>& argv) {
-    CommandResult r = Run(argv);
+    CommandResult r = RunCommand(argv);
     if (r.exit_code != 0) *why = argv[0] + " " + argv[1] + ": " + r.err;
     return r.exit_code == 0;
   };
@@ -64,16 +64,16 @@ TEST(Tls, MutualTlsBetweenProbeCollectorAndCli) {
   std::vector<std::string> base = {CliBinary(), "--collector", cluster.collector_address(), "status"};
   std::vector<std::string> ca_only = base;
   ca_only.insert(ca_only.begin() + 1, {"--ca", dir.File("ca.pem")});
-  EXPECT_NE(Run(ca_only).exit_code, 0);
+  EXPECT_NE(RunCommand(ca_only).exit_code, 0);
   std::vector<std::string> plain = base;
   plain.insert(plain.begin() + 1, "--insecure");
-  CommandResult r = Run(plain);
+  CommandResult r = RunCommand(plain);
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("parallax: collector"), std::string::npos) << r.err;
   // A bad path names the flag.
   std::vector<std::string> missing = base;
   missing.insert(missing.begin() + 1, {"--ca", dir.File("nope.pem")});
-  r = Run(missing);
+  r = RunCommand(missing);
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--ca"), std::string::npos) << r.err;
 }

@@ -1,0 +1,194 @@
+#include "collector/server/evaluator.h"
+
+#include <algorithm>
+
+#include "common/log.h"
+#include "common/words.h"
+
+namespace parallax::collector {
+namespace {
+
+bool IsFailure(v1::Cause c) {
+  return c != v1::CAUSE_OK && c != v1::CAUSE_UNKNOWN && c != v1::CAUSE_UNSPECIFIED;
+}
+
+void ToProto(const diagnosis::Verdict& v, const TargetConfig* t, int64_t since_ms,
+             int64_t now_ms, v1::Verdict* out) {
+  out->set_target(v.target);
+  if (t != nullptr) {
+    out->set_host(t->host);
+    out->set_port(t->port);
+  }
+  out->set_cause(v.cause);
+  out->set_confidence(v.confidence);
+  out->set_summary(v.summary);
+  out->set_since_unix_ms(since_ms);
+  out->set_evaluated_unix_ms(now_ms);
+  for (const diagnosis::Evidence& e : v.evidence) {
+    v1::EvidenceItem* item = out->add_evidence();
+    item->set_probe(e.probe);
+    item->mutable_labels()->insert(e.labels.begin(), e.labels.end());
+    item->set_network(e.network);
+    item->set_outcome(e.outcome);
+    item->set_connect_ms(e.connect_ms);
+    item->set_age_s(e.age_s);
+    item->set_detail(e.detail);
+    item->set_role(e.role);
+    item->set_alive_evidence(e.alive_evidence);
+  }
+  for (const std::string& d : v.disagreeing) out->add_disagreeing(d);
+  for (const std::string& r : v.remediation) out->add_remediation(r);
+  for (const std::string& n : v.blocked_networks) out->add_blocked_networks(n);
+}
+
+}  // namespace
+
+Evaluator::Evaluator(Store* store, LiveState* state, Metrics* metrics,
+                     std::function<ConfigSnapshot()> config, std::function<int64_t()> now_ms)
+    : store_(store),
+      state_(state),
+      metrics_(metrics),
+      config_(std::move(config)),
+      now_ms_(std::move(now_ms)) {}
+
+Evaluator::~Evaluator() { Stop(); }
+
+std::chrono::milliseconds Evaluator::Period() const {
+  ConfigSnapshot snap = config_();
+  std::chrono::milliseconds p = snap.config->diagnosis.evaluate_every;
+  if (p.count() == 0) {
+    p = std::chrono::seconds(10);
+    for (const TargetConfig& t : snap.config->targets) p = std::min(p, t.interval);
+  }
+  return std::max(p, std::chrono::milliseconds(200));
+}
+
+void Evaluator::Start() {
+  thread_ = std::thread([this] {
+    while (true) {
+      EvaluateOnce();
+      std::unique_lock<std::mutex> lock(mu_);
+      if (cv_.wait_for(lock, Period(), [this] { return stopping_; })) return;
+    }
+  });
+}
+
+void Evaluator::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Evaluator::EvaluateOnce() {
+  ConfigSnapshot snap = config_();
+  const Config& config = *snap.config;
+  int64_t now = now_ms_();
+  if (!hysteresis_ || hysteresis_required_ != config.diagnosis.hysteresis) {
+    hysteresis_required_ = config.diagnosis.hysteresis;
+    auto next = std::make_unique<diagnosis::Hysteresis>(hysteresis_required_);
+    if (hysteresis_) {
+      for (const auto& [target, s] : hysteresis_->stable()) next->Seed(target, s.verdict.cause, s.since_ms);
+    } else {
+      std::vector<IncidentRecord> open;
+      if (store_->ListIncidents("", true, 100000, &open).ok()) {
+        for (const IncidentRecord& i : open) {
+          next->Seed(i.target, static_cast<v1::Cause>(i.cause), i.changes.empty() ? i.opened_ms : i.changes.back().at_ms);
+        }
+      }
+    }
+    hysteresis_ = std::move(next);
+  }
+
+  StateSnapshot state = state_->Snapshot();
+  diagnosis::Input in;
+  in.now_ms = now;
+  for (const auto& [name, p] : state.probes) {
+    in.probes[name] = {p.labels, p.connected, p.last_seen_ms};
+  }
+  for (const TargetConfig& t : config.targets) {
+    diagnosis::TargetInput ti;
+    ti.name = t.name;
+    ti.host = t.host;
+    ti.port = t.port;
+    ti.interval_ms = t.interval.count();
+    ti.timeout_ms = t.timeout.count();
+    auto it = state.results.find(t.name);
+    if (it != state.results.end()) ti.results = it->second;
+    in.targets.push_back(std::move(ti));
+  }
+  diagnosis::Output out = diagnosis::Diagnose(in);
+  std::vector<diagnosis::Transition> transitions = hysteresis_->Apply(out.verdicts, now);
+
+  for (const diagnosis::Transition& t : transitions) {
+    const std::string& summary = t.verdict->summary;
+    if (IsFailure(t.to) && !IsFailure(t.from)) {
+      store_->OpenIncident(t.target, t.to, now, summary);
+      metrics_->CountIncident(t.to);
+    } else if (IsFailure(t.to)) {
+      store_->ChangeIncident(t.target, t.to, now, summary);
+    } else if (t.to == v1::CAUSE_OK && IsFailure(t.from)) {
+      store_->CloseIncident(t.target, now, summary);
+    }
+    Logf(IsFailure(t.to) ? LogLevel::kWarning : LogLevel::kInfo, "target %s: %s -> %s: %s",
+         t.target.c_str(), std::string(CauseWord(t.from)).c_str(),
+         std::string(CauseWord(t.to)).c_str(), summary.c_str());
+  }
+
+  v1::ExplainResponse published;
+  for (const auto& [target, s] : hysteresis_->stable()) {
+    metrics_->SetTargetCause(target, s.verdict.cause);
+  }
+  for (const diagnosis::Verdict& v : out.verdicts) {
+    auto it = hysteresis_->stable().find(v.target);
+    if (it == hysteresis_->stable().end()) continue;
+    // The stable verdict, with the freshest evidence when the cause is the same.
+    ToProto(it->second.verdict, config.FindTarget(v.target), it->second.since_ms, now,
+            published.add_verdicts());
+  }
+  for (const diagnosis::ProbeHealth& p : out.probes) {
+    v1::ProbeHealth* h = published.add_probes();
+    h->set_probe(p.probe);
+    h->mutable_labels()->insert(p.labels.begin(), p.labels.end());
+    h->set_healthy(p.healthy);
+    h->set_reason(p.reason);
+    metrics_->SetProbeHealthy(p.probe, p.healthy);
+    auto [pit, inserted] = probe_health_published_.try_emplace(p.probe, p.healthy);
+    if (!inserted && pit->second != p.healthy) {
+      Logf(p.healthy ? LogLevel::kInfo : LogLevel::kWarning, "probe %s %s%s", p.probe.c_str(),
+           p.healthy ? "is healthy again" : "is unhealthy: ", p.reason.c_str());
+      pit->second = p.healthy;
+    }
+  }
+  std::set<std::string> blocked(out.blocked_networks.begin(), out.blocked_networks.end());
+  for (const std::string& n : networks_published_) {
+    if (!blocked.count(n)) metrics_->SetNetworkBlocked(n, false);
+  }
+  for (const std::string& n : blocked) metrics_->SetNetworkBlocked(n, true);
+  networks_published_.insert(blocked.begin(), blocked.end());
+
+  std::lock_guard<std::mutex> lock(mu_);
+  published_ = std::move(published);
+}
+
+v1::ExplainResponse Evaluator::Explain(const std::string& target) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (target.empty()) return published_;
+  v1::ExplainResponse out;
+  for (const v1::Verdict& v : published_.verdicts()) {
+    if (v.target() == target) *out.add_verdicts() = v;
+  }
+  *out.mutable_probes() = published_.probes();
+  return out;
+}
+
+std::map<std::string, std::pair<v1::Cause, std::string>> Evaluator::Causes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::map<std::string, std::pair<v1::Cause, std::string>> out;
+  for (const v1::Verdict& v : published_.verdicts()) out[v.target()] = {v.cause(), v.summary()};
+  return out;
+}
+
+}  // namespace parallax::collector

@@ -1,0 +1,71 @@
+// Evaluator: runs the diagnosis on a timer. Each evaluation snapshots the
+// live state and the config, calls the pure engine, passes the verdicts
+// through hysteresis, and for every change of a target's stable cause records
+// the incident (open, cause change, close) in the Store, updates the metrics
+// and logs one line. Queries read the latest stable verdicts.
+//
+// Incidents: a target that leaves ok for a failure cause opens one; a change
+// between failure causes is recorded in it; back to ok closes it. `unknown`
+// (no data) neither opens nor closes.
+//
+// Thread-safety: EvaluateOnce runs on the evaluator's thread (or a test's);
+// Explain/Causes from any thread (short lock on the published result).
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "collector/diagnosis/engine.h"
+#include "collector/diagnosis/hysteresis.h"
+#include "collector/ingest/assignment.h"
+#include "collector/metrics/metrics.h"
+#include "collector/state/live_state.h"
+#include "collector/store/store.h"
+#include "parallax/v1/query.pb.h"
+
+namespace parallax::collector {
+
+class Evaluator {
+ public:
+  Evaluator(Store* store, LiveState* state, Metrics* metrics,
+            std::function<ConfigSnapshot()> config, std::function<int64_t()> now_ms);
+  ~Evaluator();
+
+  // Seeds hysteresis with the open incidents, then evaluates on a thread every
+  // diagnosis.evaluate_every (default: the shortest target interval, >= 200 ms).
+  void Start();
+  void Stop();
+  void EvaluateOnce();
+
+  // The stable verdict of `target` (every target if empty), with its evidence.
+  v1::ExplainResponse Explain(const std::string& target) const;
+  // target -> (cause, summary), for the status table.
+  std::map<std::string, std::pair<v1::Cause, std::string>> Causes() const;
+
+ private:
+  std::chrono::milliseconds Period() const;
+
+  Store* store_;
+  LiveState* state_;
+  Metrics* metrics_;
+  std::function<ConfigSnapshot()> config_;
+  std::function<int64_t()> now_ms_;
+
+  // Evaluation thread only.
+  std::unique_ptr<diagnosis::Hysteresis> hysteresis_;
+  int hysteresis_required_ = 0;
+  std::map<std::string, bool> probe_health_published_;
+  std::set<std::string> networks_published_;
+
+  mutable std::mutex mu_;  // guards what queries read, and the thread's stop flag
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  v1::ExplainResponse published_;
+  std::thread thread_;
+};
+
+}  // namespace parallax::collector
