@@ -94,7 +94,14 @@ main() {
   (($# > 0)) && shift
   case "$cmd" in
     "" | -h | --help | help) usage ;;
-    up) need_root; validate_lab_id; lock_lab; lab_up ;;
+    up)
+      need_root
+      validate_lab_id
+      [[ -z "${NETLAB_TARGETS:-}" ]] || validate_targets "$NETLAB_TARGETS"
+      [[ -z "${NETLAB_OCTET:-}" ]] || validate_octet "$NETLAB_OCTET"
+      lock_lab
+      lab_up
+      ;;
     down) need_root; validate_lab_id; lock_lab down; lab_down; rm -f "$STATE.lock" ;;
     status) cmd_status ;;
     hosts)

@@ -3,6 +3,8 @@
 # network effect from the relevant probe hosts, clears it, and proves `down` leaves nothing.
 # Exit 0 pass, 1 fail, 77 skip (not root, no namespaces, missing tool). Traffic stays inside
 # the lab's own namespaces. Every wait is bounded by the probe timeouts (1.5-3 s).
+# pass/fail always succeed, so "cond && pass || fail" is an if-then-else here.
+# shellcheck disable=SC2015
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -87,9 +89,9 @@ echo "== up (lab $LAB_ID)"
 "$LAB" up || { echo "FAIL lab.sh up"; exit 1; }
 "$LAB" up || fail "second lab.sh up (idempotent) failed"
 env_file="$("$LAB" env)"
-[[ $(awk '$4 == "target"' "$env_file" | wc -l) -eq 4 && $(awk '$4 == "probe"' "$env_file" |
-  wc -l) -eq 4 && $(awk '$4 == "collector"' "$env_file" | wc -l) -eq 1 ]] &&
-  pass "lab.env lists 4 targets, 4 probes, 1 collector" || fail "lab.env is wrong: $(cat "$env_file")"
+roles="$(awk '{print $4}' "$env_file" | sort | uniq -c | xargs)"
+[[ "$roles" == "1 collector 4 probe 5 router 4 target" ]] &&
+  pass "lab.env roles: $roles" || fail "lab.env roles are '$roles': $(cat "$env_file")"
 grep -q "^b2 $LAB_ID-b2 10\.[0-9]*\.2\.11 probe isp-b$" "$env_file" &&
   pass "lab.env line format" || fail "lab.env has no b2 line in format NAME NS ADDR ROLE NET"
 ip -n "$LAB_ID-core" route get 192.0.2.1 >/dev/null 2>&1 &&
@@ -120,7 +122,8 @@ run fw-drop t4
 expect c1 t4 22 timeout
 ping_ok c1 t4 yes
 expect c1 t4 80 connected 0 --connect-only
-"$LAB" status | grep -q "t4 fw-drop" && pass "status shows fw-drop" || fail "status lacks t4 fw-drop"
+"$LAB" status | grep -q "t4 fw-drop" && pass "status shows fw-drop" ||
+  fail "status lacks t4 fw-drop"
 run clear
 for t in "${TARGETS[@]}"; do expect_ssh a1 "$t"; done
 
@@ -172,7 +175,8 @@ left_links="$(ip -o link show | awk -F': ' '{print $2}' | grep "^$LAB_ID-" || tr
 [[ -z "$left_links" ]] && pass "no link left" || fail "links left: $left_links"
 left_procs=""
 for p in /proc/[0-9]*; do
-  [[ "$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)" == *"$NETLAB_STATE/"* ]] && left_procs+="${p#/proc/} "
+  cmd="$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null)" || continue
+  [[ "$cmd" == *"$NETLAB_STATE/"* ]] && left_procs+="${p#/proc/} "
 done
 [[ -z "$left_procs" ]] && pass "no lab process left" || fail "lab processes left: $left_procs"
 [[ ! -e "$NETLAB_STATE" ]] && pass "state dir removed" || fail "state dir $NETLAB_STATE left"

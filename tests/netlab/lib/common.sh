@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # variables used by the other lib files
 # Shared definitions of the Parallax network lab: names, addresses, the host table and small
 # helpers. Sourced by lab.sh (never run directly). Everything is derived from LAB_ID, the
 # second address octet and the target count, so every command rebuilds the same table.
@@ -44,13 +44,15 @@ validate_lab_id() {
 }
 
 validate_targets() {
-  [[ "$1" =~ ^[0-9]+$ ]] && (($1 >= 1 && $1 <= 50)) ||
+  if ! [[ "$1" =~ ^[0-9]{1,3}$ ]] || ((10#$1 < 1 || 10#$1 > 50)); then
     die "NETLAB_TARGETS '$1' is invalid: expected a number of targets from 1 to 50"
+  fi
 }
 
 validate_octet() {
-  [[ "$1" =~ ^[0-9]+$ ]] && (($1 >= 1 && $1 <= 254)) ||
+  if ! [[ "$1" =~ ^[0-9]{1,3}$ ]] || ((10#$1 < 1 || 10#$1 > 254)); then
     die "NETLAB_OCTET '$1' is invalid: expected the second address octet, 1 to 254"
+  fi
 }
 
 add_host() {  # NAME NAMESPACE ADDRESS ROLE NETWORK

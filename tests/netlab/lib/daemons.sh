@@ -43,7 +43,7 @@ stop_service() {
       pid_alive "$pid" || break
       sleep 0.05
     done
-    pid_alive "$pid" && kill -KILL "$pid" 2>/dev/null || true
+    if pid_alive "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
   fi
   rm -f "$f"
 }

@@ -33,8 +33,13 @@ EOF
 
 nft_drop_table() { nsx "$1" nft delete table inet "$2" 2>/dev/null || true; }
 
-input_chain() { printf '  chain input {\n    type filter hook input priority 0; policy accept;\n%s\n  }' "$1"; }
-forward_chain() { printf '  chain forward {\n    type filter hook forward priority 0; policy accept;\n%s\n  }' "$1"; }
+# chain HOOK RULE: a base chain "HOOK" (input or forward) holding RULE.
+chain() {
+  printf '  chain %s {\n    type filter hook %s priority 0; policy accept;\n%s\n  }' \
+    "$1" "$1" "$2"
+}
+input_chain() { chain input "$1"; }
+forward_chain() { chain forward "$1"; }
 
 # --- service faults (what answers on tcp/22) ---------------------------------------------
 stop_port22() {  # stops whatever a target runs for ssh
@@ -51,8 +56,9 @@ fault_sshd_stop() {
 fault_sshd_port() {
   local t="$1" p="${2:-}"
   target_or_die "$t"
-  [[ "$p" =~ ^[0-9]+$ ]] && ((p >= 1 && p <= 65535 && p != 22 && p != 80)) ||
+  if ! [[ "$p" =~ ^[1-9][0-9]{0,4}$ ]] || ((p > 65535 || p == 22 || p == 80)); then
     die "sshd-port: port '$p' is invalid: expected 1-65535, not 22 or 80"
+  fi
   stop_port22 "$t"
   record_fault "$t" service sshd-port "$p"
   start_sshd "$t" "$p"

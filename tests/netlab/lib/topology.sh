@@ -12,7 +12,7 @@ reserve_octet() {
   local start i o owner link
   if [[ -n "${NETLAB_OCTET:-}" ]]; then
     validate_octet "$NETLAB_OCTET"
-    OCTET="$NETLAB_OCTET"
+    OCTET="$((10#$NETLAB_OCTET))"
     return 0
   fi
   mkdir -p "$OCTET_DIR"
@@ -161,7 +161,7 @@ ensure_services() {
 }
 
 lab_up() {
-  local h targets="${NETLAB_TARGETS:-4}"
+  local h ntargets="${NETLAB_TARGETS:-4}"
   validate_lab_id
   for c in ip nft sshd ssh-keygen ss setsid; do
     command -v "$c" >/dev/null 2>&1 || [[ -x "/usr/sbin/$c" ]] || die "missing command '$c'"
@@ -170,12 +170,12 @@ lab_up() {
   if [[ -f "$STATE/lab.meta" ]]; then
     # shellcheck disable=SC1091
     source "$STATE/lab.meta"
-    [[ -z "${NETLAB_TARGETS:-}" || "$NETLAB_TARGETS" == "$TARGETS" ]] ||
+    [[ -z "${NETLAB_TARGETS:-}" ]] || ((10#$NETLAB_TARGETS == TARGETS)) ||
       die "lab '$LAB_ID' is up with $TARGETS targets, not NETLAB_TARGETS=$NETLAB_TARGETS;" \
         "run 'lab.sh down' first"
   else
-    validate_targets "$targets"
-    TARGETS="$targets"
+    validate_targets "$ntargets"
+    TARGETS="$((10#$ntargets))"
     reserve_octet
     mkdir -p "$STATE"
     printf 'LAB_ID=%s\nOCTET=%s\nTARGETS=%s\n' "$LAB_ID" "$OCTET" "$TARGETS" >"$STATE/lab.meta"
