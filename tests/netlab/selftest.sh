@@ -27,6 +27,7 @@ export LAB_ID="st$(($$ % 1000000))"
 export NETLAB_STATE="/tmp/parallax-netlab-$LAB_ID"
 unset NETLAB_TARGETS NETLAB_OCTET
 trap '"$LAB" down >/dev/null 2>&1 || true' EXIT
+trap 'exit 130' INT TERM HUP  # so that the EXIT trap runs
 
 ip netns add "$LAB_ID-try" 2>/dev/null || skip "cannot create a network namespace"
 ip netns del "$LAB_ID-try"
