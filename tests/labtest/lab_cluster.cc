@@ -1,0 +1,116 @@
+#include "tests/labtest/lab_cluster.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <sstream>
+
+namespace parallax::testing {
+
+namespace {
+const char* kLabScript = PARALLAX_SOURCE_DIR "/tests/netlab/lab.sh";
+constexpr int kGrpcPort = 7420;
+}  // namespace
+
+std::unique_ptr<LabCluster> LabCluster::Up(const std::string& yaml_extra, std::string* why,
+                                           bool* can_run) {
+  *can_run = false;
+  if (geteuid() != 0) {
+    *why = "needs root for network namespaces (CI runs as root)";
+    return nullptr;
+  }
+  if (RunCommand({"ip", "netns", "list"}).exit_code != 0) {
+    *why = "`ip netns` is not available";
+    return nullptr;
+  }
+  *can_run = true;
+  auto lab = std::unique_ptr<LabCluster>(new LabCluster());
+  lab->lab_id_ = "fm" + std::to_string(getpid() % 100000);
+  setenv("LAB_ID", lab->lab_id_.c_str(), 1);
+  setenv("NETLAB_TARGETS", "4", 1);
+  CommandResult up = lab->Lab({"up"});
+  if (up.exit_code != 0) {
+    *why = "lab.sh up failed: " + up.err;
+    lab->Lab({"down"});
+    return nullptr;
+  }
+  CommandResult env = lab->Lab({"hosts"});
+  std::istringstream in(env.out);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    LabHost h;
+    if (!(fields >> h.name >> h.ns >> h.address >> h.role >> h.network)) continue;
+    lab->hosts_.push_back(h);
+    if (h.role == "probe") lab->probes_.push_back(h);
+    if (h.role == "target") lab->targets_.push_back(h);
+    if (h.role == "collector") lab->collector_host_ = h;
+  }
+  if (lab->probes_.empty() || lab->targets_.empty() || lab->collector_host_.ns.empty()) {
+    *why = "lab.sh hosts listed no probes/targets/collector: " + env.out + env.err;
+    return nullptr;
+  }
+
+  lab->dir_ = std::make_unique<TempDir>();
+  std::string yaml = "listen: 0.0.0.0:" + std::to_string(kGrpcPort) +
+                     "\nmetrics_listen: 0.0.0.0:9420\nstorage:\n  path: " +
+                     lab->dir_->File("parallax.db") + "\n" + yaml_extra + "targets:\n";
+  for (const LabHost& t : lab->targets_) {
+    yaml += "  - name: " + t.name + "\n    host: " + t.address + "\n";
+  }
+  WriteFile(lab->dir_->File("config.yaml"), yaml);
+  lab->collector_ = std::make_unique<Process>(
+      std::vector<std::string>{"ip", "netns", "exec", lab->collector_host_.ns, CollectorBinary(),
+                               "--config", lab->dir_->File("config.yaml"), "--insecure"},
+      lab->dir_->File("collector.log"));
+  LabCluster* self = lab.get();
+  if (!WaitFor([self] { return self->Cli({"status"}).is_object(); }, std::chrono::seconds(15))) {
+    *why = "collector did not start in the lab: " + lab->collector_->log() + lab->last_cli_error_;
+    return nullptr;
+  }
+  for (const LabHost& p : lab->probes_) {
+    lab->probe_procs_[p.name] = std::make_unique<Process>(
+        std::vector<std::string>{"ip", "netns", "exec", p.ns, ProbeBinary(), "--collector",
+                                 lab->collector_host_.address + ":" + std::to_string(kGrpcPort),
+                                 "--name", p.name, "--label", "network=" + p.network, "--label",
+                                 "site=" + p.name, "--insecure"},
+        lab->dir_->File("probe-" + p.name + ".log"));
+  }
+  return lab;
+}
+
+LabCluster::~LabCluster() {
+  probe_procs_.clear();
+  collector_.reset();
+  if (!lab_id_.empty()) Lab({"down"});
+}
+
+CommandResult LabCluster::Lab(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"bash", kLabScript};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunCommand(argv, std::chrono::seconds(120));
+}
+
+std::string LabCluster::CliText(const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {"ip", "netns", "exec", collector_host_.ns, CliBinary(),
+                                   "--collector", "127.0.0.1:" + std::to_string(kGrpcPort),
+                                   "--insecure"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  CommandResult r = RunCommand(argv);
+  if (r.exit_code != 0) last_cli_error_ = r.err;
+  return r.out;
+}
+
+nlohmann::json LabCluster::Cli(const std::vector<std::string>& args) {
+  std::vector<std::string> with_json = {"-o", "json"};
+  with_json.insert(with_json.end(), args.begin(), args.end());
+  std::string out = CliText(with_json);
+  return out.empty() ? nlohmann::json() : nlohmann::json::parse(out, nullptr, false);
+}
+
+std::string LabCluster::ProbeLog(const std::string& name) const {
+  auto it = probe_procs_.find(name);
+  return it == probe_procs_.end() ? "" : it->second->log();
+}
+
+}  // namespace parallax::testing

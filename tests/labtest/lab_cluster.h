@@ -1,0 +1,57 @@
+// LabCluster: the network lab (tests/netlab/lab.sh) with Parallax running in
+// it for real — the collector in the datacentre, one probe per probe host,
+// every probe connecting across the lab's routers — and helpers to inject
+// faults and read what the collector reports through the CLI.
+//
+// Needs root and `ip netns`; Up() says why not otherwise. The destructor
+// stops the processes and runs `lab.sh down`.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/integration/harness.h"
+
+namespace parallax::testing {
+
+struct LabHost {
+  std::string name, ns, address, role, network;
+};
+
+class LabCluster {
+ public:
+  // Brings the lab up (unique LAB_ID), starts the collector and the probes.
+  // On nullptr, *why says why and *can_run whether this machine could run it
+  // at all (false: not root, no `ip netns`: skip; true: a real failure).
+  static std::unique_ptr<LabCluster> Up(const std::string& collector_yaml_extra, std::string* why,
+                                        bool* can_run);
+  ~LabCluster();
+
+  // Runs tests/netlab/lab.sh with `args`; returns its result.
+  CommandResult Lab(const std::vector<std::string>& args);
+  // `parallax <args> -o json` in the collector's namespace; null on failure.
+  nlohmann::json Cli(const std::vector<std::string>& args);
+  std::string CliText(const std::vector<std::string>& args);
+
+  const std::vector<LabHost>& probes() const { return probes_; }
+  const std::vector<LabHost>& targets() const { return targets_; }
+  std::string CollectorLog() const { return collector_->log(); }
+  std::string ProbeLog(const std::string& name) const;
+  const std::string& last_cli_error() const { return last_cli_error_; }
+
+ private:
+  LabCluster() = default;
+  std::string lab_id_;
+  std::unique_ptr<TempDir> dir_;
+  std::vector<LabHost> hosts_, probes_, targets_;
+  LabHost collector_host_;
+  std::unique_ptr<Process> collector_;
+  std::map<std::string, std::unique_ptr<Process>> probe_procs_;
+  std::string last_cli_error_;
+};
+
+}  // namespace parallax::testing
