@@ -252,7 +252,9 @@ Output Diagnose(const Input& in) {
         verdict.cause = v1::CAUSE_ISP_BLOCK;
         verdict.blocked_networks.assign(nets.begin(), nets.end());
         mark(aside_idx, "agrees");
+        // Those that reach it confirm the host is fine: they count as support.
         agreeing = aside_idx;
+        agreeing.insert(agreeing.end(), ok_idx.begin(), ok_idx.end());
         verdict.summary = "SSH fails only from network " + Join(verdict.blocked_networks) + " (" +
                           Join(probes_of(aside_idx)) +
                           "), which cannot reach SSH on other targets either, while " +
@@ -353,8 +355,10 @@ Output Diagnose(const Input& in) {
         mark(fail_idx, "agrees (blocked)");
         mark(ok_idx, "agrees (reaches it)");
         agreeing = fail_idx;
+        agreeing.insert(agreeing.end(), ok_idx.begin(), ok_idx.end());
         verdict.summary = "SSH fails only from " + Join(probes_of(fail_idx)) + " (" +
-                          Join({nets.begin(), nets.end()}) + "), which reach other targets, while " +
+                          Join({nets.begin(), nets.end()}) + "), which " +
+                          (fail_idx.size() == 1 ? "reaches" : "reach") + " other targets, while " +
                           Plural(ok_idx.size(), "other vantage point") +
                           " read it: the host bans or does not allow those sources (fail2ban, "
                           "firewall source rules).";

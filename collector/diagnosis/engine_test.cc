@@ -210,7 +210,19 @@ TEST(Diagnose, IspBlockNamesTheNetworkOnEveryTarget) {
     EXPECT_EQ(v.cause, v1::CAUSE_ISP_BLOCK) << t;
     EXPECT_EQ(v.blocked_networks, std::vector<std::string>{"isp-b"});
     EXPECT_NE(v.summary.find("isp-b"), std::string::npos) << v.summary;
+    // The probes that reach the target support the verdict too.
+    EXPECT_GT(v.confidence, 0.9);
   }
+}
+
+TEST(Diagnose, SourceBlockCountsEveryVantagePointAsSupport) {
+  World w;
+  w.AllOk().See("b1", "t1", O(v1::OUTCOME_TIMEOUT, Obs::kDead));
+  const Verdict& v = VerdictFor(w.Run(), "t1");
+  ASSERT_EQ(v.cause, v1::CAUSE_SOURCE_BLOCK);
+  EXPECT_GT(v.confidence, 0.9);
+  EXPECT_NE(v.summary.find("b1 (isp-b), which reaches other targets"), std::string::npos) << v.summary;
+  EXPECT_EQ(v.summary.find("one vantage point"), std::string::npos) << v.summary;
 }
 
 TEST(Diagnose, FaultBehindABlockedNetworkIsStillNamed) {
