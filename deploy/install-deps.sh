@@ -13,7 +13,8 @@ build_pkgs=(
 )
 test_pkgs=(
   openssh-server openssh-client nftables iproute2 iputils-ping procps psmisc
-  curl openssl python3
+  curl openssl python3 util-linux
+  prometheus prometheus-alertmanager prometheus-blackbox-exporter
 )
 
 want=("${build_pkgs[@]}")
