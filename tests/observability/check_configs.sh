@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Checks the shipped Prometheus, Alertmanager and Grafana files with the real
+# tools (Debian packages prometheus, prometheus-alertmanager, python3):
+#   - promtool check config / check rules; promtool test rules (every alert);
+#   - mutation: each rule with a shorter `for:` or another severity must make
+#     the unit tests fail (so they really pin both down);
+#   - amtool check-config; amtool routes: each severity reaches its receiver;
+#   - the dashboard and provisioning files parse.
+# Usage: check_configs.sh REPO_ROOT. Exit 0 = all good, 1 = a check failed.
+set -uo pipefail
+root=${1:?usage: check_configs.sh REPO_ROOT}
+prom=$root/deploy/prometheus
+am=$root/deploy/alertmanager/alertmanager.yml
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+pass() { echo "ok: $*"; }
+
+for tool in promtool amtool python3; do
+  command -v "$tool" >/dev/null || { echo "FAIL: $tool not found (deploy/install-deps.sh --test installs prometheus, prometheus-alertmanager, python3)"; exit 1; }
+done
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# --- Prometheus ---
+promtool check config "$prom/prometheus.yml" >"$work/out" 2>&1 && pass "promtool check config" || { cat "$work/out"; fail "promtool check config"; }
+promtool check rules "$prom/rules/parallax.rules.yml" >"$work/out" 2>&1 && pass "promtool check rules" || { cat "$work/out"; fail "promtool check rules"; }
+(cd "$prom/rules" && promtool test rules parallax.rules.test.yml) >"$work/out" 2>&1 && pass "promtool test rules" || { cat "$work/out"; fail "promtool test rules"; }
+
+# Every alert in the rules has unit tests.
+for alert in $(grep -oP '^\s+- alert: \K\S+' "$prom/rules/parallax.rules.yml"); do
+  grep -q "alertname: $alert\$" "$prom/rules/parallax.rules.test.yml" || fail "alert $alert has no unit test"
+done
+
+# Mutations: rule i with `for:` one step shorter, or severity changed, must fail the tests.
+n=$(grep -c '^\s*- alert:' "$prom/rules/parallax.rules.yml")
+for ((i = 1; i <= n; i++)); do
+  for mutation in for severity; do
+    mkdir -p "$work/m" && cp "$prom/rules/parallax.rules.test.yml" "$work/m/"
+    rm -f "$work/m/parallax.rules.yml"
+    python3 - "$prom/rules/parallax.rules.yml" "$work/m/parallax.rules.yml" "$i" "$mutation" <<'PY' || { fail "mutation $mutation of rule $i"; continue; }
+import re, sys
+src, dst, idx, mutation = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+text = open(src).read()
+parts = re.split(r'(?m)^(?=[ ]+- alert: )', text)
+rule = parts[idx]
+if mutation == 'for':
+    def shorter(m):
+        v, u = int(m.group(1)), m.group(2)
+        secs = v * {'s': 1, 'm': 60, 'h': 3600}[u]
+        return 'for: %ds' % (secs - 60 if secs > 60 else secs // 2)
+    new = re.sub(r'for: (\d+)([smh])', shorter, rule, count=1)
+else:
+    new = re.sub(r'severity: (\w+)', lambda m: 'severity: ' + ('warning' if m.group(1) != 'warning' else 'critical'), rule, count=1)
+assert new != rule, 'mutation %s did not apply to rule %d' % (mutation, idx)
+parts[idx] = new
+open(dst, 'w').write(''.join(parts))
+PY
+    name=$(grep -oP '^\s+- alert: \K\S+' "$work/m/parallax.rules.yml" | sed -n "${i}p")
+    if (cd "$work/m" && promtool test rules parallax.rules.test.yml) >/dev/null 2>&1; then
+      fail "unit tests still pass with $name's $mutation mutated"
+    else
+      pass "mutated $mutation of $name is caught"
+    fi
+  done
+done
+
+# --- Alertmanager ---
+amtool check-config "$am" >"$work/out" 2>&1 && pass "amtool check-config" || { cat "$work/out"; fail "amtool check-config"; }
+route() { amtool config routes test --config.file="$am" "$@" 2>/dev/null | tr -d '[:space:]'; }
+check_route() {  # want labels...
+  local want=$1; shift
+  local got; got=$(route "$@")
+  [[ "$got" == "$want" ]] && pass "route $* -> $want" || fail "route $* -> '$got', want $want"
+}
+check_route parallax-pager alertname=ParallaxSSHTimesOut severity=critical cause=host_offline target=web
+check_route parallax-pager alertname=ParallaxCollectorDown severity=critical
+check_route parallax-tickets alertname=ParallaxNetworkSSHBlocked severity=warning cause=isp_block network=isp-a
+check_route parallax-dashboard-only alertname=ParallaxSSHPartial severity=info cause=partial target=web
+# Every severity the rules use has a route.
+for sev in $(grep -oP 'severity: \K\w+' "$prom/rules/parallax.rules.yml" | sort -u); do
+  [[ "$(route severity="$sev")" != "parallax-tickets" || "$sev" == warning ]] || fail "severity $sev has no route of its own"
+done
+
+# --- Grafana ---
+for f in "$root"/dashboard/*.json; do
+  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["panels"], "no panels"' "$f" \
+    && pass "$(basename "$f") parses" || fail "$f does not parse"
+done
+for f in "$root"/dashboard/provisioning/*/*.yaml; do
+  python3 - "$f" <<'PY' && pass "$(basename "$f") parses" || fail "$f does not parse"
+import sys
+text = open(sys.argv[1]).read()
+assert text.startswith('#') or 'apiVersion: 1' in text
+assert 'apiVersion: 1' in text, 'apiVersion: 1 missing'
+PY
+done
+
+echo "check_configs: $failures failure(s)"
+((failures == 0))
