@@ -9,7 +9,10 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <CLI/CLI.hpp>
+#include <atomic>
+#include <functional>
 #include <cstdio>
 #include <map>
 #include <random>
@@ -111,12 +114,24 @@ int main(int argc, char** argv) {
   co.on_assignment = [&io, &scheduler](const parallax::v1::Assignment& a) {
     boost::asio::post(io, [&scheduler, a] { scheduler.SetAssignment(a); });
   };
-  co.make_heartbeat = [&spool] {
+  // Scheduler stats live on the io thread; a 1 s timer publishes them.
+  std::atomic<uint32_t> in_flight{0};
+  boost::asio::steady_timer stats_timer(io);
+  std::function<void()> publish_stats = [&] {
+    in_flight = scheduler.stats().in_flight;
+    stats_timer.expires_after(std::chrono::seconds(1));
+    stats_timer.async_wait([&](const boost::system::error_code& ec) {
+      if (!ec) publish_stats();
+    });
+  };
+  publish_stats();
+  co.make_heartbeat = [&spool, &in_flight] {
     parallax::v1::Heartbeat hb;
     hb.set_unix_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
                        std::chrono::system_clock::now().time_since_epoch())
                        .count());
     parallax::probe::SpoolStats s = spool.stats();
+    hb.set_in_flight(in_flight.load());
     hb.set_spooled(s.size);
     hb.set_dropped(s.dropped);
     return hb;
@@ -128,6 +143,7 @@ int main(int argc, char** argv) {
     if (ec) return;
     Logf(LogLevel::kInfo, "signal %d: stopping checks, sending what is spooled", sig);
     scheduler.Stop();
+    stats_timer.cancel();
     io.stop();
   });
   Logf(LogLevel::kInfo, "parallax-probe %s \"%s\" starting; collector %s", PARALLAX_VERSION,
