@@ -1,0 +1,251 @@
+// parallax-bench-loadgen: N synthetic probes against a real collector. Each
+// opens one ProbeService.Connect stream (gRPC callback API), sends Hello,
+// then ResultBatch messages with increasing seq at its share of --rate,
+// keeping at most --window results unacknowledged (as a probe's spool does),
+// and reads the cumulative Acks the collector sends after each commit.
+// Bounded by --seconds. Prints one line:
+//   streams=N connected=N sent=N acked=N seconds=S acked_per_s=R
+//   ack_p50_ms=X ack_p99_ms=X ack_max_ms=X
+// where ack latency is from a batch's write to the ack covering it, an upper
+// bound of "result arrives -> stored, metrics and status updated" (the
+// collector acks after updating both).
+#include <grpcpp/grpcpp.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <chrono>
+#include <cstdio>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "parallax/v1/probe.grpc.pb.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+namespace v1 = parallax::v1;
+
+struct Options {
+  std::string collector;
+  int streams = 10;
+  double rate = 10000;  // results/s, all streams together
+  double seconds = 10;
+  int targets = 100;
+  int max_batch = 1000;
+  int window = 20000;
+  std::string prefix = "lg";
+};
+
+class SyntheticProbe : public grpc::ClientBidiReactor<v1::ProbeMessage, v1::CollectorMessage> {
+ public:
+  SyntheticProbe(v1::ProbeService::Stub* stub, const Options& o, int index)
+      : options_(o), index_(index) {
+    stub->async()->Connect(&context_, this);
+    v1::ProbeMessage hello;
+    hello.mutable_hello()->set_probe_name(o.prefix + "-" + std::to_string(index));
+    (*hello.mutable_hello()->mutable_labels())["network"] = "bench-" + std::to_string(index % 10);
+    hello.mutable_hello()->set_version("bench");
+    hello.mutable_hello()->set_boot_id(
+        "b" + std::to_string(std::chrono::system_clock::now().time_since_epoch().count()));
+    out_ = std::move(hello);
+    writing_ = true;
+    StartWrite(&out_);
+    StartRead(&in_);
+    StartCall();
+  }
+
+  // Called by the pacer: sends what is owed if no write is in flight.
+  void Pace(uint64_t owed_total) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (writing_ || done_ || !welcomed_) return;
+    uint64_t unacked = next_seq_ - 1 - acked_;
+    if (owed_total <= next_seq_ - 1 || unacked >= static_cast<uint64_t>(options_.window)) return;
+    uint64_t n = std::min<uint64_t>({owed_total - (next_seq_ - 1),
+                                     static_cast<uint64_t>(options_.max_batch),
+                                     options_.window - unacked});
+    out_.Clear();
+    v1::ResultBatch* batch = out_.mutable_results();
+    int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    for (uint64_t i = 0; i < n; ++i) {
+      uint64_t seq = next_seq_++;
+      v1::CheckResult* r = batch->add_results();
+      r->set_seq(seq);
+      r->set_target("t" + std::to_string((seq + index_) % options_.targets));
+      r->set_outcome(seq % 10 == 0 ? v1::OUTCOME_REFUSED : v1::OUTCOME_OK);
+      r->set_started_unix_ms(now_ms);
+      r->set_connect_us(200 + seq % 97);
+      r->set_address("127.0.0.1:22");
+      if (seq % 10 != 0) {
+        r->set_banner_us(300 + seq % 89);
+        r->set_identification("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3");
+      } else {
+        r->set_error_number(111);
+        r->set_detail("Connection refused");
+      }
+      r->set_generation(1);
+    }
+    pending_.push_back({next_seq_ - 1, Clock::now()});
+    writing_ = true;
+    StartWrite(&out_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    writing_ = false;
+    if (!ok) done_ = true;
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (in_.has_welcome()) {
+        welcomed_ = true;
+        next_seq_ = in_.welcome().committed_seq() + 1;
+        acked_ = next_seq_ - 1;
+      } else if (in_.has_ack()) {
+        acked_ = std::max<uint64_t>(acked_, in_.ack().seq());
+        auto now = Clock::now();
+        while (!pending_.empty() && pending_.front().first <= acked_) {
+          latencies_ms_.push_back(
+              std::chrono::duration<double, std::milli>(now - pending_.front().second).count());
+          pending_.pop_front();
+        }
+      }
+    }
+    StartRead(&in_);
+  }
+
+  void OnDone(const grpc::Status& s) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    done_ = true;
+    finished_ = true;
+    status_ = s;
+    cv_.notify_all();
+  }
+
+  void Cancel() { context_.TryCancel(); }
+  bool WaitDone(std::chrono::milliseconds d) {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, d, [this] { return finished_; });
+  }
+  uint64_t sent() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return next_seq_ - 1;
+  }
+  uint64_t acked() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return acked_;
+  }
+  bool welcomed() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return welcomed_;
+  }
+  std::vector<double> latencies() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return latencies_ms_;
+  }
+
+ private:
+  const Options& options_;
+  const int index_;
+  grpc::ClientContext context_;
+  v1::ProbeMessage out_;
+  v1::CollectorMessage in_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool writing_ = false, done_ = false, finished_ = false, welcomed_ = false;
+  uint64_t next_seq_ = 1, acked_ = 0;
+  std::deque<std::pair<uint64_t, Clock::time_point>> pending_;  // batch max seq, write time
+  std::vector<double> latencies_ms_;
+  grpc::Status status_;
+};
+
+double Percentile(std::vector<double>* v, double p) {
+  if (v->empty()) return 0;
+  size_t k = std::min(v->size() - 1, static_cast<size_t>(p * v->size()));
+  std::nth_element(v->begin(), v->begin() + k, v->end());
+  return (*v)[k];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Synthetic probe streams against a Parallax collector", "parallax-bench-loadgen"};
+  Options o;
+  app.add_option("--collector", o.collector, "Collector gRPC address host:port")->required();
+  app.add_option("--streams", o.streams, "Probe streams")->check(CLI::Range(1, 2000));
+  app.add_option("--rate", o.rate, "Results per second, all streams")->check(CLI::Range(1.0, 1e7));
+  app.add_option("--seconds", o.seconds, "How long to push")->check(CLI::Range(0.5, 3600.0));
+  app.add_option("--targets", o.targets, "Target names t0..t<N-1>")->check(CLI::Range(1, 1000000));
+  app.add_option("--max-batch", o.max_batch, "Results per batch, at most")
+      ->check(CLI::Range(1, 10000));
+  app.add_option("--window", o.window, "Unacknowledged results per stream, at most")
+      ->check(CLI::Range(1, 10000000));
+  app.add_option("--prefix", o.prefix, "Probe name prefix");
+  CLI11_PARSE(app, argc, argv);
+
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  std::vector<std::shared_ptr<grpc::Channel>> channels;  // a few HTTP/2 connections
+  std::vector<std::unique_ptr<v1::ProbeService::Stub>> stubs;
+  for (int i = 0; i < std::min(o.streams, 8); ++i) {
+    args.SetInt("bench.channel", i);  // distinct args: distinct connections
+    channels.push_back(
+        grpc::CreateCustomChannel(o.collector, grpc::InsecureChannelCredentials(), args));
+    stubs.push_back(v1::ProbeService::NewStub(channels.back()));
+  }
+  std::vector<std::unique_ptr<SyntheticProbe>> probes;
+  for (int i = 0; i < o.streams; ++i) {
+    probes.push_back(std::make_unique<SyntheticProbe>(stubs[i % stubs.size()].get(), o, i));
+  }
+  // Wait (bounded) for every Welcome before the clock starts.
+  auto welcome_deadline = Clock::now() + std::chrono::seconds(10);
+  while (Clock::now() < welcome_deadline &&
+         !std::all_of(probes.begin(), probes.end(), [](auto& p) { return p->welcomed(); })) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  int connected = 0;
+  for (auto& p : probes) connected += p->welcomed() ? 1 : 0;
+
+  auto start = Clock::now();
+  auto end = start + std::chrono::duration_cast<Clock::duration>(
+                         std::chrono::duration<double>(o.seconds));
+  const double per_stream = o.rate / o.streams;
+  while (Clock::now() < end) {
+    double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+    uint64_t owed = static_cast<uint64_t>(per_stream * elapsed);
+    for (auto& p : probes) p->Pace(owed);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  uint64_t sent = 0, acked = 0;
+  std::vector<double> lat;
+  for (auto& p : probes) {
+    sent += p->sent();
+    acked += p->acked();
+    std::vector<double> l = p->latencies();
+    lat.insert(lat.end(), l.begin(), l.end());
+  }
+  for (auto& p : probes) p->Cancel();
+  for (auto& p : probes) p->WaitDone(std::chrono::milliseconds(2000));
+  double p50 = Percentile(&lat, 0.5), p99 = Percentile(&lat, 0.99);
+  double max = lat.empty() ? 0 : *std::max_element(lat.begin(), lat.end());
+  std::printf(
+      "streams=%d connected=%d sent=%llu acked=%llu seconds=%.3f acked_per_s=%.0f "
+      "ack_p50_ms=%.1f ack_p99_ms=%.1f ack_max_ms=%.1f\n",
+      o.streams, connected, static_cast<unsigned long long>(sent),
+      static_cast<unsigned long long>(acked), seconds, acked / seconds, p50, p99, max);
+  return connected == o.streams ? 0 : 1;
+}

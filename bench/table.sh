@@ -1,0 +1,94 @@
+# The report of bench/run.sh (sourced): markdown tables from $OUT/results.tsv,
+# each issue-6 target with its bar, the measured value and met / missed.
+
+verdict() {  # value op bar: "met" or "missed (x.x× the bar)"
+  local v=$1 op=$2 bar=$3
+  [[ $v == - || -z $v ]] && { echo "not measured"; return; }
+  awk -v v="$v" -v op="$op" -v b="$bar" 'BEGIN {
+    ok = (op == "<=") ? v <= b : (op == "<") ? v < b : v >= b
+    if (ok) { print "met"; exit }
+    if (op == ">=") printf "missed: %.0f%% of the bar\n", 100 * v / b
+    else printf "missed: %.1f× the bar\n", v / b
+  }'
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b + 0 == 0) print "-"; else printf "%.2f", a / b }'; }
+minof() { tr ' ' '\n' <<<"$*" | grep -v '^-$' | sort -g | head -1; }
+maxof() { tr ' ' '\n' <<<"$*" | grep -v '^-$' | sort -g | tail -1; }
+
+print_table() {
+  local c k
+  echo
+  echo "## Checks side by side ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, loopback$( ((QUICK)) && echo ', QUICK: figures meaningless'))"
+  echo
+  echo "| client | checks/s | CPU-s per 1,000 checks | peak RSS MB | threads |"
+  echo "|---|---:|---:|---:|---:|"
+  for c in $C_LIST; do
+    echo "| C epoll ceiling, $c in flight | $(get ceiling.c$c.checks_per_s) | $(get ceiling.c$c.cpu_per_1000) | $(get ceiling.c$c.rss_mb) | 1 |"
+  done
+  echo "| C epoll ceiling, refused | $(get ceiling.refused.checks_per_s) | $(get ceiling.refused.cpu_per_1000) | | 1 |"
+  echo "| parallax-probe ($SAT_TARGETS targets / $SAT_INTERVAL) | $(get probe.sat.checks_per_s) | $(get probe.sat.cpu_per_1000) | $(get probe.sat.hwm_mb) | $(get probe.sat.threads) |"
+  for c in $BB_LIST; do
+    echo "| blackbox_exporter, $c concurrent | $(get blackbox.c$c.checks_per_s) | $(get blackbox.c$c.cpu_per_1000) | $(get blackbox.hwm_mb) | $(get blackbox.threads) |"
+  done
+
+  local probe_cpu ceil_cpu bb_cpu
+  probe_cpu=$(get probe.sat.cpu_per_1000)
+  ceil_cpu=$(minof $(for c in $C_LIST; do get ceiling.c$c.cpu_per_1000; done))
+  bb_cpu=$(minof $(for c in $BB_LIST; do get blackbox.c$c.cpu_per_1000; done))
+  local vs_ceiling vs_bb
+  vs_ceiling=$(ratio "$probe_cpu" "${ceil_cpu:--}")
+  vs_bb=$(ratio "${bb_cpu:--}" "$probe_cpu")
+  echo
+  echo "## Targets (issue 6)"
+  echo
+  echo "| target | bar | measured | verdict |"
+  echo "|---|---|---:|---|"
+  echo "| probe CPU per 1,000 checks (check + encoding + gRPC) | ≤ 0.05 s | $probe_cpu | $(verdict "$probe_cpu" '<=' 0.05) |"
+  echo "| probe CPU vs the C ceiling (same run) | ≤ 1.3× | ${vs_ceiling}× | $(verdict "$vs_ceiling" '<=' 1.3) |"
+  echo "| blackbox_exporter CPU vs probe (its best concurrency) | ≥ 7× | ${vs_bb}× | $(verdict "$vs_bb" '>=' 7) |"
+  echo "| probe checks/s, one process | ≥ 20,000 | $(get probe.sat.checks_per_s) | $(verdict "$(get probe.sat.checks_per_s)" '>=' 20000) |"
+  echo "| probe peak RSS, $FP_TARGETS targets / $FP_INTERVAL, half in flight to timeout | ≤ 32 MB | $(get footprint.hwm_mb) | $(verdict "$(get footprint.hwm_mb)" '<=' 32) |"
+  echo "| probe threads (same run) | ≤ 4 | $(get footprint.threads) | $(verdict "$(get footprint.threads)" '<=' 4) |"
+  echo "| probe lateness, max (p99) over the window | ≤ 100 ms | $(get footprint.late_max_ms) ($(get footprint.late_p99_ms)) | $(verdict "$(get footprint.late_max_ms)" '<=' 100) |"
+  echo "| collector ingest, $ING_STREAMS streams, committed before ack | ≥ 100,000/s | $(get ingest.max.acked_per_s) | $(verdict "$(get ingest.max.acked_per_s)" '>=' 100000) |"
+  local p99key=ingest.steady
+  ((QUICK)) && p99key=ingest.max
+  echo "| p99 arrival → stored, metrics, status (ack latency, $(get $p99key.offered_per_s)/s offered) | < 250 ms | $(get $p99key.ack_p99_ms) | $(verdict "$(get $p99key.ack_p99_ms)" '<' 250) |"
+  echo "| p99 ack latency at the max offered rate ($(get ingest.max.offered_per_s)/s) | (< 250 ms) | $(get ingest.max.ack_p99_ms) | $(verdict "$(get ingest.max.ack_p99_ms)" '<' 250) |"
+  echo "| collector memory per probe×target pair | < 1,024 B | $(get ingest.max.bytes_per_pair) | $(verdict "$(get ingest.max.bytes_per_pair)" '<' 1024) |"
+  echo "| diagnosis, 10,000 targets × 100 probes (real time) | < 50 ms | $(get micro.BM_Diagnose_10000_100_real_time.real_ms) | $(verdict "$(get micro.BM_Diagnose_10000_100_real_time.real_ms)" '<' 50) |"
+  echo "| /metrics render, 100 probes × 1,000 targets (real time) | < 200 ms | $(get micro.BM_RenderMetrics_100_1000_real_time.real_ms) | $(verdict "$(get micro.BM_RenderMetrics_100_1000_real_time.real_ms)" '<' 200) |"
+
+  echo
+  echo "## Microbenchmarks (real / CPU ms)"
+  echo
+  echo "| benchmark | real ms | CPU ms | series |"
+  echo "|---|---:|---:|---:|"
+  for k in BM_BannerParseOneRead BM_EncodeResultBatch_1000 BM_ObserveResults BM_Diagnose_1000_10_real_time \
+           BM_Diagnose_10000_100_real_time BM_RenderMetrics_10_100_real_time BM_RenderMetrics_100_1000_real_time; do
+    echo "| $k | $(get micro.$k.real_ms) | $(get micro.$k.cpu_ms) | $(get micro.$k.series) |"
+  done
+
+  echo
+  echo "## Ingest (parallax-bench-loadgen → parallax-collector)"
+  echo
+  echo "| run | streams | offered/s | acked/s | ack p50 / p99 ms | collector CPU-s per 1,000 | CPU util | peak RSS MB | bytes per pair | threads |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  local run
+  for run in ingest.max ingest.steady $(for s in $SCALE_STREAMS; do echo scale.streams.$s; done); do
+    [[ $(get $run.offered_per_s) == - ]] && continue
+    echo "| $run | $(get $run.connected) | $(get $run.offered_per_s) | $(get $run.acked_per_s) | $(get $run.ack_p50_ms) / $(get $run.ack_p99_ms) | $(get $run.cpu_per_1000) | $(get $run.cpu_util) | $(get $run.hwm_mb) | $(get $run.bytes_per_pair) | $(get $run.threads) |"
+  done
+
+  echo
+  echo "## Probe runs (parallax-probe + parallax-collector)"
+  echo
+  echo "| run | checks/s | stored/s | probe CPU-s per 1,000 | probe CPU util | RSS / peak MB | threads | late max / p99 ms | banner timeouts | collector CPU util |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  for run in probe.sat footprint $(for n in $SCALE_TARGETS; do echo scale.targets.$n; done) \
+             $(for t in $SCALE_TIMEOUTS; do echo scale.timeout.$t; done); do
+    [[ $(get $run.checks_per_s) == - ]] && continue
+    echo "| $run | $(get $run.checks_per_s) | $(get $run.stored_per_s) | $(get $run.cpu_per_1000) | $(get $run.cpu_util) | $(get $run.rss_mb) / $(get $run.hwm_mb) | $(get $run.threads) | $(get $run.late_max_ms) / $(get $run.late_p99_ms) | $(get $run.banner_timeouts) | $(get $run.collector_cpu_util) |"
+  done
+}
