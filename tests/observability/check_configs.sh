@@ -83,8 +83,23 @@ done
 
 # --- Grafana ---
 for f in "$root"/dashboard/*.json; do
-  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["panels"], "no panels"' "$f" \
-    && pass "$(basename "$f") parses" || fail "$f does not parse"
+  python3 - "$f" <<'PY' && pass "$(basename "$f"): datasource variable, target/probe/network variables" || fail "$f"
+import json, sys
+d = json.load(open(sys.argv[1]))
+names = {v["name"]: v for v in d["templating"]["list"]}
+assert names["datasource"]["type"] == "datasource" and names["datasource"]["query"] == "prometheus", "no datasource variable"
+for v in ("target", "probe", "network"):
+    assert v in names, "variable %s missing" % v
+assert d["schemaVersion"] >= 36, "old schemaVersion"
+panels = [p for p in d["panels"] if p["type"] != "row"]
+assert len(panels) >= 10, "too few panels"
+for p in panels:
+    assert p["datasource"]["uid"] == "${datasource}", "panel %r: datasource not the variable" % p["title"]
+    assert p["targets"], "panel %r has no query" % p["title"]
+    for t in p["targets"]:
+        assert t["datasource"]["uid"] == "${datasource}" and t["expr"], "panel %r: query without datasource/expr" % p["title"]
+    assert p.get("description"), "panel %r has no description" % p["title"]
+PY
 done
 for f in "$root"/dashboard/provisioning/*/*.yaml; do
   python3 - "$f" <<'PY' && pass "$(basename "$f") parses" || fail "$f does not parse"
