@@ -18,7 +18,9 @@
 #include <random>
 
 #include "common/log.h"
+#include "common/clock.h"
 #include "common/tls.h"
+#include "common/tls_flags.h"
 #include "common/version.h"
 #include "probe/scheduler/scheduler.h"
 #include "probe/transport/spool.h"
@@ -62,11 +64,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--label", label_args,
                  "Label key=value, repeatable: site=fra1, network=isp-a, region=eu");
-  app.add_option("--ca", tls.ca, "PEM CA certificate that signed the collector's certificate");
-  app.add_option("--cert", tls.cert, "PEM client certificate (when the collector requires mTLS)");
-  app.add_option("--key", tls.key, "PEM client private key");
-  app.add_option("--tls-server-name", tls.server_name, "Expected name in the collector's certificate");
-  app.add_flag("--insecure", tls.insecure, "Plaintext connection to the collector (logs a warning)");
+  parallax::AddClientTlsFlags(app, &tls);
   app.add_option("--max-in-flight", max_in_flight, "Checks running at once, at most")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
@@ -127,9 +125,7 @@ int main(int argc, char** argv) {
   publish_stats();
   co.make_heartbeat = [&spool, &in_flight] {
     parallax::v1::Heartbeat hb;
-    hb.set_unix_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count());
+    hb.set_unix_ms(parallax::WallClockMs());
     parallax::probe::SpoolStats s = spool.stats();
     hb.set_in_flight(in_flight.load());
     hb.set_spooled(s.size);

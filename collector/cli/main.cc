@@ -11,7 +11,9 @@
 
 #include "collector/cli/render.h"
 #include "common/duration.h"
+#include "common/clock.h"
 #include "common/tls.h"
+#include "common/tls_flags.h"
 #include "common/version.h"
 #include "parallax/v1/query.grpc.pb.h"
 
@@ -40,11 +42,7 @@ int main(int argc, char** argv) {
   std::string output = "table";
   app.add_option("--collector", collector, "Collector address HOST:PORT (env PARALLAX_COLLECTOR)")
       ->capture_default_str();
-  app.add_option("--ca", tls.ca, "PEM CA certificate that signed the collector's certificate");
-  app.add_option("--cert", tls.cert, "PEM client certificate (when the collector requires mTLS)");
-  app.add_option("--key", tls.key, "PEM client private key");
-  app.add_option("--tls-server-name", tls.server_name, "Expected name in the collector's certificate");
-  app.add_flag("--insecure", tls.insecure, "Plaintext connection (collector started with --insecure)");
+  parallax::AddClientTlsFlags(app, &tls);
   app.add_option("-o,--output", output, "Output format: table or json")
       ->check(CLI::IsMember({"table", "json"}))
       ->capture_default_str();
@@ -101,9 +99,7 @@ int main(int argc, char** argv) {
                        : parallax::cli::StatusTable(resp, color));
     return 0;
   }
-  int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
+  int64_t now_ms = parallax::WallClockMs();
   if (*explain) {
     parallax::v1::ExplainRequest req;
     req.set_target(explain_target);
@@ -151,9 +147,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "parallax: --since: %s\n", st.message().c_str());
       return 2;
     }
-    auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
-        std::chrono::system_clock::now().time_since_epoch());
-    req.set_since_unix_ms((now - since).count());
+    req.set_since_unix_ms(parallax::WallClockMs() - since.count());
   }
   parallax::v1::HistoryResponse resp;
   grpc::Status gs = stub->History(&ctx, req, &resp);

@@ -9,12 +9,6 @@
 
 namespace parallax::collector {
 
-int64_t WallClockMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 namespace {
 
 std::vector<TargetRecord> TargetRecords(const Config& config) {

@@ -25,6 +25,7 @@
 #include "collector/server/evaluator.h"
 #include "collector/state/live_state.h"
 #include "collector/store/store.h"
+#include "common/clock.h"
 #include "common/status.h"
 
 namespace parallax::collector {
@@ -69,6 +70,5 @@ class Collector {
   bool shut_down_ = false;
 };
 
-int64_t WallClockMs();
 
 }  // namespace parallax::collector

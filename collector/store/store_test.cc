@@ -1,4 +1,5 @@
 #include "collector/store/store.h"
+#include "common/clock.h"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -18,11 +19,7 @@
 namespace parallax::collector {
 namespace {
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+int64_t NowMs() { return WallClockMs(); }
 
 v1::CheckResult Result(uint64_t seq, const std::string& target, int64_t ts_ms,
                        v1::Outcome outcome = v1::OUTCOME_OK) {

@@ -4,15 +4,12 @@
 
 #include "collector/store/codec.h"
 #include "collector/store/schema.h"
+#include "common/clock.h"
 
 namespace parallax::collector {
 namespace {
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+int64_t NowMs() { return WallClockMs(); }
 
 }  // namespace
 
