@@ -61,7 +61,7 @@ std::string FormatTime(int64_t unix_ms) {
   time_t secs = unix_ms / 1000;
   tm utc{};
   gmtime_r(&secs, &utc);
-  char buf[40];
+  char buf[80];
   std::snprintf(buf, sizeof(buf), "%04d-%02d-%02d %02d:%02d:%02d.%03dZ", utc.tm_year + 1900,
                 utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
                 static_cast<int>(unix_ms % 1000));

@@ -187,7 +187,9 @@ TEST(DiagnoseTable, EveryCause) {
     const Verdict& v = VerdictFor(out, "t1");
     EXPECT_EQ(CauseWord(v.cause), row.cause) << row.name << ": " << v.summary;
     EXPECT_FALSE(v.summary.empty()) << row.name;
-    if (v.cause != v1::CAUSE_OK) EXPECT_FALSE(v.remediation.empty()) << row.name;
+    if (v.cause != v1::CAUSE_OK) {
+      EXPECT_FALSE(v.remediation.empty()) << row.name;
+    }
     // The other targets are untouched by a fault on t1 (isp_block excepted).
     if (std::string(row.cause) != "isp_block") {
       EXPECT_EQ(CauseOf(out, "t2"), "ok") << row.name << ": " << VerdictFor(out, "t2").summary;
