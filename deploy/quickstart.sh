@@ -22,7 +22,7 @@ done
 [[ -t 1 ]] || once=1
 
 bash deploy/install-deps.sh --test
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPARALLAX_BUILD_TESTS=OFF -DPARALLAX_BUILD_BENCH=OFF >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$(nproc)" --target parallax-collector parallax-probe parallax
 
 run=$PWD/.parallax-run
@@ -55,8 +55,8 @@ while True: c,_=s.accept(); held.append(c)" & pids+=($!)
   echo "metrics_listen: 127.0.0.1:$metrics_port"
   echo "storage:"
   echo "  path: $run/parallax.db"
-  echo "interval: 5s"
-  echo "timeout: 3s"
+  echo "interval: 3s"
+  echo "timeout: 2s"
   echo "targets:"
   echo "  - {name: local-sshd, host: 127.0.0.1, port: $sshd_port}"
   echo "  - {name: closed-port, host: 127.0.0.1, port: $closed_port}"
@@ -78,7 +78,7 @@ sleep 1
 cli=(./build/collector/cli/parallax --collector "127.0.0.1:$grpc_port" --insecure)
 echo "quickstart: collector on 127.0.0.1:$grpc_port, metrics on http://127.0.0.1:$metrics_port/metrics"
 echo "quickstart: logs and database in $run/; waiting for the first checks..."
-sleep 6
+sleep 10
 if (( once )); then
   "${cli[@]}" status 2>/dev/null
   exit 0
