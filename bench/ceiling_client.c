@@ -4,8 +4,12 @@
  * nothing else (no scheduling, no results, no encoding). Bounded by
  * -d seconds and -n checks. Prints one line:
  *   checks=N ok=N refused=N timeout=N other=N seconds=S cpu_s=S rss_kb=N
+ * With -w it also does what parallax-probe does beyond that (and an SSH
+ * client must): send its own identification line after the connect, and at
+ * the end drain what is left, shutdown(), close(); this measures the kernel's
+ * share of that extra work.
  * Usage: parallax-bench-ceiling -p PORT[,PORT...] [-a 127.0.0.1] [-c 64]
- *                               [-d 5] [-n 100000000] [-t 1000 (timeout ms)] */
+ *                               [-d 5] [-n 100000000] [-t 1000 (timeout ms)] [-w] */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
@@ -36,6 +40,8 @@ static double Now(void) {
 static struct sockaddr_in g_addr[kMaxPorts];
 static int g_nports = 0, g_next_port = 0;
 static int g_epoll;
+static int g_like_ssh_client = 0;
+static const char kHello[] = "SSH-2.0-parallax_probe_0.1.0\r\n";
 static unsigned long long g_ok, g_refused, g_timeout, g_other, g_started;
 
 static void Open(struct Slot* s, int index) {
@@ -60,6 +66,11 @@ static void Open(struct Slot* s, int index) {
 
 static void Done(struct Slot* s, unsigned long long* counter) {
   ++*counter;
+  if (g_like_ssh_client) {
+    char sink[512];
+    (void)!recv(s->fd, sink, sizeof(sink), MSG_DONTWAIT);
+    shutdown(s->fd, SHUT_RDWR);
+  }
   close(s->fd);
   s->fd = -1;
 }
@@ -74,6 +85,7 @@ static void Event(struct Slot* s) {
       return;
     }
     s->connected = 1;  /* the banner may already be here: read below */
+    if (g_like_ssh_client) (void)!write(s->fd, kHello, sizeof(kHello) - 1);
   }
   /* Edge-triggered: try the read now; EAGAIN waits for the next edge. */
   char buf[512];
@@ -92,7 +104,7 @@ int main(int argc, char** argv) {
   int conc = 64, opt;
   double seconds = 5, timeout_s = 1;
   unsigned long long max_checks = 100000000ULL;
-  while ((opt = getopt(argc, argv, "a:p:c:d:n:t:")) != -1) {
+  while ((opt = getopt(argc, argv, "a:p:c:d:n:t:w")) != -1) {
     switch (opt) {
       case 'a': host = optarg; break;
       case 'p': ports = optarg; break;
@@ -100,6 +112,7 @@ int main(int argc, char** argv) {
       case 'd': seconds = atof(optarg); break;
       case 'n': max_checks = strtoull(optarg, NULL, 10); break;
       case 't': timeout_s = atof(optarg) / 1000.0; break;
+      case 'w': g_like_ssh_client = 1; break;
       default: fprintf(stderr, "usage: see the header of ceiling_client.c\n"); return 2;
     }
   }

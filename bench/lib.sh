@@ -128,12 +128,14 @@ probe_run() {
     WITH w AS (SELECT late_us FROM results WHERE ts_ms >= $ms0 ORDER BY late_us)
     SELECT count(*), coalesce(max(late_us), 0),
            coalesce((SELECT late_us FROM w LIMIT 1 OFFSET (SELECT count(*) * 99 / 100 FROM w)), 0),
-           (SELECT count(*) FROM results WHERE ts_ms >= $ms0 AND outcome = 8)
+           (SELECT count(*) FROM results WHERE ts_ms >= $ms0 AND outcome = 8),
+           (SELECT count(*) FROM results WHERE ts_ms >= $ms0 AND outcome NOT IN (1, 8))
     FROM w;")
-  IFS='|' read -r lc lmax lp99 ltimeouts <<<"$late"
+  IFS='|' read -r lc lmax lp99 ltimeouts lother <<<"$late"
   record "$key.late_max_ms" "$(calc "$lmax / 1000" 1)"
   record "$key.late_p99_ms" "$(calc "$lp99 / 1000" 1)"
   record "$key.banner_timeouts" "$ltimeouts"
+  record "$key.other_failures" "$lother"
   record "$key.results_in_window" "$lc"
 }
 
@@ -147,7 +149,8 @@ section_micro() {
   local name key
   for name in BM_BannerParseOneRead BM_EncodeResultBatch/1000 BM_Diagnose/1000/10/real_time \
               BM_Diagnose/10000/100/real_time BM_RenderMetrics/10/100/real_time \
-              BM_RenderMetrics/100/1000/real_time BM_ObserveResults; do
+              BM_RenderMetrics/100/1000/real_time BM_ObserveResults BM_DiagnoseAllOk/10000/100/real_time \
+              BM_LiveStateSnapshot/100/10000/real_time; do
     key=micro.${name//\//_}
     awk -v n="$name" -v k="$key" '$1 == n {
         f = ($3 == "ns") ? 1e-6 : ($3 == "us") ? 1e-3 : ($3 == "s") ? 1e3 : 1
@@ -168,13 +171,19 @@ section_checks() {
     record "ceiling.c$c.cpu_per_1000" "$(calc "$(field "$line" cpu_s) * 1000 / ($(field "$line" checks) + 1)" 4)"
     record "ceiling.c$c.rss_mb" "$(calc "$(field "$line" rss_kb) / 1024" 1)"
   done
+  c=${C_LIST%% *}
+  line=$("$BIN/parallax-bench-ceiling" -p "$BANNER_PORTS" -c "$c" -d "$W" -w)
+  echo "   ceiling c=$c, SSH-client manners (-w): $line"
+  record "ceiling.w$c.checks_per_s" "$(calc "$(field "$line" ok) / $(field "$line" seconds)" 0)"
+  record "ceiling.w$c.cpu_per_1000" "$(calc "$(field "$line" cpu_s) * 1000 / ($(field "$line" checks) + 1)" 4)"
+  record "ceiling.w$c.rss_mb" "$(calc "$(field "$line" rss_kb) / 1024" 1)"
   line=$("$BIN/parallax-bench-ceiling" -p "$REFUSED_PORTS" -c 64 -d "$W")
   echo "   ceiling refused: $line"
   record "ceiling.refused.checks_per_s" "$(calc "$(field "$line" refused) / $(field "$line" seconds)" 0)"
   record "ceiling.refused.cpu_per_1000" "$(calc "$(field "$line" cpu_s) * 1000 / ($(field "$line" checks) + 1)" 4)"
 
-  echo "   parallax-probe: $SAT_TARGETS targets every $SAT_INTERVAL (more than it can do: saturated)"
-  probe_run probe.sat "$SAT_TARGETS" "$SAT_INTERVAL" 150ms 0 "$WARM" "$W"
+  echo "   parallax-probe: $SAT_TARGETS targets every $SAT_INTERVAL (timeout $SAT_TIMEOUT)"
+  probe_run probe.sat "$SAT_TARGETS" "$SAT_INTERVAL" "$SAT_TIMEOUT" 0 "$WARM" "$W"
 
   if [[ -z $BLACKBOX ]]; then
     echo "   blackbox_exporter: not installed (apt-get install prometheus-blackbox-exporter): skipped"
@@ -255,6 +264,8 @@ ingest_run() {
   record "$key.cpu_per_1000" "$(calc "($c1 - $c0) * 1000 / (${acked:-0} + 1)" 4)"
   record "$key.cpu_util" "$(calc "($c1 - $c0) / $(field "$line" seconds)" 2)"
   record "$key.hwm_mb" "$(calc "$(status_kb "$COL_PID" VmHWM) / 1024" 1)"
+  record "$key.rss_kb" "$(status_kb "$COL_PID" VmRSS)"
+  record "$key.pairs" "$pairs"
   record "$key.bytes_per_pair" "$(calc "($(status_kb "$COL_PID" VmRSS) - $rss0) * 1024 / $pairs" 0)"
   record "$key.threads" "$(status_kb "$COL_PID" Threads)"
   stop_pid "$COL_PID"

@@ -1,7 +1,9 @@
 // parallax-bench-loadgen: N synthetic probes against a real collector. Each
 // opens one ProbeService.Connect stream (gRPC callback API), sends Hello,
 // then ResultBatch messages with increasing seq at its share of --rate,
-// keeping at most --window results unacknowledged (as a probe's spool does),
+// batched like the probe's stream client (a batch is sent when --max-batch
+// results are owed or --flush-ms after the last one), keeping at most
+// --window results unacknowledged (as a probe's spool does),
 // and reads the cumulative Acks the collector sends after each commit.
 // Bounded by --seconds. Prints one line:
 //   streams=N connected=N sent=N acked=N seconds=S acked_per_s=R
@@ -38,6 +40,7 @@ struct Options {
   int targets = 100;
   int max_batch = 1000;
   int window = 20000;
+  int flush_ms = 200;  // like the probe's stream client: a batch is full or this old
   std::string prefix = "lg";
 };
 
@@ -65,6 +68,12 @@ class SyntheticProbe : public grpc::ClientBidiReactor<v1::ProbeMessage, v1::Coll
     if (writing_ || done_ || !welcomed_) return;
     uint64_t unacked = next_seq_ - 1 - acked_;
     if (owed_total <= next_seq_ - 1 || unacked >= static_cast<uint64_t>(options_.window)) return;
+    auto now = Clock::now();
+    if (owed_total - (next_seq_ - 1) < static_cast<uint64_t>(options_.max_batch) &&
+        now - last_send_ < std::chrono::milliseconds(options_.flush_ms)) {
+      return;
+    }
+    last_send_ = now;
     uint64_t n = std::min<uint64_t>({owed_total - (next_seq_ - 1),
                                      static_cast<uint64_t>(options_.max_batch),
                                      options_.window - unacked});
@@ -91,7 +100,7 @@ class SyntheticProbe : public grpc::ClientBidiReactor<v1::ProbeMessage, v1::Coll
       }
       r->set_generation(1);
     }
-    pending_.push_back({next_seq_ - 1, Clock::now()});
+    pending_.push_back({next_seq_ - 1, now});
     writing_ = true;
     StartWrite(&out_);
   }
@@ -167,6 +176,7 @@ class SyntheticProbe : public grpc::ClientBidiReactor<v1::ProbeMessage, v1::Coll
   std::condition_variable cv_;
   bool writing_ = false, done_ = false, finished_ = false, welcomed_ = false;
   uint64_t next_seq_ = 1, acked_ = 0;
+  Clock::time_point last_send_{};
   std::deque<std::pair<uint64_t, Clock::time_point>> pending_;  // batch max seq, write time
   std::vector<double> latencies_ms_;
   grpc::Status status_;
@@ -193,6 +203,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 10000));
   app.add_option("--window", o.window, "Unacknowledged results per stream, at most")
       ->check(CLI::Range(1, 10000000));
+  app.add_option("--flush-ms", o.flush_ms, "Send a partial batch after this long (the probe: 200)")
+      ->check(CLI::Range(0, 10000));
   app.add_option("--prefix", o.prefix, "Probe name prefix");
   CLI11_PARSE(app, argc, argv);
 

@@ -26,8 +26,10 @@ print_table() {
   for c in $C_LIST; do
     echo "| C epoll ceiling, $c in flight | $(get ceiling.c$c.checks_per_s) | $(get ceiling.c$c.cpu_per_1000) | $(get ceiling.c$c.rss_mb) | 1 |"
   done
+  c=${C_LIST%% *}
+  echo "| C epoll ceiling + SSH-client manners (-w), $c in flight | $(get ceiling.w$c.checks_per_s) | $(get ceiling.w$c.cpu_per_1000) | $(get ceiling.w$c.rss_mb) | 1 |"
   echo "| C epoll ceiling, refused | $(get ceiling.refused.checks_per_s) | $(get ceiling.refused.cpu_per_1000) | | 1 |"
-  echo "| parallax-probe ($SAT_TARGETS targets / $SAT_INTERVAL) | $(get probe.sat.checks_per_s) | $(get probe.sat.cpu_per_1000) | $(get probe.sat.hwm_mb) | $(get probe.sat.threads) |"
+  echo "| parallax-probe ($SAT_TARGETS targets / $SAT_INTERVAL, timeout $SAT_TIMEOUT) | $(get probe.sat.checks_per_s) | $(get probe.sat.cpu_per_1000) | $(get probe.sat.hwm_mb) | $(get probe.sat.threads) |"
   for c in $BB_LIST; do
     echo "| blackbox_exporter, $c concurrent | $(get blackbox.c$c.checks_per_s) | $(get blackbox.c$c.cpu_per_1000) | $(get blackbox.hwm_mb) | $(get blackbox.threads) |"
   done
@@ -36,8 +38,9 @@ print_table() {
   probe_cpu=$(get probe.sat.cpu_per_1000)
   ceil_cpu=$(minof $(for c in $C_LIST; do get ceiling.c$c.cpu_per_1000; done))
   bb_cpu=$(minof $(for c in $BB_LIST; do get blackbox.c$c.cpu_per_1000; done))
-  local vs_ceiling vs_bb
+  local vs_ceiling vs_bb vs_w
   vs_ceiling=$(ratio "$probe_cpu" "${ceil_cpu:--}")
+  vs_w=$(ratio "$probe_cpu" "$(get ceiling.w${C_LIST%% *}.cpu_per_1000)")
   vs_bb=$(ratio "${bb_cpu:--}" "$probe_cpu")
   echo
   echo "## Targets (issue 6)"
@@ -46,6 +49,7 @@ print_table() {
   echo "|---|---|---:|---|"
   echo "| probe CPU per 1,000 checks (check + encoding + gRPC) | ≤ 0.05 s | $probe_cpu | $(verdict "$probe_cpu" '<=' 0.05) |"
   echo "| probe CPU vs the C ceiling (same run) | ≤ 1.3× | ${vs_ceiling}× | $(verdict "$vs_ceiling" '<=' 1.3) |"
+  echo "| (probe CPU vs the C ceiling with SSH-client manners, -w) | (≤ 1.3×) | ${vs_w}× | $(verdict "$vs_w" '<=' 1.3) |"
   echo "| blackbox_exporter CPU vs probe (its best concurrency) | ≥ 7× | ${vs_bb}× | $(verdict "$vs_bb" '>=' 7) |"
   echo "| probe checks/s, one process | ≥ 20,000 | $(get probe.sat.checks_per_s) | $(verdict "$(get probe.sat.checks_per_s)" '>=' 20000) |"
   echo "| probe peak RSS, $FP_TARGETS targets / $FP_INTERVAL, half in flight to timeout | ≤ 32 MB | $(get footprint.hwm_mb) | $(verdict "$(get footprint.hwm_mb)" '<=' 32) |"
@@ -56,7 +60,18 @@ print_table() {
   ((QUICK)) && p99key=ingest.max
   echo "| p99 arrival → stored, metrics, status (ack latency, $(get $p99key.offered_per_s)/s offered) | < 250 ms | $(get $p99key.ack_p99_ms) | $(verdict "$(get $p99key.ack_p99_ms)" '<' 250) |"
   echo "| p99 ack latency at the max offered rate ($(get ingest.max.offered_per_s)/s) | (< 250 ms) | $(get ingest.max.ack_p99_ms) | $(verdict "$(get ingest.max.ack_p99_ms)" '<' 250) |"
-  echo "| collector memory per probe×target pair | < 1,024 B | $(get ingest.max.bytes_per_pair) | $(verdict "$(get ingest.max.bytes_per_pair)" '<' 1024) |"
+  local per_pair how
+  if [[ -n $SCALE_STREAMS ]]; then
+    local lo=${SCALE_STREAMS%% *} hi=${SCALE_STREAMS##* }
+    per_pair=$(awk -v a="$(get scale.streams.$lo.rss_kb)" -v b="$(get scale.streams.$hi.rss_kb)" \
+                   -v pa="$(get scale.streams.$lo.pairs)" -v pb="$(get scale.streams.$hi.pairs)" \
+                   'BEGIN { if (a == "-" || b == "-") print "-"; else printf "%.0f", (b - a) * 1024 / (pb - pa) }')
+    how="RSS slope, $lo→$hi streams × 1,000 targets"
+  else
+    per_pair=$(get ingest.max.bytes_per_pair)
+    how="RSS growth / pairs"
+  fi
+  echo "| collector memory per probe×target pair ($how) | < 1,024 B | $per_pair | $(verdict "$per_pair" '<' 1024) |"
   echo "| diagnosis, 10,000 targets × 100 probes (real time) | < 50 ms | $(get micro.BM_Diagnose_10000_100_real_time.real_ms) | $(verdict "$(get micro.BM_Diagnose_10000_100_real_time.real_ms)" '<' 50) |"
   echo "| /metrics render, 100 probes × 1,000 targets (real time) | < 200 ms | $(get micro.BM_RenderMetrics_100_1000_real_time.real_ms) | $(verdict "$(get micro.BM_RenderMetrics_100_1000_real_time.real_ms)" '<' 200) |"
 
@@ -66,7 +81,8 @@ print_table() {
   echo "| benchmark | real ms | CPU ms | series |"
   echo "|---|---:|---:|---:|"
   for k in BM_BannerParseOneRead BM_EncodeResultBatch_1000 BM_ObserveResults BM_Diagnose_1000_10_real_time \
-           BM_Diagnose_10000_100_real_time BM_RenderMetrics_10_100_real_time BM_RenderMetrics_100_1000_real_time; do
+           BM_DiagnoseAllOk_10000_100_real_time BM_Diagnose_10000_100_real_time \
+           BM_LiveStateSnapshot_100_10000_real_time BM_RenderMetrics_10_100_real_time BM_RenderMetrics_100_1000_real_time; do
     echo "| $k | $(get micro.$k.real_ms) | $(get micro.$k.cpu_ms) | $(get micro.$k.series) |"
   done
 
@@ -84,11 +100,11 @@ print_table() {
   echo
   echo "## Probe runs (parallax-probe + parallax-collector)"
   echo
-  echo "| run | checks/s | stored/s | probe CPU-s per 1,000 | probe CPU util | RSS / peak MB | threads | late max / p99 ms | banner timeouts | collector CPU util |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| run | checks/s | stored/s | probe CPU-s per 1,000 | probe CPU util | RSS / peak MB | threads | late max / p99 ms | banner timeouts | other failures | collector CPU util |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   for run in probe.sat footprint $(for n in $SCALE_TARGETS; do echo scale.targets.$n; done) \
              $(for t in $SCALE_TIMEOUTS; do echo scale.timeout.$t; done); do
     [[ $(get $run.checks_per_s) == - ]] && continue
-    echo "| $run | $(get $run.checks_per_s) | $(get $run.stored_per_s) | $(get $run.cpu_per_1000) | $(get $run.cpu_util) | $(get $run.rss_mb) / $(get $run.hwm_mb) | $(get $run.threads) | $(get $run.late_max_ms) / $(get $run.late_p99_ms) | $(get $run.banner_timeouts) | $(get $run.collector_cpu_util) |"
+    echo "| $run | $(get $run.checks_per_s) | $(get $run.stored_per_s) | $(get $run.cpu_per_1000) | $(get $run.cpu_util) | $(get $run.rss_mb) / $(get $run.hwm_mb) | $(get $run.threads) | $(get $run.late_max_ms) / $(get $run.late_p99_ms) | $(get $run.banner_timeouts) | $(get $run.other_failures) | $(get $run.collector_cpu_util) |"
   done
 }

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <utility>
 
 #include "collector/diagnosis/engine.h"
@@ -19,7 +20,7 @@ constexpr int64_t kNow = 1'700'000'000'000;
 // 94% of targets answer everywhere, 3% refuse everywhere, 2% time out from
 // network 0 only (a source or ISP block), 1% time out everywhere with
 // liveness evidence (a firewall).
-Input MakeWorld(int targets, int probes) {
+Input MakeWorld(int targets, int probes, bool all_ok) {
   Input in;
   in.now_ms = kNow;
   int networks = std::max(1, probes / 10);
@@ -44,7 +45,7 @@ Input MakeWorld(int targets, int probes) {
       r.set_address(ti.host + ":22");
       int kind = t % 100;
       bool blocked_here = p % networks == 0;
-      if (kind < 94 || (kind < 99 && kind >= 97 && !blocked_here)) {
+      if (all_ok || kind < 94 || (kind < 99 && kind >= 97 && !blocked_here)) {
         r.set_outcome(v1::OUTCOME_OK);
         r.set_connect_us(1000 + p);
         r.set_banner_us(2000 + p);
@@ -64,12 +65,12 @@ Input MakeWorld(int targets, int probes) {
   return in;
 }
 
-void BM_Diagnose(benchmark::State& state) {
+void RunDiagnose(benchmark::State& state, bool all_ok) {
   // Built once per size (10,000 x 100 is a million results, ~seconds to build).
-  static std::map<std::pair<int, int>, std::unique_ptr<Input>> worlds;
+  static std::map<std::tuple<int, int, bool>, std::unique_ptr<Input>> worlds;
   auto key = std::make_pair(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)));
-  auto& world = worlds[key];
-  if (!world) world = std::make_unique<Input>(MakeWorld(key.first, key.second));
+  auto& world = worlds[{key.first, key.second, all_ok}];
+  if (!world) world = std::make_unique<Input>(MakeWorld(key.first, key.second, all_ok));
   size_t verdicts = 0;
   for (auto _ : state) {
     Output out = Diagnose(*world);
@@ -81,6 +82,16 @@ void BM_Diagnose(benchmark::State& state) {
   state.counters["verdicts"] = static_cast<double>(verdicts);
   state.SetItemsProcessed(state.iterations() * key.first * key.second);
 }
+
+void BM_Diagnose(benchmark::State& state) { RunDiagnose(state, false); }
+// Every target answers everywhere: no failure-correlation work at all.
+void BM_DiagnoseAllOk(benchmark::State& state) { RunDiagnose(state, true); }
+
+BENCHMARK(BM_DiagnoseAllOk)
+    ->Args({1000, 10})
+    ->Args({10000, 100})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_Diagnose)
     ->Args({1000, 10})
     ->Args({1000, 100})
