@@ -5,10 +5,16 @@
 #   - mutation: each rule with a shorter `for:` or another severity must make
 #     the unit tests fail (so they really pin both down);
 #   - amtool check-config; amtool routes: each severity reaches its receiver;
-#   - the dashboard and provisioning files parse.
-# Usage: check_configs.sh REPO_ROOT. Exit 0 = all good, 1 = a check failed.
+#   - the dashboard and provisioning files parse;
+#   - with the built binaries given: the example /etc/parallax/collector.yaml
+#     passes --check-config, and the systemd units pass systemd-analyze verify
+#     with no warning (skipped when systemd-analyze is missing).
+# Usage: check_configs.sh REPO_ROOT [COLLECTOR_BIN PROBE_BIN].
+# Exit 0 = all good, 1 = a check failed.
 set -uo pipefail
-root=${1:?usage: check_configs.sh REPO_ROOT}
+root=${1:?usage: check_configs.sh REPO_ROOT [COLLECTOR_BIN PROBE_BIN]}
+collector_bin=${2:-}
+probe_bin=${3:-}
 prom=$root/deploy/prometheus
 am=$root/deploy/alertmanager/alertmanager.yml
 failures=0
@@ -109,6 +115,23 @@ assert text.startswith('#') or 'apiVersion: 1' in text
 assert 'apiVersion: 1' in text, 'apiVersion: 1 missing'
 PY
 done
+
+# --- systemd units and the example /etc/parallax ---
+if [[ -n "$collector_bin" ]]; then
+  "$collector_bin" --config "$root/deploy/systemd/etc-parallax/collector.yaml" --check-config >"$work/out" 2>&1 \
+    && pass "etc-parallax/collector.yaml passes --check-config" || { cat "$work/out"; fail "etc-parallax/collector.yaml"; }
+  if command -v systemd-analyze >/dev/null; then
+    mkdir -p "$work/units"
+    for unit in parallax-collector parallax-probe; do
+      sed -e "s#/usr/local/bin/parallax-collector#$collector_bin#g" -e "s#/usr/local/bin/parallax-probe#$probe_bin#g" \
+        "$root/deploy/systemd/$unit.service" >"$work/units/$unit.service"
+      out=$(systemd-analyze verify "$work/units/$unit.service" 2>&1)
+      [[ $? -eq 0 && -z "$out" ]] && pass "systemd-analyze verify $unit.service" || fail "systemd-analyze verify $unit.service: $out"
+    done
+  else
+    echo "skip: systemd-analyze not installed, units not verified"
+  fi
+fi
 
 echo "check_configs: $failures failure(s)"
 ((failures == 0))
