@@ -155,7 +155,7 @@ section_micro() {
     awk -v n="$name" -v k="$key" '$1 == n {
         f = ($3 == "ns") ? 1e-6 : ($3 == "us") ? 1e-3 : ($3 == "s") ? 1e3 : 1
         g = ($5 == "ns") ? 1e-6 : ($5 == "us") ? 1e-3 : ($5 == "s") ? 1e3 : 1
-        printf "%s.real_ms\t%.4f\n%s.cpu_ms\t%.4f\n", k, $2 * f, k, $4 * g
+        printf "%s.real_ms\t%.4g\n%s.cpu_ms\t%.4g\n", k, $2 * f, k, $4 * g
         for (i = 7; i <= NF; i++) if ($i ~ /^series=/) { split($i, s, "="); printf "%s.series\t%s\n", k, s[2] }
       }' "$OUT/micro.txt" >>"$OUT/results.tsv"
   done
