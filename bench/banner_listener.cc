@@ -15,7 +15,9 @@ namespace {
 
 // epoll data: the fd in the low 32 bits, its kind above.
 enum Kind : uint64_t { kBannerListen = 1, kSilentListen = 2, kConn = 3, kWake = 4 };
-uint64_t Tag(Kind k, int fd) { return (static_cast<uint64_t>(k) << 32) | static_cast<uint32_t>(fd); }
+uint64_t Tag(Kind k, int fd) {
+  return (static_cast<uint64_t>(k) << 32) | static_cast<uint32_t>(fd);
+}
 
 std::string Errno(const std::string& what) { return what + ": " + std::strerror(errno); }
 

@@ -32,9 +32,9 @@ struct ListenerOptions {
 };
 
 struct ListenerCounts {
-  uint64_t accepted = 0;     // connections accepted (banner and silent ports)
-  uint64_t banners = 0;      // banners written in full
-  uint64_t open_now = 0;     // connections currently open
+  uint64_t accepted = 0;  // connections accepted (banner and silent ports)
+  uint64_t banners = 0;   // banners written in full
+  uint64_t open_now = 0;  // connections currently open
 };
 
 class BannerListener {

@@ -55,7 +55,10 @@ static void Open(struct Slot* s, int index) {
   }
   struct sockaddr_in* a = &g_addr[g_next_port++ % g_nports];
   if (connect(s->fd, (struct sockaddr*)a, sizeof(*a)) != 0 && errno != EINPROGRESS) {
-    if (errno == ECONNREFUSED) ++g_refused; else ++g_other;
+    if (errno == ECONNREFUSED)
+      ++g_refused;
+    else
+      ++g_other;
     close(s->fd);
     s->fd = -1;
     return;
@@ -84,7 +87,7 @@ static void Event(struct Slot* s) {
       Done(s, err == ECONNREFUSED ? &g_refused : &g_other);
       return;
     }
-    s->connected = 1;  /* the banner may already be here: read below */
+    s->connected = 1; /* the banner may already be here: read below */
     if (g_like_ssh_client) (void)!write(s->fd, kHello, sizeof(kHello) - 1);
   }
   /* Edge-triggered: try the read now; EAGAIN waits for the next edge. */
@@ -106,14 +109,30 @@ int main(int argc, char** argv) {
   unsigned long long max_checks = 100000000ULL;
   while ((opt = getopt(argc, argv, "a:p:c:d:n:t:w")) != -1) {
     switch (opt) {
-      case 'a': host = optarg; break;
-      case 'p': ports = optarg; break;
-      case 'c': conc = atoi(optarg); break;
-      case 'd': seconds = atof(optarg); break;
-      case 'n': max_checks = strtoull(optarg, NULL, 10); break;
-      case 't': timeout_s = atof(optarg) / 1000.0; break;
-      case 'w': g_like_ssh_client = 1; break;
-      default: fprintf(stderr, "usage: see the header of ceiling_client.c\n"); return 2;
+      case 'a':
+        host = optarg;
+        break;
+      case 'p':
+        ports = optarg;
+        break;
+      case 'c':
+        conc = atoi(optarg);
+        break;
+      case 'd':
+        seconds = atof(optarg);
+        break;
+      case 'n':
+        max_checks = strtoull(optarg, NULL, 10);
+        break;
+      case 't':
+        timeout_s = atof(optarg) / 1000.0;
+        break;
+      case 'w':
+        g_like_ssh_client = 1;
+        break;
+      default:
+        fprintf(stderr, "usage: see the header of ceiling_client.c\n");
+        return 2;
     }
   }
   if (conc < 1 || conc > kMaxConc) {
@@ -124,7 +143,8 @@ int main(int argc, char** argv) {
     fprintf(stderr, "parallax-bench-ceiling: -d %g: seconds must be in (0, 3600]\n", seconds);
     return 2;
   }
-  for (char* p = ports ? strtok(ports, ",") : NULL; p && g_nports < kMaxPorts; p = strtok(NULL, ",")) {
+  for (char* p = ports ? strtok(ports, ",") : NULL; p && g_nports < kMaxPorts;
+       p = strtok(NULL, ",")) {
     int port = atoi(p);
     if (port < 1 || port > 65535) {
       fprintf(stderr, "parallax-bench-ceiling: -p: \"%s\" is not a port\n", p);
@@ -169,9 +189,10 @@ int main(int argc, char** argv) {
   getrusage(RUSAGE_SELF, &ru);
   double cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
                ru.ru_stime.tv_usec / 1e6;
-  printf("checks=%llu ok=%llu refused=%llu timeout=%llu other=%llu seconds=%.3f cpu_s=%.3f "
-         "rss_kb=%ld\n",
-         g_ok + g_refused + g_timeout + g_other, g_ok, g_refused, g_timeout, g_other, elapsed, cpu,
-         ru.ru_maxrss);
+  printf(
+      "checks=%llu ok=%llu refused=%llu timeout=%llu other=%llu seconds=%.3f cpu_s=%.3f "
+      "rss_kb=%ld\n",
+      g_ok + g_refused + g_timeout + g_other, g_ok, g_refused, g_timeout, g_other, elapsed, cpu,
+      ru.ru_maxrss);
   return 0;
 }

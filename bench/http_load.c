@@ -82,22 +82,39 @@ int main(int argc, char** argv) {
   unsigned long long max_requests = 100000000ULL;
   while ((opt = getopt(argc, argv, "s:p:m:c:d:n:")) != -1) {
     switch (opt) {
-      case 's': server_port = atoi(optarg); break;
-      case 'p': ports = optarg; break;
-      case 'm': g_module = optarg; break;
-      case 'c': conc = atoi(optarg); break;
-      case 'd': seconds = atof(optarg); break;
-      case 'n': max_requests = strtoull(optarg, NULL, 10); break;
-      default: fprintf(stderr, "usage: see the header of http_load.c\n"); return 2;
+      case 's':
+        server_port = atoi(optarg);
+        break;
+      case 'p':
+        ports = optarg;
+        break;
+      case 'm':
+        g_module = optarg;
+        break;
+      case 'c':
+        conc = atoi(optarg);
+        break;
+      case 'd':
+        seconds = atof(optarg);
+        break;
+      case 'n':
+        max_requests = strtoull(optarg, NULL, 10);
+        break;
+      default:
+        fprintf(stderr, "usage: see the header of http_load.c\n");
+        return 2;
     }
   }
   if (server_port < 1 || server_port > 65535 || conc < 1 || conc > kMaxConc || seconds <= 0 ||
       seconds > 3600) {
-    fprintf(stderr, "parallax-bench-http: need -s PORT (1..65535), -c 1..%d, -d (0, 3600]; "
-                    "got -s %d -c %d -d %g\n", kMaxConc, server_port, conc, seconds);
+    fprintf(stderr,
+            "parallax-bench-http: need -s PORT (1..65535), -c 1..%d, -d (0, 3600]; "
+            "got -s %d -c %d -d %g\n",
+            kMaxConc, server_port, conc, seconds);
     return 2;
   }
-  for (char* p = ports ? strtok(ports, ",") : NULL; p && g_nports < kMaxPorts; p = strtok(NULL, ",")) {
+  for (char* p = ports ? strtok(ports, ",") : NULL; p && g_nports < kMaxPorts;
+       p = strtok(NULL, ",")) {
     g_ports[g_nports++] = atoi(p);
   }
   if (g_nports == 0) {
@@ -132,8 +149,16 @@ int main(int argc, char** argv) {
         if (c->have >= kBuf - 1) c->have = 0; /* oversized: drop */
         continue;
       }
-      if (success) ++g_success; else ++g_failed;
-      if (g_sent < max_requests) Send(c); else { close(c->fd); c->fd = -1; }
+      if (success)
+        ++g_success;
+      else
+        ++g_failed;
+      if (g_sent < max_requests)
+        Send(c);
+      else {
+        close(c->fd);
+        c->fd = -1;
+      }
     }
     if (g_success + g_failed >= max_requests) break;
   }

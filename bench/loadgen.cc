@@ -16,8 +16,8 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <deque>
 #include <memory>
@@ -74,9 +74,9 @@ class SyntheticProbe : public grpc::ClientBidiReactor<v1::ProbeMessage, v1::Coll
       return;
     }
     last_send_ = now;
-    uint64_t n = std::min<uint64_t>({owed_total - (next_seq_ - 1),
-                                     static_cast<uint64_t>(options_.max_batch),
-                                     options_.window - unacked});
+    uint64_t n =
+        std::min<uint64_t>({owed_total - (next_seq_ - 1), static_cast<uint64_t>(options_.max_batch),
+                            options_.window - unacked});
     out_.Clear();
     v1::ResultBatch* batch = out_.mutable_results();
     int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -232,8 +232,8 @@ int main(int argc, char** argv) {
   for (auto& p : probes) connected += p->welcomed() ? 1 : 0;
 
   auto start = Clock::now();
-  auto end = start + std::chrono::duration_cast<Clock::duration>(
-                         std::chrono::duration<double>(o.seconds));
+  auto end =
+      start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
   const double per_stream = o.rate / o.streams;
   while (Clock::now() < end) {
     double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
