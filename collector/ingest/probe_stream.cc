@@ -195,8 +195,8 @@ void ProbeStream::HandleHello(const v1::Hello& hello) {
 }
 
 void ProbeStream::HandleResults(v1::ResultBatch* batch) {
-  auto results = std::make_shared<std::vector<v1::CheckResult>>();
-  results->reserve(batch->results_size());
+  std::vector<v1::CheckResult> results;
+  results.reserve(batch->results_size());
   uint64_t batch_max_seq = 0;
   int rejected = 0;
   for (int i = 0; i < batch->results_size(); ++i) {
@@ -204,7 +204,7 @@ void ProbeStream::HandleResults(v1::ResultBatch* batch) {
     batch_max_seq = std::max<uint64_t>(batch_max_seq, r->seq());
     Status st = ValidateResult(*r, i);
     if (st.ok()) {
-      results->push_back(std::move(*r));
+      results.push_back(std::move(*r));
       continue;
     }
     ++rejected;
@@ -222,18 +222,17 @@ void ProbeStream::HandleResults(v1::ResultBatch* batch) {
   const IngestDeps* deps = deps_;
   std::shared_ptr<Link> link = link_;
   std::string probe = probe_;
-  // The store takes a copy; the callback keeps the original for state/metrics.
-  std::vector<v1::CheckResult> to_store = *results;
   deps_->store->SubmitResults(
-      probe_, boot_id_, std::move(to_store),
-      [deps, link, probe, results, batch_max_seq](const CommitInfo& info) {
+      probe_, boot_id_, std::move(results),
+      [deps, link, probe, batch_max_seq](const CommitInfo& info) {
         if (info.status.ok()) {
-          // Duplicates are a prefix of the batch (seqs increase): the last
-          // `stored` results are the new ones.
-          size_t skip = results->size() - std::min<size_t>(results->size(), info.stored);
-          if (skip > 0) results->erase(results->begin(), results->begin() + skip);
-          deps->state->UpdateResults(probe, *results);
-          deps->metrics->ObserveResults(probe, *results);
+          // The last `stored` results (sorted by seq) are new; the rest were
+          // duplicates of stored ones and must not count twice.
+          const std::vector<v1::CheckResult>& all = *info.results;
+          std::span<const v1::CheckResult> stored(
+              all.end() - std::min<size_t>(all.size(), info.stored), all.end());
+          deps->state->UpdateResults(probe, stored);
+          deps->metrics->ObserveResults(probe, stored);
           deps->metrics->CountIngest(info.stored, info.duplicates);
           v1::CollectorMessage ack;
           ack.mutable_ack()->set_seq(std::max(info.committed_seq, batch_max_seq));

@@ -102,7 +102,7 @@ Metrics::PairSeries& Metrics::PairLocked(const std::string& probe, const std::st
 }
 
 void Metrics::ObserveResults(const std::string& probe,
-                             const std::vector<v1::CheckResult>& results) {
+                             std::span<const v1::CheckResult> results) {
   std::lock_guard<std::mutex> lock(mu_);
   for (const v1::CheckResult& r : results) {
     PairSeries& s = PairLocked(probe, r.target());

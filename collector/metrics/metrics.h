@@ -20,6 +20,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -33,7 +34,7 @@ class Metrics {
   const std::shared_ptr<prometheus::Registry>& registry() const { return registry_; }
 
   // After a commit: per-pair outcome counters and last-check gauges.
-  void ObserveResults(const std::string& probe, const std::vector<v1::CheckResult>& results);
+  void ObserveResults(const std::string& probe, std::span<const v1::CheckResult> results);
   void SetProbeConnected(const std::string& probe, bool connected);
   void SetStreams(size_t n) { streams_.Set(static_cast<double>(n)); }
   void CountIngest(int stored, int duplicates);

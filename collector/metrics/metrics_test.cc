@@ -21,7 +21,7 @@ v1::CheckResult Result(const std::string& target, int64_t ms, v1::Outcome o, uin
 
 TEST(MetricsTest, CountsOutcomesAndFollowsNewestResult) {
   Metrics m;
-  m.ObserveResults("p1", {Result("t1", 2000, v1::OUTCOME_OK, 1500),
+  m.ObserveResults("p1", std::vector<v1::CheckResult>{Result("t1", 2000, v1::OUTCOME_OK, 1500),
                           Result("t1", 1000, v1::OUTCOME_REFUSED, 0),
                           Result("t1", 3000, v1::OUTCOME_OK, 2500)});
   std::string text = Render(m);
@@ -38,13 +38,13 @@ TEST(MetricsTest, CountsOutcomesAndFollowsNewestResult) {
 
 TEST(MetricsTest, RetainTargetsDropsSeriesOfRemovedTargets) {
   Metrics m;
-  m.ObserveResults("p1", {Result("keep", 1000, v1::OUTCOME_OK, 1), Result("gone", 1000, v1::OUTCOME_TIMEOUT, 0)});
+  m.ObserveResults("p1", std::vector<v1::CheckResult>{Result("keep", 1000, v1::OUTCOME_OK, 1), Result("gone", 1000, v1::OUTCOME_TIMEOUT, 0)});
   m.RetainTargets({"keep"});
   std::string text = Render(m);
   EXPECT_EQ(text.find("target=\"gone\""), std::string::npos) << text;
   EXPECT_NE(text.find("target=\"keep\""), std::string::npos);
   // Observing a dropped target again recreates its series.
-  m.ObserveResults("p1", {Result("gone", 2000, v1::OUTCOME_OK, 1)});
+  m.ObserveResults("p1", std::vector<v1::CheckResult>{Result("gone", 2000, v1::OUTCOME_OK, 1)});
   EXPECT_NE(Render(m).find(R"(parallax_check_up{probe="p1",target="gone"} 1)"), std::string::npos);
 }
 

@@ -33,7 +33,7 @@ Status LoadState(Store* store, LiveState* state, Metrics* metrics) {
   std::vector<ResultRow> rows;
   st = store->LatestResults(&rows);
   if (!st.ok()) return st;
-  for (const ResultRow& row : rows) state->UpdateResults(row.probe, {row.result});
+  for (const ResultRow& row : rows) state->UpdateResults(row.probe, std::span(&row.result, 1));
   return Status::Ok();
 }
 

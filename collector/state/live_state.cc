@@ -6,7 +6,7 @@
 namespace parallax::collector {
 
 void LiveState::UpdateResults(const std::string& probe,
-                              const std::vector<v1::CheckResult>& results) {
+                              std::span<const v1::CheckResult> results) {
   std::lock_guard<std::mutex> lock(mu_);
   int64_t newest = 0;
   for (const v1::CheckResult& r : results) {

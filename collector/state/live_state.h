@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -36,7 +37,7 @@ struct StateSnapshot {
 class LiveState {
  public:
   // Keeps each result if it is newer (started_unix_ms) than the one held.
-  void UpdateResults(const std::string& probe, const std::vector<v1::CheckResult>& results);
+  void UpdateResults(const std::string& probe, std::span<const v1::CheckResult> results);
   void ProbeConnected(const v1::Hello& hello, const std::string& peer, int64_t now_ms);
   void ProbeDisconnected(const std::string& probe, int64_t now_ms);
   void ProbeHeartbeat(const std::string& probe, const v1::Heartbeat& hb, int64_t now_ms);

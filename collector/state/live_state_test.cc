@@ -15,15 +15,15 @@ v1::CheckResult Result(const std::string& target, int64_t ms, v1::Outcome o) {
 
 TEST(LiveStateTest, KeepsNewestResultPerProbeAndTarget) {
   LiveState s;
-  s.UpdateResults("p1", {Result("t1", 2000, v1::OUTCOME_OK), Result("t1", 1000, v1::OUTCOME_REFUSED),
+  s.UpdateResults("p1", std::vector<v1::CheckResult>{Result("t1", 2000, v1::OUTCOME_OK), Result("t1", 1000, v1::OUTCOME_REFUSED),
                          Result("t2", 1000, v1::OUTCOME_TIMEOUT)});
-  s.UpdateResults("p2", {Result("t1", 1500, v1::OUTCOME_REFUSED)});
+  s.UpdateResults("p2", std::vector<v1::CheckResult>{Result("t1", 1500, v1::OUTCOME_REFUSED)});
   StateSnapshot snap = s.Snapshot();
   EXPECT_EQ(snap.results["t1"]["p1"].outcome(), v1::OUTCOME_OK);
   EXPECT_EQ(snap.results["t1"]["p2"].outcome(), v1::OUTCOME_REFUSED);
   EXPECT_EQ(snap.results["t2"]["p1"].outcome(), v1::OUTCOME_TIMEOUT);
   EXPECT_EQ(s.pair_count(), 3u);
-  s.UpdateResults("p1", {Result("t1", 3000, v1::OUTCOME_TIMEOUT)});
+  s.UpdateResults("p1", std::vector<v1::CheckResult>{Result("t1", 3000, v1::OUTCOME_TIMEOUT)});
   EXPECT_EQ(s.Snapshot().results["t1"]["p1"].outcome(), v1::OUTCOME_TIMEOUT);
 }
 
@@ -38,7 +38,7 @@ TEST(LiveStateTest, TracksProbeConnectionsAndRetainsConfiguredTargets) {
   s.ProbeDisconnected("p1", 200);
   EXPECT_FALSE(s.Snapshot().probes["p1"].connected);
   EXPECT_EQ(s.Snapshot().probes["p1"].last_seen_ms, 200);
-  s.UpdateResults("p1", {Result("t1", 1, v1::OUTCOME_OK), Result("gone", 1, v1::OUTCOME_OK)});
+  s.UpdateResults("p1", std::vector<v1::CheckResult>{Result("t1", 1, v1::OUTCOME_OK), Result("gone", 1, v1::OUTCOME_OK)});
   s.RetainTargets({"t1"});
   EXPECT_EQ(s.Snapshot().results.count("gone"), 0u);
   EXPECT_EQ(s.Snapshot().results.count("t1"), 1u);

@@ -205,6 +205,7 @@ void SqliteStore::CommitBatch(std::vector<WriteOp> batch) {
     }
   }
   for (size_t i = 0; i < batch.size(); ++i) {
+    if (s.ok()) infos[i].results = &batch[i].results;
     if (batch[i].done) batch[i].done(infos[i]);
   }
 }

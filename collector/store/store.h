@@ -50,6 +50,10 @@ struct CommitInfo {
   uint64_t committed_seq = 0;  // highest committed seq of the boot after this commit
   int stored = 0;
   int duplicates = 0;
+  // The submitted results, sorted by seq: the last `stored` of them are the
+  // ones stored (duplicates come first). Valid only during the callback; null
+  // when the commit failed. Saves the caller a copy of what it submitted.
+  const std::vector<v1::CheckResult>* results = nullptr;
 };
 
 struct ProbeRecord {
