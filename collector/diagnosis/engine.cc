@@ -82,15 +82,42 @@ struct ProbeView {
   int fresh = 0;
   int ok = 0;
   bool alive = false;
-  std::set<std::string> ok_targets;
-  std::set<std::string> fail_targets;
+  std::vector<int> fail_targets;  // indices into Input::targets
 };
+
+// Per target: which networks of healthy probes read SSH from it (enough to
+// answer "does a network other than N reach it?" in O(1)).
+struct OkNetworks {
+  const std::string* first = nullptr;
+  bool several = false;
+  void Add(const std::string* network) {
+    if (first == nullptr) {
+      first = network;
+    } else if (*first != *network) {
+      several = true;
+    }
+  }
+  bool OtherThan(const std::string& network) const {
+    return several || (first != nullptr && *first != network);
+  }
+};
+
+// Walks t.results and `views` (both ordered by probe name) side by side,
+// calling f(view or nullptr, probe, result) without a lookup per result.
+template <typename Views, typename F>
+void ForEachResult(Views& views, const TargetInput& t, F f) {
+  auto vit = views.begin();
+  for (const auto& [probe, r] : t.results) {
+    while (vit != views.end() && vit->first < probe) ++vit;
+    f(vit != views.end() && vit->first == probe ? &vit->second : nullptr, probe, r);
+  }
+}
 
 bool IsFresh(const Input& in, const TargetInput& t, const v1::CheckResult& r) {
   return in.now_ms - r.started_unix_ms() <= in.stale_intervals * t.interval_ms + t.timeout_ms;
 }
 
-std::map<std::string, ProbeView> ProbeViews(const Input& in) {
+std::map<std::string, ProbeView> ProbeViews(const Input& in, std::vector<OkNetworks>* ok_nets) {
   std::map<std::string, ProbeView> views;
   int64_t min_interval = 0, max_timeout = 0;
   for (const TargetInput& t : in.targets) {
@@ -110,46 +137,38 @@ std::map<std::string, ProbeView> ProbeViews(const Input& in) {
       v.reason = "nothing received for " + std::to_string(silent / 1000) + " s";
     }
   }
-  for (const TargetInput& t : in.targets) {
-    for (const auto& [probe, r] : t.results) {
-      auto it = views.find(probe);
-      if (it == views.end() || !IsFresh(in, t, r)) continue;
-      ProbeView& v = it->second;
-      ++v.fresh;
+  ok_nets->assign(in.targets.size(), OkNetworks());
+  for (size_t ti = 0; ti < in.targets.size(); ++ti) {
+    const TargetInput& t = in.targets[ti];
+    ForEachResult(views, t, [&](ProbeView* v, const std::string&, const v1::CheckResult& r) {
+      if (v == nullptr || !IsFresh(in, t, r)) return;
+      ++v->fresh;
       if (r.outcome() == v1::OUTCOME_OK) {
-        ++v.ok;
-        v.ok_targets.insert(t.name);
+        ++v->ok;
+        if (v->healthy) (*ok_nets)[ti].Add(&v->network);
       } else {
-        v.fail_targets.insert(t.name);
+        v->fail_targets.push_back(static_cast<int>(ti));
       }
-      v.alive |= AliveEvidence(r) || r.outcome() == v1::OUTCOME_REFUSED ||
-                 KindOf(r.outcome()) == Kind::kUnresponsive || r.outcome() == v1::OUTCOME_NOT_SSH;
-    }
+      v->alive |= AliveEvidence(r) || r.outcome() == v1::OUTCOME_REFUSED ||
+                  KindOf(r.outcome()) == Kind::kUnresponsive || r.outcome() == v1::OUTCOME_NOT_SSH;
+    });
   }
   return views;
-}
-
-// True if a healthy probe outside `network` reads SSH from `target`.
-bool ReachedElsewhere(const std::map<std::string, ProbeView>& views, const std::string& network,
-                      const std::string& target) {
-  for (const auto& [name, v] : views) {
-    if (v.healthy && v.network != network && v.ok_targets.count(target)) return true;
-  }
-  return false;
 }
 
 }  // namespace
 
 Output Diagnose(const Input& in) {
   Output out;
-  std::map<std::string, ProbeView> views = ProbeViews(in);
+  std::vector<OkNetworks> ok_nets;
+  std::map<std::string, ProbeView> views = ProbeViews(in, &ok_nets);
 
   // 1. Isolated probes: fail everything (two targets at least), no liveness
   //    evidence answers, while others reach one of those targets.
   for (auto& [name, v] : views) {
     if (!v.healthy || v.fresh < 2 || v.ok > 0 || v.alive) continue;
-    for (const std::string& t : v.fail_targets) {
-      if (ReachedElsewhere(views, v.network, t)) {
+    for (int t : v.fail_targets) {
+      if (ok_nets[t].OtherThan(v.network)) {
         v.healthy = false;
         v.reason = "fails every target (" + std::to_string(v.fresh) +
                    ") and no liveness check answers, while other probes reach them: its own "
@@ -168,11 +187,11 @@ Output Diagnose(const Input& in) {
   std::set<std::string> blocked;
   for (const auto& [network, members] : by_network) {
     bool all_fail = true;
-    std::set<std::string> reached_elsewhere;
+    std::set<int> reached_elsewhere;
     for (const ProbeView* v : members) {
       if (v->fresh == 0 || v->ok > 0) all_fail = false;
-      for (const std::string& t : v->fail_targets) {
-        if (ReachedElsewhere(views, network, t)) reached_elsewhere.insert(t);
+      for (int t : v->fail_targets) {
+        if (ok_nets[t].OtherThan(network)) reached_elsewhere.insert(t);
       }
     }
     if (all_fail && reached_elsewhere.size() >= 2) blocked.insert(network);
@@ -187,32 +206,26 @@ Output Diagnose(const Input& in) {
   for (const TargetInput& t : in.targets) {
     Verdict verdict;
     verdict.target = t.name;
+    verdict.evidence.reserve(t.results.size());
+    std::vector<const v1::CheckResult*> results;  // parallel to verdict.evidence
+    results.reserve(t.results.size());
     std::vector<size_t> ok_idx, fail_idx, aside_idx;
-    for (const auto& [probe, r] : t.results) {
+    ForEachResult(views, t, [&](const ProbeView* v, const std::string& probe,
+                                const v1::CheckResult& r) {
       Evidence e;
       e.probe = probe;
-      auto vit = views.find(probe);
-      if (vit != views.end()) {
-        e.labels = vit->second.input->labels;
-        e.network = vit->second.network;
-      } else {
-        e.network = NetworkOf(probe, {});
-      }
+      e.network = v != nullptr ? v->network : NetworkOf(probe, {});
       e.outcome = r.outcome();
       e.connect_ms = r.connect_us() / 1000.0;
       e.age_s = (in.now_ms - r.started_unix_ms()) / 1000.0;
       e.alive_evidence = AliveEvidence(r);
-      e.detail = r.outcome() == v1::OUTCOME_OK ? r.identification() : r.detail();
-      if (e.detail.empty() && r.pre_banner_size() > 0) e.detail = "server said: " + r.pre_banner(0);
-      std::string live = LivenessText(r);
-      if (!live.empty()) e.detail += (e.detail.empty() ? "" : "; ") + live;
       size_t idx = verdict.evidence.size();
-      if (vit == views.end() || !vit->second.healthy) {
+      if (v == nullptr || !v->healthy) {
         e.role = "excluded: unhealthy probe";
       } else if (!IsFresh(in, t, r)) {
         e.role = "excluded: stale";
       } else if (r.outcome() != v1::OUTCOME_OK && blocked.count(e.network)) {
-        e.role = "set aside: network " + e.network + " blocks SSH";
+        e.role = "set aside: its network blocks SSH";
         aside_idx.push_back(idx);
       } else if (r.outcome() == v1::OUTCOME_OK) {
         ok_idx.push_back(idx);
@@ -220,18 +233,30 @@ Output Diagnose(const Input& in) {
         fail_idx.push_back(idx);
       }
       verdict.evidence.push_back(std::move(e));
-    }
+      results.push_back(&r);
+    });
     auto networks_of = [&](const std::vector<size_t>& idx) {
-      std::set<std::string> n;
-      for (size_t i : idx) n.insert(verdict.evidence[i].network);
-      return n;
+      std::vector<std::string_view> n;
+      n.reserve(idx.size());
+      for (size_t i : idx) n.push_back(verdict.evidence[i].network);
+      std::sort(n.begin(), n.end());
+      n.erase(std::unique(n.begin(), n.end()), n.end());
+      return std::vector<std::string>(n.begin(), n.end());
+    };
+    auto detail_of = [&](size_t i) {
+      const v1::CheckResult& r = *results[i];
+      std::string d = r.outcome() == v1::OUTCOME_OK ? r.identification() : r.detail();
+      if (d.empty() && r.pre_banner_size() > 0) d = "server said: " + r.pre_banner(0);
+      std::string live = LivenessText(r);
+      if (!live.empty()) d += (d.empty() ? "" : "; ") + live;
+      return d;
     };
     auto probes_of = [&](const std::vector<size_t>& idx) {
       std::vector<std::string> p;
       for (size_t i : idx) p.push_back(verdict.evidence[i].probe);
       return p;
     };
-    auto mark = [&](const std::vector<size_t>& idx, const std::string& role) {
+    auto mark = [&](const std::vector<size_t>& idx, std::string_view role) {
       for (size_t i : idx) verdict.evidence[i].role = role;
     };
     std::string where = "port " + std::to_string(t.port);
@@ -248,9 +273,8 @@ Output Diagnose(const Input& in) {
         verdict.summary = "SSH answers from " + Plural(ok_idx.size(), "vantage point") + " in " +
                           Plural(networks_of(ok_idx).size(), "network") + ".";
       } else {
-        std::set<std::string> nets = networks_of(aside_idx);
         verdict.cause = v1::CAUSE_ISP_BLOCK;
-        verdict.blocked_networks.assign(nets.begin(), nets.end());
+        verdict.blocked_networks = networks_of(aside_idx);
         mark(aside_idx, "agrees");
         // Those that reach it confirm the host is fine: they count as support.
         agreeing = aside_idx;
@@ -291,7 +315,7 @@ Output Diagnose(const Input& in) {
         }
       } else {
         Kind k = *kinds.begin();
-        const v1::CheckResult& first = t.results.at(verdict.evidence[fail_idx[0]].probe);
+        const v1::CheckResult& first = *results[fail_idx[0]];
         switch (k) {
           case Kind::kRefused:
             verdict.cause = v1::CAUSE_SSH_REFUSED;
@@ -317,7 +341,7 @@ Output Diagnose(const Input& in) {
           default: {
             std::vector<size_t> alive, tried;
             for (size_t i : fail_idx) {
-              const v1::CheckResult& r = t.results.at(verdict.evidence[i].probe);
+              const v1::CheckResult& r = *results[i];
               if (AliveEvidence(r)) alive.push_back(i);
               if (LivenessTried(r)) tried.push_back(i);
             }
@@ -325,7 +349,7 @@ Output Diagnose(const Input& in) {
               verdict.cause = v1::CAUSE_FIREWALL_BLOCK;
               verdict.summary = "SSH on " + where + " is filtered from " + from +
                                 " (no answer, or ICMP prohibited) while the host is up (" +
-                                verdict.evidence[alive[0]].detail +
+                                detail_of(alive[0]) +
                                 "): a firewall drops or rejects SSH.";
             } else {
               verdict.cause = v1::CAUSE_HOST_OFFLINE;
@@ -344,12 +368,11 @@ Output Diagnose(const Input& in) {
       // Some healthy vantage points read SSH, some fail.
       std::vector<std::string> reaching_others, not_reaching;
       for (size_t i : fail_idx) {
-        const ProbeView& v = views.at(verdict.evidence[i].probe);
-        bool other_ok = std::any_of(v.ok_targets.begin(), v.ok_targets.end(),
-                                    [&](const std::string& n) { return n != t.name; });
+        // It fails this target, so any target it reads SSH from is another.
+        bool other_ok = views.at(verdict.evidence[i].probe).ok > 0;
         (other_ok ? reaching_others : not_reaching).push_back(verdict.evidence[i].probe);
       }
-      std::set<std::string> nets = networks_of(fail_idx);
+      std::vector<std::string> nets = networks_of(fail_idx);
       if (not_reaching.empty()) {
         verdict.cause = v1::CAUSE_SOURCE_BLOCK;
         mark(fail_idx, "agrees (blocked)");
@@ -357,7 +380,7 @@ Output Diagnose(const Input& in) {
         agreeing = fail_idx;
         agreeing.insert(agreeing.end(), ok_idx.begin(), ok_idx.end());
         verdict.summary = "SSH fails only from " + Join(probes_of(fail_idx)) + " (" +
-                          Join({nets.begin(), nets.end()}) + "), which " +
+                          Join(nets) + "), which " +
                           (fail_idx.size() == 1 ? "reaches" : "reach") + " other targets, while " +
                           Plural(ok_idx.size(), "other vantage point") +
                           " read it: the host bans or does not allow those sources (fail2ban, "
@@ -368,7 +391,7 @@ Output Diagnose(const Input& in) {
         mark(ok_idx, "reaches it");
         verdict.summary = "SSH fails from " + Join(probes_of(fail_idx)) + " but answers from " +
                           Join(probes_of(ok_idx)) + ". Competing explanations: network " +
-                          Join({nets.begin(), nets.end()}) +
+                          Join(nets) +
                           " blocks outbound SSH (isp_block), or the host blocks those sources "
                           "(source_block); checks of more targets from those probes tell them apart.";
       }
@@ -383,8 +406,11 @@ Output Diagnose(const Input& in) {
     } else {
       verdict.confidence = verdict.cause == v1::CAUSE_PARTIAL ? 0.3 : 0.0;
     }
-    for (const Evidence& e : verdict.evidence) {
+    for (size_t i = 0; i < verdict.evidence.size(); ++i) {
+      Evidence& e = verdict.evidence[i];
       if (e.role == "disagrees") verdict.disagreeing.push_back(e.probe);
+      // Details only where they explain something: not for an ok verdict.
+      if (verdict.cause != v1::CAUSE_OK) e.detail = detail_of(i);
     }
     verdict.remediation = Remediation(verdict.cause);
     out.verdicts.push_back(std::move(verdict));

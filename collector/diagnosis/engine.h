@@ -27,6 +27,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "parallax/v1/outcome.pb.h"
@@ -60,14 +61,18 @@ struct Input {
 
 struct Evidence {
   std::string probe;
-  Labels labels;
   std::string network;  // the label, or "probe:<name>" when absent
   v1::Outcome outcome = v1::OUTCOME_UNSPECIFIED;
   double connect_ms = 0;
   double age_s = 0;
-  std::string detail;    // errno text, identification, liveness summary
+  // Errno text, the server's lines, liveness summary; filled for verdicts
+  // other than ok (an ok verdict's evidence is its outcome and latency).
+  std::string detail;
   bool alive_evidence = false;  // ICMP reply or a liveness port answered
-  std::string role;      // "agrees", "disagrees", "set aside: isp_block", "stale", "unhealthy probe"
+  // "agrees", "agrees (reaches it)", "agrees (blocked)", "disagrees",
+  // "reaches it", "set aside: its network blocks SSH", "excluded: stale",
+  // "excluded: unhealthy probe" (static strings).
+  std::string_view role;
 };
 
 struct Verdict {

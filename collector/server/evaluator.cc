@@ -13,7 +13,7 @@ bool IsFailure(v1::Cause c) {
 }
 
 void ToProto(const diagnosis::Verdict& v, const TargetConfig* t, int64_t since_ms,
-             int64_t now_ms, v1::Verdict* out) {
+             int64_t now_ms, const std::map<std::string, ProbeState>& probes, v1::Verdict* out) {
   out->set_target(v.target);
   if (t != nullptr) {
     out->set_host(t->host);
@@ -27,13 +27,14 @@ void ToProto(const diagnosis::Verdict& v, const TargetConfig* t, int64_t since_m
   for (const diagnosis::Evidence& e : v.evidence) {
     v1::EvidenceItem* item = out->add_evidence();
     item->set_probe(e.probe);
-    item->mutable_labels()->insert(e.labels.begin(), e.labels.end());
+    auto p = probes.find(e.probe);
+    if (p != probes.end()) item->mutable_labels()->insert(p->second.labels.begin(), p->second.labels.end());
     item->set_network(e.network);
     item->set_outcome(e.outcome);
     item->set_connect_ms(e.connect_ms);
     item->set_age_s(e.age_s);
     item->set_detail(e.detail);
-    item->set_role(e.role);
+    item->set_role(std::string(e.role));
     item->set_alive_evidence(e.alive_evidence);
   }
   for (const std::string& d : v.disagreeing) out->add_disagreeing(d);
@@ -146,7 +147,7 @@ void Evaluator::EvaluateOnce() {
     if (it == hysteresis_->stable().end()) continue;
     // The stable verdict, with the freshest evidence when the cause is the same.
     ToProto(it->second.verdict, config.FindTarget(v.target), it->second.since_ms, now,
-            published.add_verdicts());
+            state.probes, published.add_verdicts());
   }
   for (const diagnosis::ProbeHealth& p : out.probes) {
     v1::ProbeHealth* h = published.add_probes();
