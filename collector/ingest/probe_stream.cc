@@ -178,6 +178,7 @@ void ProbeStream::HandleHello(const v1::Hello& hello) {
   deps_->metrics->CountStreamEvent("opened");
   deps_->metrics->SetStreams(deps_->hub->size());
   deps_->metrics->SetProbeConnected(probe_, true);
+  deps_->metrics->SetProbeInfo(probe_, labels);
   deps_->state->ProbeConnected(hello, link_->peer(), now);
   deps_->store->RecordProbe({probe_, labels, hello.version(), now, now});
 

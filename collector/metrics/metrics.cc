@@ -34,6 +34,10 @@ Metrics::Metrics()
                            .Name("parallax_probe_connected")
                            .Help("1 while the probe's stream to the collector is up")
                            .Register(*registry_)),
+      probe_info_(BuildGauge()
+                      .Name("parallax_probe_info")
+                      .Help("1 per known probe, labelled with its network and site")
+                      .Register(*registry_)),
       ingest_results_(BuildCounter()
                           .Name("parallax_ingest_results_total")
                           .Help("Results received from probes, by what became of them")
@@ -127,6 +131,20 @@ void Metrics::ObserveResults(const std::string& probe,
 
 void Metrics::SetProbeConnected(const std::string& probe, bool connected) {
   probe_connected_.Add({{"probe", probe}}).Set(connected ? 1 : 0);
+}
+
+void Metrics::SetProbeInfo(const std::string& probe,
+                           const std::map<std::string, std::string>& labels) {
+  auto label = [&](const char* key) {
+    auto it = labels.find(key);
+    return it == labels.end() ? std::string() : it->second;
+  };
+  std::lock_guard<std::mutex> lock(mu_);
+  prometheus::Gauge*& series = probe_info_series_[probe];
+  if (series != nullptr) probe_info_.Remove(series);
+  series = &probe_info_.Add(
+      {{"probe", probe}, {"network", label("network")}, {"site", label("site")}});
+  series->Set(1);
 }
 
 void Metrics::CountIngest(int stored, int duplicates) {

@@ -36,6 +36,9 @@ class Metrics {
   // After a commit: per-pair outcome counters and last-check gauges.
   void ObserveResults(const std::string& probe, std::span<const v1::CheckResult> results);
   void SetProbeConnected(const std::string& probe, bool connected);
+  // parallax_probe_info{probe,network,site} 1: the probe's place, for joins
+  // and dashboard variables (replaced when the probe's labels change).
+  void SetProbeInfo(const std::string& probe, const std::map<std::string, std::string>& labels);
   void SetStreams(size_t n) { streams_.Set(static_cast<double>(n)); }
   void CountIngest(int stored, int duplicates);
   void CountRejected(const std::string& reason, int n);
@@ -70,6 +73,7 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>& banner_seconds_;
   prometheus::Family<prometheus::Gauge>& last_check_;
   prometheus::Family<prometheus::Gauge>& probe_connected_;
+  prometheus::Family<prometheus::Gauge>& probe_info_;
   prometheus::Family<prometheus::Counter>& ingest_results_;
   prometheus::Family<prometheus::Counter>& stream_events_;
   prometheus::Family<prometheus::Counter>& reloads_;
@@ -87,6 +91,7 @@ class Metrics {
   std::mutex mu_;
   std::map<std::pair<std::string, std::string>, PairSeries> pairs_;
   std::map<std::string, std::map<v1::Cause, prometheus::Gauge*>> causes_;  // target -> cause
+  std::map<std::string, prometheus::Gauge*> probe_info_series_;
 };
 
 }  // namespace parallax::collector

@@ -72,6 +72,8 @@ TEST(MetricsTest, TargetCauseKeepsOneCurrentCauseAndZeroesFormerOnes) {
   m.CountIncident(v1::CAUSE_FIREWALL_BLOCK);
   m.SetProbeHealthy("p1", false);
   m.SetNetworkBlocked("isp-b", true);
+  m.SetProbeInfo("p1", {{"network", "isp-a"}, {"site", "fra1"}});
+  m.SetProbeInfo("p1", {{"network", "isp-b"}, {"site", "fra1"}});
   std::string text = Render(m);
   EXPECT_NE(text.find(R"(parallax_target_cause{cause="ok",target="t1"} 0)"), std::string::npos) << text;
   EXPECT_NE(text.find(R"(parallax_target_cause{cause="firewall_block",target="t1"} 1)"), std::string::npos);
@@ -79,6 +81,9 @@ TEST(MetricsTest, TargetCauseKeepsOneCurrentCauseAndZeroesFormerOnes) {
   EXPECT_NE(text.find(R"(parallax_incidents_total{cause="firewall_block"} 1)"), std::string::npos);
   EXPECT_NE(text.find(R"(parallax_probe_healthy{probe="p1"} 0)"), std::string::npos);
   EXPECT_NE(text.find(R"(parallax_network_ssh_blocked{network="isp-b"} 1)"), std::string::npos);
+  EXPECT_NE(text.find(R"(parallax_probe_info{network="isp-b",probe="p1",site="fra1"} 1)"),
+            std::string::npos) << text;
+  EXPECT_EQ(text.find(R"(network="isp-a",probe="p1")"), std::string::npos);
   m.RetainTargets({});
   EXPECT_EQ(Render(m).find("target=\"t1\""), std::string::npos);
 }

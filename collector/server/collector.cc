@@ -29,6 +29,7 @@ Status LoadState(Store* store, LiveState* state, Metrics* metrics) {
     ps.last_seen_ms = p.last_seen_ms;
     state->AddKnownProbe(p.name, ps);
     metrics->SetProbeConnected(p.name, false);
+    metrics->SetProbeInfo(p.name, p.labels);
   }
   std::vector<ResultRow> rows;
   st = store->LatestResults(&rows);
