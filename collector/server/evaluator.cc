@@ -117,7 +117,7 @@ void Evaluator::EvaluateOnce() {
     ti.interval_ms = t.interval.count();
     ti.timeout_ms = t.timeout.count();
     auto it = state.results.find(t.name);
-    if (it != state.results.end()) ti.results = it->second;
+    if (it != state.results.end()) ti.results = std::move(it->second);  // ours: a snapshot
     in.targets.push_back(std::move(ti));
   }
   diagnosis::Output out = diagnosis::Diagnose(in);
