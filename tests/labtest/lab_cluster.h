@@ -39,6 +39,7 @@ class LabCluster {
 
   const std::vector<LabHost>& probes() const { return probes_; }
   const std::vector<LabHost>& targets() const { return targets_; }
+  const std::string& collector_namespace() const { return collector_host_.ns; }
   std::string CollectorLog() const { return collector_->log(); }
   std::string ProbeLog(const std::string& name) const;
   const std::string& last_cli_error() const { return last_cli_error_; }
