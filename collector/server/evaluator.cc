@@ -103,10 +103,11 @@ void Evaluator::EvaluateOnce() {
     hysteresis_ = std::move(next);
   }
 
-  StateSnapshot state = state_->Snapshot();
+  // Piecewise, target by target: never one long lock over the whole state.
+  std::map<std::string, ProbeState> probes = state_->CopyProbes();
   diagnosis::Input in;
   in.now_ms = now;
-  for (const auto& [name, p] : state.probes) {
+  for (const auto& [name, p] : probes) {
     in.probes[name] = {p.labels, p.connected, p.last_seen_ms};
   }
   for (const TargetConfig& t : config.targets) {
@@ -116,8 +117,7 @@ void Evaluator::EvaluateOnce() {
     ti.port = t.port;
     ti.interval_ms = t.interval.count();
     ti.timeout_ms = t.timeout.count();
-    auto it = state.results.find(t.name);
-    if (it != state.results.end()) ti.results = std::move(it->second);  // ours: a snapshot
+    ti.results = state_->CopyTargetResults(t.name);
     in.targets.push_back(std::move(ti));
   }
   diagnosis::Output out = diagnosis::Diagnose(in);
@@ -147,7 +147,7 @@ void Evaluator::EvaluateOnce() {
     if (it == hysteresis_->stable().end()) continue;
     // The stable verdict, with the freshest evidence when the cause is the same.
     ToProto(it->second.verdict, config.FindTarget(v.target), it->second.since_ms, now,
-            state.probes, published.add_verdicts());
+            probes, published.add_verdicts());
   }
   for (const diagnosis::ProbeHealth& p : out.probes) {
     v1::ProbeHealth* h = published.add_probes();

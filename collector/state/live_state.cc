@@ -71,6 +71,18 @@ StateSnapshot LiveState::Snapshot() const {
   return s_;
 }
 
+std::map<std::string, ProbeState> LiveState::CopyProbes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return s_.probes;
+}
+
+std::map<std::string, v1::CheckResult> LiveState::CopyTargetResults(
+    const std::string& target) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = s_.results.find(target);
+  return it == s_.results.end() ? std::map<std::string, v1::CheckResult>() : it->second;
+}
+
 size_t LiveState::pair_count() const {
   std::lock_guard<std::mutex> lock(mu_);
   size_t n = 0;

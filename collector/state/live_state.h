@@ -49,6 +49,10 @@ class LiveState {
   void RetainTargets(const std::vector<std::string>& keep);
 
   StateSnapshot Snapshot() const;
+  // Piecewise copies for the evaluator: one short lock per call, so a big
+  // state never stalls the store's writer (which updates it) for long.
+  std::map<std::string, ProbeState> CopyProbes() const;
+  std::map<std::string, v1::CheckResult> CopyTargetResults(const std::string& target) const;
   size_t pair_count() const;
 
  private:

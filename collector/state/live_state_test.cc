@@ -23,6 +23,9 @@ TEST(LiveStateTest, KeepsNewestResultPerProbeAndTarget) {
   EXPECT_EQ(snap.results["t1"]["p2"].outcome(), v1::OUTCOME_REFUSED);
   EXPECT_EQ(snap.results["t2"]["p1"].outcome(), v1::OUTCOME_TIMEOUT);
   EXPECT_EQ(s.pair_count(), 3u);
+  EXPECT_EQ(s.CopyTargetResults("t1").size(), 2u);
+  EXPECT_EQ(s.CopyTargetResults("t1").at("p2").outcome(), v1::OUTCOME_REFUSED);
+  EXPECT_TRUE(s.CopyTargetResults("none").empty());
   s.UpdateResults("p1", std::vector<v1::CheckResult>{Result("t1", 3000, v1::OUTCOME_TIMEOUT)});
   EXPECT_EQ(s.Snapshot().results["t1"]["p1"].outcome(), v1::OUTCOME_TIMEOUT);
 }
