@@ -61,12 +61,17 @@ bool WantsLiveness(v1::Outcome outcome) {
 }
 
 std::shared_ptr<CheckRun> CheckRun::Create(boost::asio::io_context& io, v1::Target target,
-                                           std::string identification) {
-  return std::shared_ptr<CheckRun>(new CheckRun(io, std::move(target), std::move(identification)));
+                                           std::string identification, IcmpBudget* icmp_budget) {
+  return std::shared_ptr<CheckRun>(
+      new CheckRun(io, std::move(target), std::move(identification), icmp_budget));
 }
 
-CheckRun::CheckRun(boost::asio::io_context& io, v1::Target target, std::string identification)
-    : io_(io), target_(std::move(target)), identification_(std::move(identification)) {}
+CheckRun::CheckRun(boost::asio::io_context& io, v1::Target target, std::string identification,
+                   IcmpBudget* icmp_budget)
+    : io_(io),
+      target_(std::move(target)),
+      identification_(std::move(identification)),
+      icmp_budget_(icmp_budget) {}
 
 void CheckRun::Start(Done done) {
   done_ = std::move(done);
@@ -96,7 +101,11 @@ void CheckRun::OnSshDone() {
     return;
   }
   std::chrono::milliseconds timeout(target_.timeout_ms());
-  auto icmp = IcmpEchoCheck::Create(io_, address);
+  std::shared_ptr<IcmpEchoCheck> icmp;
+  if (icmp_budget_ == nullptr || icmp_budget_->in_flight < icmp_budget_->max) {
+    icmp = IcmpEchoCheck::Create(io_, address);
+    if (icmp_budget_ != nullptr) ++icmp_budget_->in_flight;
+  }
   std::vector<std::shared_ptr<TcpConnectCheck>> ports;
   std::set<uint32_t> seen;
   for (uint32_t p : target_.liveness_ports()) {
@@ -104,14 +113,25 @@ void CheckRun::OnSshDone() {
     ports.push_back(TcpConnectCheck::Create(
         io_, boost::asio::ip::tcp::endpoint(address, static_cast<uint16_t>(p))));
   }
-  liveness_.push_back(icmp);
+  if (icmp) liveness_.push_back(icmp);
   for (auto& p : ports) liveness_.push_back(p);
   liveness_pending_ = static_cast<int>(liveness_.size());
   finish_liveness_ = [this, icmp, ports] {
     v1::Liveness* l = result_.mutable_liveness();
-    icmp->FillLiveness(l);
+    if (icmp) {
+      icmp->FillLiveness(l);
+      if (icmp_budget_ != nullptr) --icmp_budget_->in_flight;
+    } else {
+      l->set_icmp_error("skipped: " + std::to_string(icmp_budget_->max) +
+                        " pings already in flight");
+    }
     for (const auto& p : ports) *l->add_ports() = p->result();
   };
+  if (liveness_.empty()) {  // no ping budget left and no liveness ports: nothing to wait for
+    liveness_pending_ = 1;
+    OnLivenessPartDone();
+    return;
+  }
   for (auto& c : liveness_) {
     StartWithDeadline(io_, c, timeout, [self = shared_from_this()] { self->OnLivenessPartDone(); });
   }

@@ -39,12 +39,20 @@ Status ValidateTarget(const v1::Target& target);
 // True for the outcomes that trigger liveness evidence.
 bool WantsLiveness(v1::Outcome outcome);
 
+// ICMP echoes in flight and the cap, shared by the runs of one scheduler
+// (io_context thread only).
+struct IcmpBudget {
+  size_t in_flight = 0;
+  size_t max = 256;
+};
+
 class CheckRun : public std::enable_shared_from_this<CheckRun> {
  public:
   using Done = std::function<void(v1::CheckResult&& result)>;
 
   static std::shared_ptr<CheckRun> Create(boost::asio::io_context& io, v1::Target target,
-                                          std::string identification);
+                                          std::string identification,
+                                          IcmpBudget* icmp_budget = nullptr);
 
   void Start(Done done);
   // Cancels whatever runs now (each check reports its deadline outcome);
@@ -52,7 +60,8 @@ class CheckRun : public std::enable_shared_from_this<CheckRun> {
   void Cancel();
 
  private:
-  CheckRun(boost::asio::io_context& io, v1::Target target, std::string identification);
+  CheckRun(boost::asio::io_context& io, v1::Target target, std::string identification,
+           IcmpBudget* icmp_budget);
   void OnSshDone();
   void OnLivenessPartDone();
 
@@ -66,6 +75,7 @@ class CheckRun : public std::enable_shared_from_this<CheckRun> {
   std::function<void()> finish_liveness_;
   int liveness_pending_ = 0;
   bool cancelled_ = false;
+  IcmpBudget* icmp_budget_;  // may be null: no cap
 };
 
 }  // namespace parallax::probe

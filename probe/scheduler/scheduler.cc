@@ -40,6 +40,7 @@ class Scheduler::Impl {
   Impl(boost::asio::io_context& io, SchedulerOptions options, Sink sink)
       : io_(io), options_(std::move(options)), sink_(std::move(sink)), timer_(io) {
     if (options_.max_in_flight == 0) options_.max_in_flight = 1;
+    icmp_budget_.max = options_.max_icmp_in_flight;
     if (!ValidIdentification(options_.identification)) {
       if (!options_.identification.empty()) {
         Logf(LogLevel::kWarning,
@@ -77,6 +78,7 @@ class Scheduler::Impl {
   bool armed_ = false;
   Clock::time_point armed_due_;
   ScheduleQueue queue_;
+  IcmpBudget icmp_budget_;
   std::deque<ScheduleQueue::Entry> waiting_;  // due, held back by max_in_flight
   std::unordered_map<uint64_t, TargetState> targets_;
   std::unordered_map<std::string, uint64_t> keys_;  // target name -> key
@@ -207,7 +209,7 @@ void Scheduler::Impl::StartRun(uint64_t key, TargetState& state, Clock::time_poi
   uint64_t late_us = now > due ? Micros(now - due) : 0;
   if (late_us > stats_.max_late_us) stats_.max_late_us = late_us;
   uint64_t run_id = next_run_id_++;
-  auto run = CheckRun::Create(io_, state.target, options_.identification);
+  auto run = CheckRun::Create(io_, state.target, options_.identification, &icmp_budget_);
   running_.emplace(run_id, run);
   ++stats_.checks_started;
   stats_.in_flight = static_cast<uint32_t>(running_.size());

@@ -44,6 +44,11 @@ struct SchedulerOptions {
   std::string probe_name;      // seeds the jitter
   std::string identification;  // sent to servers: "SSH-2.0-parallax_probe_<version>"
   size_t max_in_flight = 4096;
+  // ICMP echoes (liveness evidence) in flight at once, at most; beyond that a
+  // run skips its ping (ports are still checked). Each echo has its own ICMP
+  // socket and the kernel hands every reply to every raw socket, so this
+  // bounds that cost when many targets time out together.
+  size_t max_icmp_in_flight = 256;
 };
 
 struct SchedulerStats {

@@ -181,6 +181,49 @@ TEST_F(SchedulerTest, ConnectTimeoutGathersLiveness) {
   EXPECT_EQ(s[0].result.liveness().ports(0).outcome(), v1::OUTCOME_OK);
 }
 
+TEST_F(SchedulerTest, PingBudgetSkipsIcmpButStillChecksPorts) {
+  testing::FullBacklogListener listener;
+  if (listener.port() == 0) GTEST_SKIP() << "could not fill a loopback accept queue here";
+  TestServer open_port(io_, ServerBehavior::kSilent);
+  SchedulerOptions options{kProbe, "SSH-2.0-parallax_probe_test", 4096};
+  options.max_icmp_in_flight = 0;
+  custom_ = std::make_unique<Scheduler>(io_, options, [this](v1::CheckResult&& r) {
+    seen_.push_back({std::move(r), Clock::now()});
+  });
+  v1::Assignment a;
+  v1::Target t = MakeTarget("filtered", listener.port(), 2000, 300);
+  t.add_liveness_ports(open_port.port());
+  *a.add_targets() = t;
+  scheduler().SetAssignment(a);
+  RunFor(JitterOffset(kProbe, "filtered", milliseconds(2000)) + milliseconds(1200));
+  std::vector<Seen> s = For("filtered");
+  ASSERT_EQ(s.size(), 1u);
+  const v1::Liveness& l = s[0].result.liveness();
+  EXPECT_FALSE(l.icmp_attempted());
+  EXPECT_NE(l.icmp_error().find("skipped: 0 pings already in flight"), std::string::npos)
+      << l.DebugString();
+  ASSERT_EQ(l.ports_size(), 1);
+  EXPECT_EQ(l.ports(0).outcome(), v1::OUTCOME_OK);
+}
+
+TEST_F(SchedulerTest, PingBudgetSpentAndNoPortsStillReportsTheResult) {
+  testing::FullBacklogListener listener;
+  if (listener.port() == 0) GTEST_SKIP() << "could not fill a loopback accept queue here";
+  SchedulerOptions options{kProbe, "SSH-2.0-parallax_probe_test", 4096};
+  options.max_icmp_in_flight = 0;
+  custom_ = std::make_unique<Scheduler>(io_, options, [this](v1::CheckResult&& r) {
+    seen_.push_back({std::move(r), Clock::now()});
+  });
+  v1::Assignment a;
+  *a.add_targets() = MakeTarget("filtered", listener.port(), 2000, 300);
+  scheduler().SetAssignment(a);
+  RunFor(JitterOffset(kProbe, "filtered", milliseconds(2000)) + milliseconds(1200));
+  std::vector<Seen> s = For("filtered");
+  ASSERT_EQ(s.size(), 1u);
+  EXPECT_EQ(s[0].result.outcome(), v1::OUTCOME_TIMEOUT);
+  EXPECT_NE(s[0].result.liveness().icmp_error().find("skipped"), std::string::npos);
+}
+
 TEST_F(SchedulerTest, SetAssignmentKeepsPhaseAddsAndRemoves) {
   TestServer server(io_, ServerBehavior::kSsh);
   const uint32_t interval = 200;
