@@ -33,7 +33,7 @@ void StreamClient::Stop(std::chrono::milliseconds drain) {
 }
 
 StreamClientStats StreamClient::stats() const {
-  std::lock_guard<std::mutex> lock(const_cast<std::mutex&>(mu_));
+  std::lock_guard<std::mutex> lock(mu_);
   return stats_;
 }
 

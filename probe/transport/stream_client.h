@@ -76,7 +76,7 @@ class StreamClient {
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> draining_{false};
-  std::mutex mu_;  // guards stats_, context_, sleep
+  mutable std::mutex mu_;  // guards stats_, context_, sleep
   std::condition_variable sleep_cv_;
   grpc::ClientContext* context_ = nullptr;
   StreamClientStats stats_;
