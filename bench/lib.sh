@@ -201,12 +201,21 @@ modules:
       query_response:
         - expect: "^SSH-2.0-"
 EOF
-  port=$(free_port)
-  "$BLACKBOX" --config.file="$dir/blackbox.yml" --web.listen-address="127.0.0.1:$port" \
-    --log.level=warn 2>"$dir/blackbox.log" &
-  local bb=$!
-  PIDS+=("$bb")
-  wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$port/metrics" ||
+  # A free port can be taken by a concurrent test before the exporter binds
+  # it: try a few.
+  local bb="" attempt
+  for attempt in 1 2 3 4 5; do
+    port=$(free_port)
+    "$BLACKBOX" --config.file="$dir/blackbox.yml" --web.listen-address="127.0.0.1:$port" \
+      --log.level=warn 2>"$dir/blackbox.log" &
+    bb=$!
+    PIDS+=("$bb")
+    wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$port/metrics" && break
+    stop_pid "$bb"
+    bb=""
+    grep -q "address already in use" "$dir/blackbox.log" || break
+  done
+  [[ -n "$bb" ]] ||
     { echo "run.sh: blackbox_exporter did not start" >&2; cat "$dir/blackbox.log" >&2; exit 1; }
   local c0 c1 best_rate=0 best_cpu=0
   for c in $BB_LIST; do
@@ -228,7 +237,9 @@ EOF
 
 free_port() {  # a port nobody listens on now (the listener's refused sockets are bound, not free)
   local p
-  for ((p = 20000 + RANDOM % 20000; ; p++)); do
+  # Below Linux's ephemeral range (32768-60999), so no outgoing connection
+  # holds it as its local port.
+  for ((p = 10000 + RANDOM % 20000; p < 32768; p++)); do
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
   done
 }
