@@ -22,9 +22,7 @@ grpc::Status QueryServiceImpl::Status(grpc::ServerContext*, const v1::StatusRequ
     return grpc::Status(grpc::StatusCode::NOT_FOUND,
                         "no target named \"" + req->target() + "\" in the collector's config");
   }
-  std::map<std::string, std::pair<v1::Cause, std::string>> causes;
-  v1::ExplainResponse diagnosis = explain_("");
-  for (const v1::Verdict& v : diagnosis.verdicts()) causes[v.target()] = {v.cause(), v.summary()};
+  Causes causes = causes_();
   for (const TargetConfig& t : snap.config->targets) {
     if (!req->target().empty() && t.name != req->target()) continue;
     v1::TargetStatus* ts = resp->add_targets();

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 
 #include "collector/ingest/assignment.h"
 #include "collector/state/live_state.h"
@@ -15,15 +16,19 @@ namespace parallax::collector {
 
 class QueryServiceImpl final : public v1::QueryService::Service {
  public:
-  // `explain` gives the diagnosis in force (the Evaluator's).
+  using Causes = std::map<std::string, std::pair<v1::Cause, std::string>>;
+  // `explain` gives the diagnosis in force (the Evaluator's), `causes` just
+  // each target's cause and summary (for Status).
   QueryServiceImpl(Store* store, LiveState* state, std::function<ConfigSnapshot()> config,
                    std::function<int64_t()> now_ms,
-                   std::function<v1::ExplainResponse(const std::string&)> explain)
+                   std::function<v1::ExplainResponse(const std::string&)> explain,
+                   std::function<Causes()> causes)
       : store_(store),
         state_(state),
         config_(std::move(config)),
         now_ms_(std::move(now_ms)),
-        explain_(std::move(explain)) {}
+        explain_(std::move(explain)),
+        causes_(std::move(causes)) {}
 
   grpc::Status Status(grpc::ServerContext* ctx, const v1::StatusRequest* req,
                       v1::StatusResponse* resp) override;
@@ -40,6 +45,7 @@ class QueryServiceImpl final : public v1::QueryService::Service {
   std::function<ConfigSnapshot()> config_;
   std::function<int64_t()> now_ms_;
   std::function<v1::ExplainResponse(const std::string&)> explain_;
+  std::function<Causes()> causes_;
 };
 
 // Fills `out` from one result (shared by Status and History).

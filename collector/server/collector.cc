@@ -76,7 +76,8 @@ Status Collector::Start(const Config& config, const CollectorOptions& options,
       c->store_.get(), &c->state_, &c->metrics_, [self] { return self->config(); }, WallClockMs);
   c->query_service_ = std::make_unique<QueryServiceImpl>(
       c->store_.get(), &c->state_, [self] { return self->config(); }, WallClockMs,
-      [self](const std::string& target) { return self->evaluator_->Explain(target); });
+      [self](const std::string& target) { return self->evaluator_->Explain(target); },
+      [self] { return self->evaluator_->Causes(); });
 
   std::shared_ptr<grpc::ServerCredentials> creds;
   if (config.tls.enabled()) {

@@ -12,13 +12,12 @@ bool IsFailure(v1::Cause c) {
   return c != v1::CAUSE_OK && c != v1::CAUSE_UNKNOWN && c != v1::CAUSE_UNSPECIFIED;
 }
 
-void ToProto(const diagnosis::Verdict& v, const TargetConfig* t, int64_t since_ms,
-             int64_t now_ms, const std::map<std::string, ProbeState>& probes, v1::Verdict* out) {
+void ToProto(const diagnosis::Verdict& v, const std::string& host, uint32_t port,
+             int64_t since_ms, int64_t now_ms, const std::map<std::string, ProbeState>& probes,
+             v1::Verdict* out) {
   out->set_target(v.target);
-  if (t != nullptr) {
-    out->set_host(t->host);
-    out->set_port(t->port);
-  }
+  out->set_host(host);
+  out->set_port(port);
   out->set_cause(v.cause);
   out->set_confidence(v.confidence);
   out->set_summary(v.summary);
@@ -138,23 +137,19 @@ void Evaluator::EvaluateOnce() {
          std::string(CauseWord(t.to)).c_str(), summary.c_str());
   }
 
-  v1::ExplainResponse published;
+  auto published = std::make_shared<Published>();
+  published->evaluated_ms = now;
   for (const auto& [target, s] : hysteresis_->stable()) {
     metrics_->SetTargetCause(target, s.verdict.cause);
   }
-  for (const diagnosis::Verdict& v : out.verdicts) {
-    auto it = hysteresis_->stable().find(v.target);
+  // The stable verdicts in config order, with the freshest evidence when the
+  // cause is unchanged.
+  for (const TargetConfig& t : config.targets) {
+    auto it = hysteresis_->stable().find(t.name);
     if (it == hysteresis_->stable().end()) continue;
-    // The stable verdict, with the freshest evidence when the cause is the same.
-    ToProto(it->second.verdict, config.FindTarget(v.target), it->second.since_ms, now,
-            probes, published.add_verdicts());
+    published->verdicts.push_back({it->second.verdict, t.host, t.port, it->second.since_ms});
   }
   for (const diagnosis::ProbeHealth& p : out.probes) {
-    v1::ProbeHealth* h = published.add_probes();
-    h->set_probe(p.probe);
-    h->mutable_labels()->insert(p.labels.begin(), p.labels.end());
-    h->set_healthy(p.healthy);
-    h->set_reason(p.reason);
     metrics_->SetProbeHealthy(p.probe, p.healthy);
     auto [pit, inserted] = probe_health_published_.try_emplace(p.probe, p.healthy);
     if (!inserted && pit->second != p.healthy) {
@@ -169,26 +164,46 @@ void Evaluator::EvaluateOnce() {
   }
   for (const std::string& n : blocked) metrics_->SetNetworkBlocked(n, true);
   networks_published_.insert(blocked.begin(), blocked.end());
+  published->probes = std::move(out.probes);
+  published->probe_state = std::move(probes);
 
   std::lock_guard<std::mutex> lock(mu_);
   published_ = std::move(published);
 }
 
 v1::ExplainResponse Evaluator::Explain(const std::string& target) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  if (target.empty()) return published_;
-  v1::ExplainResponse out;
-  for (const v1::Verdict& v : published_.verdicts()) {
-    if (v.target() == target) *out.add_verdicts() = v;
+  std::shared_ptr<const Published> p;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    p = published_;
   }
-  *out.mutable_probes() = published_.probes();
+  v1::ExplainResponse out;
+  for (const Published::Entry& e : p->verdicts) {
+    if (target.empty() || e.verdict.target == target) {
+      ToProto(e.verdict, e.host, e.port, e.since_ms, p->evaluated_ms, p->probe_state,
+              out.add_verdicts());
+    }
+  }
+  for (const diagnosis::ProbeHealth& ph : p->probes) {
+    v1::ProbeHealth* h = out.add_probes();
+    h->set_probe(ph.probe);
+    h->mutable_labels()->insert(ph.labels.begin(), ph.labels.end());
+    h->set_healthy(ph.healthy);
+    h->set_reason(ph.reason);
+  }
   return out;
 }
 
 std::map<std::string, std::pair<v1::Cause, std::string>> Evaluator::Causes() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::shared_ptr<const Published> p;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    p = published_;
+  }
   std::map<std::string, std::pair<v1::Cause, std::string>> out;
-  for (const v1::Verdict& v : published_.verdicts()) out[v.target()] = {v.cause(), v.summary()};
+  for (const Published::Entry& e : p->verdicts) {
+    out[e.verdict.target] = {e.verdict.cause, e.verdict.summary};
+  }
   return out;
 }
 

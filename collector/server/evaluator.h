@@ -9,12 +9,15 @@
 // (no data) neither opens nor closes.
 //
 // Thread-safety: EvaluateOnce runs on the evaluator's thread (or a test's);
-// Explain/Causes from any thread (short lock on the published result).
+// Explain/Causes from any thread (short lock on the published result). An
+// evaluation publishes the stable verdicts as they are; only Explain turns
+// them into protos, for the targets asked about.
 #pragma once
 
 #include <condition_variable>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -61,10 +64,24 @@ class Evaluator {
   std::map<std::string, bool> probe_health_published_;
   std::set<std::string> networks_published_;
 
+  // What one evaluation leaves for the queries; immutable once published.
+  struct Published {
+    struct Entry {
+      diagnosis::Verdict verdict;  // the stable one
+      std::string host;
+      uint32_t port = 0;
+      int64_t since_ms = 0;
+    };
+    std::vector<Entry> verdicts;
+    std::vector<diagnosis::ProbeHealth> probes;
+    std::map<std::string, ProbeState> probe_state;  // labels for the evidence
+    int64_t evaluated_ms = 0;
+  };
+
   mutable std::mutex mu_;  // guards what queries read, and the thread's stop flag
   std::condition_variable cv_;
   bool stopping_ = false;
-  v1::ExplainResponse published_;
+  std::shared_ptr<const Published> published_ = std::make_shared<Published>();
   std::thread thread_;
 };
 
