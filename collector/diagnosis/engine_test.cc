@@ -24,12 +24,15 @@ v1::CheckResult MakeResult(const std::string& target, const Obs& obs) {
   v1::CheckResult r;
   r.set_target(target);
   r.set_outcome(obs.outcome);
-  r.set_started_unix_ms(kNow - obs.age_ms);
+  // The probe's own clock is wrong on purpose: the engine must judge by the
+  // receive time only.
+  r.set_started_unix_ms(kNow - obs.age_ms - 600'000);
   r.set_connect_us(obs.outcome == v1::OUTCOME_OK ? 1200 : 0);
   if (obs.outcome == v1::OUTCOME_OK) r.set_identification("SSH-2.0-OpenSSH_9.2p1");
   v1::Liveness* l = r.mutable_liveness();
   switch (obs.live) {
-    case Obs::kNotTried: break;
+    case Obs::kNotTried:
+      break;
     case Obs::kDead:
       l->set_icmp_attempted(true);
       l->set_icmp_error("timeout");
@@ -84,12 +87,14 @@ class World {
   // Every probe reads SSH from every target.
   World& AllOk() {
     for (TargetInput& t : input_.targets) {
-      for (const auto& [p, _] : input_.probes) t.results[p] = MakeResult(t.name, Ok());
+      for (const auto& [p, _] : input_.probes) See(p, t.name, Ok());
     }
     return *this;
   }
   World& See(const std::string& probe, const std::string& target, Obs obs) {
-    Target(target).results[probe] = MakeResult(target, obs);
+    v1::CheckResult& stored = results_[{target, probe}];
+    stored = MakeResult(target, obs);
+    Target(target).results[probe] = {&stored, kNow - obs.age_ms};
     return *this;
   }
   World& SeeAll(const std::string& target, Obs obs) {
@@ -101,6 +106,7 @@ class World {
 
  private:
   Input input_;
+  std::map<std::pair<std::string, std::string>, v1::CheckResult> results_;  // (target, probe)
 };
 
 const Verdict& VerdictFor(const Output& out, const std::string& target) {
@@ -131,8 +137,8 @@ struct Row {
 TEST(DiagnoseTable, EveryCause) {
   std::vector<Row> rows = {
       {"all ok", [](World&) {}, "ok"},
-      {"sshd stopped: refused everywhere",
-       [](World& w) { w.SeeAll("t1", O(v1::OUTCOME_REFUSED)); }, "ssh_refused"},
+      {"sshd stopped: refused everywhere", [](World& w) { w.SeeAll("t1", O(v1::OUTCOME_REFUSED)); },
+       "ssh_refused"},
       {"DROP firewall, ping answers",
        [](World& w) { w.SeeAll("t1", O(v1::OUTCOME_TIMEOUT, Obs::kPing)); }, "firewall_block"},
       {"DROP firewall, port 80 answers",
@@ -147,8 +153,8 @@ TEST(DiagnoseTable, EveryCause) {
        "host_offline"},
       {"timeouts without liveness evidence",
        [](World& w) { w.SeeAll("t1", O(v1::OUTCOME_TIMEOUT)); }, "host_offline"},
-      {"tarpit: banner timeout",
-       [](World& w) { w.SeeAll("t1", O(v1::OUTCOME_BANNER_TIMEOUT)); }, "ssh_unresponsive"},
+      {"tarpit: banner timeout", [](World& w) { w.SeeAll("t1", O(v1::OUTCOME_BANNER_TIMEOUT)); },
+       "ssh_unresponsive"},
       {"MaxStartups: closed and reset",
        [](World& w) {
          w.SeeAll("t1", O(v1::OUTCOME_CLOSED));
@@ -160,8 +166,8 @@ TEST(DiagnoseTable, EveryCause) {
        "dns_error"},
       {"fail2ban bans b1 (drop)",
        [](World& w) { w.See("b1", "t1", O(v1::OUTCOME_TIMEOUT, Obs::kDead)); }, "source_block"},
-      {"firewall rejects c1",
-       [](World& w) { w.See("c1", "t1", O(v1::OUTCOME_REFUSED)); }, "source_block"},
+      {"firewall rejects c1", [](World& w) { w.See("c1", "t1", O(v1::OUTCOME_REFUSED)); },
+       "source_block"},
       {"isp-b blocks SSH to everything",
        [](World& w) {
          for (const char* t : {"t1", "t2", "t3"}) {
@@ -176,8 +182,7 @@ TEST(DiagnoseTable, EveryCause) {
          w.See("c1", "t1", O(v1::OUTCOME_TIMEOUT, Obs::kDead));
        },
        "partial"},
-      {"no fresh results",
-       [](World& w) { w.Target("t1").results.clear(); }, "unknown"},
+      {"no fresh results", [](World& w) { w.Target("t1").results.clear(); }, "unknown"},
   };
   for (const Row& row : rows) {
     World w;
@@ -223,7 +228,8 @@ TEST(Diagnose, SourceBlockCountsEveryVantagePointAsSupport) {
   const Verdict& v = VerdictFor(w.Run(), "t1");
   ASSERT_EQ(v.cause, v1::CAUSE_SOURCE_BLOCK);
   EXPECT_GT(v.confidence, 0.9);
-  EXPECT_NE(v.summary.find("b1 (isp-b), which reaches other targets"), std::string::npos) << v.summary;
+  EXPECT_NE(v.summary.find("b1 (isp-b), which reaches other targets"), std::string::npos)
+      << v.summary;
   EXPECT_EQ(v.summary.find("one vantage point"), std::string::npos) << v.summary;
 }
 
@@ -245,7 +251,8 @@ TEST(Diagnose, SiteDownIsAProbeProblemNotATargetOutage) {
   World w;
   w.AllOk();
   // c1 lost its uplink: disconnected, its last results are failures.
-  for (const char* t : {"t1", "t2", "t3"}) w.See("c1", t, O(v1::OUTCOME_NETWORK_UNREACHABLE, Obs::kDead));
+  for (const char* t : {"t1", "t2", "t3"})
+    w.See("c1", t, O(v1::OUTCOME_NETWORK_UNREACHABLE, Obs::kDead));
   w.input().probes["c1"].connected = false;
   Output out = w.Run();
   for (const char* t : {"t1", "t2", "t3"}) EXPECT_EQ(CauseOf(out, t), "ok") << t;
@@ -277,17 +284,20 @@ TEST(Diagnose, SilentProbeIsStaleAndItsResultsAreExcluded) {
 TEST(Diagnose, StaleResultsAreNotEvidence) {
   World w;
   w.AllOk();
-  for (const auto& p : {"a1", "b1", "b2", "c1"}) w.See(p, "t1", {v1::OUTCOME_OK, Obs::kNotTried, 10'000});
+  for (const auto& p : {"a1", "b1", "b2", "c1"})
+    w.See(p, "t1", {v1::OUTCOME_OK, Obs::kNotTried, 10'000});
   Output out = w.Run();
   EXPECT_EQ(CauseOf(out, "t1"), "unknown");
-  for (const Evidence& e : VerdictFor(out, "t1").evidence) EXPECT_EQ(e.role, "excluded: stale");
+  for (const Evidence& e : VerdictFor(out, "t1").evidence)
+    EXPECT_EQ(e.role_word(), "excluded: stale");
 }
 
 TEST(Diagnose, OneTargetOnlyCannotTellIspFromSourceBlock) {
   World w;
   w.input().targets.resize(1);
   w.AllOk();
-  w.See("b1", "t1", O(v1::OUTCOME_TIMEOUT, Obs::kPing)).See("b2", "t1", O(v1::OUTCOME_TIMEOUT, Obs::kPing));
+  w.See("b1", "t1", O(v1::OUTCOME_TIMEOUT, Obs::kPing))
+      .See("b2", "t1", O(v1::OUTCOME_TIMEOUT, Obs::kPing));
   Output out = w.Run();
   const Verdict& v = VerdictFor(out, "t1");
   EXPECT_EQ(v.cause, v1::CAUSE_PARTIAL) << v.summary;

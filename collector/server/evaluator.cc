@@ -33,7 +33,8 @@ void ToProto(const diagnosis::Verdict& v, const std::string& host, uint32_t port
     item->set_connect_ms(e.connect_ms);
     item->set_age_s(e.age_s);
     item->set_detail(e.detail);
-    item->set_role(std::string(e.role));
+    item->set_role(std::string(e.role_word()));
+    item->set_role_code(e.role);
     item->set_alive_evidence(e.alive_evidence);
   }
   for (const std::string& d : v.disagreeing) out->add_disagreeing(d);
@@ -106,6 +107,9 @@ void Evaluator::EvaluateOnce() {
   std::map<std::string, ProbeState> probes = state_->CopyProbes();
   diagnosis::Input in;
   in.now_ms = now;
+  // The engine reads results through pointers: keep the copies alive here.
+  std::vector<std::map<std::string, v1::CheckResult>> copies;
+  copies.reserve(config.targets.size());
   for (const auto& [name, p] : probes) {
     in.probes[name] = {p.labels, p.connected, p.last_seen_ms};
   }
@@ -116,7 +120,12 @@ void Evaluator::EvaluateOnce() {
     ti.port = t.port;
     ti.interval_ms = t.interval.count();
     ti.timeout_ms = t.timeout.count();
-    ti.results = state_->CopyTargetResults(t.name);
+    copies.push_back(state_->CopyTargetResults(t.name));
+    for (const auto& [probe, r] : copies.back()) {
+      // LiveState keeps no receive time yet: the probe's start time stands in
+      // for it (the World of issue 9 passes the collector's receive time).
+      ti.results[probe] = {&r, r.started_unix_ms()};
+    }
     in.targets.push_back(std::move(ti));
   }
   diagnosis::Output out = diagnosis::Diagnose(in);
