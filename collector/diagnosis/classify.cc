@@ -51,16 +51,29 @@ double Confidence(size_t agreeing, size_t networks) {
   return std::min(0.99, c);
 }
 
-namespace {
+namespace {}  // namespace
 
 size_t DistinctNetworks(const std::vector<Row>& rows, const std::vector<uint32_t>& idx) {
-  // Agreeing rows are of healthy probes: their facts are set.
-  std::vector<std::string_view> n;
+  // Rows that decide are of listed (healthy) probes: their facts are set.
+  uint64_t small = 0;  // the usual case: network ids below 64
+  bool all_small = true;
+  for (uint32_t i : idx) {
+    int id = rows[i].facts->network_id;
+    if (id >= 0 && id < 64) {
+      small |= uint64_t{1} << id;
+    } else {
+      all_small = false;
+    }
+  }
+  if (all_small) return static_cast<size_t>(__builtin_popcountll(small));
+  std::vector<int> n;
   n.reserve(idx.size());
-  for (uint32_t i : idx) n.push_back(rows[i].facts->network);
+  for (uint32_t i : idx) n.push_back(rows[i].facts->network_id);
   std::sort(n.begin(), n.end());
   return static_cast<size_t>(std::unique(n.begin(), n.end()) - n.begin());
 }
+
+namespace {
 
 void Mark(std::vector<Row>& rows, const std::vector<uint32_t>& idx, v1::Role role) {
   for (uint32_t i : idx) rows[i].role = role;
@@ -74,12 +87,25 @@ Classification Classify(const TargetInput& t, const FleetContext& ctx) {
   const int64_t window = ctx.stale_intervals * t.interval_ms + t.timeout_ms;
   // Both maps are ordered by probe name: walk them side by side.
   auto fit = ctx.probes.begin();
-  for (const auto& [probe, obs] : t.results) {
-    while (fit != ctx.probes.end() && fit->first < probe) ++fit;
+  const auto end = ctx.probes.end();
+  const std::string* previous = nullptr;
+  for (const Observation& obs : t.results) {
+    const std::string& probe = obs.probe;
     Row row;
     row.probe = &probe;
     row.observation = &obs;
-    row.facts = fit != ctx.probes.end() && fit->first == probe ? &fit->second : nullptr;
+    if (previous != nullptr && probe <= *previous) {
+      row.facts = ctx.Find(probe);  // out of order or repeated: look it up
+    } else {
+      if (fit != end && fit->probe == probe) {  // the usual case: every probe reports
+        row.facts = &*fit++;
+      } else {
+        int cmp = -1;
+        while (fit != end && (cmp = fit->probe.compare(probe)) < 0) ++fit;
+        row.facts = cmp == 0 ? &*fit++ : nullptr;
+      }
+      previous = &probe;
+    }
     auto idx = static_cast<uint32_t>(c.rows.size());
     v1::Outcome outcome = obs.result->outcome();
     if (row.facts == nullptr || !row.facts->healthy) {

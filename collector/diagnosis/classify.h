@@ -29,7 +29,7 @@ bool LivenessTried(const v1::CheckResult& r);
 bool SomethingAnswered(const v1::CheckResult& r);
 
 struct Row {
-  const std::string* probe = nullptr;  // key in TargetInput::results
+  const std::string* probe = nullptr;  // Observation::probe
   const Observation* observation = nullptr;
   const ProbeFacts* facts = nullptr;  // null: the probe is not in the context
   v1::Role role = v1::ROLE_UNSPECIFIED;
@@ -45,6 +45,10 @@ struct Classification {
   std::vector<uint32_t> agreeing;  // the rows that support the cause (empty for partial/unknown)
   size_t agreeing_networks = 0;    // distinct networks among them
 };
+
+// Distinct networks among rows[idx] (rows of listed probes only: ok, fail,
+// aside, agreeing).
+size_t DistinctNetworks(const std::vector<Row>& rows, const std::vector<uint32_t>& idx);
 
 Classification Classify(const TargetInput& target, const FleetContext& context);
 

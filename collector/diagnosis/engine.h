@@ -67,6 +67,7 @@ struct ProbeInput {
 
 // A probe's newest result for a target, as the collector received it.
 struct Observation {
+  std::string probe;
   const v1::CheckResult* result = nullptr;  // not owned; must outlive the call (never null)
   int64_t received_ms = 0;                  // when the collector received it (its clock)
 };
@@ -77,7 +78,10 @@ struct TargetInput {
   uint32_t port = 22;
   int64_t interval_ms = 10000;
   int64_t timeout_ms = 5000;
-  std::map<std::string, Observation> results;  // probe -> its newest result
+  // The newest result of each probe, one per probe, ordered by probe name
+  // (a vector, not a map: a million of them are walked per full evaluation).
+  // Unordered input still gives the right verdicts, only slower.
+  std::vector<Observation> results;
 };
 
 struct Input {

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <functional>
+
 #include "common/words.h"
 
 namespace parallax::collector::diagnosis {
@@ -51,6 +54,18 @@ v1::CheckResult MakeResult(const std::string& target, const Obs& obs) {
   return r;
 }
 
+// Replaces or inserts `o` in t.results, keeping them ordered by probe.
+void SetResult(TargetInput& t, Observation o) {
+  auto it =
+      std::lower_bound(t.results.begin(), t.results.end(), o.probe,
+                       [](const Observation& a, const std::string& p) { return a.probe < p; });
+  if (it != t.results.end() && it->probe == o.probe) {
+    *it = std::move(o);
+  } else {
+    t.results.insert(it, std::move(o));
+  }
+}
+
 // A world of four probes in three networks: a1 (isp-a), b1 and b2 (isp-b),
 // c1 (isp-c), checking targets t1..t3 every second.
 class World {
@@ -94,7 +109,7 @@ class World {
   World& See(const std::string& probe, const std::string& target, Obs obs) {
     v1::CheckResult& stored = results_[{target, probe}];
     stored = MakeResult(target, obs);
-    Target(target).results[probe] = {&stored, kNow - obs.age_ms};
+    SetResult(Target(target), {probe, &stored, kNow - obs.age_ms});
     return *this;
   }
   World& SeeAll(const std::string& target, Obs obs) {

@@ -17,18 +17,23 @@ std::string NetworkName(const std::string& probe, const Labels& labels) {
 
 bool FleetContext::SameFacts(const FleetContext& other) const {
   if (probes.size() != other.probes.size()) return false;
-  auto a = probes.begin();
-  auto b = other.probes.begin();
-  for (; a != probes.end(); ++a, ++b) {
-    if (a->first != b->first || a->second.network != b->second.network ||
-        a->second.healthy != b->second.healthy ||
-        a->second.reaches_some != b->second.reaches_some ||
-        a->second.network_blocked != b->second.network_blocked) {
+  for (size_t i = 0; i < probes.size(); ++i) {
+    const ProbeFacts& a = probes[i];
+    const ProbeFacts& b = other.probes[i];
+    if (a.probe != b.probe || a.network != b.network || a.healthy != b.healthy ||
+        a.reaches_some != b.reaches_some || a.network_blocked != b.network_blocked) {
       return false;
     }
   }
   // The set-aside note of a verdict names every blocked network.
   return blocked_networks == other.blocked_networks && stale_intervals == other.stale_intervals;
+}
+
+const ProbeFacts* FleetContext::Find(std::string_view probe) const {
+  auto it =
+      std::lower_bound(probes.begin(), probes.end(), probe,
+                       [](const ProbeFacts& f, std::string_view name) { return f.probe < name; });
+  return it != probes.end() && it->probe == probe ? &*it : nullptr;
 }
 
 Fleet::Fleet(int stale_intervals) : stale_intervals_(stale_intervals) {}
@@ -311,10 +316,13 @@ FleetContext Fleet::Context() const {
   std::sort(listed.begin(), listed.end(),
             [&](int a, int b) { return probes_[a].name < probes_[b].name; });
   ctx.health.reserve(listed.size());
+  ctx.probes.reserve(listed.size());
   for (int i : listed) {
     const ProbeState& p = probes_[i];
-    ProbeFacts f;
+    ProbeFacts& f = ctx.probes.emplace_back();
+    f.probe = p.name;
     f.network = networks_[p.network];
+    f.network_id = p.network;
     f.healthy = why[i] == Unhealthy::kNo;
     f.reaches_some = p.ok > 0;
     f.network_blocked = blocked[p.network];
@@ -322,7 +330,6 @@ FleetContext Fleet::Context() const {
     f.silent_ms = f.why == Unhealthy::kSilent ? now_ - p.input.last_seen_ms : 0;
     f.fresh = p.fresh;
     ctx.health.push_back({p.name, p.input.labels, f.healthy, HealthReason(f)});
-    ctx.probes.emplace_hint(ctx.probes.end(), p.name, std::move(f));
   }
   return ctx;
 }

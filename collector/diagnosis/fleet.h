@@ -56,7 +56,9 @@ enum class Unhealthy { kNo, kDisconnected, kSilent, kIsolated };
 
 // What a target verdict needs to know about one probe.
 struct ProbeFacts {
+  std::string probe;             // its name
   std::string network;           // the label, or "probe:<name>"
+  int network_id = 0;            // equal ids <=> equal networks (within one context)
   bool healthy = false;          // rule 1
   bool reaches_some = false;     // a fresh ok on some target
   bool network_blocked = false;  // rule 2: its network blocks SSH
@@ -68,7 +70,7 @@ struct ProbeFacts {
 struct FleetContext {
   int64_t now_ms = 0;
   int stale_intervals = 3;
-  std::map<std::string, ProbeFacts> probes;   // every probe set with SetProbe, by name
+  std::vector<ProbeFacts> probes;             // every probe set with SetProbe, by name
   std::vector<ProbeHealth> health;            // the same probes, with labels and reasons
   std::vector<std::string> blocked_networks;  // sorted
 
@@ -77,7 +79,13 @@ struct FleetContext {
   // changed (or expired) can have a different verdict than under `other`
   // (apart from ages in the evidence).
   bool SameFacts(const FleetContext& other) const;
+  // The facts of `probe`, or null when it is not listed. O(log probes).
+  const ProbeFacts* Find(std::string_view probe) const;
 };
+
+// The context of a whole Input at input.now_ms, without keeping a Fleet
+// (what Diagnose() uses).
+FleetContext ContextOf(const Input& input);
 
 class Fleet {
  public:
@@ -118,7 +126,7 @@ class Fleet {
   FleetContext Context() const;
 
  private:
-  friend Output Diagnose(const Input& input);
+  friend FleetContext ContextOf(const Input& input);
 
   struct Slot {
     int64_t received_ms = 0;

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 #include <set>
 
@@ -15,6 +16,21 @@ namespace parallax::collector::diagnosis {
 namespace {
 
 constexpr int64_t kStart = 1'700'000'000'000;
+
+// Replaces or inserts `o` in t.results. Ordered by probe, except that a few
+// targets get them in reverse order (allowed, only slower).
+void SetResult(TargetInput& t, Observation o) {
+  bool reverse = t.name == "t1";
+  auto before = [&](const Observation& a, const std::string& p) {
+    return reverse ? a.probe > p : a.probe < p;
+  };
+  auto it = std::lower_bound(t.results.begin(), t.results.end(), o.probe, before);
+  if (it != t.results.end() && it->probe == o.probe) {
+    *it = std::move(o);
+  } else {
+    t.results.insert(it, std::move(o));
+  }
+}
 
 // What a probe tends to see: a healthy view, its own network down, an ISP
 // that blocks SSH, or anything.
@@ -104,7 +120,7 @@ class RandomFleet {
     v1::CheckResult& stored = store_[{target, probe}];
     stored = Draw(probe, target);
     int64_t received = now_ - Uniform(0, 300);
-    TargetNamed(target).results[probe] = {&stored, received};
+    SetResult(TargetNamed(target), {probe, &stored, received});
     fleet_.Update(fleet_.Probe(probe), fleet_.Target(target), &stored, received);
     dirty_.insert(target);
     if (input_.probes.count(probe)) input_.probes[probe].last_seen_ms = received;
@@ -129,7 +145,10 @@ class RandomFleet {
     } else if (x < 62) {  // a result from a probe the collector does not list
       Report("px", target);
     } else if (x < 67) {  // retention dropped a result
-      TargetNamed(target).results.erase(probe);
+      auto& results = TargetNamed(target).results;
+      results.erase(std::remove_if(results.begin(), results.end(),
+                                   [&](const Observation& o) { return o.probe == probe; }),
+                    results.end());
       fleet_.Update(fleet_.Probe(probe), fleet_.Target(target), nullptr, 0);
       dirty_.insert(target);
     } else if (x < 77 && !probes.empty()) {  // connect / disconnect
@@ -281,11 +300,11 @@ TEST(Fleet, ResultsExpireOnTheReceiveTimeAndAdvanceNamesTheirTargets) {
   f.Update(p, u, &ok, kStart);
   EXPECT_TRUE(f.Advance(kStart + 3500).empty());
   EXPECT_EQ(f.NextExpiry(), kStart + 3501);
-  EXPECT_TRUE(f.Context().probes.at("p1").reaches_some);
+  EXPECT_TRUE(f.Context().Find("p1")->reaches_some);
   EXPECT_EQ(f.Advance(kStart + 3501), std::vector<int>{t});
   EXPECT_EQ(f.NextExpiry(), kStart + 6501);
-  EXPECT_TRUE(f.Context().probes.at("p1").reaches_some);  // db is still fresh
-  EXPECT_TRUE(f.Advance(kStart + 3000).empty());          // time never goes back
+  EXPECT_TRUE(f.Context().Find("p1")->reaches_some);  // db is still fresh
+  EXPECT_TRUE(f.Advance(kStart + 3000).empty());      // time never goes back
   EXPECT_EQ(f.now_ms(), kStart + 3501);
   // A newer result replaces the old one's expiry.
   f.Update(p, u, &ok, kStart + 5000);
@@ -302,10 +321,10 @@ TEST(Fleet, AResultAlreadyStaleWhenItArrivesNeverCounts) {
   f.Advance(kStart + 10'000);
   v1::CheckResult ok = Outcome(v1::OUTCOME_OK);
   f.Update(p, t, &ok, kStart);
-  EXPECT_FALSE(f.Context().probes.at("p1").reaches_some);
+  EXPECT_FALSE(f.Context().Find("p1")->reaches_some);
   // A longer interval makes it fresh again.
   f.SetTarget(t, 10'000, 500);
-  EXPECT_TRUE(f.Context().probes.at("p1").reaches_some);
+  EXPECT_TRUE(f.Context().Find("p1")->reaches_some);
 }
 
 TEST(Fleet, SilenceReasonShowsSubSecondPrecisely) {

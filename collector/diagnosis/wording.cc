@@ -83,7 +83,7 @@ std::string Summary(const TargetInput& t, const FleetContext& ctx, const Classif
       break;
     case v1::CAUSE_OK:
       s = "SSH answers from " + Plural(c.ok.size(), "vantage point") + " in " +
-          Plural(NetworksOf(c, c.ok).size(), "network") + ".";
+          Plural(DistinctNetworks(c.rows, c.ok), "network") + ".";
       break;
     case v1::CAUSE_ISP_BLOCK:
       s = "SSH fails only from network " + Join(NetworksOf(c, c.aside)) + " (" +
@@ -119,7 +119,7 @@ std::string Summary(const TargetInput& t, const FleetContext& ctx, const Classif
     default: {
       // Every vantage point fails alike.
       const std::string from = Plural(c.fail.size(), "vantage point") + " in " +
-                               Plural(NetworksOf(c, c.fail).size(), "network");
+                               Plural(DistinctNetworks(c.rows, c.fail), "network");
       const v1::CheckResult& first = ResultOf(c, c.fail[0]);
       switch (c.cause) {
         case v1::CAUSE_SSH_REFUSED:

@@ -124,7 +124,7 @@ void Evaluator::EvaluateOnce() {
     for (const auto& [probe, r] : copies.back()) {
       // LiveState keeps no receive time yet: the probe's start time stands in
       // for it (the World of issue 9 passes the collector's receive time).
-      ti.results[probe] = {&r, r.started_unix_ms()};
+      ti.results.push_back({probe, &r, r.started_unix_ms()});  // in probe order (a map)
     }
     in.targets.push_back(std::move(ti));
   }
