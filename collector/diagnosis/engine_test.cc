@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <functional>
 
+#include "collector/diagnosis/classify.h"
+#include "collector/diagnosis/fleet.h"
 #include "common/words.h"
 
 namespace parallax::collector::diagnosis {
@@ -362,6 +364,127 @@ TEST(Diagnose, IsPure) {
     EXPECT_EQ(a.verdicts[i].cause, b.verdicts[i].cause);
     EXPECT_EQ(a.verdicts[i].summary, b.verdicts[i].summary);
     EXPECT_EQ(a.verdicts[i].confidence, b.verdicts[i].confidence);
+  }
+}
+
+// Classification alone (no wording) names the cause and a role per row, for
+// every row of the table, and agrees with the worded verdict.
+TEST(Classify, GivesCauseAndRolesWithoutWording) {
+  struct Case {
+    const char* name;
+    std::function<void(World&)> fault;
+    v1::Cause cause;
+    std::map<std::string, v1::Role> roles;  // of t1's rows, by probe
+  };
+  auto isp = [](World& w) {
+    for (const char* t : {"t1", "t2", "t3"}) {
+      w.See("b1", t, O(v1::OUTCOME_TIMEOUT, Obs::kPing));
+      w.See("b2", t, O(v1::OUTCOME_TIMEOUT, Obs::kPing));
+    }
+  };
+  std::vector<Case> cases = {
+      {"ok",
+       [](World&) {},
+       v1::CAUSE_OK,
+       {{"a1", v1::ROLE_AGREES},
+        {"b1", v1::ROLE_AGREES},
+        {"b2", v1::ROLE_AGREES},
+        {"c1", v1::ROLE_AGREES}}},
+      {"refused",
+       [](World& w) { w.SeeAll("t1", O(v1::OUTCOME_REFUSED)); },
+       v1::CAUSE_SSH_REFUSED,
+       {{"a1", v1::ROLE_AGREES}, {"c1", v1::ROLE_AGREES}}},
+      {"source block",
+       [](World& w) { w.See("b1", "t1", O(v1::OUTCOME_TIMEOUT, Obs::kDead)); },
+       v1::CAUSE_SOURCE_BLOCK,
+       {{"a1", v1::ROLE_AGREES_REACHES_IT}, {"b1", v1::ROLE_AGREES_BLOCKED}}},
+      {"isp block",
+       isp,
+       v1::CAUSE_ISP_BLOCK,
+       {{"a1", v1::ROLE_AGREES_REACHES_IT}, {"b1", v1::ROLE_AGREES}, {"b2", v1::ROLE_AGREES}}},
+      {"fault behind a blocked network",
+       [&](World& w) {
+         isp(w);
+         w.See("a1", "t1", O(v1::OUTCOME_REFUSED)).See("c1", "t1", O(v1::OUTCOME_REFUSED));
+       },
+       v1::CAUSE_SSH_REFUSED,
+       {{"a1", v1::ROLE_AGREES}, {"b1", v1::ROLE_SET_ASIDE}, {"b2", v1::ROLE_SET_ASIDE}}},
+      {"mixed failures",
+       [](World& w) {
+         w.SeeAll("t1", O(v1::OUTCOME_REFUSED));
+         w.See("c1", "t1", O(v1::OUTCOME_TIMEOUT, Obs::kDead));
+       },
+       v1::CAUSE_PARTIAL,
+       {{"a1", v1::ROLE_AGREES}, {"c1", v1::ROLE_DISAGREES}}},
+      {"stale and unhealthy",
+       [](World& w) {
+         w.See("a1", "t1", {v1::OUTCOME_REFUSED, Obs::kNotTried, 10'000});
+         w.input().probes["c1"].connected = false;
+       },
+       v1::CAUSE_OK,
+       {{"a1", v1::ROLE_EXCLUDED_STALE},
+        {"b1", v1::ROLE_AGREES},
+        {"c1", v1::ROLE_EXCLUDED_UNHEALTHY}}},
+  };
+  for (const Case& k : cases) {
+    World w;
+    w.AllOk();
+    k.fault(w);
+    FleetContext ctx = ContextOf(w.input());
+    const TargetInput& t1 = w.Target("t1");
+    Classification c = Classify(t1, ctx);
+    EXPECT_EQ(CauseWord(c.cause), CauseWord(k.cause)) << k.name;
+    ASSERT_EQ(c.rows.size(), t1.results.size()) << k.name;
+    for (const auto& row : c.rows) {
+      auto want = k.roles.find(*row.probe);
+      if (want != k.roles.end()) {
+        EXPECT_EQ(RoleWord(row.role), RoleWord(want->second)) << k.name << " " << *row.probe;
+      }
+      EXPECT_NE(row.role, v1::ROLE_UNSPECIFIED) << k.name << " " << *row.probe;
+    }
+    // The worded verdict is the classification plus words.
+    Verdict v = DiagnoseTarget(t1, ctx);
+    EXPECT_EQ(v.cause, c.cause) << k.name;
+    EXPECT_EQ(v.confidence, c.confidence) << k.name;
+    for (size_t i = 0; i < c.rows.size(); ++i) EXPECT_EQ(v.evidence[i].role, c.rows[i].role);
+  }
+}
+
+// Rule 2 needs TWO targets that other networks reach (engine.h): with one,
+// an ISP block and a per-source ban on that host look the same.
+TEST(Diagnose, BlockedNetworkNeedsTwoTargetsReachedElsewhere) {
+  World w;
+  w.AllOk();
+  // isp-b fails everything; t2 and t3 are down for everyone, only t1 is
+  // reached elsewhere.
+  for (const char* t : {"t1", "t2", "t3"}) {
+    w.See("b1", t, O(v1::OUTCOME_TIMEOUT, Obs::kPing));
+    w.See("b2", t, O(v1::OUTCOME_TIMEOUT, Obs::kPing));
+  }
+  for (const char* p : {"a1", "c1"}) {
+    w.See(p, "t2", O(v1::OUTCOME_TIMEOUT, Obs::kPing))
+        .See(p, "t3", O(v1::OUTCOME_TIMEOUT, Obs::kPing));
+  }
+  Output one = w.Run();
+  EXPECT_TRUE(one.blocked_networks.empty());
+  EXPECT_EQ(CauseOf(one, "t1"), "partial") << VerdictFor(one, "t1").summary;
+  // A second target reached elsewhere: now it is a blocked network.
+  w.See("a1", "t2", Ok());
+  Output two = w.Run();
+  EXPECT_EQ(two.blocked_networks, std::vector<std::string>{"isp-b"});
+  EXPECT_EQ(CauseOf(two, "t1"), "isp_block") << VerdictFor(two, "t1").summary;
+}
+
+// Freshness and ages come from the collector's receive time: a probe whose
+// own clock is 10 minutes off (every result here) still counts.
+TEST(Diagnose, JudgesTimeByReceiveTimeNotTheProbesClock) {
+  World w;
+  w.AllOk().SeeAll("t1", O(v1::OUTCOME_REFUSED));
+  const Verdict& v = VerdictFor(w.Run(), "t1");
+  EXPECT_EQ(v.cause, v1::CAUSE_SSH_REFUSED);
+  for (const Evidence& e : v.evidence) {
+    EXPECT_EQ(e.role_word(), "agrees");
+    EXPECT_DOUBLE_EQ(e.age_s, 0.5);
   }
 }
 
