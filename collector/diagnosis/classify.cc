@@ -89,7 +89,14 @@ Classification Classify(const TargetInput& t, const FleetContext& ctx) {
   auto fit = ctx.probes.begin();
   const auto end = ctx.probes.end();
   const std::string* previous = nullptr;
+  constexpr size_t kAhead = 8;  // results live elsewhere: fetch a few rows ahead
+  for (size_t i = 0; i < std::min(kAhead, t.results.size()); ++i) {
+    Prefetch(t.results[i].result);
+  }
   for (const Observation& obs : t.results) {
+    if (size_t ahead = c.rows.size() + kAhead; ahead < t.results.size()) {
+      Prefetch(t.results[ahead].result);
+    }
     const std::string& probe = obs.probe;
     Row row;
     row.probe = &probe;

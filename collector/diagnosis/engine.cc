@@ -34,7 +34,11 @@ FleetContext ContextOf(const Input& in) {
   for (size_t ti = 0; ti < in.targets.size(); ++ti) {
     size_t position = 0;
     const std::string* previous = nullptr;
-    for (const Observation& obs : in.targets[ti].results) {
+    const std::vector<Observation>& results = in.targets[ti].results;
+    if (ti + 1 < in.targets.size()) {  // results live elsewhere: fetch the next target's
+      for (const Observation& next : in.targets[ti + 1].results) Prefetch(next.result);
+    }
+    for (const Observation& obs : results) {
       const std::string& probe = obs.probe;
       int p;
       if (previous != nullptr && probe < *previous) {

@@ -14,14 +14,18 @@
 //   ...
 //   std::vector<int> expired = fleet.Advance(now_ms);  // once per evaluation
 //   FleetContext ctx = fleet.Context();                // O(probes + networks)*
-//   for each target t whose results changed, or in `expired`, or all of them
-//   when !ctx.SameFacts(previous ctx):
+//   for each target t that is dirty (an Update or SetTarget touched it), or
+//   in `expired`, or every target when !ctx.SameFacts(previous ctx):
 //     Verdict v = DiagnoseTarget(target_input_of(t), ctx);   // engine.h
+//   (other targets keep their verdict; only the ages in its evidence age:
+//   age = now - received, computable at display time.)
 //
-// DiagnoseTarget's TargetInput must carry the same results and receive times
-// the Fleet was given (the Fleet keeps only a few bits per result, not the
-// result). `NextExpiry()` tells when the next fresh result goes stale (to
-// wake the evaluator for it).
+// DiagnoseTarget's TargetInput must carry the same results (ordered by probe
+// name), receive times, interval and timeout the Fleet was given (the Fleet
+// keeps only a few bits per result, not the result). `NextExpiry()` tells
+// when the next fresh result goes stale (to wake the evaluator for it).
+// fleet_test.cc runs exactly this protocol against full Diagnose() on
+// randomized fleets and update sequences.
 //
 // * Context() is O(probes + networks) plus, for a probe that fails every
 //   target it has fresh results for (or a network whose probes all do), a
