@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <vector>
 
 namespace parallax {
 namespace {
@@ -36,6 +37,30 @@ TEST(WordsTest, EveryCauseHasAUniqueWordThatRoundTrips) {
   }
   EXPECT_EQ(CauseWord(v1::CAUSE_FIREWALL_BLOCK), "firewall_block");
   EXPECT_EQ(OutcomeWord(v1::OUTCOME_BANNER_TIMEOUT), "banner_timeout");
+}
+
+TEST(WordsTest, EveryRoleHasItsStableWordThatRoundTrips) {
+  // Users' scripts match these exact strings (EvidenceItem.role, JSON).
+  const std::vector<std::pair<v1::Role, std::string_view>> want = {
+      {v1::ROLE_AGREES, "agrees"},
+      {v1::ROLE_AGREES_REACHES_IT, "agrees (reaches it)"},
+      {v1::ROLE_AGREES_BLOCKED, "agrees (blocked)"},
+      {v1::ROLE_DISAGREES, "disagrees"},
+      {v1::ROLE_REACHES_IT, "reaches it"},
+      {v1::ROLE_SET_ASIDE, "set aside: its network blocks SSH"},
+      {v1::ROLE_EXCLUDED_STALE, "excluded: stale"},
+      {v1::ROLE_EXCLUDED_UNHEALTHY, "excluded: unhealthy probe"},
+  };
+  EXPECT_EQ(want.size(), static_cast<size_t>(v1::Role_MAX));
+  for (const auto& [role, word] : want) {
+    EXPECT_EQ(RoleWord(role), word);
+    v1::Role back{};
+    ASSERT_TRUE(ParseRoleWord(word, &back)) << word;
+    EXPECT_EQ(back, role);
+  }
+  v1::Role r{};
+  EXPECT_FALSE(ParseRoleWord("agrees(blocked)", &r));
+  EXPECT_FALSE(ParseRoleWord("unspecified", &r));
 }
 
 }  // namespace
