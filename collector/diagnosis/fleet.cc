@@ -66,6 +66,10 @@ int64_t Fleet::Window(const TargetState& t) const {
   return stale_intervals_ * t.interval_ms + t.timeout_ms;
 }
 
+int64_t Fleet::ExpiryOf(int target, const Slot& s) const {
+  return s.received_ms + Window(targets_[target]);
+}
+
 void Fleet::SetProbe(int probe, const ProbeInput& input) {
   ProbeState& p = probes_[probe];
   int network = NetworkIndex(NetworkName(p.name, input.labels));
@@ -158,11 +162,11 @@ void Fleet::Refresh(int probe, int target) {
   }
   const TargetState& t = targets_[target];
   if (!s.present || !t.has_window) return;
-  s.expiry = s.received_ms + Window(t);
-  if (now_ > s.expiry) return;
+  const int64_t expiry = s.received_ms + Window(t);
+  if (now_ > expiry) return;
   s.fresh = true;
   Count(probe, target, +1);
-  if (track_expiry_) expiries_.push({s.expiry, probe, target});
+  if (track_expiry_) expiries_.push({expiry, probe, target});
 }
 
 void Fleet::Update(int probe, int target, const v1::CheckResult* after, int64_t received_ms) {
@@ -195,7 +199,7 @@ std::vector<int> Fleet::Advance(int64_t now_ms) {
     Expiry e = expiries_.top();
     expiries_.pop();
     Slot& s = probes_[e.probe].slots[e.target];
-    if (!s.fresh || s.expiry != e.at) continue;  // superseded
+    if (!s.fresh || ExpiryOf(e.target, s) != e.at) continue;  // superseded
     Count(e.probe, e.target, -1);
     s.fresh = false;
     expired.push_back(e.target);
@@ -210,7 +214,10 @@ std::vector<int> Fleet::Advance(int64_t now_ms) {
     for (size_t p = 0; p < probes_.size(); ++p) {
       for (size_t t = 0; t < probes_[p].slots.size(); ++t) {
         const Slot& s = probes_[p].slots[t];
-        if (s.fresh) live.push_back({s.expiry, static_cast<int>(p), static_cast<int>(t)});
+        if (s.fresh) {
+          live.push_back(
+              {ExpiryOf(static_cast<int>(t), s), static_cast<int>(p), static_cast<int>(t)});
+        }
       }
     }
     expiries_ = decltype(expiries_)(std::greater<Expiry>(), std::move(live));
@@ -222,7 +229,7 @@ int64_t Fleet::NextExpiry() {
   while (!expiries_.empty()) {
     const Expiry& e = expiries_.top();
     const Slot& s = probes_[e.probe].slots[e.target];
-    if (s.fresh && s.expiry == e.at) return e.at + 1;
+    if (s.fresh && ExpiryOf(e.target, s) == e.at) return e.at + 1;
     expiries_.pop();
   }
   return std::numeric_limits<int64_t>::max();

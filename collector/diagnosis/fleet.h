@@ -132,9 +132,8 @@ class Fleet {
  private:
   friend FleetContext ContextOf(const Input& input);
 
-  struct Slot {
+  struct Slot {  // 16 bytes: a million of them in a full evaluation
     int64_t received_ms = 0;
-    int64_t expiry = 0;     // last fresh millisecond
     int32_t fail_pos = -1;  // index in ProbeState::fails while fresh and failing
     bool present = false;
     bool fresh = false;
@@ -164,8 +163,9 @@ class Fleet {
 
   int NetworkIndex(const std::string& name);
   int64_t Window(const TargetState& t) const;
-  void Count(int probe, int target, int sign);  // adds/removes a fresh slot's share
-  void Refresh(int probe, int target);          // re-judges freshness of a slot at now_
+  int64_t ExpiryOf(int target, const Slot& s) const;  // its last fresh millisecond
+  void Count(int probe, int target, int sign);        // adds/removes a fresh slot's share
+  void Refresh(int probe, int target);                // re-judges freshness of a slot at now_
   bool PreHealthy(const ProbeState& p) const;
   bool ReachedElsewhere(int target, int network, const std::vector<int>& excluded) const;
 
