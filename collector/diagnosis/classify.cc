@@ -101,16 +101,15 @@ Classification Classify(const TargetInput& t, const FleetContext& ctx) {
     Row row;
     row.probe = &probe;
     row.observation = &obs;
-    if (previous != nullptr && probe <= *previous) {
+    if (fit != end && fit->probe == probe) {  // the usual case: the next listed probe
+      row.facts = &*fit++;
+      previous = &probe;
+    } else if (previous != nullptr && probe <= *previous) {
       row.facts = ctx.Find(probe);  // out of order or repeated: look it up
     } else {
-      if (fit != end && fit->probe == probe) {  // the usual case: every probe reports
-        row.facts = &*fit++;
-      } else {
-        int cmp = -1;
-        while (fit != end && (cmp = fit->probe.compare(probe)) < 0) ++fit;
-        row.facts = cmp == 0 ? &*fit++ : nullptr;
-      }
+      int cmp = -1;
+      while (fit != end && (cmp = fit->probe.compare(probe)) < 0) ++fit;
+      row.facts = cmp == 0 ? &*fit++ : nullptr;
       previous = &probe;
     }
     auto idx = static_cast<uint32_t>(c.rows.size());

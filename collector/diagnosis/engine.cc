@@ -41,12 +41,15 @@ FleetContext ContextOf(const Input& in) {
     for (const Observation& obs : results) {
       const std::string& probe = obs.probe;
       int p;
-      if (previous != nullptr && probe < *previous) {
-        p = fleet.Probe(probe);  // out of order: look it up
+      if (position < names.size() && *names[position] == probe) {  // the usual case
+        p = static_cast<int>(position++);
+        previous = &probe;
+      } else if (previous != nullptr && probe <= *previous) {
+        p = fleet.Probe(probe);  // out of order or repeated: look it up
       } else {
         int cmp = -1;
         while (position < names.size() && (cmp = names[position]->compare(probe)) < 0) ++position;
-        p = cmp == 0 ? static_cast<int>(position) : fleet.Probe(probe);
+        p = cmp == 0 ? static_cast<int>(position++) : fleet.Probe(probe);
         previous = &probe;
       }
       fleet.Update(p, target_index[ti], obs.result, obs.received_ms);
