@@ -171,6 +171,12 @@ TEST_F(TrustTest, RevokedCertificatesAreCutWithinOneReload) {
   cluster_.Configure({{"fast", "127.0.0.1", fast_.port()}}, "1s", "500ms",
                      TlsYaml("revoked:\n  - serial:" + Serial("probe-ams1") + "\n  - alice\n"));
   cluster_.collector()->Signal(SIGHUP);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return cluster_.collector()->log().find("config reloaded: generation 2") != std::string::npos;
+      },
+      seconds(30)))
+      << cluster_.collector()->log();
   EXPECT_TRUE(WaitMetric(Connected("ams1"), 0)) << cluster_.collector()->log();
   EXPECT_NE(cluster_.collector()->log().find("closing the stream of probe ams1"), std::string::npos)
       << cluster_.collector()->log();
