@@ -100,7 +100,9 @@ probe_run() {
   write_config "$dir/collector.yaml" "$n" "$interval" "$timeout" "$silent"
   start_collector "$dir"
   "$PROBE" --collector "127.0.0.1:$COL_GRPC" --name bench-probe --label network=loopback \
-    --insecure --max-in-flight 20000 --spool-size 2000000 2>"$dir/probe.log" &
+    --insecure --max-in-flight 20000 --spool-size 2000000 \
+    --allow-loopback --min-interval 100ms --max-targets 1000000 --max-connects-per-second 10000000 \
+    2>"$dir/probe.log" &
   local probe=$!
   PIDS+=("$probe")
   sleep "$warm"

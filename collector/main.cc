@@ -24,10 +24,16 @@ int main(int argc, char** argv) {
   std::string config_path;
   bool check_config = false;
   bool insecure = false;
+  bool insecure_allow_remote = false;
   app.add_option("-c,--config", config_path, "YAML config file")->required();
   app.add_flag("--check-config", check_config, "Validate the config file and exit (0 = valid)");
   app.add_flag("--insecure", insecure,
-               "Serve plaintext gRPC when the config has no tls section (logs a warning)");
+               "Serve plaintext gRPC when the config has no tls section (logs a warning); "
+               "loopback listen addresses only");
+  app.add_flag("--insecure-allow-remote", insecure_allow_remote,
+               "With --insecure, allow a non-loopback listen address (anyone who reaches it "
+               "can pose as any probe and read every result)")
+      ->needs("--insecure");
   app.set_version_flag("--version", std::string("parallax-collector ") + PARALLAX_VERSION);
   CLI11_PARSE(app, argc, argv);
 
@@ -52,7 +58,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   std::unique_ptr<parallax::collector::Collector> collector;
-  st = parallax::collector::Collector::Start(config, {insecure}, &collector);
+  st = parallax::collector::Collector::Start(config, {insecure, insecure_allow_remote}, &collector);
   if (!st.ok()) {
     std::fprintf(stderr, "parallax-collector: %s\n", st.message().c_str());
     return 1;

@@ -8,6 +8,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <string>
+
+#include "common/escape.h"
 
 namespace parallax {
 namespace {
@@ -38,11 +41,18 @@ void Logf(LogLevel level, const char* format, ...) {
   int n = std::snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s ",
                         utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min,
                         utc.tm_sec, ts.tv_nsec / 1000000, kNames[static_cast<int>(level)]);
+  char message[2048];
   va_list args;
   va_start(args, format);
-  int m = std::vsnprintf(line + n, sizeof(line) - n - 1, format, args);
+  int m = std::vsnprintf(message, sizeof(message), format, args);
   va_end(args);
-  size_t len = n + (m < 0 ? 0 : std::min<size_t>(m, sizeof(line) - n - 2));
+  // Messages carry probe names, labels and server text: escape them so a
+  // log line is one line and a terminal showing it does nothing.
+  std::string safe = EscapeForTerminal(
+      std::string_view(message, m < 0 ? 0 : std::min<size_t>(m, sizeof(message) - 1)));
+  size_t room = sizeof(line) - n - 2;
+  size_t len = n + std::min(safe.size(), room);
+  std::memcpy(line + n, safe.data(), len - n);
   line[len++] = '\n';
   ssize_t ignored = ::write(STDERR_FILENO, line, len);
   (void)ignored;

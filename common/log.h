@@ -1,5 +1,8 @@
 // Minimal leveled logging to stderr: one line per call, written with a single
-// write so lines from different threads never interleave. Thread-safe.
+// write so lines from different threads never interleave. The formatted
+// message is escaped (common/escape.h): control, C1 and bidi characters and
+// invalid UTF-8 appear as \xNN / \uNNNN, so untrusted text cannot forge log
+// lines or drive a terminal. Thread-safe.
 //   Logf(LogLevel::kWarning, "stream to %s failed: %s", addr.c_str(), msg.c_str());
 #pragma once
 

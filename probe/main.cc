@@ -22,6 +22,7 @@
 #include "common/tls.h"
 #include "common/tls_flags.h"
 #include "common/version.h"
+#include "probe/policy/policy_gate.h"
 #include "probe/scheduler/scheduler.h"
 #include "probe/transport/spool.h"
 #include "probe/transport/stream_client.h"
@@ -65,6 +66,8 @@ int main(int argc, char** argv) {
   app.add_option("--label", label_args,
                  "Label key=value, repeatable: site=fra1, network=isp-a, region=eu");
   parallax::AddClientTlsFlags(app, &tls);
+  parallax::probe::TargetPolicyFlags policy_flags;
+  parallax::probe::AddTargetPolicyFlags(app, &policy_flags);
   app.add_option("--max-in-flight", max_in_flight, "Checks running at once, at most")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
@@ -90,6 +93,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "parallax-probe: %s\n", st.message().c_str());
     return 2;
   }
+  parallax::probe::TargetPolicyOptions policy_options;
+  st = parallax::probe::MakeTargetPolicyOptions(policy_flags, &policy_options);
+  if (!st.ok()) {
+    std::fprintf(stderr, "parallax-probe: %s\n", st.message().c_str());
+    return 2;
+  }
+  parallax::probe::PolicyGate policy(parallax::probe::TargetPolicy(std::move(policy_options)));
 
   boost::asio::io_context io(1);
   parallax::probe::Spool spool(spool_size);
@@ -109,9 +119,11 @@ int main(int argc, char** argv) {
   co.hello.mutable_labels()->insert(labels.begin(), labels.end());
   co.hello.set_version(PARALLAX_VERSION);
   co.hello.set_boot_id(RandomBootId());
-  co.on_assignment = [&io, &scheduler](const parallax::v1::Assignment& a) {
+  co.on_assignment = [&io, &scheduler, &policy](const parallax::v1::Assignment& assigned) {
+    parallax::v1::Assignment a = policy.Apply(assigned);  // the probe's own target policy
     boost::asio::post(io, [&scheduler, a] { scheduler.SetAssignment(a); });
   };
+  co.heartbeat_due = [&policy] { return policy.TakeReportDue(); };
   // Scheduler stats live on the io thread; a 1 s timer publishes them.
   std::atomic<uint32_t> in_flight{0};
   boost::asio::steady_timer stats_timer(io);
@@ -123,13 +135,14 @@ int main(int argc, char** argv) {
     });
   };
   publish_stats();
-  co.make_heartbeat = [&spool, &in_flight] {
+  co.make_heartbeat = [&spool, &in_flight, &policy] {
     parallax::v1::Heartbeat hb;
     hb.set_unix_ms(parallax::WallClockMs());
     parallax::probe::SpoolStats s = spool.stats();
     hb.set_in_flight(in_flight.load());
     hb.set_spooled(s.size);
     hb.set_dropped(s.dropped);
+    policy.FillHeartbeat(&hb);
     return hb;
   };
   parallax::probe::StreamClient client(std::move(co), &spool);

@@ -11,6 +11,7 @@
 
 #include "collector/cli/render.h"
 #include "common/duration.h"
+#include "common/escape.h"
 #include "common/clock.h"
 #include "common/tls.h"
 #include "common/tls_flags.h"
@@ -25,7 +26,7 @@ int Fail(const std::string& collector, const grpc::Status& st) {
     hint = " (is parallax-collector running there? TLS flags right? see --help)";
   }
   std::fprintf(stderr, "parallax: collector %s: %s%s\n", collector.c_str(),
-               st.error_message().c_str(), hint.c_str());
+               parallax::EscapeForTerminal(st.error_message()).c_str(), hint.c_str());
   return 1;
 }
 
@@ -95,7 +96,7 @@ int main(int argc, char** argv) {
     parallax::v1::StatusResponse resp;
     grpc::Status gs = stub->Status(&ctx, req, &resp);
     if (!gs.ok()) return Fail(collector, gs);
-    std::cout << (json ? parallax::cli::StatusJson(resp).dump(2) + "\n"
+    std::cout << (json ? parallax::cli::DumpJson(parallax::cli::StatusJson(resp)) + "\n"
                        : parallax::cli::StatusTable(resp, color));
     return 0;
   }
@@ -114,7 +115,7 @@ int main(int argc, char** argv) {
         out = {{"verdicts", nlohmann::json::array()}};
         for (const auto& v : resp.verdicts()) out["verdicts"].push_back(parallax::cli::VerdictJson(v));
       }
-      std::cout << out.dump(2) << "\n";
+      std::cout << parallax::cli::DumpJson(out) << "\n";
       return 0;
     }
     if (resp.verdicts_size() == 0) std::cout << "(not diagnosed yet: the collector evaluates every interval)\n";
@@ -132,7 +133,7 @@ int main(int argc, char** argv) {
     parallax::v1::IncidentsResponse resp;
     grpc::Status gs = stub->Incidents(&ctx, req, &resp);
     if (!gs.ok()) return Fail(collector, gs);
-    std::cout << (json ? parallax::cli::IncidentsJson(resp, now_ms).dump(2) + "\n"
+    std::cout << (json ? parallax::cli::DumpJson(parallax::cli::IncidentsJson(resp, now_ms)) + "\n"
                        : parallax::cli::IncidentsTable(resp, now_ms));
     return 0;
   }
@@ -152,7 +153,7 @@ int main(int argc, char** argv) {
   parallax::v1::HistoryResponse resp;
   grpc::Status gs = stub->History(&ctx, req, &resp);
   if (!gs.ok()) return Fail(collector, gs);
-  std::cout << (json ? parallax::cli::HistoryJson(resp).dump(2) + "\n"
+  std::cout << (json ? parallax::cli::DumpJson(parallax::cli::HistoryJson(resp)) + "\n"
                      : parallax::cli::HistoryTable(resp, color));
   return 0;
 }

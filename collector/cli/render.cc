@@ -7,6 +7,8 @@
 #include <set>
 #include <vector>
 
+#include "common/escape.h"
+#include "common/escape_proto.h"
 #include "common/words.h"
 
 namespace parallax::cli {
@@ -68,9 +70,23 @@ std::string FormatTime(int64_t unix_ms) {
   return buf;
 }
 
+// A copy of an untrusted answer with every string escaped for `mode`: all
+// rendering below works on such copies, so no field can reach a terminal raw.
+template <typename M>
+M Safe(const M& in, EscapeMode mode) {
+  M out = in;
+  EscapeMessageStrings(&out, mode);
+  return out;
+}
+
 }  // namespace
 
-json StatusJson(const v1::StatusResponse& resp) {
+std::string DumpJson(const json& doc) {
+  return doc.dump(2, ' ', /*ensure_ascii=*/true, json::error_handler_t::replace);
+}
+
+json StatusJson(const v1::StatusResponse& raw) {
+  const v1::StatusResponse resp = Safe(raw, EscapeMode::kUtf8Only);
   json targets = json::array();
   for (const v1::TargetStatus& t : resp.targets()) {
     json probes = json::array();
@@ -109,7 +125,8 @@ json StatusJson(const v1::StatusResponse& resp) {
   return {{"targets", targets}, {"probes", probes}};
 }
 
-json HistoryJson(const v1::HistoryResponse& resp) {
+json HistoryJson(const v1::HistoryResponse& raw) {
+  const v1::HistoryResponse resp = Safe(raw, EscapeMode::kUtf8Only);
   json entries = json::array();
   for (const v1::HistoryEntry& e : resp.entries()) {
     entries.push_back({{"time", FormatTime(e.unix_ms())},
@@ -128,7 +145,8 @@ json HistoryJson(const v1::HistoryResponse& resp) {
   return {{"target", resp.target()}, {"entries", entries}};
 }
 
-std::string StatusTable(const v1::StatusResponse& resp, bool color) {
+std::string StatusTable(const v1::StatusResponse& raw, bool color) {
+  const v1::StatusResponse resp = Safe(raw, EscapeMode::kTerminal);
   std::vector<std::string> probes;  // columns, in name order
   for (const v1::ProbeInfo& p : resp.probes()) probes.push_back(p.name());
   std::vector<std::vector<std::string>> rows;
@@ -181,7 +199,8 @@ std::string StatusTable(const v1::StatusResponse& resp, bool color) {
   return out;
 }
 
-std::string HistoryTable(const v1::HistoryResponse& resp, bool color) {
+std::string HistoryTable(const v1::HistoryResponse& raw, bool color) {
+  const v1::HistoryResponse resp = Safe(raw, EscapeMode::kTerminal);
   std::string out;
   char line[512];
   std::snprintf(line, sizeof(line), "%-24s  %-12s  %-19s  %10s  %10s  %s\n", "TIME", "PROBE",
@@ -210,7 +229,8 @@ std::string HumanDuration(int64_t ms) {
   return std::to_string(s / 86400) + "d" + std::to_string(s % 86400 / 3600) + "h";
 }
 
-json VerdictJson(const v1::Verdict& v) {
+json VerdictJson(const v1::Verdict& raw) {
+  const v1::Verdict v = Safe(raw, EscapeMode::kUtf8Only);
   json evidence = json::array();
   for (const v1::EvidenceItem& e : v.evidence()) {
     evidence.push_back({{"probe", e.probe()},
@@ -239,7 +259,8 @@ json VerdictJson(const v1::Verdict& v) {
            std::vector<std::string>(v.remediation().begin(), v.remediation().end())}};
 }
 
-json IncidentsJson(const v1::IncidentsResponse& resp, int64_t now_ms) {
+json IncidentsJson(const v1::IncidentsResponse& raw, int64_t now_ms) {
+  const v1::IncidentsResponse resp = Safe(raw, EscapeMode::kUtf8Only);
   json out = json::array();
   for (const v1::Incident& i : resp.incidents()) {
     json changes = json::array();
@@ -262,7 +283,8 @@ json IncidentsJson(const v1::IncidentsResponse& resp, int64_t now_ms) {
   return {{"incidents", out}};
 }
 
-std::string ExplainText(const v1::Verdict& v, int64_t now_ms, bool color) {
+std::string ExplainText(const v1::Verdict& raw, int64_t now_ms, bool color) {
+  const v1::Verdict v = Safe(raw, EscapeMode::kTerminal);
   std::string cause(CauseWord(v.cause()));
   std::string upper;
   for (char c : cause) upper += c == '_' ? ' ' : static_cast<char>(std::toupper(c));
@@ -305,7 +327,8 @@ std::string ExplainText(const v1::Verdict& v, int64_t now_ms, bool color) {
   return out;
 }
 
-std::string ProbeHealthText(const v1::ExplainResponse& resp) {
+std::string ProbeHealthText(const v1::ExplainResponse& raw) {
+  const v1::ExplainResponse resp = Safe(raw, EscapeMode::kTerminal);
   std::string out;
   for (const v1::ProbeHealth& p : resp.probes()) {
     if (!p.healthy()) out += "  probe " + p.probe() + ": " + p.reason() + "\n";
@@ -313,7 +336,8 @@ std::string ProbeHealthText(const v1::ExplainResponse& resp) {
   return out.empty() ? "" : "\nProbe problems (excluded from verdicts):\n" + out;
 }
 
-std::string IncidentsTable(const v1::IncidentsResponse& resp, int64_t now_ms) {
+std::string IncidentsTable(const v1::IncidentsResponse& raw, int64_t now_ms) {
+  const v1::IncidentsResponse resp = Safe(raw, EscapeMode::kTerminal);
   std::string out;
   char line[1024];
   std::snprintf(line, sizeof(line), "%-5s  %-16s  %-16s  %-24s  %-10s  %s\n", "ID", "TARGET",

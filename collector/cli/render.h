@@ -28,6 +28,11 @@ std::string HistoryTable(const v1::HistoryResponse& resp, bool color);
 std::string ExplainText(const v1::Verdict& v, int64_t now_ms, bool color);
 std::string ProbeHealthText(const v1::ExplainResponse& resp);
 std::string IncidentsTable(const v1::IncidentsResponse& resp, int64_t now_ms);
+// The JSON text the CLI prints: ASCII only (every non-ASCII character,
+// including C1 and bidi controls, as \uXXXX), so it is valid UTF-8 and inert
+// in a terminal. Strings that were not valid UTF-8 carry their bad bytes as
+// the text "\xNN".
+std::string DumpJson(const nlohmann::json& doc);
 // "3m12s", "2h5m", "4d1h"
 std::string HumanDuration(int64_t ms);
 

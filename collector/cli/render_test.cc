@@ -72,5 +72,73 @@ TEST(RenderTest, HistoryShowsWhatTheServerSaid) {
   EXPECT_EQ(j.at("entries").at(0).at("pre_banner").at(0), "Too many connections");
 }
 
+// Untrusted text from servers and probes: a C1 CSI banner, an OSC title
+// label, a bidi override and a raw C1 byte render inert in every view.
+TEST(RenderTest, EveryViewEscapesControlAndBidiCharacters) {
+  const std::string banner = "SSH-2.0-x\xc2\x9b" "2J";
+  const std::string label = "\x1b]0;PWNED\a";
+  auto clean = [](const std::string& text) {
+    for (unsigned char c : text) {
+      if ((c < 0x20 && c != '\n') || c == 0x7f) return false;
+    }
+    return text.find("\xc2\x9b") == std::string::npos &&
+           text.find("\xe2\x80\xae") == std::string::npos && text.find('\x9b') == std::string::npos;
+  };
+  v1::StatusResponse st = Sample();
+  st.mutable_targets(0)->mutable_probes(0)->set_banner(banner);
+  (*st.mutable_targets(0)->mutable_probes(0)->mutable_labels())["network"] = label;
+  st.mutable_targets(0)->set_summary("\u202eevil");
+  st.mutable_probes(0)->set_name("a1\x1b[2J");
+  std::string table = StatusTable(st, false);
+  EXPECT_TRUE(clean(table)) << table;
+  EXPECT_NE(table.find("a1\\x1b[2J"), std::string::npos) << table;
+  std::string json = DumpJson(StatusJson(st));
+  EXPECT_TRUE(clean(json)) << json;
+  EXPECT_NE(json.find("\\u009b2J"), std::string::npos) << json;
+  EXPECT_NE(json.find("\\u001b]0;PWNED\\u0007"), std::string::npos) << json;
+  EXPECT_EQ(nlohmann::json::parse(json)["targets"][0]["probes"][0]["banner"], banner);
+
+  v1::HistoryResponse h;
+  h.set_target("web1");
+  v1::HistoryEntry* e = h.add_entries();
+  e->set_probe("a1");
+  e->set_outcome(v1::OUTCOME_OK);
+  e->set_banner(banner);
+  e->add_pre_banner("220 smtp \x9b ready\r");
+  std::string hist = HistoryTable(h, false);
+  EXPECT_TRUE(clean(hist)) << hist;
+  EXPECT_NE(hist.find("SSH-2.0-x\\u009b2J"), std::string::npos) << hist;
+  EXPECT_NE(hist.find("\\x9b ready\\r"), std::string::npos) << hist;
+  std::string hjson = DumpJson(HistoryJson(h));
+  EXPECT_TRUE(clean(hjson)) << hjson;
+  EXPECT_NE(hjson.find("\\\\x9b"), std::string::npos) << hjson;  // invalid byte as text
+
+  v1::Verdict v;
+  v.set_target("web1");
+  v.set_summary("down " + banner);
+  v1::EvidenceItem* ev = v.add_evidence();
+  ev->set_probe("a1");
+  ev->set_network(label);
+  ev->set_detail(banner);
+  v.add_remediation("\u2067rm -rf\u2069");
+  std::string explain = ExplainText(v, 0, false);
+  EXPECT_TRUE(clean(explain)) << explain;
+  EXPECT_NE(explain.find("\\x1b]0;PWNED\\x07"), std::string::npos) << explain;
+  EXPECT_NE(explain.find("\\u2067rm -rf\\u2069"), std::string::npos) << explain;
+  EXPECT_TRUE(clean(DumpJson(VerdictJson(v))));
+
+  v1::IncidentsResponse inc;
+  v1::Incident* i = inc.add_incidents();
+  i->set_target("web1");
+  i->set_summary(label);
+  EXPECT_TRUE(clean(IncidentsTable(inc, 0)));
+  EXPECT_TRUE(clean(DumpJson(IncidentsJson(inc, 0))));
+  v1::ExplainResponse er;
+  v1::ProbeHealth* ph = er.add_probes();
+  ph->set_probe("a1");
+  ph->set_reason(label);
+  EXPECT_TRUE(clean(ProbeHealthText(er)));
+}
+
 }  // namespace
 }  // namespace parallax::cli

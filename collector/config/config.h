@@ -49,6 +49,30 @@ struct DiagnosisConfig {
   std::chrono::milliseconds evaluate_every{0};  // 0: the smallest target interval
 };
 
+// Per-probe settings by certificate identity (the probe's name): labels that
+// a Hello must carry with exactly these values (a Hello that disagrees is
+// refused), so a compromised probe cannot move itself into another network.
+struct ProbePolicyConfig {
+  Labels pinned_labels;
+};
+
+// Certificates the collector refuses (checked on every call and on reload,
+// which also closes live streams): by identity (probe name or CN) or by
+// serial number (upper-case hex, no leading zeros, e.g. "4F1A0C").
+struct RevokedConfig {
+  std::vector<std::string> identities;
+  std::vector<std::string> serials;
+  bool empty() const { return identities.empty() && serials.empty(); }
+};
+
+// /metrics endpoint hardening (metrics: section).
+struct MetricsConfig {
+  int threads = 16;               // web server worker threads
+  int request_timeout_ms = 5000;  // an idle or slow client is dropped after this
+  std::string basic_auth_user;      // optional basic auth (both or neither)
+  std::string basic_auth_password;  // plaintext in the config file: keep it 0600
+};
+
 struct Config {
   std::string listen = "127.0.0.1:7420";
   std::string metrics_listen = "127.0.0.1:9420";
@@ -59,6 +83,9 @@ struct Config {
   std::chrono::milliseconds timeout = std::chrono::seconds(5);
   std::vector<uint16_t> liveness_ports;
   std::vector<TargetConfig> targets;
+  std::map<std::string, ProbePolicyConfig> probes;  // by probe name (certificate identity)
+  RevokedConfig revoked;
+  MetricsConfig metrics;
 
   // nullptr if no target has that name.
   const TargetConfig* FindTarget(std::string_view name) const;

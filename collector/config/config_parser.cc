@@ -1,6 +1,7 @@
 #include "collector/config/config_parser.h"
 
 #include "collector/config/address.h"
+#include "collector/config/security_config.h"
 #include "collector/config/yaml_fields.h"
 #include "common/duration.h"
 
@@ -22,7 +23,7 @@ class Parser {
     if (root.IsNull()) return Status::Ok();  // an empty file: every default
     Status s = f_.CheckKeys(root, "",
                             {"listen", "metrics_listen", "tls", "storage", "interval", "timeout",
-                             "liveness_ports", "diagnosis", "targets"},
+                             "liveness_ports", "diagnosis", "targets", "probes", "revoked", "metrics"},
                             {"targets"});
     if (!s.ok()) return s;
     if (root["listen"] && !(s = Listen(root["listen"], "listen", &c->listen)).ok()) return s;
@@ -37,6 +38,13 @@ class Parser {
     if (!s.ok()) return s;
     if (root["liveness_ports"] &&
         !(s = f_.PortList(root["liveness_ports"], "liveness_ports", &c->liveness_ports)).ok()) {
+      return s;
+    }
+    if (root["probes"] && !(s = ParseProbesSection(f_, root["probes"], &c->probes)).ok()) return s;
+    if (root["revoked"] && !(s = ParseRevokedSection(f_, root["revoked"], &c->revoked)).ok()) {
+      return s;
+    }
+    if (root["metrics"] && !(s = ParseMetricsSection(f_, root["metrics"], &c->metrics)).ok()) {
       return s;
     }
     if (!root["targets"]) return Status::Ok();

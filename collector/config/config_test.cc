@@ -259,3 +259,40 @@ TEST(AddressTest, HostsAndNames) {
 
 }  // namespace
 }  // namespace parallax::collector
+
+namespace parallax::collector {
+namespace {
+
+TEST(SecurityConfigTest, ProbesRevokedAndMetrics) {
+  Config c = MustParse(
+      "probes:\n  fra1:\n    labels: {network: isp-a, site: fra}\n  ams1: {}\n"
+      "revoked:\n  - old-probe\n  - serial:00ab12\n"
+      "metrics:\n  threads: 4\n  request_timeout: 2s\n"
+      "  basic_auth: {user: prom, password: long-enough}\n");
+  ASSERT_EQ(c.probes.size(), 2u);
+  EXPECT_EQ(c.probes.at("fra1").pinned_labels.at("network"), "isp-a");
+  EXPECT_TRUE(c.probes.at("ams1").pinned_labels.empty());
+  EXPECT_EQ(c.revoked.identities, std::vector<std::string>{"old-probe"});
+  EXPECT_EQ(c.revoked.serials, std::vector<std::string>{"AB12"});
+  EXPECT_EQ(c.metrics.threads, 4);
+  EXPECT_EQ(c.metrics.request_timeout_ms, 2000);
+  EXPECT_EQ(c.metrics.basic_auth_user, "prom");
+  Config d = MustParse("");
+  EXPECT_EQ(d.metrics.threads, 16);
+  EXPECT_TRUE(d.revoked.empty());
+}
+
+TEST(SecurityConfigTest, ErrorsNameTheField) {
+  EXPECT_EQ(ParseError("probes:\n  \"bad name\": {}\n"),
+            "test.yaml: probes.bad name: \"bad name\" is not a probe name (1..64 of "
+            "[A-Za-z0-9._-]) at line 2");
+  EXPECT_EQ(ParseError("revoked:\n  - serial:xyz\n"),
+            "test.yaml: revoked[0]: \"serial:xyz\" is not a serial (serial:HEX, as `openssl "
+            "x509 -serial` prints) at line 2");
+  EXPECT_EQ(ParseError("metrics:\n  threads: 1\n").find("metrics.threads"), 11u);
+  EXPECT_EQ(ParseError("metrics:\n  basic_auth: {user: p, password: short}\n"),
+            "test.yaml: metrics.basic_auth.password: is shorter than 8 characters at line 2");
+}
+
+}  // namespace
+}  // namespace parallax::collector

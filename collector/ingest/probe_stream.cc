@@ -4,6 +4,7 @@
 #include <deque>
 #include <mutex>
 
+#include "collector/auth/hello_check.h"
 #include "collector/ingest/validate.h"
 #include "common/log.h"
 
@@ -114,7 +115,8 @@ class ProbeStream::Link : public StreamLink {
 
 ProbeStream::ProbeStream(grpc::CallbackServerContext* context, const IngestDeps* deps)
     : deps_(deps),
-      link_(std::make_shared<Link>(this, context->peer(), deps->max_outstanding_batches)) {
+      link_(std::make_shared<Link>(this, context->peer(), deps->max_outstanding_batches)),
+      peer_identity_(IdentityFromAuthContext(context->auth_context().get())) {
   link_->ReadMore();
 }
 
@@ -139,6 +141,7 @@ void ProbeStream::OnReadDone(bool ok) {
       return;
     case v1::ProbeMessage::kHeartbeat:
       deps_->state->ProbeHeartbeat(probe_, in_.heartbeat(), deps_->now_ms());
+      if (deps_->policy_reports != nullptr) deps_->policy_reports->OnHeartbeat(probe_, in_.heartbeat());
       link_->ReadMore();
       return;
     case v1::ProbeMessage::kHello:
@@ -159,6 +162,14 @@ void ProbeStream::HandleHello(const v1::Hello& hello) {
     link_->Close(grpc::StatusCode::INVALID_ARGUMENT, st.message());
     return;
   }
+  st = CheckHelloIdentity(peer_identity_, hello, deps_->config().config.get());
+  if (!st.ok()) {
+    Logf(LogLevel::kWarning, "probe stream from %s refused: %s", link_->peer().c_str(),
+         st.message().c_str());
+    deps_->metrics->CountStreamEvent("refused");
+    link_->Close(grpc::StatusCode::PERMISSION_DENIED, st.message());
+    return;
+  }
   hello_done_ = true;
   probe_ = hello.probe_name();
   boot_id_ = hello.boot_id();
@@ -168,6 +179,7 @@ void ProbeStream::HandleHello(const v1::Hello& hello) {
 
   std::shared_ptr<StreamLink> old = deps_->hub->Register(probe_, link_);
   registered_ = true;
+  if (deps_->certs != nullptr) deps_->certs->Set(probe_, peer_identity_);
   if (old) {
     Logf(LogLevel::kWarning, "probe %s connected again from %s: replacing its stream from %s",
          probe_.c_str(), link_->peer().c_str(), old->peer().c_str());
@@ -199,16 +211,25 @@ void ProbeStream::HandleResults(v1::ResultBatch* batch) {
   std::vector<v1::CheckResult> results;
   results.reserve(batch->results_size());
   uint64_t batch_max_seq = 0;
-  int rejected = 0;
+  int rejected = 0, unassigned = 0;
+  const ConfigSnapshot snapshot = deps_->config();
+  const std::map<std::string, std::string> labels = link_->labels();
   for (int i = 0; i < batch->results_size(); ++i) {
     v1::CheckResult* r = batch->mutable_results(i);
     batch_max_seq = std::max<uint64_t>(batch_max_seq, r->seq());
     Status st = ValidateResult(*r, i);
-    if (st.ok()) {
+    bool assigned = st.ok() && assigned_.Contains(snapshot, labels, r->target());
+    if (assigned) {
       results.push_back(std::move(*r));
       continue;
     }
-    ++rejected;
+    if (st.ok()) {
+      ++unassigned;
+      st = Status::InvalidArgument("results[" + std::to_string(i) + "].target: \"" + r->target() +
+                                   "\" is not in this probe's current assignment");
+    } else {
+      ++rejected;
+    }
     int64_t now = deps_->now_ms();
     if (now - last_reject_log_ms_ > 60'000) {  // at most one line a minute per stream
       last_reject_log_ms_ = now;
@@ -217,6 +238,7 @@ void ProbeStream::HandleResults(v1::ResultBatch* batch) {
     }
   }
   if (rejected > 0) deps_->metrics->CountRejected("invalid", rejected);
+  if (unassigned > 0) deps_->metrics->CountRejected("unassigned", unassigned);
   deps_->state->ProbeSeen(probe_, deps_->now_ms());
 
   link_->BatchSubmitted();

@@ -2,7 +2,9 @@
 // self-deleting gRPC ServerBidiReactor (callback API).
 //
 // Life: StartRead in the constructor; the first message must be a valid Hello
-// (registers the probe in the StreamHub, answers Welcome with the highest seq
+// whose name is the client certificate's identity (collector/auth; refused
+// with PERMISSION_DENIED otherwise, so a stream only ever replaces one of the
+// same identity) and whose pinned labels match the config (registers the probe in the StreamHub, answers Welcome with the highest seq
 // already committed for its boot, then the probe's Assignment). Result batches
 // are validated and submitted to the Store; the Ack is sent from the store's
 // commit callback, so a probe never sees an ack before its results are in
@@ -23,7 +25,11 @@
 #include <memory>
 #include <string>
 
+#include "collector/auth/peer_identity.h"
+#include "collector/auth/revocation.h"
+#include "collector/ingest/assigned_targets.h"
 #include "collector/ingest/assignment.h"
+#include "collector/ingest/policy_reports.h"
 #include "collector/ingest/stream_hub.h"
 #include "collector/metrics/metrics.h"
 #include "collector/state/live_state.h"
@@ -37,6 +43,8 @@ struct IngestDeps {
   LiveState* state = nullptr;
   Metrics* metrics = nullptr;
   StreamHub* hub = nullptr;
+  StreamCertificates* certs = nullptr;  // optional: certificates of live streams
+  PolicyReports* policy_reports = nullptr;  // optional: probes' target policy refusals
   std::function<ConfigSnapshot()> config;
   std::function<int64_t()> now_ms;  // wall clock, ms since the epoch
   std::string collector_version;
@@ -65,6 +73,8 @@ class ProbeStream : public grpc::ServerBidiReactor<v1::ProbeMessage, v1::Collect
   std::string probe_;
   std::string boot_id_;
   int64_t last_reject_log_ms_ = 0;
+  PeerIdentity peer_identity_;  // from the client certificate (collector/auth)
+  AssignedTargets assigned_;
 };
 
 // The ProbeService implementation: makes one ProbeStream per Connect call.

@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "common/escape.h"
+
 namespace parallax::collector {
 namespace {
 
@@ -51,6 +53,11 @@ Status ValidateHello(const v1::Hello& hello) {
     if (!st.ok()) return st;
     if (value.size() > 128) {
       return Status::InvalidArgument("hello.labels[" + key + "]: value longer than 128 characters");
+    }
+    if (!IsSafeText(value)) {
+      return Status::InvalidArgument("hello.labels[" + key + "]: value \"" +
+                                     EscapeForTerminal(value) +
+                                     "\" contains control or bidi characters or invalid UTF-8");
     }
   }
   if (hello.version().size() > 64) {

@@ -1,5 +1,6 @@
 #include "collector/metrics/metrics.h"
 
+#include "common/escape.h"
 #include "common/words.h"
 
 namespace parallax::collector {
@@ -137,7 +138,8 @@ void Metrics::SetProbeInfo(const std::string& probe,
                            const std::map<std::string, std::string>& labels) {
   auto label = [&](const char* key) {
     auto it = labels.find(key);
-    return it == labels.end() ? std::string() : it->second;
+    // Label values come from probes: never raw control/bidi bytes in /metrics.
+    return it == labels.end() ? std::string() : EscapeForTerminal(it->second);
   };
   std::lock_guard<std::mutex> lock(mu_);
   prometheus::Gauge*& series = probe_info_series_[probe];

@@ -88,5 +88,17 @@ TEST(MetricsTest, TargetCauseKeepsOneCurrentCauseAndZeroesFormerOnes) {
   EXPECT_EQ(Render(m).find("target=\"t1\""), std::string::npos);
 }
 
+// Probe labels stored before hellos were validated may carry ESC/BEL or C1:
+// /metrics shows them escaped (issue 13).
+TEST(MetricsTest, ProbeInfoLabelValuesAreEscaped) {
+  Metrics m;
+  m.SetProbeInfo("p1", {{"network", "\x1b]0;PWNED\a"}, {"site", "x\xc2\x9b" "2J"}});
+  std::string text = Render(m);
+  EXPECT_NE(text.find(R"(network="\\x1b]0;PWNED\\x07")"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"(site="x\\u009b2J")"), std::string::npos) << text;
+  EXPECT_EQ(text.find('\x1b'), std::string::npos);
+  EXPECT_EQ(text.find("\xc2\x9b"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace parallax::collector

@@ -3,6 +3,8 @@
 #include <chrono>
 #include <set>
 
+#include "collector/auth/access.h"
+#include "collector/auth/listen_policy.h"
 #include "common/log.h"
 #include "common/tls.h"
 #include "common/version.h"
@@ -38,6 +40,32 @@ Status LoadState(Store* store, LiveState* state, Metrics* metrics) {
   return Status::Ok();
 }
 
+// /metrics: a civetweb pool large enough that a few idle clients cannot take
+// every thread, a short request timeout, optional basic auth.
+Status StartExposer(const Config& config, Metrics* metrics,
+                    std::unique_ptr<prometheus::Exposer>* out) {
+  const MetricsConfig& m = config.metrics;
+  try {
+    *out = std::make_unique<prometheus::Exposer>(std::vector<std::string>{
+        "listening_ports", config.metrics_listen, "num_threads", std::to_string(m.threads),
+        "request_timeout_ms", std::to_string(m.request_timeout_ms), "keep_alive_timeout_ms",
+        std::to_string(m.request_timeout_ms), "enable_keep_alive", "no"});
+  } catch (const std::exception& e) {
+    return Status::Unavailable("metrics_listen \"" + config.metrics_listen +
+                               "\": cannot listen: " + e.what());
+  }
+  (*out)->RegisterCollectable(metrics->registry());
+  if (!m.basic_auth_user.empty()) {
+    std::string user = m.basic_auth_user, password = m.basic_auth_password;
+    (*out)->RegisterAuth(
+        [user, password](const std::string& u, const std::string& p) {
+          return u == user && p == password;
+        },
+        "parallax-collector");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status Collector::Start(const Config& config, const CollectorOptions& options,
@@ -55,19 +83,17 @@ Status Collector::Start(const Config& config, const CollectorOptions& options,
   if (!st.ok()) return st;
   c->store_->SyncTargets(TargetRecords(config));
 
-  try {
-    c->exposer_ = std::make_unique<prometheus::Exposer>(config.metrics_listen, 2);
-  } catch (const std::exception& e) {
-    return Status::Unavailable("metrics_listen \"" + config.metrics_listen +
-                               "\": cannot listen: " + e.what());
-  }
-  c->exposer_->RegisterCollectable(c->metrics_.registry());
+  st = StartExposer(config, &c->metrics_, &c->exposer_);
+  if (!st.ok()) return st;
 
   Collector* self = c.get();
   c->deps_.store = c->store_.get();
   c->deps_.state = &c->state_;
   c->deps_.metrics = &c->metrics_;
   c->deps_.hub = &c->hub_;
+  c->deps_.certs = &c->certs_;
+  c->policy_reports_ = std::make_unique<PolicyReports>(*c->metrics_.registry());
+  c->deps_.policy_reports = c->policy_reports_.get();
   c->deps_.config = [self] { return self->config(); };
   c->deps_.now_ms = WallClockMs;
   c->deps_.collector_version = PARALLAX_VERSION;
@@ -83,7 +109,19 @@ Status Collector::Start(const Config& config, const CollectorOptions& options,
   if (config.tls.enabled()) {
     st = MakeServerCredentials(config.tls.cert, config.tls.key, config.tls.client_ca, &creds);
     if (!st.ok()) return st;
+    if (!config.tls.client_ca.empty()) {
+      // mTLS: every call is checked against the caller's certificate role
+      // and the revocation list (collector/auth/access.h).
+      creds->SetAuthMetadataProcessor(std::make_shared<AccessProcessor>(
+          [self]() -> std::shared_ptr<const Config> { return self->config().config; }));
+    } else {
+      Logf(LogLevel::kWarning,
+           "tls without client_ca: clients are not authenticated, any client may pose as any "
+           "probe and read every result (set tls.client_ca for mTLS)");
+    }
   } else if (options.insecure) {
+    st = CheckInsecureListen(config.listen, options.insecure_allow_remote);
+    if (!st.ok()) return st;
     Logf(LogLevel::kWarning,
          "--insecure: serving probes and the CLI in plaintext on %s, without authentication",
          config.listen.c_str());
@@ -139,6 +177,7 @@ Status Collector::Reload(const Config& next) {
   merged->listen = old.listen;
   merged->metrics_listen = old.metrics_listen;
   merged->tls = old.tls;
+  merged->metrics = old.metrics;  // the web server's settings are fixed at start
   merged->storage.path = old.storage.path;
   uint64_t generation;
   {
@@ -154,6 +193,7 @@ Status Collector::Reload(const Config& next) {
   metrics_.SetConfigGeneration(generation);
   metrics_.CountReload(true);
   PushAssignments(deps_);
+  CloseRevokedStreams(hub_.All(), certs_, merged->revoked);
   Logf(LogLevel::kInfo, "config reloaded: generation %llu, %zu targets, pushed to %zu probes",
        static_cast<unsigned long long>(generation), merged->targets.size(), hub_.size());
   return Status::Ok();

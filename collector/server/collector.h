@@ -32,6 +32,7 @@ namespace parallax::collector {
 
 struct CollectorOptions {
   bool insecure = false;  // serve plaintext when the config has no tls section
+  bool insecure_allow_remote = false;  // ... even on a non-loopback listen address
 };
 
 class Collector {
@@ -60,6 +61,8 @@ class Collector {
   LiveState state_;
   Metrics metrics_;
   StreamHub hub_;
+  StreamCertificates certs_;
+  std::unique_ptr<PolicyReports> policy_reports_;
   IngestDeps deps_;
   std::unique_ptr<Evaluator> evaluator_;
   std::unique_ptr<prometheus::Exposer> exposer_;

@@ -2,28 +2,40 @@
 # Makes the certificates for TLS between probes and the collector, with openssl:
 #   ca.pem / ca.key              a private CA (keep ca.key offline)
 #   collector.pem / collector.key  the collector's server certificate
-#   probe-NAME.pem / probe-NAME.key  one client certificate per probe (mTLS)
+#   probe-NAME.pem / probe-NAME.key  one client certificate per probe (mTLS),
+#                                    identity SAN URI parallax:probe/NAME
+#   reader-NAME.pem / .key           a CLI certificate that may read (role reader)
+#   admin-NAME.pem / .key            a CLI certificate that may also write (admin)
 # Keys are EC P-256, mode 0600. Existing CA files are reused, so running it
-# again later adds probes signed by the same CA; existing certificates are kept.
+# again later adds probes signed by the same CA; existing certificates are kept
+# (delete one to renew it: docs/OPERATIONS.md, Security).
 #
-# Usage: make-certs.sh [-o DIR] [-d DAYS] -c COLLECTOR_NAME[,NAME|IP...] [PROBE_NAME ...]
+# Usage: make-certs.sh [-o DIR] [-d DAYS] -c COLLECTOR_NAME[,NAME|IP...]
+#                      [-r READER]... [-a ADMIN]... [PROBE_NAME ...]
 #   -o DIR   output directory (default ./parallax-certs)
-#   -d DAYS  validity of new certificates (default 825)
+#   -d DAYS  validity of new certificates (default 365)
 #   -c       the names/addresses probes use to reach the collector: the first is
 #            the subject CN, all go into subjectAltName (DNS: or IP:)
-# Then (docs/OBSERVABILITY.md, deploy/systemd/README.md):
+#   -r NAME  make a reader certificate for NAME (repeatable)
+#   -a NAME  make an admin certificate for NAME (repeatable)
+# Then (docs/OPERATIONS.md, deploy/systemd/README.md):
 #   collector.yaml  tls: {cert: collector.pem, key: collector.key, client_ca: ca.pem}
 #   probe           --ca ca.pem --cert probe-NAME.pem --key probe-NAME.key
+#   parallax        --ca ca.pem --cert reader-NAME.pem --key reader-NAME.key
 set -euo pipefail
 out=./parallax-certs
-days=825
+days=365
 collector=""
-while getopts "o:d:c:h" opt; do
+readers=()
+admins=()
+while getopts "o:d:c:r:a:h" opt; do
   case "$opt" in
     o) out=$OPTARG ;;
     d) days=$OPTARG ;;
     c) collector=$OPTARG ;;
-    h) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    r) readers+=("$OPTARG") ;;
+    a) admins+=("$OPTARG") ;;
+    h) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) exit 2 ;;
   esac
 done
@@ -34,8 +46,8 @@ if [[ -z "$collector" ]]; then
 fi
 [[ "$days" =~ ^[0-9]+$ ]] || { echo "make-certs: -d $days: not a number of days" >&2; exit 2; }
 name_re='^[A-Za-z0-9._-]{1,64}$'
-for p in "$@"; do
-  [[ "$p" =~ $name_re ]] || { echo "make-certs: probe name \"$p\": use 1..64 of [A-Za-z0-9._-]" >&2; exit 2; }
+for p in "$@" "${readers[@]}" "${admins[@]}"; do
+  [[ "$p" =~ $name_re ]] || { echo "make-certs: name \"$p\": use 1..64 of [A-Za-z0-9._-]" >&2; exit 2; }
 done
 command -v openssl >/dev/null || { echo "make-certs: openssl not found (apt-get install openssl)" >&2; exit 1; }
 
@@ -61,7 +73,7 @@ sign() {
   openssl x509 -req -in "$name.csr" -CA ca.pem -CAkey ca.key -CAcreateserial -sha256 \
     -days "$days" -extfile "$ext" -out "$name.pem" 2>/dev/null
   rm -f "$name.csr" "$ext"
-  echo "make-certs: $out/$name.pem (CN=$cn)"
+  echo "make-certs: $out/$name.pem (CN=$cn, $(openssl x509 -in "$name.pem" -noout -serial), $days days)"
 }
 
 IFS=, read -r -a names <<<"$collector"
@@ -73,9 +85,13 @@ printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedK
   "${san%,}" > collector.ext
 sign collector "${names[0]}" collector.ext
 
-for p in "$@"; do
-  printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\nsubjectAltName=DNS:%s\n' \
-    "$p" > "probe-$p.ext"
-  sign "probe-$p" "$p" "probe-$p.ext"
-done
+# client KIND NAME URI: a client certificate KIND-NAME.pem with SAN URI.
+client() {
+  printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\nsubjectAltName=%s\n' \
+    "$3" > "$1-$2.ext"
+  sign "$1-$2" "$2" "$1-$2.ext"
+}
+for p in "$@"; do client probe "$p" "URI:parallax:probe/$p,DNS:$p"; done
+for r in "${readers[@]}"; do client reader "$r" "URI:parallax:role/reader"; done
+for a in "${admins[@]}"; do client admin "$a" "URI:parallax:role/admin"; done
 chmod 0644 ./*.pem

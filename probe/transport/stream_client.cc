@@ -79,8 +79,11 @@ void StreamClient::Session(v1::ProbeService::Stub* stub) {
     context_ = &ctx;
   }
   auto stream = stub->Connect(&ctx);
-  auto finish = [&](const std::string& what) {
-    ctx.TryCancel();
+  // `cancel` = false when the call is already over (a read or write failed):
+  // cancelling then would replace the collector's status (e.g. why it refused
+  // the hello) by CANCELLED.
+  auto finish = [&](const std::string& what, bool cancel = true) {
+    if (cancel) ctx.TryCancel();
     grpc::Status st = stream->Finish();
     std::string error = what;
     if (!st.ok()) error += ": " + st.error_message() + " (code " + std::to_string(st.error_code()) + ")";
@@ -92,7 +95,9 @@ void StreamClient::Session(v1::ProbeService::Stub* stub) {
   v1::ProbeMessage msg;
   *msg.mutable_hello() = options_.hello;
   v1::CollectorMessage first;
-  if (!stream->Write(msg) || !stream->Read(&first)) return finish("stream closed before welcome");
+  if (!stream->Write(msg) || !stream->Read(&first)) {
+    return finish("stream closed before welcome", /*cancel=*/false);
+  }
   if (!first.has_welcome()) return finish("collector did not send a welcome");
   spool_->Ack(first.welcome().committed_seq());
   spool_->Rewind();
@@ -136,7 +141,10 @@ void StreamClient::Session(v1::ProbeService::Stub* stub) {
       ++stats_.batches_sent;
       stats_.results_sent += msg.results().results_size();
       last_send = Clock::now();
-    } else if (Clock::now() - last_send >= options_.heartbeat_interval) {
+    }
+    bool due = options_.heartbeat_due && options_.heartbeat_due();
+    if (due || (msg.results().results_size() == 0 &&
+                Clock::now() - last_send >= options_.heartbeat_interval)) {
       *msg.mutable_heartbeat() =
           options_.make_heartbeat ? options_.make_heartbeat() : v1::Heartbeat();
       if (!stream->Write(msg)) {

@@ -41,6 +41,9 @@ struct StreamClientOptions {
   std::chrono::milliseconds backoff_max{30000};
   std::function<void(const v1::Assignment&)> on_assignment;
   std::function<v1::Heartbeat()> make_heartbeat;  // optional: fills in_flight etc.
+  // Optional: true when a heartbeat should go out now, even while results
+  // are flowing (e.g. the target policy refused part of a new assignment).
+  std::function<bool()> heartbeat_due;
 };
 
 struct StreamClientStats {

@@ -10,8 +10,9 @@ namespace {
 
 using std::chrono::seconds;
 
-// A CA, a server certificate for 127.0.0.1/localhost and a client
-// certificate, all signed by the CA.
+// A CA, a server certificate for 127.0.0.1/localhost, a probe client
+// certificate (CN p1, no role URI: a probe) and a reader certificate for the
+// CLI, all signed by the CA.
 bool MakeCertificates(const TempDir& dir, std::string* why) {
   auto run = [&](const std::vector<std::string>& argv) {
     CommandResult r = RunCommand(argv);
@@ -19,6 +20,7 @@ bool MakeCertificates(const TempDir& dir, std::string* why) {
     return r.exit_code == 0;
   };
   WriteFile(dir.File("server.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+  WriteFile(dir.File("reader.ext"), "subjectAltName=URI:parallax:role/reader\n");
   return run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
               "-nodes", "-keyout", dir.File("ca.key"), "-out", dir.File("ca.pem"), "-days", "2",
               "-subj", "/CN=parallax-test-ca"}) &&
@@ -30,10 +32,16 @@ bool MakeCertificates(const TempDir& dir, std::string* why) {
               "-days", "2", "-extfile", dir.File("server.ext")}) &&
          run({"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
               "-keyout", dir.File("client.key"), "-out", dir.File("client.csr"), "-subj",
-              "/CN=probe-p1"}) &&
+              "/CN=p1"}) &&
          run({"openssl", "x509", "-req", "-in", dir.File("client.csr"), "-CA", dir.File("ca.pem"),
               "-CAkey", dir.File("ca.key"), "-CAcreateserial", "-out", dir.File("client.pem"),
-              "-days", "2"});
+              "-days", "2"}) &&
+         run({"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+              "-keyout", dir.File("reader.key"), "-out", dir.File("reader.csr"), "-subj",
+              "/CN=cli"}) &&
+         run({"openssl", "x509", "-req", "-in", dir.File("reader.csr"), "-CA", dir.File("ca.pem"),
+              "-CAkey", dir.File("ca.key"), "-CAcreateserial", "-out", dir.File("reader.pem"),
+              "-days", "2", "-extfile", dir.File("reader.ext")});
 }
 
 TEST(Tls, MutualTlsBetweenProbeCollectorAndCli) {
@@ -49,11 +57,13 @@ TEST(Tls, MutualTlsBetweenProbeCollectorAndCli) {
   std::vector<std::string> client_tls = {"--ca", dir.File("ca.pem"), "--cert",
                                          dir.File("client.pem"), "--key", dir.File("client.key")};
   cluster.StartProbe("p1", {{"network", "loopback"}}, client_tls);
+  std::vector<std::string> reader_tls = {"--ca", dir.File("ca.pem"), "--cert",
+                                         dir.File("reader.pem"), "--key", dir.File("reader.key")};
 
   nlohmann::json status;
   bool ok = WaitFor(
       [&] {
-        status = cluster.CliJson({"status"}, client_tls);
+        status = cluster.CliJson({"status"}, reader_tls);
         return cluster.Outcome(status, "fast", "p1") == "ok";
       },
       seconds(20));

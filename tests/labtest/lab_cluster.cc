@@ -61,7 +61,8 @@ std::unique_ptr<LabCluster> LabCluster::Up(const std::string& yaml_extra, std::s
   WriteFile(lab->dir_->File("config.yaml"), yaml);
   lab->collector_ = std::make_unique<Process>(
       std::vector<std::string>{"ip", "netns", "exec", lab->collector_host_.ns, CollectorBinary(),
-                               "--config", lab->dir_->File("config.yaml"), "--insecure"},
+                               "--config", lab->dir_->File("config.yaml"), "--insecure",
+                               "--insecure-allow-remote"},
       lab->dir_->File("collector.log"));
   LabCluster* self = lab.get();
   if (!WaitFor([self] { return self->Cli({"status"}).is_object(); }, std::chrono::seconds(15))) {

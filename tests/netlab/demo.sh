@@ -53,7 +53,7 @@ col_addr=$(lab addr collector)
     [[ "$role" == target ]] && echo "  - {name: $name, host: $addr}"
   done < <(lab hosts)
 } > "$run/config.yaml"
-lab exec collector "$build/collector/parallax-collector" --config "$run/config.yaml" --insecure \
+lab exec collector "$build/collector/parallax-collector" --config "$run/config.yaml" --insecure --insecure-allow-remote \
   >"$run/collector.log" 2>&1 &
 sleep 1
 while read -r name _ _ role network; do

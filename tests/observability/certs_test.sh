@@ -42,6 +42,19 @@ openssl verify -CAfile "$work/a/ca.pem" "$work/a/collector.pem" "$work/a/probe-p
 openssl x509 -in "$work/a/collector.pem" -noout -ext subjectAltName | grep -q "IP Address:127.0.0.1" \
   && pass "collector SAN has the IP" || fail "collector SAN"
 
+# Identity and roles in the certificates (docs/OPERATIONS.md, Security).
+openssl x509 -in "$work/a/probe-p1.pem" -noout -ext subjectAltName | grep -q "URI:parallax:probe/p1" \
+  && pass "probe certificate names its probe" || fail "probe SAN URI"
+"$mk" -o "$work/a" -c localhost,127.0.0.1 -r alice -a bob >/dev/null || fail "make-certs.sh -r/-a failed"
+openssl x509 -in "$work/a/reader-alice.pem" -noout -ext subjectAltName | grep -q "URI:parallax:role/reader" \
+  && pass "reader certificate" || fail "reader SAN URI"
+openssl x509 -in "$work/a/admin-bob.pem" -noout -ext subjectAltName | grep -q "URI:parallax:role/admin" \
+  && pass "admin certificate" || fail "admin SAN URI"
+# Default lifetime one year: valid in 360 days, expired in 370.
+openssl x509 -in "$work/a/probe-p1.pem" -noout -checkend $((360 * 86400)) >/dev/null \
+  && ! openssl x509 -in "$work/a/probe-p1.pem" -noout -checkend $((370 * 86400)) >/dev/null \
+  && pass "certificates last 365 days" || fail "certificate lifetime"
+
 # Bad arguments name the value.
 out=$("$mk" -o "$work/bad" -c localhost 'bad name' 2>&1) && fail "accepted a bad probe name" || \
   { [[ "$out" == *'"bad name"'* ]] && pass "bad probe name rejected: $out" || fail "message: $out"; }

@@ -1,0 +1,37 @@
+// PolicyReports: what probes report of their own target policy (probe/policy)
+// in heartbeats: the targets of their assignment they refuse to check. Each
+// change is logged (the first refusals named) and exported as
+//   parallax_probe_policy_refused_targets{probe="..."}  (gauge)
+// so an operator sees at once that a probe declines part of the config.
+// Thread-safe (short internal lock).
+#pragma once
+
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
+
+#include <map>
+#include <mutex>
+#include <string>
+
+#include "parallax/v1/probe.pb.h"
+
+namespace parallax::collector {
+
+class PolicyReports {
+ public:
+  explicit PolicyReports(prometheus::Registry& registry);
+  void OnHeartbeat(const std::string& probe, const v1::Heartbeat& hb);
+
+ private:
+  struct Last {
+    uint64_t generation = 0;
+    uint32_t refused = 0;
+    prometheus::Gauge* gauge = nullptr;
+  };
+  std::mutex mu_;
+  prometheus::Family<prometheus::Gauge>& family_;
+  std::map<std::string, Last> last_;
+};
+
+}  // namespace parallax::collector

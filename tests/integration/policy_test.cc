@@ -1,0 +1,84 @@
+// The probe's own target policy between real processes: an assignment with
+// loopback, link-local (cloud metadata), multicast, too many targets and a
+// 100 ms interval is refused item by item, the refusals reach the collector
+// (log and parallax_probe_policy_refused_targets), and the allowed targets
+// keep being checked. Only loopback is ever contacted: the refused
+// addresses are refused before any packet.
+#include <gtest/gtest.h>
+
+#include "tests/integration/cluster.h"
+
+namespace parallax::testing {
+namespace {
+
+using std::chrono::seconds;
+
+TEST(TargetPolicy, BreachingTargetsAreRefusedOneByOneAndTheRestRuns) {
+  TempDir dir;
+  Listener fast(Listener::Kind::kFastSsh);
+  Cluster cluster(dir);
+  cluster.Configure(
+      {{"ok", "127.0.0.1", fast.port()},
+       {"meta", "169.254.169.254", 80},
+       {"fast100", "127.0.0.1", fast.port(), "    interval: 100ms\n    timeout: 50ms\n"},
+       {"mcast", "224.0.0.1", 22},
+       {"ok2", "127.0.0.1", fast.port()},
+       {"extra", "127.0.0.1", fast.port()}},
+      "1s", "500ms");
+  cluster.StartCollector();
+  // p1 allows loopback (and nothing else special), at most 2 targets.
+  Process p1({ProbeBinary(), "--collector", cluster.collector_address(), "--name", "p1", "--label",
+              "network=lo", "--insecure", "--allow-loopback", "--max-targets", "2"},
+             dir.File("p1.log"));
+  // p2 runs the default policy: loopback is refused too.
+  Process p2({ProbeBinary(), "--collector", cluster.collector_address(), "--name", "p2", "--label",
+              "network=lo2", "--insecure"},
+             dir.File("p2.log"));
+
+  nlohmann::json status;
+  EXPECT_TRUE(
+      cluster.WaitForOutcomes({{{"ok", "p1"}, "ok"}, {{"ok2", "p1"}, "ok"}}, seconds(30), &status))
+      << status.dump(2) << p1.log();
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return MetricValue(cluster.Metrics(),
+                           R"(parallax_probe_policy_refused_targets{probe="p1"})") == 4 &&
+               MetricValue(cluster.Metrics(),
+                           R"(parallax_probe_policy_refused_targets{probe="p2"})") == 6;
+      },
+      seconds(20)))
+      << cluster.Metrics() << cluster.collector()->log();
+  // Item by item, with the reason, in the probe's log ...
+  std::string log = p1.log();
+  EXPECT_NE(
+      log.find("target \"meta\" (169.254.169.254:80): 169.254.169.254 is link-local (the cloud "
+               "metadata service)"),
+      std::string::npos)
+      << log;
+  EXPECT_NE(log.find("target \"fast100\" (127.0.0.1:" + std::to_string(fast.port()) +
+                     "): interval 100ms is below the minimum 1000ms (--min-interval)"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find("target \"mcast\" (224.0.0.1:22): 224.0.0.1 is multicast"), std::string::npos)
+      << log;
+  EXPECT_NE(log.find("target \"extra\""), std::string::npos) << log;
+  EXPECT_NE(log.find("more than 2 targets (--max-targets)"), std::string::npos) << log;
+  EXPECT_NE(p2.log().find("127.0.0.1 is loopback (allow with --allow-loopback)"), std::string::npos)
+      << p2.log();
+  // ... and in the collector's.
+  std::string clog = cluster.collector()->log();
+  EXPECT_NE(clog.find("probe p1 refuses 4 targets of assignment"), std::string::npos) << clog;
+  EXPECT_NE(clog.find("probe p2 refuses 6 targets"), std::string::npos) << clog;
+  // Nothing refused was checked: no result for those targets from anyone.
+  status = cluster.CliJson({"status"});
+  for (const char* t : {"meta", "fast100", "mcast", "extra"}) {
+    std::string o = cluster.Outcome(status, t, "p1");
+    EXPECT_TRUE(o.empty() || o == "none") << t << status.dump(2);
+  }
+  std::string o2 = cluster.Outcome(status, "ok", "p2");
+  EXPECT_TRUE(o2.empty() || o2 == "none") << status.dump(2);
+  EXPECT_EQ(fast.accepted() > 0, true);
+}
+
+}  // namespace
+}  // namespace parallax::testing
