@@ -100,5 +100,48 @@ TEST(StoreFailure, ExternalWriteLockThreeEpisodesLosesNothingAndStoresNothingTwi
       static_cast<long long>(produced), CountOf(collector_log, "failed, rolled back"));
 }
 
+// Issue 14: a corrupt database restarted the collector every 5 s. Now it
+// refuses with a distinct exit code and the recovery command, and that
+// command (docs/OPERATIONS.md) gives a file the collector starts on.
+TEST(StoreFailure, DamagedDatabaseIsRefusedWithExitCode3AndTheDocumentedRecoveryWorks) {
+  TempDir dir;
+  Cluster cluster(dir);
+  cluster.Configure({{"t0", "127.0.0.1", ClosedPort()}});
+  cluster.StartCollector();
+  cluster.KillCollector(SIGTERM);
+  ASSERT_EQ(cluster.collector()->Wait(seconds(15)), 0);
+  const std::string db = cluster.db_path();
+  // Some pages of data, then damage every third page past the first ones.
+  CommandResult fill = RunCommand(
+      {"sqlite3", db,
+       "INSERT INTO targets (name, host, labels) SELECT 'x' || value, 'h', printf('%.200c', 'l')"
+       " FROM generate_series(1, 3000)"});
+  ASSERT_EQ(fill.exit_code, 0) << fill.err;
+  std::string bytes = ReadFile(db);
+  ASSERT_GT(bytes.size(), 40u * 4096);
+  for (size_t page = 4; (page + 1) * 4096 <= bytes.size(); page += 3) {
+    for (size_t i = 8; i < 208; ++i) bytes[page * 4096 + i] = '\x5a';
+  }
+  WriteFile(db, bytes);
+
+  Process refused({CollectorBinary(), "--config", cluster.config_path(), "--insecure"},
+                  dir.File("refused.log"));
+  EXPECT_EQ(refused.Wait(seconds(30)), 3) << refused.log();
+  const std::string log = refused.log();
+  EXPECT_NE(log.find("database file is damaged"), std::string::npos) << log;
+  EXPECT_NE(log.find(".recover"), std::string::npos) << log;
+
+  // The recovery of docs/OPERATIONS.md, in this test's directory.
+  CommandResult recover = RunCommand(
+      {"bash", "-c",
+       "set -e; cd '" + dir.path() +
+           "'; mv parallax.db parallax.db.damaged; rm -f parallax.db-wal parallax.db-shm;"
+           " sqlite3 parallax.db.damaged .recover | sqlite3 parallax.db"},
+      seconds(60));
+  ASSERT_EQ(recover.exit_code, 0) << recover.err;
+  cluster.StartCollector();
+  EXPECT_TRUE(cluster.collector()->running()) << cluster.collector()->log();
+}
+
 }  // namespace
 }  // namespace parallax::testing
