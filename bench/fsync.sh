@@ -43,7 +43,7 @@ trap cleanup EXIT
 for bin in "${BINS[@]}"; do
   for rate in $RATES; do
     for flush in $FLUSHES; do
-      rm -f "$WORK"/parallax.db*
+      rm -f "$WORK"/parallax.db* "$WORK/collector.log" "$WORK/strace.out"
       {
         echo "listen: 127.0.0.1:0"
         echo "metrics_listen: 127.0.0.1:0"
@@ -58,7 +58,8 @@ for bin in "${BINS[@]}"; do
       st=$!
       PIDS+=("$st")
       for ((i = 0; i < 200; i++)); do grep -q "metrics on" "$WORK/collector.log" && break; sleep 0.1; done
-      col=$(pgrep -P "$st" | head -1)
+      col=$(pgrep -P "$st" | head -1 || true)
+      [[ -n $col ]] || { echo "fsync.sh: $bin did not start:" >&2; cat "$WORK/collector.log" >&2; exit 1; }
       port=$(sed -n 's/.*gRPC on [^ ]* (port \([0-9]*\),.*/\1/p' "$WORK/collector.log" | head -1)
       line=$("$LOADGEN" --collector "127.0.0.1:$port" --streams "$STREAMS" --rate "$rate" \
                --seconds "$SECONDS_" --targets 100 --flush-ms "$flush" --prefix fs) || true

@@ -57,14 +57,17 @@ SqliteStore::~SqliteStore() {
 }
 
 void SqliteStore::Enqueue(WriteOp op) {
+  bool wake = true;
   {
     std::lock_guard<std::mutex> lock(mu_);
     op.index = next_index_.fetch_add(1);
     queued_results_ += op.results.size();
     queue_.push_back(std::move(op));
     ++enqueued_;
+    // A writer in its group-commit wait needs waking only for a full batch.
+    wake = !group_waiting_ || queued_results_ >= options_.max_batch_results;
   }
-  work_cv_.notify_one();
+  if (wake) work_cv_.notify_one();
 }
 
 void SqliteStore::SubmitResults(const std::string& probe, const std::string& boot_id,
@@ -200,8 +203,10 @@ void SqliteStore::WriterLoop() {
       if (options_.group_commit_wait.count() > 0 && !stop_ &&
           queued_results_ < options_.max_batch_results &&
           now - last_commit_end_ < kGroupCommitBusy) {
+        group_waiting_ = true;
         work_cv_.wait_until(lock, now + options_.group_commit_wait,
                             [&] { return stop_ || queued_results_ >= options_.max_batch_results; });
+        group_waiting_ = false;
       }
       std::vector<WriteOp> batch = TakeBatch();
       const size_t n = batch.size();

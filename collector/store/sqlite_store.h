@@ -102,6 +102,7 @@ class SqliteStore : public Store {
   uint64_t enqueued_ = 0;            // guarded by mu_
   uint64_t completed_ = 0;           // guarded by mu_
   size_t queued_results_ = 0;        // results in queue_, guarded by mu_
+  bool group_waiting_ = false;       // the writer waits to group a commit; guarded by mu_
   bool stop_ = false;                // guarded by mu_
 
   // Writer thread only.
