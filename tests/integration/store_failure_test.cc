@@ -72,6 +72,20 @@ TEST(StoreFailure, ExternalWriteLockThreeEpisodesLosesNothingAndStoresNothingTwi
   EXPECT_GE(CountOf(collector_log, "failed, rolled back"), 3) << collector_log;
   EXPECT_NE(collector_log.find("database is locked"), std::string::npos) << collector_log;
 
+  // The failures show on /metrics (stats are refreshed every 5 s).
+  std::string metrics;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        metrics = cluster.Metrics();
+        return MetricValue(metrics, "parallax_store_errors_total{kind=\"busy\"}") >= 3;
+      },
+      seconds(15)))
+      << metrics;
+  EXPECT_GT(MetricValue(metrics, "parallax_store_database_bytes"), 0) << metrics;
+  EXPECT_GT(MetricValue(metrics, "parallax_store_free_bytes"), 0) << metrics;
+  EXPECT_GT(MetricValue(metrics, "parallax_store_commit_seconds_count"), 0) << metrics;
+  EXPECT_EQ(MetricValue(metrics, "parallax_store_errors_total{kind=\"full\"}"), 0) << metrics;
+
   Process* probe = cluster.probe("p1");
   probe->Signal(SIGTERM);
   ASSERT_EQ(probe->Wait(seconds(15)), 0) << probe->log();
