@@ -182,7 +182,7 @@ void SqliteStore::WriterLoop() {
     const auto now = steady_clock::now();
     if (retention && !sweeping_ && now >= next_sweep_) {
       sweeping_ = true;
-      sweeping_incidents_ = options_.retention.count() == 0;
+      sweep_phase_ = 0;
       const int64_t wall_ms = WallClockMs();
       sweep_cutoff_ms_ = wall_ms - options_.retention.count();
       incident_cutoff_ms_ = wall_ms - options_.incident_retention.count();
@@ -340,13 +340,32 @@ void SqliteStore::CommitBatch(std::vector<WriteOp> batch) {
 
 void SqliteStore::SweepChunk() {
   last_chunk_ = std::chrono::steady_clock::now();
+  const int64_t chunk = options_.retention_chunk_rows;
   int64_t deleted = 0;
   Status s;
-  if (!sweeping_incidents_) {
-    s = writer_->DeleteOlderThan(sweep_cutoff_ms_, options_.retention_chunk_rows, &deleted);
-  } else if (options_.incident_retention.count() > 0) {
-    s = writer_->DeleteIncidentsClosedBefore(incident_cutoff_ms_, options_.retention_chunk_rows,
-                                             &deleted);
+  std::vector<std::string> expired;
+  if (sweep_phase_ == 0 && options_.retention.count() > 0) {
+    s = writer_->DeleteOlderThan(sweep_cutoff_ms_, chunk, &deleted);
+  } else if (sweep_phase_ == 1 && options_.incident_retention.count() > 0) {
+    s = writer_->DeleteIncidentsClosedBefore(incident_cutoff_ms_, chunk, &deleted);
+  } else if (sweep_phase_ == 2 && options_.retention.count() > 0) {
+    // Probes not seen for the whole retention with no result left.
+    s = writer_->DeleteExpiredProbes(sweep_cutoff_ms_, chunk, &expired);
+    deleted = static_cast<int64_t>(expired.size());
+    if (s.ok() && !expired.empty()) {
+      std::lock_guard<std::mutex> lock(seq_mu_);
+      for (const std::string& name : expired) {
+        auto drop = [&](auto& map) {
+          for (auto it = map.lower_bound({name, ""}); it != map.end() && it->first.first == name;) {
+            it = map.erase(it);
+          }
+        };
+        drop(committed_);
+        drop(broken_);
+      }
+      Logf(LogLevel::kInfo, "store: retention removed %zu probes not seen for %lld s",
+           expired.size(), static_cast<long long>(options_.retention.count() / 1000));
+    }
   }
   if (!s.ok()) {
     CountError(s);
@@ -355,13 +374,7 @@ void SqliteStore::SweepChunk() {
     sweeping_ = false;
     return;
   }
-  if (deleted < options_.retention_chunk_rows) {
-    if (sweeping_incidents_) {
-      sweeping_ = false;
-    } else {
-      sweeping_incidents_ = true;
-    }
-  }
+  if (deleted < chunk && ++sweep_phase_ > 2) sweeping_ = false;
 }
 
 void SqliteStore::CountError(const Status& s) {

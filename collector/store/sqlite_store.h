@@ -111,7 +111,7 @@ class SqliteStore : public Store {
   std::chrono::steady_clock::time_point next_stats_;
   std::chrono::steady_clock::time_point last_commit_end_;
   bool sweeping_ = false;
-  bool sweeping_incidents_ = false;  // results done, incidents next
+  int sweep_phase_ = 0;  // 0: results, 1: closed incidents, 2: expired probes
   int64_t sweep_cutoff_ms_ = 0;
   int64_t incident_cutoff_ms_ = 0;
 

@@ -27,9 +27,12 @@
 //    result survives a kill -9 of the collector and an OS crash or power loss.
 //    Batching keeps this to one fsync per transaction, and group commit
 //    (`group_commit_wait`) puts several streams' batches in one transaction.
-//  - Retention: the writer deletes results older than `retention` every
-//    `retention_sweep_every`, `retention_chunk_rows` per transaction, between
-//    result batches (never stalling commits for a whole sweep).
+//  - Retention: every `retention_sweep_every` the writer deletes results
+//    older than `retention`, then incidents closed longer ago than
+//    `incident_retention` (with their changes), then probes last seen before
+//    `retention` with no result left (with their boots' dedupe state),
+//    `retention_chunk_rows` per transaction, between result batches (never
+//    stalling commits for a whole sweep, never starved by a busy queue).
 //  - Thread-safe: every public method may be called from any thread.
 #pragma once
 

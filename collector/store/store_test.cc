@@ -404,6 +404,9 @@ TEST_F(StoreTest, RetentionAdvancesUnderLoadAndCoversClosedIncidents) {
   std::vector<v1::CheckResult> rs;
   for (uint64_t i = 1; i <= 200; ++i) rs.push_back(Result(i, "t1", old - static_cast<int64_t>(i)));
   ASSERT_EQ(Submit("p1", "b", rs).stored, 200);
+  // A probe last seen long ago whose results are all old: expires with its boot.
+  store_->RecordProbe({"gone", {}, "v1", old - 5000, old - 5000});
+  ASSERT_EQ(Submit("gone", "gb", {Result(1, "t1", old - 1), Result(2, "t1", old - 2)}).stored, 2);
   store_->OpenIncident("t1", v1::CAUSE_HOST_OFFLINE, old - 1000, "old");
   store_->CloseIncident("t1", old, "back");
   store_->OpenIncident("t2", v1::CAUSE_HOST_OFFLINE, old - 1000, "still open");
@@ -433,7 +436,8 @@ TEST_F(StoreTest, RetentionAdvancesUnderLoadAndCoversClosedIncidents) {
     drained = raw.Int(
                   "SELECT COUNT(*) FROM results r JOIN probes p ON p.id = r.probe_id"
                   " WHERE p.name = 'p1'") == 0 &&
-              raw.Int("SELECT COUNT(*) FROM incidents") == 2;
+              raw.Int("SELECT COUNT(*) FROM incidents") == 2 &&
+              raw.Int("SELECT COUNT(*) FROM probes WHERE name = 'gone'") == 0;
     if (!drained) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   stop = true;
@@ -451,6 +455,12 @@ TEST_F(StoreTest, RetentionAdvancesUnderLoadAndCoversClosedIncidents) {
   EXPECT_GT(raw.Int("SELECT COUNT(*) FROM results r JOIN probes p ON p.id = r.probe_id"
                     " WHERE p.name = 'load'"),
             0);
+  // The expired probe's boot went with it; probes with recent activity stay.
+  EXPECT_EQ(store_->CommittedSeq("gone", "gb"), 0u);
+  EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM probe_boots WHERE boot_id = 'gb'"), 0);
+  EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM probes WHERE name IN ('p1', 'load')"), 2);
+  // It may come back: a new submission is stored from scratch.
+  EXPECT_EQ(Submit("gone", "gb", {Result(3, "t1", NowMs())}).stored, 1);
 }
 
 TEST_F(StoreTest, StatsReportErrorsSizesAndRetentionLag) {

@@ -113,6 +113,11 @@ Status Writer::Prepare() {
       {&delete_incident_changes_, "DELETE FROM incident_changes WHERE incident_id = ?1"},
       {&delete_incident_, "DELETE FROM incidents WHERE id = ?1"},
       {&oldest_result_, "SELECT MIN(ts_ms) FROM results"},
+      {&select_expired_probes_,
+       "SELECT p.id, p.name FROM probes p WHERE p.last_seen_ms < ?1 AND NOT EXISTS"
+       " (SELECT 1 FROM results r WHERE r.probe_id = p.id) LIMIT ?2"},
+      {&delete_probe_boots_, "DELETE FROM probe_boots WHERE probe_id = ?1"},
+      {&delete_probe_, "DELETE FROM probes WHERE id = ?1"},
       {&open_incident_,
        "SELECT id FROM incidents WHERE target_id = ?1 AND closed_ms = 0"
        " ORDER BY opened_ms DESC, id DESC LIMIT 1"},
@@ -293,6 +298,41 @@ Status Writer::DeleteIncidentsClosedBefore(int64_t cutoff_ms, int64_t chunk, int
   s = commit_.Run();
   if (!s.ok()) return Rollback(s);
   *deleted = static_cast<int64_t>(ids.size());
+  return Status::Ok();
+}
+
+Status Writer::DeleteExpiredProbes(int64_t cutoff_ms, int64_t chunk,
+                                   std::vector<std::string>* names) {
+  names->clear();
+  Status s = begin_.Run();
+  if (!s.ok()) return Rollback(s);
+  std::vector<std::pair<int64_t, std::string>> expired;
+  {
+    sqlite::ResetGuard guard(&select_expired_probes_);
+    select_expired_probes_.BindInt64(1, cutoff_ms);
+    select_expired_probes_.BindInt64(2, chunk);
+    bool row = false;
+    while ((s = select_expired_probes_.Step(&row)).ok() && row) {
+      expired.emplace_back(select_expired_probes_.ColumnInt64(0),
+                           select_expired_probes_.ColumnText(1));
+    }
+    if (!s.ok()) return Rollback(s);
+  }
+  for (const auto& [id, name] : expired) {
+    delete_probe_boots_.BindInt64(1, id);
+    if (!(s = delete_probe_boots_.Run()).ok()) return Rollback(s);
+    delete_probe_.BindInt64(1, id);
+    if (!(s = delete_probe_.Run()).ok()) return Rollback(s);
+  }
+  s = commit_.Run();
+  if (!s.ok()) return Rollback(s);
+  for (const auto& [id, name] : expired) {
+    probe_ids_.erase(name);
+    for (auto it = boots_.begin(); it != boots_.end();) {
+      it = it->first.first == id ? boots_.erase(it) : std::next(it);
+    }
+    names->push_back(name);
+  }
   return Status::Ok();
 }
 

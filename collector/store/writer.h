@@ -69,6 +69,10 @@ class Writer {
   // Deletes at most `chunk` incidents closed before cutoff_ms (with their
   // changes) in one transaction.
   Status DeleteIncidentsClosedBefore(int64_t cutoff_ms, int64_t chunk, int64_t* deleted);
+  // Deletes at most `chunk` probes last seen before cutoff_ms that have no
+  // stored result left, with their boots (dedupe state), in one transaction;
+  // their names go to *names.
+  Status DeleteExpiredProbes(int64_t cutoff_ms, int64_t chunk, std::vector<std::string>* names);
   // ts_ms of the oldest stored result, 0 if none (uses the results_ts index).
   Status OldestResultMs(int64_t* out);
   // A PASSIVE WAL checkpoint (never waits for readers or writers).
@@ -102,6 +106,7 @@ class Writer {
   sqlite::Statement insert_result_, delete_old_;
   sqlite::Statement select_old_incidents_, delete_incident_changes_, delete_incident_;
   sqlite::Statement oldest_result_;
+  sqlite::Statement select_expired_probes_, delete_probe_boots_, delete_probe_;
   sqlite::Statement open_incident_, insert_incident_, update_incident_, close_incident_;
   sqlite::Statement insert_change_;
 
