@@ -213,11 +213,15 @@ void SqliteStore::WriterLoop() {
       lock.unlock();
       CommitBatch(std::move(batch));
       last_commit_end_ = steady_clock::now();
-      // Under load, retention still advances in bounded steps.
-      if (sweeping_ && steady_clock::now() - last_chunk_ >= kSweepUnderLoadEvery) SweepChunk();
       lock.lock();
       completed_ += n;
       done_cv_.notify_all();
+      // Under load, retention still advances in bounded steps.
+      if (sweeping_ && steady_clock::now() - last_chunk_ >= kSweepUnderLoadEvery) {
+        lock.unlock();
+        SweepChunk();
+        lock.lock();
+      }
       continue;
     }
     if (stop_) return;
