@@ -153,7 +153,10 @@ class Store {
  public:
   using CommitCallback = std::function<void(const CommitInfo&)>;
 
-  // Opens (creating if needed) and migrates the database, starts the writer.
+  // Opens (creating if needed), checks (PRAGMA quick_check: a damaged file
+  // is refused with a message starting with kDamagedDatabase) and migrates
+  // the database, starts the writer. The WAL is bounded: journal_size_limit
+  // 64 MiB, a PASSIVE checkpoint every `stats_every`.
   static Status Open(const StoreOptions& options, std::unique_ptr<Store>* out);
   // Flushes every submitted write, then stops the writer thread.
   virtual ~Store() = default;
