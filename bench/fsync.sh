@@ -31,6 +31,9 @@ done
 ((${#BINS[@]})) || BINS=("$BUILD/collector/parallax-collector")
 LOADGEN=$BUILD/bench/parallax-bench-loadgen
 command -v strace >/dev/null || { echo "fsync.sh: needs strace (apt-get install strace)" >&2; exit 1; }
+# Exit 77 (ctest: skipped) where ptrace is not allowed (some containers).
+strace -f --seccomp-bpf -e trace=fdatasync -o /dev/null true 2>/dev/null ||
+  { echo "fsync.sh: strace cannot trace here (ptrace not permitted)" >&2; exit 77; }
 WORK=$(mktemp -d /tmp/parallax-fsync.XXXXXX)
 PIDS=()
 cleanup() {
