@@ -8,6 +8,13 @@
 // Bounded by --seconds. Prints one line:
 //   streams=N connected=N sent=N acked=N seconds=S acked_per_s=R
 //   ack_p50_ms=X ack_p99_ms=X ack_max_ms=X
+// With --reconnect (the soak, bench/soak.sh) a stream that ends (collector
+// killed, storage failure) is reopened after 300 ms with the same probe name
+// and boot id; like a probe, it resends from Welcome.committed_seq + 1. After
+// --seconds it stops producing and waits up to --drain-seconds until every
+// produced result is acknowledged, then also prints one line per stream:
+//   stream name=lg-0 boot=b123 produced=N acked=N
+// and adds reconnects=N produced=N to the summary line.
 // where ack latency is from a batch's write to the ack covering it, an upper
 // bound of "result arrives -> stored, metrics and status updated" (the
 // collector acks after updating both).
@@ -42,19 +49,26 @@ struct Options {
   int window = 20000;
   int flush_ms = 200;  // like the probe's stream client: a batch is full or this old
   std::string prefix = "lg";
+  bool reconnect = false;
+  double drain_seconds = 60;
 };
 
 class SyntheticProbe : public grpc::ClientBidiReactor<v1::ProbeMessage, v1::CollectorMessage> {
  public:
-  SyntheticProbe(v1::ProbeService::Stub* stub, const Options& o, int index)
-      : options_(o), index_(index) {
+  // `boot_id` empty: a new one. `produced`: results an earlier stream of the
+  // same boot produced (this one resends from Welcome.committed_seq + 1).
+  SyntheticProbe(v1::ProbeService::Stub* stub, const Options& o, int index,
+                 std::string boot_id = "", uint64_t produced = 0)
+      : options_(o), index_(index), boot_id_(std::move(boot_id)), produced_(produced) {
+    if (boot_id_.empty()) {
+      boot_id_ = "b" + std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
+    }
     stub->async()->Connect(&context_, this);
     v1::ProbeMessage hello;
-    hello.mutable_hello()->set_probe_name(o.prefix + "-" + std::to_string(index));
+    hello.mutable_hello()->set_probe_name(name());
     (*hello.mutable_hello()->mutable_labels())["network"] = "bench-" + std::to_string(index % 10);
     hello.mutable_hello()->set_version("bench");
-    hello.mutable_hello()->set_boot_id(
-        "b" + std::to_string(std::chrono::system_clock::now().time_since_epoch().count()));
+    hello.mutable_hello()->set_boot_id(boot_id_);
     out_ = std::move(hello);
     writing_ = true;
     StartWrite(&out_);
@@ -100,6 +114,7 @@ class SyntheticProbe : public grpc::ClientBidiReactor<v1::ProbeMessage, v1::Coll
       }
       r->set_generation(1);
     }
+    produced_ = std::max(produced_, next_seq_ - 1);
     pending_.push_back({next_seq_ - 1, now});
     writing_ = true;
     StartWrite(&out_);
@@ -153,6 +168,17 @@ class SyntheticProbe : public grpc::ClientBidiReactor<v1::ProbeMessage, v1::Coll
     std::lock_guard<std::mutex> lock(mu_);
     return next_seq_ - 1;
   }
+  // Highest seq ever produced by this boot (across reconnects).
+  uint64_t produced() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return produced_;
+  }
+  bool finished() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return finished_;
+  }
+  std::string name() const { return options_.prefix + "-" + std::to_string(index_); }
+  const std::string& boot_id() const { return boot_id_; }
   uint64_t acked() {
     std::lock_guard<std::mutex> lock(mu_);
     return acked_;
@@ -169,6 +195,8 @@ class SyntheticProbe : public grpc::ClientBidiReactor<v1::ProbeMessage, v1::Coll
  private:
   const Options& options_;
   const int index_;
+  std::string boot_id_;
+  uint64_t produced_ = 0;  // guarded by mu_
   grpc::ClientContext context_;
   v1::ProbeMessage out_;
   v1::CollectorMessage in_;
@@ -206,6 +234,11 @@ int main(int argc, char** argv) {
   app.add_option("--flush-ms", o.flush_ms, "Send a partial batch after this long (the probe: 200)")
       ->check(CLI::Range(0, 10000));
   app.add_option("--prefix", o.prefix, "Probe name prefix");
+  app.add_flag("--reconnect", o.reconnect,
+               "Reopen ended streams with the same boot and resend (the soak); then drain");
+  app.add_option("--drain-seconds", o.drain_seconds,
+                 "With --reconnect: how long to wait for every result to be acknowledged")
+      ->check(CLI::Range(0.0, 3600.0));
   CLI11_PARSE(app, argc, argv);
 
   grpc::ChannelArguments args;
@@ -235,20 +268,67 @@ int main(int argc, char** argv) {
   auto end =
       start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.seconds));
   const double per_stream = o.rate / o.streams;
+  // --reconnect: reopen ended streams (same name and boot) after 300 ms.
+  int reconnects = 0;
+  std::vector<Clock::time_point> retry_at(probes.size());
+  std::vector<double> lat;
+  auto reopen_ended = [&] {
+    if (!o.reconnect) return;
+    for (size_t i = 0; i < probes.size(); ++i) {
+      if (!probes[i]->finished()) {
+        retry_at[i] = Clock::time_point{};
+        continue;
+      }
+      if (retry_at[i] == Clock::time_point{}) {
+        retry_at[i] = Clock::now() + std::chrono::milliseconds(300);
+      } else if (Clock::now() >= retry_at[i]) {
+        std::vector<double> l = probes[i]->latencies();
+        lat.insert(lat.end(), l.begin(), l.end());
+        std::unique_ptr<SyntheticProbe> old = std::move(probes[i]);
+        probes[i] = std::make_unique<SyntheticProbe>(
+            stubs[i % stubs.size()].get(), o, static_cast<int>(i), old->boot_id(), old->produced());
+        retry_at[i] = Clock::time_point{};
+        ++reconnects;
+      }
+    }
+  };
+  uint64_t owed = 0;
   while (Clock::now() < end) {
     double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-    uint64_t owed = static_cast<uint64_t>(per_stream * elapsed);
+    owed = static_cast<uint64_t>(per_stream * elapsed);
     for (auto& p : probes) p->Pace(owed);
+    reopen_ended();
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   double seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  uint64_t sent = 0, acked = 0;
-  std::vector<double> lat;
+  if (o.reconnect) {  // produce nothing new; resend until everything is acknowledged
+    auto drain_end = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                        std::chrono::duration<double>(o.drain_seconds));
+    while (Clock::now() < drain_end) {
+      bool all = true;
+      for (auto& p : probes) {
+        p->Pace(p->produced());
+        all = all && !p->finished() && p->acked() >= p->produced();
+      }
+      if (all) break;
+      reopen_ended();
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+  uint64_t sent = 0, acked = 0, produced = 0;
   for (auto& p : probes) {
     sent += p->sent();
     acked += p->acked();
+    produced += p->produced();
     std::vector<double> l = p->latencies();
     lat.insert(lat.end(), l.begin(), l.end());
+  }
+  if (o.reconnect) {
+    for (auto& p : probes) {
+      std::printf("stream name=%s boot=%s produced=%llu acked=%llu\n", p->name().c_str(),
+                  p->boot_id().c_str(), static_cast<unsigned long long>(p->produced()),
+                  static_cast<unsigned long long>(p->acked()));
+    }
   }
   for (auto& p : probes) p->Cancel();
   for (auto& p : probes) p->WaitDone(std::chrono::milliseconds(2000));
@@ -256,8 +336,14 @@ int main(int argc, char** argv) {
   double max = lat.empty() ? 0 : *std::max_element(lat.begin(), lat.end());
   std::printf(
       "streams=%d connected=%d sent=%llu acked=%llu seconds=%.3f acked_per_s=%.0f "
-      "ack_p50_ms=%.1f ack_p99_ms=%.1f ack_max_ms=%.1f\n",
+      "ack_p50_ms=%.1f ack_p99_ms=%.1f ack_max_ms=%.1f",
       o.streams, connected, static_cast<unsigned long long>(sent),
       static_cast<unsigned long long>(acked), seconds, acked / seconds, p50, p99, max);
+  if (o.reconnect) {
+    std::printf(" reconnects=%d produced=%llu", reconnects,
+                static_cast<unsigned long long>(produced));
+  }
+  std::printf("\n");
+  if (o.reconnect && acked != produced) return 1;  // something was never acknowledged
   return connected == o.streams ? 0 : 1;
 }

@@ -8,11 +8,12 @@
 
 #include "collector/config/config.h"
 #include "collector/server/collector.h"
+#include "collector/store/store.h"
 #include "common/log.h"
 #include "common/version.h"
 
-using parallax::LogLevel;
 using parallax::Logf;
+using parallax::LogLevel;
 using parallax::Status;
 
 int main(int argc, char** argv) {
@@ -61,6 +62,9 @@ int main(int argc, char** argv) {
   st = parallax::collector::Collector::Start(config, {insecure, insecure_allow_remote}, &collector);
   if (!st.ok()) {
     std::fprintf(stderr, "parallax-collector: %s\n", st.message().c_str());
+    // A damaged database does not heal by restarting: a distinct exit code
+    // that the systemd unit does not restart on (RestartPreventExitStatus).
+    if (st.message().find(parallax::collector::kDamagedDatabase) != std::string::npos) return 3;
     return 1;
   }
   while (true) {

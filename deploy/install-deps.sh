@@ -13,7 +13,7 @@ build_pkgs=(
 )
 test_pkgs=(
   openssh-server openssh-client nftables iproute2 iputils-ping procps psmisc
-  curl openssl python3 util-linux
+  curl openssl python3 util-linux strace
   prometheus prometheus-alertmanager prometheus-blackbox-exporter
 )
 

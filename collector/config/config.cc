@@ -2,8 +2,10 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <fstream>
-#include <sstream>
+#include <string>
+#include <vector>
 
 #include "collector/config/config_parser.h"
 
@@ -24,7 +26,73 @@ const TargetConfig* Config::FindTarget(std::string_view name) const {
   return nullptr;
 }
 
+namespace {
+
+// Nesting depth of YAML text, estimated without parsing: flow brackets
+// outside quotes and comments, plus the stack of block indentation levels
+// (a "- " item counts as one more level). Stops counting past `limit`.
+int NestingDepth(std::string_view yaml, int limit) {
+  std::vector<size_t> indents;
+  int flow = 0, deepest = 0;
+  size_t pos = 0;
+  while (pos < yaml.size() && deepest <= limit) {
+    size_t end = yaml.find('\n', pos);
+    if (end == std::string_view::npos) end = yaml.size();
+    std::string_view line = yaml.substr(pos, end - pos);
+    pos = end + 1;
+    size_t i = 0;
+    if (flow == 0) {
+      auto open_level = [&](size_t column) {
+        while (!indents.empty() && indents.back() >= column) indents.pop_back();
+        indents.push_back(column);
+      };
+      while (i < line.size() && line[i] == ' ') ++i;
+      if (i == line.size() || line[i] == '#' || line[i] == '\r') continue;  // blank or comment
+      open_level(i);
+      while (i + 1 < line.size() && line[i] == '-' && line[i + 1] == ' ') {  // "- - x"
+        i += 2;
+        while (i < line.size() && line[i] == ' ') ++i;
+        open_level(i);
+      }
+    }
+    char quote = 0;
+    for (; i < line.size(); ++i) {
+      char c = line[i];
+      if (quote != 0) {
+        if (c == quote) quote = 0;
+        continue;
+      }
+      if (c == '\'' || c == '"') {
+        quote = c;
+      } else if (c == '#' && (i == 0 || line[i - 1] == ' ')) {
+        break;
+      } else if (c == '[' || c == '{') {
+        ++flow;
+        deepest = std::max(deepest, static_cast<int>(indents.size()) + flow);
+      } else if ((c == ']' || c == '}') && flow > 0) {
+        --flow;
+      }
+    }
+    deepest = std::max(deepest, static_cast<int>(indents.size()) + flow);
+  }
+  return deepest;
+}
+
+std::string Prefix(const std::string& source) { return source.empty() ? "" : source + ": "; }
+
+}  // namespace
+
 Status ParseConfig(std::string_view yaml, const std::string& source, Config* out) {
+  if (yaml.size() > kMaxConfigBytes) {
+    return Status::InvalidArgument(Prefix(source) + "config is " + std::to_string(yaml.size()) +
+                                   " bytes, more than the limit of " +
+                                   std::to_string(kMaxConfigBytes) + " bytes");
+  }
+  if (NestingDepth(yaml, kMaxConfigNesting) > kMaxConfigNesting) {
+    return Status::InvalidArgument(Prefix(source) + "config nests deeper than " +
+                                   std::to_string(kMaxConfigNesting) +
+                                   " levels (a Parallax config needs fewer than 10)");
+  }
   YAML::Node root;
   try {
     root = YAML::Load(std::string(yaml));
@@ -47,10 +115,17 @@ Status ParseConfig(std::string_view yaml, const std::string& source, Config* out
 Status LoadConfigFile(const std::string& path, Config* out) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Status::IoError("cannot read config file \"" + path + "\"");
-  std::ostringstream text;
-  text << in.rdbuf();
+  // Read at most one byte more than the limit: a huge file fails without
+  // being loaded.
+  std::string text(kMaxConfigBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
   if (in.bad()) return Status::IoError("error reading config file \"" + path + "\"");
-  return ParseConfig(text.str(), path, out);
+  if (text.size() > kMaxConfigBytes) {
+    return Status::InvalidArgument(path + ": config file is larger than the limit of " +
+                                   std::to_string(kMaxConfigBytes) + " bytes");
+  }
+  return ParseConfig(text, path, out);
 }
 
 }  // namespace parallax::collector

@@ -42,6 +42,9 @@ struct TlsConfig {
 struct StorageConfig {
   std::string path = "parallax.db";
   std::chrono::milliseconds retention = std::chrono::hours(24 * 14);
+  std::chrono::milliseconds busy_timeout = std::chrono::seconds(5);  // SQLite's own busy wait
+  std::chrono::milliseconds busy_retry = std::chrono::seconds(10);   // then retried this long
+  std::chrono::milliseconds incident_retention = std::chrono::hours(24 * 365);  // closed incidents
 };
 
 struct DiagnosisConfig {
@@ -90,6 +93,11 @@ struct Config {
   // nullptr if no target has that name.
   const TargetConfig* FindTarget(std::string_view name) const;
 };
+
+// Limits on a config text, checked before YAML parsing so a huge or deeply
+// nested file fails fast with little memory.
+inline constexpr size_t kMaxConfigBytes = 2 << 20;
+inline constexpr int kMaxConfigNesting = 64;
 
 // Parses YAML text. `source` names it in errors (a file path). On error `out`
 // is left unchanged.

@@ -103,7 +103,8 @@ class Parser {
   }
 
   Status Storage(const YAML::Node& node, StorageConfig* st) {
-    Status s = f_.CheckKeys(node, "storage", {"path", "retention"});
+    Status s = f_.CheckKeys(
+        node, "storage", {"path", "retention", "incident_retention", "busy_timeout", "busy_retry"});
     if (!s.ok()) return s;
     if (node["path"]) {
       if (!(s = f_.String(node["path"], "storage.path", &st->path)).ok()) return s;
@@ -113,7 +114,27 @@ class Parser {
       }
     }
     if (node["retention"]) {
-      return f_.Duration(node["retention"], "storage.retention", &st->retention);
+      if (!(s = f_.Duration(node["retention"], "storage.retention", &st->retention)).ok()) return s;
+    }
+    if (node["incident_retention"]) {
+      const YAML::Node n = node["incident_retention"];
+      if (!(s = f_.Duration(n, "storage.incident_retention", &st->incident_retention)).ok()) {
+        return s;
+      }
+    }
+    if (node["busy_timeout"]) {
+      const YAML::Node n = node["busy_timeout"];
+      if (!(s = f_.Duration(n, "storage.busy_timeout", &st->busy_timeout)).ok()) return s;
+      if (st->busy_timeout > std::chrono::minutes(10)) {
+        return f_.Error("storage.busy_timeout", n, n.Scalar() + " is above the maximum 10m");
+      }
+    }
+    if (node["busy_retry"]) {
+      const YAML::Node n = node["busy_retry"];
+      if (!(s = f_.Duration(n, "storage.busy_retry", &st->busy_retry)).ok()) return s;
+      if (st->busy_retry > std::chrono::minutes(10)) {
+        return f_.Error("storage.busy_retry", n, n.Scalar() + " is above the maximum 10m");
+      }
     }
     return Status::Ok();
   }

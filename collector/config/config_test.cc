@@ -1,6 +1,7 @@
 #include "collector/config/config.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -228,6 +229,60 @@ TEST(ConfigTest, MissingFileIsAnIoError) {
   Status s = LoadConfigFile("/nonexistent/parallax/collector.yaml", &c);
   EXPECT_EQ(s.code(), Status::Code::kIoError);
   EXPECT_NE(s.message().find("/nonexistent/parallax/collector.yaml"), std::string::npos);
+}
+
+// Issue 14: a 10 MB deeply nested file used 1.5 GB before "bad file".
+TEST(ConfigTest, HugeDeeplyNestedFileFailsFastWithLittleMemory) {
+  const std::string path = ::testing::TempDir() + "/parallax_huge_config.yaml";
+  {
+    std::ofstream out(path, std::ios::binary);
+    std::string chunk(1 << 20, '[');
+    for (int i = 0; i < 10; ++i) out << chunk;
+  }
+  struct rusage before {};
+  getrusage(RUSAGE_SELF, &before);
+  const auto start = std::chrono::steady_clock::now();
+  Config c;
+  Status s = LoadConfigFile(path, &c);
+  const auto took = std::chrono::steady_clock::now() - start;
+  struct rusage after {};
+  getrusage(RUSAGE_SELF, &after);
+  std::filesystem::remove(path);
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
+  EXPECT_EQ(s.message(), path + ": config file is larger than the limit of 2097152 bytes");
+  EXPECT_LT(after.ru_maxrss - before.ru_maxrss, 64 * 1024) << "KiB of peak memory added";
+  EXPECT_LT(took, std::chrono::seconds(5));  // generous: it reads 2 MiB
+}
+
+TEST(ConfigTest, NestingLimitHasAPlainMessage) {
+  const std::string want =
+      "test.yaml: config nests deeper than 64 levels (a Parallax config needs fewer than 10)";
+  EXPECT_EQ(ParseError(std::string(100000, '[') + std::string(100000, ']')), want);
+  EXPECT_EQ(ParseError("a: " + std::string(65, '{')), want);
+  std::string block;
+  for (int i = 0; i < 70; ++i) block += std::string(i * 2, ' ') + "k" + std::to_string(i) + ":\n";
+  EXPECT_EQ(ParseError(block), want);
+  std::string seq;
+  for (int i = 0; i < 70; ++i) seq += "- ";
+  EXPECT_EQ(ParseError(seq + "x\n"), want);
+  // Brackets in quotes and comments do not count.
+  Config c;
+  Status s = ParseConfig("interval: 30s # " + std::string(100, '[') + "\n", "x", &c);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  s = ParseConfig("targets:\n  - name: a\n    host: h\n    labels: {note: \"" +
+                      std::string(100, '{') + "\"}\n",
+                  "x", &c);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+}
+
+TEST(ConfigTest, StorageBusyKeys) {
+  Config c;
+  Status s = ParseConfig("storage:\n  busy_timeout: 2s\n  busy_retry: 30s\n", "x", &c);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(c.storage.busy_timeout, std::chrono::seconds(2));
+  EXPECT_EQ(c.storage.busy_retry, std::chrono::seconds(30));
+  EXPECT_EQ(ParseError("storage:\n  busy_retry: 1h\n"),
+            "test.yaml: storage.busy_retry: 1h is above the maximum 10m at line 2");
 }
 
 TEST(AddressTest, ListenAddresses) {

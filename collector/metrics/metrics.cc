@@ -90,8 +90,47 @@ Metrics::Metrics()
                           .Help("Time to commit one batch of results to SQLite")
                           .Register(*registry_)
                           .Add({}, prometheus::Histogram::BucketBoundaries{
-                                       0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                       0.25, 0.5, 1, 2.5})) {}
+                                       0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                       0.5, 1, 2.5})) {
+  RegisterStoreSeries();
+}
+
+void Metrics::RegisterStoreSeries() {
+  store_errors_ = &BuildCounter()
+                       .Name("parallax_store_errors_total")
+                       .Help(
+                           "Failed SQLite write transactions (after retries), by kind: busy, "
+                           "full, io, corrupt, other")
+                       .Register(*registry_);
+  for (const char* kind : {"busy", "full", "io", "corrupt", "other"}) {
+    store_errors_->Add({{"kind", kind}});
+  }
+  auto gauge = [&](const char* name, const char* help) {
+    return &BuildGauge().Name(name).Help(help).Register(*registry_).Add({});
+  };
+  store_database_bytes_ =
+      gauge("parallax_store_database_bytes", "Size of the SQLite database file");
+  store_wal_bytes_ = gauge("parallax_store_wal_bytes", "Size of the SQLite write-ahead log file");
+  store_free_bytes_ = gauge("parallax_store_free_bytes",
+                            "Free space for the collector in the database's directory (statvfs)");
+  store_retention_lag_ = gauge("parallax_store_retention_lag_seconds",
+                               "How far the oldest stored result is beyond storage.retention "
+                               "(0 when retention keeps up)");
+}
+
+void Metrics::SetStoreStats(const std::map<std::string, uint64_t>& errors_by_kind,
+                            double database_bytes, double wal_bytes, double free_bytes,
+                            double retention_lag_seconds) {
+  for (const auto& [kind, count] : errors_by_kind) {
+    prometheus::Counter& c = store_errors_->Add({{"kind", kind}});
+    const double delta = static_cast<double>(count) - c.Value();
+    if (delta > 0) c.Increment(delta);
+  }
+  store_database_bytes_->Set(database_bytes);
+  store_wal_bytes_->Set(wal_bytes);
+  if (free_bytes >= 0) store_free_bytes_->Set(free_bytes);
+  store_retention_lag_->Set(retention_lag_seconds);
+}
 
 Metrics::PairSeries& Metrics::PairLocked(const std::string& probe, const std::string& target) {
   auto [it, inserted] = pairs_.try_emplace({probe, target});
@@ -106,18 +145,17 @@ Metrics::PairSeries& Metrics::PairLocked(const std::string& probe, const std::st
   return s;
 }
 
-void Metrics::ObserveResults(const std::string& probe,
-                             std::span<const v1::CheckResult> results) {
+void Metrics::ObserveResults(const std::string& probe, std::span<const v1::CheckResult> results) {
   std::lock_guard<std::mutex> lock(mu_);
   for (const v1::CheckResult& r : results) {
     PairSeries& s = PairLocked(probe, r.target());
     int o = r.outcome();
     if (o < 0 || o >= v1::Outcome_ARRAYSIZE) o = v1::OUTCOME_UNSPECIFIED;
     if (s.by_outcome[o] == nullptr) {
-      s.by_outcome[o] = &check_total_.Add(
-          {{"probe", probe},
-           {"target", r.target()},
-           {"outcome", std::string(OutcomeWord(static_cast<v1::Outcome>(o)))}});
+      s.by_outcome[o] =
+          &check_total_.Add({{"probe", probe},
+                             {"target", r.target()},
+                             {"outcome", std::string(OutcomeWord(static_cast<v1::Outcome>(o)))}});
     }
     s.by_outcome[o]->Increment();
     // Results may arrive out of order after a resend: gauges follow the newest.
@@ -144,8 +182,8 @@ void Metrics::SetProbeInfo(const std::string& probe,
   std::lock_guard<std::mutex> lock(mu_);
   prometheus::Gauge*& series = probe_info_series_[probe];
   if (series != nullptr) probe_info_.Remove(series);
-  series = &probe_info_.Add(
-      {{"probe", probe}, {"network", label("network")}, {"site", label("site")}});
+  series =
+      &probe_info_.Add({{"probe", probe}, {"network", label("network")}, {"site", label("site")}});
   series->Set(1);
 }
 

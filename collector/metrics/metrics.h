@@ -56,6 +56,12 @@ class Metrics {
   void SetNetworkBlocked(const std::string& network, bool blocked);
   void CountIncident(v1::Cause cause);
 
+  // Storage health (from the Store's StoreStats, pushed after each refresh):
+  // parallax_store_errors_total{kind} (set to the store's cumulative counts),
+  // parallax_store_{database,wal,free}_bytes, parallax_store_retention_lag_seconds.
+  void SetStoreStats(const std::map<std::string, uint64_t>& errors_by_kind, double database_bytes,
+                     double wal_bytes, double free_bytes, double retention_lag_seconds);
+
  private:
   struct PairSeries {
     prometheus::Gauge* up = nullptr;
@@ -92,6 +98,14 @@ class Metrics {
   std::map<std::pair<std::string, std::string>, PairSeries> pairs_;
   std::map<std::string, std::map<v1::Cause, prometheus::Gauge*>> causes_;  // target -> cause
   std::map<std::string, prometheus::Gauge*> probe_info_series_;
+
+  // Storage health series, registered by RegisterStoreSeries().
+  void RegisterStoreSeries();
+  prometheus::Family<prometheus::Counter>* store_errors_ = nullptr;
+  prometheus::Gauge* store_database_bytes_ = nullptr;
+  prometheus::Gauge* store_wal_bytes_ = nullptr;
+  prometheus::Gauge* store_free_bytes_ = nullptr;
+  prometheus::Gauge* store_retention_lag_ = nullptr;
 };
 
 }  // namespace parallax::collector

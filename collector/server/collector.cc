@@ -77,6 +77,16 @@ Status Collector::Start(const Config& config, const CollectorOptions& options,
   StoreOptions so;
   so.path = config.storage.path;
   so.retention = config.storage.retention;
+  so.busy_timeout = config.storage.busy_timeout;
+  so.busy_retry = config.storage.busy_retry;
+  so.incident_retention = config.storage.incident_retention;
+  Metrics* metrics = &c->metrics_;
+  so.on_commit = [metrics](double seconds) { metrics->ObserveCommit(seconds); };
+  so.on_stats = [metrics](const StoreStats& s) {
+    metrics->SetStoreStats(s.errors, static_cast<double>(s.database_bytes),
+                           static_cast<double>(s.wal_bytes), static_cast<double>(s.free_bytes),
+                           s.retention_lag_seconds);
+  };
   Status st = Store::Open(so, &c->store_);
   if (!st.ok()) return Status::IoError("storage.path \"" + so.path + "\": " + st.message());
   st = LoadState(c->store_.get(), &c->state_, &c->metrics_);

@@ -17,6 +17,7 @@ class IncidentsTest : public ::testing::Test {
     dir_ = tmpl;
     options_.path = dir_ + "/parallax.db";
     options_.retention = std::chrono::milliseconds(0);
+    options_.incident_retention = std::chrono::milliseconds(0);
     Reopen();
   }
   void TearDown() override {

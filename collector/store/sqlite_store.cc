@@ -1,7 +1,12 @@
 #include "collector/store/sqlite_store.h"
 
-#include <filesystem>
+#include <sys/statvfs.h>
 
+#include <algorithm>
+#include <filesystem>
+#include <thread>
+
+#include "common/clock.h"
 #include "common/log.h"
 
 namespace parallax::collector {
@@ -35,6 +40,8 @@ Status SqliteStore::Open(const StoreOptions& options, std::unique_ptr<Store>* ou
   s = Reader::Open(options.path, options.busy_timeout, &store->reader_);
   if (!s.ok()) return s;
   store->next_sweep_ = std::chrono::steady_clock::now();  // sweep once at start
+  store->RefreshStats();                                  // stats from the start
+  store->next_stats_ = std::chrono::steady_clock::now() + options.stats_every;
   store->thread_ = std::thread([p = store.get()] { p->WriterLoop(); });
   *out = std::move(store);
   return Status::Ok();
@@ -50,12 +57,17 @@ SqliteStore::~SqliteStore() {
 }
 
 void SqliteStore::Enqueue(WriteOp op) {
+  bool wake = true;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    op.index = next_index_.fetch_add(1);
+    queued_results_ += op.results.size();
     queue_.push_back(std::move(op));
     ++enqueued_;
+    // A writer in its group-commit wait needs waking only for a full batch.
+    wake = !group_waiting_ || queued_results_ >= options_.max_batch_results;
   }
-  work_cv_.notify_one();
+  if (wake) work_cv_.notify_one();
 }
 
 void SqliteStore::SubmitResults(const std::string& probe, const std::string& boot_id,
@@ -90,8 +102,18 @@ void SqliteStore::Flush() {
 }
 
 uint64_t SqliteStore::CommittedSeq(const std::string& probe, const std::string& boot_id) const {
+  BootKey key{probe, boot_id};
   std::lock_guard<std::mutex> lock(seq_mu_);
-  auto it = committed_.find({probe, boot_id});
+  auto b = broken_.find(key);
+  // A new stream resumes from here: what it submits from now on is accepted.
+  if (b != broken_.end()) b->second = next_index_.load();
+  auto it = committed_.find(key);
+  return it == committed_.end() ? 0 : it->second;
+}
+
+uint64_t SqliteStore::Committed(const BootKey& key) const {
+  std::lock_guard<std::mutex> lock(seq_mu_);
+  auto it = committed_.find(key);
   return it == committed_.end() ? 0 : it->second;
 }
 
@@ -145,6 +167,7 @@ std::vector<WriteOp> SqliteStore::TakeBatch() {
     size_t n = queue_.front().results.size();
     if (!batch.empty() && results + n > options_.max_batch_results) break;
     results += n;
+    queued_results_ -= n;
     batch.push_back(std::move(queue_.front()));
     queue_.pop_front();
   }
@@ -152,56 +175,165 @@ std::vector<WriteOp> SqliteStore::TakeBatch() {
 }
 
 void SqliteStore::WriterLoop() {
-  const bool retention = options_.retention.count() > 0;
+  using std::chrono::steady_clock;
+  const bool retention = options_.retention.count() > 0 || options_.incident_retention.count() > 0;
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
+    const auto now = steady_clock::now();
+    if (retention && !sweeping_ && now >= next_sweep_) {
+      sweeping_ = true;
+      sweep_phase_ = 0;
+      const int64_t wall_ms = WallClockMs();
+      sweep_cutoff_ms_ = wall_ms - options_.retention.count();
+      incident_cutoff_ms_ = wall_ms - options_.incident_retention.count();
+      next_sweep_ = now + options_.retention_sweep_every;
+      last_chunk_ = steady_clock::time_point{};
+    }
+    if (now >= next_stats_) {
+      next_stats_ = now + options_.stats_every;
+      lock.unlock();
+      RefreshStats();
+      lock.lock();
+      continue;
+    }
     if (!queue_.empty()) {
+      // Group commit: while other streams' batches are likely on their way
+      // (we committed moments ago), wait a little so one transaction and
+      // one fsync serve them all.
+      if (options_.group_commit_wait.count() > 0 && !stop_ &&
+          queued_results_ < options_.max_batch_results &&
+          now - last_commit_end_ < kGroupCommitBusy) {
+        group_waiting_ = true;
+        work_cv_.wait_until(lock, now + options_.group_commit_wait,
+                            [&] { return stop_ || queued_results_ >= options_.max_batch_results; });
+        group_waiting_ = false;
+      }
       std::vector<WriteOp> batch = TakeBatch();
       const size_t n = batch.size();
       lock.unlock();
       CommitBatch(std::move(batch));
+      last_commit_end_ = steady_clock::now();
       lock.lock();
       completed_ += n;
       done_cv_.notify_all();
+      // Under load, retention still advances in bounded steps.
+      if (sweeping_ && steady_clock::now() - last_chunk_ >= kSweepUnderLoadEvery) {
+        lock.unlock();
+        SweepChunk();
+        lock.lock();
+      }
       continue;
     }
     if (stop_) return;
-    if (retention && !sweeping_ && std::chrono::steady_clock::now() >= next_sweep_) {
-      sweeping_ = true;
-      sweep_cutoff_ms_ =
-          std::chrono::duration_cast<std::chrono::milliseconds>(
-              std::chrono::system_clock::now().time_since_epoch() - options_.retention)
-              .count();
-      next_sweep_ = std::chrono::steady_clock::now() + options_.retention_sweep_every;
-    }
     if (sweeping_) {
       lock.unlock();
       SweepChunk();
       lock.lock();
       continue;
     }
-    if (retention) {
-      work_cv_.wait_until(lock, next_sweep_, [&] { return stop_ || !queue_.empty(); });
-    } else {
-      work_cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
-    }
+    auto wake = next_stats_;
+    if (retention) wake = std::min(wake, next_sweep_);
+    work_cv_.wait_until(lock, wake, [&] { return stop_ || !queue_.empty(); });
   }
 }
 
 void SqliteStore::CommitBatch(std::vector<WriteOp> batch) {
+  // 1. Refuse the results ops of broken boots that would leave a hole.
+  std::vector<WriteOp> refused;
+  std::vector<Status> refused_why;
+  {
+    std::map<BootKey, uint64_t> expected;  // highest seq accepted so far in this batch
+    std::lock_guard<std::mutex> lock(seq_mu_);
+    std::vector<WriteOp> accepted;
+    accepted.reserve(batch.size());
+    for (WriteOp& op : batch) {
+      if (op.kind != WriteOp::Kind::kResults || op.results.empty()) {
+        accepted.push_back(std::move(op));
+        continue;
+      }
+      BootKey key{op.probe, op.boot_id};
+      auto b = broken_.find(key);
+      if (b == broken_.end()) {
+        accepted.push_back(std::move(op));
+        continue;
+      }
+      auto c = committed_.find(key);
+      uint64_t have = c == committed_.end() ? 0 : c->second;
+      auto e = expected.find(key);
+      if (e != expected.end()) have = std::max(have, e->second);
+      uint64_t min_seq = UINT64_MAX, max_seq = 0;
+      for (const v1::CheckResult& r : op.results) {
+        min_seq = std::min<uint64_t>(min_seq, r.seq());
+        max_seq = std::max<uint64_t>(max_seq, r.seq());
+      }
+      const bool new_stream = b->second != kNoResync && op.index >= b->second;
+      if (new_stream || min_seq <= have + 1) {
+        expected[key] = std::max(have, max_seq);
+        accepted.push_back(std::move(op));
+        continue;
+      }
+      refused_why.push_back(Status::Unavailable(
+          "results " + std::to_string(min_seq) + ".." + std::to_string(max_seq) + " of probe \"" +
+          op.probe + "\" boot " + op.boot_id + " were queued behind a failed transaction;" +
+          " stored up to seq " + std::to_string(have) + ", resend from there"));
+      refused.push_back(std::move(op));
+    }
+    batch = std::move(accepted);
+  }
+  for (size_t i = 0; i < refused.size(); ++i) {
+    CommitInfo info;
+    info.status = refused_why[i];
+    info.committed_seq = Committed({refused[i].probe, refused[i].boot_id});
+    if (refused[i].done) refused[i].done(info);
+  }
+  if (batch.empty()) return;
+
+  // 2. Apply in one transaction; retry while another connection holds the lock.
   std::vector<CommitInfo> infos;
   std::map<BootKey, uint64_t> committed;
-  Status s = writer_->Apply(batch, &infos, &committed);
+  const auto first_try = std::chrono::steady_clock::now();
+  auto backoff = std::chrono::milliseconds(100);
+  Status s;
+  for (int attempt = 1;; ++attempt) {
+    committed.clear();
+    s = writer_->Apply(batch, &infos, &committed);
+    if (s.ok() || s.code() != Status::Code::kUnavailable) break;
+    if (std::chrono::steady_clock::now() + backoff - first_try > options_.busy_retry) break;
+    Logf(LogLevel::kWarning, "store: database busy (attempt %d), retrying in %lld ms: %s", attempt,
+         static_cast<long long>(backoff.count()), s.ToString().c_str());
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+  }
+
+  // 3. Publish or break.
   if (s.ok()) {
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - first_try).count();
+    {
+      std::lock_guard<std::mutex> lock(stats_mu_);
+      ++stats_.commits;
+      stats_.commit_seconds_sum += seconds;
+    }
+    if (options_.on_commit) options_.on_commit(seconds);
     std::lock_guard<std::mutex> lock(seq_mu_);
-    for (auto& [key, seq] : committed) committed_[key] = seq;
+    for (auto& [key, seq] : committed) {
+      committed_[key] = seq;
+      broken_.erase(key);
+    }
   } else {
+    CountError(s);
     Logf(LogLevel::kWarning, "store: transaction of %zu operations failed, rolled back: %s",
          batch.size(), s.ToString().c_str());
+    {
+      std::lock_guard<std::mutex> lock(seq_mu_);
+      for (const WriteOp& op : batch) {
+        if (op.kind == WriteOp::Kind::kResults) broken_[{op.probe, op.boot_id}] = kNoResync;
+      }
+    }
     infos.assign(batch.size(), CommitInfo{});
     for (size_t i = 0; i < batch.size(); ++i) {
       infos[i].status = s;
-      infos[i].committed_seq = CommittedSeq(batch[i].probe, batch[i].boot_id);
+      infos[i].committed_seq = Committed({batch[i].probe, batch[i].boot_id});
     }
   }
   for (size_t i = 0; i < batch.size(); ++i) {
@@ -211,15 +343,110 @@ void SqliteStore::CommitBatch(std::vector<WriteOp> batch) {
 }
 
 void SqliteStore::SweepChunk() {
+  last_chunk_ = std::chrono::steady_clock::now();
+  const int64_t chunk = options_.retention_chunk_rows;
   int64_t deleted = 0;
-  Status s = writer_->DeleteOlderThan(sweep_cutoff_ms_, options_.retention_chunk_rows, &deleted);
+  Status s;
+  std::vector<std::string> expired;
+  if (sweep_phase_ == 0 && options_.retention.count() > 0) {
+    s = writer_->DeleteOlderThan(sweep_cutoff_ms_, chunk, &deleted);
+  } else if (sweep_phase_ == 1 && options_.incident_retention.count() > 0) {
+    s = writer_->DeleteIncidentsClosedBefore(incident_cutoff_ms_, chunk, &deleted);
+  } else if (sweep_phase_ == 2 && options_.retention.count() > 0) {
+    // Probes not seen for the whole retention with no result left.
+    s = writer_->DeleteExpiredProbes(sweep_cutoff_ms_, chunk, &expired);
+    deleted = static_cast<int64_t>(expired.size());
+    if (s.ok() && !expired.empty()) {
+      std::lock_guard<std::mutex> lock(seq_mu_);
+      for (const std::string& name : expired) {
+        auto drop = [&](auto& map) {
+          for (auto it = map.lower_bound({name, ""}); it != map.end() && it->first.first == name;) {
+            it = map.erase(it);
+          }
+        };
+        drop(committed_);
+        drop(broken_);
+      }
+      Logf(LogLevel::kInfo, "store: retention removed %zu probes not seen for %lld s",
+           expired.size(), static_cast<long long>(options_.retention.count() / 1000));
+    }
+  }
   if (!s.ok()) {
+    CountError(s);
     Logf(LogLevel::kWarning, "store: retention delete failed (retrying next sweep): %s",
          s.ToString().c_str());
     sweeping_ = false;
     return;
   }
-  if (deleted < options_.retention_chunk_rows) sweeping_ = false;
+  if (deleted < chunk && ++sweep_phase_ > 2) sweeping_ = false;
+}
+
+void SqliteStore::CountError(const Status& s) {
+  const char* kind = "other";
+  switch (sqlite::CodeOf(s) & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      kind = "busy";
+      break;
+    case SQLITE_FULL:
+      kind = "full";
+      break;
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+      kind = "io";
+      break;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      kind = "corrupt";
+      break;
+    default:
+      break;
+  }
+  std::lock_guard<std::mutex> lock(stats_mu_);
+  ++stats_.errors[kind];
+}
+
+void SqliteStore::RefreshStats() {
+  Status s = writer_->Checkpoint();
+  if (!s.ok() && (sqlite::CodeOf(s) & 0xff) != SQLITE_BUSY) {
+    Logf(LogLevel::kWarning, "store: WAL checkpoint failed: %s", s.ToString().c_str());
+  }
+  std::error_code ec;
+  const auto db_bytes = std::filesystem::file_size(options_.path, ec);
+  const int64_t database_bytes = ec ? 0 : static_cast<int64_t>(db_bytes);
+  const auto wal = std::filesystem::file_size(options_.path + "-wal", ec);
+  const int64_t wal_bytes = ec ? 0 : static_cast<int64_t>(wal);
+  int64_t free_bytes = -1;
+  std::filesystem::path dir = std::filesystem::path(options_.path).parent_path();
+  struct statvfs vfs {};
+  if (statvfs(dir.empty() ? "." : dir.c_str(), &vfs) == 0) {
+    free_bytes = static_cast<int64_t>(vfs.f_bavail) * static_cast<int64_t>(vfs.f_frsize);
+  }
+  double lag = 0;
+  if (options_.retention.count() > 0) {
+    int64_t oldest = 0;
+    if (writer_->OldestResultMs(&oldest).ok() && oldest > 0) {
+      const int64_t cutoff = WallClockMs() - options_.retention.count();
+      if (oldest < cutoff) lag = static_cast<double>(cutoff - oldest) / 1000.0;
+    }
+  }
+  StoreStats snapshot;
+  {
+    std::lock_guard<std::mutex> lock(stats_mu_);
+    stats_.database_bytes = database_bytes;
+    stats_.wal_bytes = wal_bytes;
+    stats_.free_bytes = free_bytes;
+    stats_.retention_lag_seconds = lag;
+    snapshot = stats_;
+  }
+  if (options_.on_stats) options_.on_stats(snapshot);
+}
+
+StoreStats SqliteStore::Stats() const {
+  std::lock_guard<std::mutex> lock(stats_mu_);
+  return stats_;
 }
 
 }  // namespace parallax::collector

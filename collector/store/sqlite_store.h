@@ -5,14 +5,27 @@
 // queries; an in-memory map (probe, boot) -> max committed seq, loaded at Open
 // and updated after each COMMIT, for CommittedSeq() and dedupe.
 //
-// The writer loop: take queued ops up to max_batch_results results (at least
-// one op), Apply them in one transaction, publish committed seqs, run the
-// `done` callbacks, mark the ops completed (waking Flush()). When the queue
-// is empty and a retention sweep is due, delete one chunk per iteration.
+// The writer loop: when it committed within the last 100 ms (busy), wait up
+// to group_commit_wait for more ops (group commit: one fsync for several
+// streams' batches); take queued ops up to max_batch_results results (at least
+// one op), refuse the results ops of broken boots (below), Apply the rest in
+// one transaction (retrying SQLITE_BUSY with backoff up to busy_retry),
+// publish committed seqs, run the `done` callbacks, mark the ops completed
+// (waking Flush()). When a retention sweep is due, delete one chunk per
+// iteration when the queue is empty, and one chunk per kSweepUnderLoadEvery
+// between batches when it is not (so retention keeps up under load). Every
+// `stats_every`, refresh the stats and run a PASSIVE WAL checkpoint.
+//
+// Broken boots: a failed transaction marks every (probe, boot) it touched as
+// broken. A results op of a broken boot is refused unless it starts at or
+// below the committed seq + 1, or was queued after CommittedSeq() was asked
+// for that boot (a new stream's Welcome). A successful commit of the boot
+// clears the mark.
 //
 // Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -48,6 +61,7 @@ class SqliteStore : public Store {
   void CloseIncident(const std::string& target, int64_t at_ms, const std::string& summary) override;
   Status ListIncidents(const std::string& target, bool open_only, size_t limit,
                        std::vector<IncidentRecord>* out) override;
+  StoreStats Stats() const override;
 
  private:
   explicit SqliteStore(const StoreOptions& options) : options_(options) {}
@@ -59,13 +73,27 @@ class SqliteStore : public Store {
   std::vector<WriteOp> TakeBatch();
   void CommitBatch(std::vector<WriteOp> batch);
   void SweepChunk();
+  // Refreshes file sizes, free space and retention lag; PASSIVE checkpoint.
+  void RefreshStats();
+  void CountError(const Status& s);
 
   const StoreOptions options_;
   std::unique_ptr<Writer> writer_;  // writer thread only (after Open)
   std::unique_ptr<Reader> reader_;
 
+  static constexpr uint64_t kNoResync = UINT64_MAX;
+  static constexpr std::chrono::milliseconds kSweepUnderLoadEvery{250};
+  // A commit that ended less than this ago means "busy": group the next one.
+  static constexpr std::chrono::milliseconds kGroupCommitBusy{100};
+  // The committed max seq without marking a resync (writer thread).
+  uint64_t Committed(const BootKey& key) const;
+
   mutable std::mutex seq_mu_;
   std::map<BootKey, uint64_t> committed_;  // guarded by seq_mu_
+  // Broken boots -> index of the first op accepted from a new stream
+  // (kNoResync until CommittedSeq() is asked). Guarded by seq_mu_.
+  mutable std::map<BootKey, uint64_t> broken_;
+  std::atomic<uint64_t> next_index_{0};  // WriteOp::index of the next Enqueue
 
   std::mutex mu_;
   std::condition_variable work_cv_;  // writer waits for work
@@ -73,12 +101,22 @@ class SqliteStore : public Store {
   std::deque<WriteOp> queue_;        // guarded by mu_
   uint64_t enqueued_ = 0;            // guarded by mu_
   uint64_t completed_ = 0;           // guarded by mu_
+  size_t queued_results_ = 0;        // results in queue_, guarded by mu_
+  bool group_waiting_ = false;       // the writer waits to group a commit; guarded by mu_
   bool stop_ = false;                // guarded by mu_
 
   // Writer thread only.
   std::chrono::steady_clock::time_point next_sweep_;
+  std::chrono::steady_clock::time_point last_chunk_;  // of the sweep in progress
+  std::chrono::steady_clock::time_point next_stats_;
+  std::chrono::steady_clock::time_point last_commit_end_;
   bool sweeping_ = false;
+  int sweep_phase_ = 0;  // 0: results, 1: closed incidents, 2: expired probes
   int64_t sweep_cutoff_ms_ = 0;
+  int64_t incident_cutoff_ms_ = 0;
+
+  mutable std::mutex stats_mu_;
+  StoreStats stats_;  // guarded by stats_mu_
 
   std::thread thread_;
 };

@@ -1,5 +1,7 @@
 #include "collector/store/sqlite_util.h"
 
+#include <exception>
+#include <string>
 #include <utility>
 
 namespace parallax::collector::sqlite {
@@ -24,6 +26,17 @@ Status Error(sqlite3* db, int rc, std::string_view what) {
       return Status::IoError(std::move(msg));
     default:
       return Status::Internal(std::move(msg));
+  }
+}
+
+int CodeOf(const Status& status) {
+  const std::string& m = status.message();
+  size_t at = m.rfind(", code ");
+  if (at == std::string::npos || m.empty() || m.back() != ')') return 0;
+  try {
+    return std::stoi(m.substr(at + 7));
+  } catch (const std::exception&) {
+    return 0;
   }
 }
 

@@ -20,6 +20,9 @@ namespace parallax::collector::sqlite {
 // "<what>: <sqlite message> (SQLITE_BUSY)". SQLITE_BUSY/LOCKED map to
 // Unavailable, SQLITE_FULL/IOERR/CANTOPEN to IoError, the rest to Internal.
 Status Error(sqlite3* db, int rc, std::string_view what);
+// The (extended) SQLite result code carried by a Status made by Error(), or
+// 0 if it carries none.
+int CodeOf(const Status& status);
 
 class Db {
  public:

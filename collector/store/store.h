@@ -12,13 +12,27 @@
 //    Within one boot, seqs must arrive in increasing order (the probe sends them
 //    so); gaps are allowed.
 //  - Nothing reported committed is lost: `done` runs only after COMMIT.
+//  - Contiguous commits: when a transaction fails, every submission of the
+//    boots it touched that was queued behind it fails too (with the same
+//    status, so the stream closes and the probe resends), and so does every
+//    later submission of those boots until either one starts at or below
+//    committed seq + 1 (it continues what is stored) or a new stream asked
+//    CommittedSeq() (the Welcome): the high-water mark never passes a result
+//    that is not stored.
+//  - SQLITE_BUSY/LOCKED (another process holds the write lock, e.g. a backup)
+//    is waited for by SQLite for `busy_timeout`, then the transaction is
+//    retried with backoff until `busy_retry` has passed, then it fails.
 //  - Durability: WAL with synchronous=FULL. The WAL is fsynced at every COMMIT,
 //    before `done` runs (and so before the probe's ack): an acknowledged
 //    result survives a kill -9 of the collector and an OS crash or power loss.
-//    Batching keeps this to one fsync per transaction.
-//  - Retention: the writer deletes results older than `retention` every
-//    `retention_sweep_every`, `retention_chunk_rows` per transaction, between
-//    result batches (never stalling commits for a whole sweep).
+//    Batching keeps this to one fsync per transaction, and group commit
+//    (`group_commit_wait`) puts several streams' batches in one transaction.
+//  - Retention: every `retention_sweep_every` the writer deletes results
+//    older than `retention`, then incidents closed longer ago than
+//    `incident_retention` (with their changes), then probes last seen before
+//    `retention` with no result left (with their boots' dedupe state),
+//    `retention_chunk_rows` per transaction, between result batches (never
+//    stalling commits for a whole sweep, never starved by a busy queue).
 //  - Thread-safe: every public method may be called from any thread.
 #pragma once
 
@@ -35,6 +49,21 @@
 
 namespace parallax::collector {
 
+// What the Store reports about itself, for metrics and alerts. Counters are
+// cumulative since Open.
+struct StoreStats {
+  // Failed write transactions (after retries) by kind of SQLite error:
+  // "busy" (locked by another connection), "full" (disk or quota full),
+  // "io" (I/O error, read-only, permission), "corrupt", "other".
+  std::map<std::string, uint64_t> errors;
+  uint64_t commits = 0;              // successful write transactions
+  double commit_seconds_sum = 0;     // their total duration (BEGIN .. COMMIT, fsync included)
+  int64_t database_bytes = 0;        // size of the database file
+  int64_t wal_bytes = 0;             // size of its -wal file (0 if none)
+  int64_t free_bytes = -1;           // free space for unprivileged users in its directory
+  double retention_lag_seconds = 0;  // age of the oldest result beyond `retention` (0: none)
+};
+
 struct StoreOptions {
   std::string path;                                                   // ":memory:" is not supported
   std::chrono::milliseconds retention = std::chrono::hours(24 * 14);  // 0: keep forever
@@ -42,7 +71,24 @@ struct StoreOptions {
   size_t max_batch_results = 5000;  // results per transaction at most (a larger
                                     // single submission still commits whole)
   std::chrono::milliseconds busy_timeout = std::chrono::seconds(5);  // both connections
+  // Group commit: when busy (a commit ended < 100 ms ago) and fewer than
+  // max_batch_results results are queued, the writer waits up to this long
+  // for more before it begins a transaction, so several streams' batches share
+  // one fsync. Adds at most this much to the ack latency. 0: off.
+  std::chrono::milliseconds group_commit_wait = std::chrono::milliseconds(10);
   int64_t retention_chunk_rows = 10000;  // rows deleted per retention transaction
+  // After SQLite's own busy wait, a busy transaction is retried with backoff
+  // (100 ms doubling up to 2 s) until this much time passed since its first try.
+  std::chrono::milliseconds busy_retry = std::chrono::seconds(10);
+  // Incidents closed longer ago than this are deleted (0: keep forever).
+  std::chrono::milliseconds incident_retention = std::chrono::hours(24 * 365);
+  // Stats (file sizes, free space, retention lag) are refreshed and a PASSIVE
+  // WAL checkpoint runs at this period, on the writer thread.
+  std::chrono::milliseconds stats_every = std::chrono::seconds(5);
+  // Called on the writer thread: after each successful write transaction with
+  // its duration, and after each stats refresh. Must be quick; may be empty.
+  std::function<void(double seconds)> on_commit;
+  std::function<void(const StoreStats&)> on_stats;
 };
 
 struct CommitInfo {
@@ -98,11 +144,19 @@ struct IncidentRecord {
   std::vector<IncidentChangeRecord> changes;  // oldest first
 };
 
+// Start of the Status message when Open() finds the database file damaged
+// (quick_check failed, or not a database): the collector exits with a
+// distinct code instead of restarting on it.
+inline constexpr char kDamagedDatabase[] = "database file is damaged:";
+
 class Store {
  public:
   using CommitCallback = std::function<void(const CommitInfo&)>;
 
-  // Opens (creating if needed) and migrates the database, starts the writer.
+  // Opens (creating if needed), checks (PRAGMA quick_check: a damaged file
+  // is refused with a message starting with kDamagedDatabase) and migrates
+  // the database, starts the writer. The WAL is bounded: journal_size_limit
+  // 64 MiB, a PASSIVE checkpoint every `stats_every`.
   static Status Open(const StoreOptions& options, std::unique_ptr<Store>* out);
   // Flushes every submitted write, then stops the writer thread.
   virtual ~Store() = default;
@@ -118,7 +172,10 @@ class Store {
   virtual void Flush() = 0;
 
   // Highest committed seq of (probe, boot_id), 0 if none. From memory: never
-  // touches SQLite, safe to call from a gRPC reaction.
+  // touches SQLite, safe to call from a gRPC reaction. This is the resume
+  // point a new stream tells its probe (Welcome): after a failed transaction
+  // of the boot, submissions queued before this call are refused, those
+  // after it are accepted wherever they start (see "Contiguous commits").
   virtual uint64_t CommittedSeq(const std::string& probe, const std::string& boot_id) const = 0;
 
   // The newest stored result of every probe x target pair.
@@ -141,6 +198,10 @@ class Store {
   // Newest (by opened_ms) first; `target` empty = all; `limit` 0 = no limit.
   virtual Status ListIncidents(const std::string& target, bool open_only, size_t limit,
                                std::vector<IncidentRecord>* out) = 0;
+
+  // The latest statistics (refreshed every `stats_every`). From memory;
+  // safe from any thread. A store without statistics returns zeros.
+  virtual StoreStats Stats() const { return {}; }
 };
 
 }  // namespace parallax::collector

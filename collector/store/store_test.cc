@@ -1,5 +1,4 @@
 #include "collector/store/store.h"
-#include "common/clock.h"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -14,6 +13,7 @@
 
 #include "collector/store/reader.h"
 #include "collector/store/schema.h"
+#include "common/clock.h"
 #include "common/words.h"
 
 namespace parallax::collector {
@@ -88,6 +88,14 @@ void ExpectIndexedPlan(RawDb* raw, const std::string& sql, const std::string& in
   EXPECT_NE(joined.find(index), std::string::npos) << joined;
 }
 
+bool WaitForCount(const std::atomic<int>& n, int want) {
+  for (int i = 0; i < 500; ++i) {  // at most ~5 s
+    if (n.load() >= want) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
 class StoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -98,6 +106,7 @@ class StoreTest : public ::testing::Test {
     // Test results carry small synthetic timestamps: keep them all, except in
     // the retention test.
     options_.retention = std::chrono::milliseconds(0);
+    options_.incident_retention = std::chrono::milliseconds(0);
   }
   void TearDown() override {
     store_.reset();
@@ -382,6 +391,143 @@ TEST_F(StoreTest, RetentionDeletesOldRowsAndKeepsNew) {
   EXPECT_EQ(Submit("p1", "b", Seqs(1, 55)).duplicates, 55);
 }
 
+// Issue 14: retention ran only when the write queue was empty (starved
+// under load) and only over results.
+TEST_F(StoreTest, RetentionAdvancesUnderLoadAndCoversClosedIncidents) {
+  options_.retention = std::chrono::hours(1);
+  options_.incident_retention = std::chrono::hours(1);
+  options_.retention_sweep_every = std::chrono::milliseconds(20);
+  options_.retention_chunk_rows = 7;  // many chunks per sweep
+  OpenStore();
+  const int64_t now = NowMs();
+  const int64_t old = now - 2 * 3600 * 1000;
+  std::vector<v1::CheckResult> rs;
+  for (uint64_t i = 1; i <= 200; ++i) rs.push_back(Result(i, "t1", old - static_cast<int64_t>(i)));
+  ASSERT_EQ(Submit("p1", "b", rs).stored, 200);
+  // A probe last seen long ago whose results are all old: expires with its boot.
+  store_->RecordProbe({"gone", {}, "v1", old - 5000, old - 5000});
+  ASSERT_EQ(Submit("gone", "gb", {Result(1, "t1", old - 1), Result(2, "t1", old - 2)}).stored, 2);
+  store_->OpenIncident("t1", v1::CAUSE_HOST_OFFLINE, old - 1000, "old");
+  store_->CloseIncident("t1", old, "back");
+  store_->OpenIncident("t2", v1::CAUSE_HOST_OFFLINE, old - 1000, "still open");
+  store_->OpenIncident("t3", v1::CAUSE_HOST_OFFLINE, now - 1000, "recent");
+  store_->CloseIncident("t3", now, "back");
+
+  // Keep the queue busy with new results from another thread.
+  std::atomic<bool> stop{false};
+  std::atomic<int> inflight{0};
+  std::thread load([&] {
+    uint64_t seq = 1;
+    while (!stop) {
+      if (inflight < 50) {
+        ++inflight;
+        std::vector<v1::CheckResult> batch;
+        for (int k = 0; k < 20; ++k, ++seq) batch.push_back(Result(seq, "t9", NowMs()));
+        store_->SubmitResults("load", "b", std::move(batch),
+                              [&](const CommitInfo&) { --inflight; });
+      } else {
+        std::this_thread::yield();
+      }
+    }
+  });
+  RawDb raw(options_.path);
+  bool drained = false;
+  for (int i = 0; i < 1000 && !drained; ++i) {  // at most ~10 s
+    drained = raw.Int(
+                  "SELECT COUNT(*) FROM results r JOIN probes p ON p.id = r.probe_id"
+                  " WHERE p.name = 'p1'") == 0 &&
+              raw.Int("SELECT COUNT(*) FROM incidents") == 2 &&
+              raw.Int("SELECT COUNT(*) FROM probes WHERE name = 'gone'") == 0;
+    if (!drained) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  stop = true;
+  load.join();
+  store_->Flush();
+  EXPECT_TRUE(drained) << "old results left: "
+                       << raw.Int("SELECT COUNT(*) FROM results WHERE ts_ms < " +
+                                  std::to_string(old + 1));
+  // The old closed incident is gone with its changes; the open one and the
+  // recent one stay.
+  EXPECT_EQ(raw.Texts("SELECT summary FROM incidents ORDER BY id").size(), 2u);
+  EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM incident_changes WHERE incident_id NOT IN"
+                    " (SELECT id FROM incidents)"),
+            0);
+  EXPECT_GT(raw.Int("SELECT COUNT(*) FROM results r JOIN probes p ON p.id = r.probe_id"
+                    " WHERE p.name = 'load'"),
+            0);
+  // The expired probe's boot went with it; probes with recent activity stay.
+  EXPECT_EQ(store_->CommittedSeq("gone", "gb"), 0u);
+  EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM probe_boots WHERE boot_id = 'gb'"), 0);
+  EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM probes WHERE name IN ('p1', 'load')"), 2);
+  // It may come back: a new submission is stored from scratch.
+  EXPECT_EQ(Submit("gone", "gb", {Result(3, "t1", NowMs())}).stored, 1);
+}
+
+TEST_F(StoreTest, StatsReportErrorsSizesAndRetentionLag) {
+  options_.busy_timeout = std::chrono::milliseconds(50);
+  options_.busy_retry = std::chrono::milliseconds(0);
+  options_.retention = std::chrono::hours(1);
+  options_.retention_sweep_every = std::chrono::hours(1);  // only the sweep at start
+  options_.stats_every = std::chrono::milliseconds(50);
+  std::atomic<int> commits{0}, refreshes{0};
+  options_.on_commit = [&](double seconds) {
+    EXPECT_GE(seconds, 0.0);
+    ++commits;
+  };
+  options_.on_stats = [&](const StoreStats&) { ++refreshes; };
+  OpenStore();
+  // The sweep at start is over once the writer thread refreshed the stats.
+  ASSERT_TRUE(WaitForCount(refreshes, 2));
+  const int64_t two_hours_ago = NowMs() - 2 * 3600 * 1000;
+  ASSERT_TRUE(Submit("p1", "b", {Result(1, "t1", two_hours_ago)}).status.ok());
+  {
+    RawDb raw(options_.path);
+    ASSERT_EQ(raw.Exec("BEGIN EXCLUSIVE"), SQLITE_OK);
+    EXPECT_FALSE(Submit("p1", "b", Seqs(2, 3)).status.ok());
+    ASSERT_EQ(raw.Exec("ROLLBACK"), SQLITE_OK);
+  }
+  const int before = refreshes.load();
+  ASSERT_TRUE(WaitForCount(refreshes, before + 2));
+  StoreStats st = store_->Stats();
+  EXPECT_EQ(st.errors["busy"], 1u);
+  EXPECT_EQ(st.commits, 1u) << "the failed transaction is not a commit";
+  EXPECT_GE(commits.load(), 1);
+  EXPECT_GT(st.commit_seconds_sum, 0.0);
+  EXPECT_GT(st.database_bytes, 0);
+  EXPECT_GE(st.wal_bytes, 0);
+  EXPECT_GT(st.free_bytes, 0);
+  EXPECT_NEAR(st.retention_lag_seconds, 3600, 60);
+}
+
+TEST_F(StoreTest, DamagedDatabaseIsRefusedWithARecoveryHint) {
+  OpenStore();
+  std::vector<v1::CheckResult> rs;
+  for (uint64_t i = 1; i <= 3000; ++i) {
+    v1::CheckResult r = Result(i, "t" + std::to_string(i % 7), 1000 + i);
+    r.set_detail(std::string(100, 'd'));
+    rs.push_back(r);
+  }
+  ASSERT_EQ(Submit("p1", "b", rs).stored, 3000);
+  store_.reset();  // the last connection checkpoints the WAL into the file
+  ASSERT_FALSE(std::filesystem::exists(options_.path + "-wal"));
+  const auto size = std::filesystem::file_size(options_.path);
+  ASSERT_GT(size, 20u * 4096);
+  {
+    std::fstream f(options_.path, std::ios::in | std::ios::out | std::ios::binary);
+    for (uintmax_t page = 4; page * 4096 < size; page += 3) {  // trash every third page
+      f.seekp(static_cast<std::streamoff>(page * 4096 + 8));
+      f << std::string(200, '\x5a');
+    }
+  }
+  std::unique_ptr<Store> store;
+  Status s = Store::Open(options_, &store);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(store, nullptr);
+  EXPECT_EQ(s.message().rfind(kDamagedDatabase, 0), 0u) << s.ToString();
+  EXPECT_NE(s.message().find(options_.path), std::string::npos) << s.ToString();
+  EXPECT_NE(s.message().find(".recover"), std::string::npos) << s.ToString();
+}
+
 TEST_F(StoreTest, UnusablePathGivesClearError) {
   std::unique_ptr<Store> store;
   options_.path = dir_ + "/missing-dir/parallax.db";
@@ -421,6 +567,7 @@ TEST_F(StoreTest, NewerSchemaVersionIsRefused) {
 
 TEST_F(StoreTest, BusyDatabaseFailsTheBatchAndTheStoreKeepsRunning) {
   options_.busy_timeout = std::chrono::milliseconds(50);
+  options_.busy_retry = std::chrono::milliseconds(0);
   OpenStore();
   ASSERT_EQ(Submit("p1", "b", Seqs(1, 2)).stored, 2);
   RawDb raw(options_.path);
@@ -438,6 +585,93 @@ TEST_F(StoreTest, BusyDatabaseFailsTheBatchAndTheStoreKeepsRunning) {
   EXPECT_EQ(retried.stored, 3);
   EXPECT_EQ(retried.committed_seq, 5u);
   EXPECT_EQ(History("t1").size(), 5u);
+}
+
+// The issue 14 loss: a transaction fails while later batches of the same
+// stream are queued; they must fail too instead of raising the mark past the
+// lost ones.
+TEST_F(StoreTest, BatchesQueuedBehindAFailedTransactionFailAndTheMarkKeepsNoHole) {
+  options_.busy_timeout = std::chrono::milliseconds(200);
+  options_.busy_retry = std::chrono::milliseconds(0);
+  OpenStore();
+  ASSERT_EQ(Submit("p1", "b", Seqs(1, 2)).stored, 2);
+  RawDb raw(options_.path);
+  ASSERT_EQ(raw.Exec("BEGIN EXCLUSIVE"), SQLITE_OK);  // another process holds the write lock
+  std::vector<std::future<CommitInfo>> futures;
+  std::vector<std::shared_ptr<std::promise<CommitInfo>>> promises;
+  for (uint64_t from = 3; from <= 30; from += 4) {  // 3..6, 7..10, ... queued back to back
+    auto p = std::make_shared<std::promise<CommitInfo>>();
+    futures.push_back(p->get_future());
+    store_->SubmitResults("p1", "b", Seqs(from, from + 3),
+                          [p](const CommitInfo& info) { p->set_value(info); });
+    promises.push_back(p);
+  }
+  // Release the lock while the later batches may still be queued.
+  ASSERT_EQ(futures[0].wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  ASSERT_EQ(raw.Exec("ROLLBACK"), SQLITE_OK);
+  for (auto& f : futures) {
+    ASSERT_EQ(f.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+    CommitInfo info = f.get();
+    EXPECT_FALSE(info.status.ok()) << "a batch behind the failed one was stored";
+    EXPECT_EQ(info.status.code(), Status::Code::kUnavailable) << info.status.ToString();
+    EXPECT_EQ(info.committed_seq, 2u);
+  }
+  // A later batch of the failed stream (no new Welcome) that would leave a hole is refused.
+  CommitInfo gap = Submit("p1", "b", Seqs(31, 32));
+  EXPECT_FALSE(gap.status.ok());
+  EXPECT_NE(gap.status.message().find("resend from there"), std::string::npos)
+      << gap.status.ToString();
+  EXPECT_EQ(raw.Int("SELECT max_seq FROM probe_boots WHERE boot_id = 'b'"), 2);
+  EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM results"), 2);
+
+  // The probe reconnects: Welcome says 2, it resends everything from 3.
+  EXPECT_EQ(store_->CommittedSeq("p1", "b"), 2u);
+  CommitInfo resent = Submit("p1", "b", Seqs(3, 32));
+  ASSERT_TRUE(resent.status.ok()) << resent.status.ToString();
+  EXPECT_EQ(resent.stored, 30);
+  EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM results"), 32);
+  EXPECT_EQ(raw.Int("SELECT COUNT(DISTINCT seq) FROM results"), 32);
+  EXPECT_EQ(raw.Int("SELECT max_seq FROM probe_boots WHERE boot_id = 'b'"), 32);
+  // Other boots were never affected, and the mark is healed: gaps are allowed again.
+  EXPECT_TRUE(Submit("p1", "other", Seqs(5, 6)).status.ok());
+  EXPECT_EQ(Submit("p1", "b", Seqs(40, 41)).stored, 2);
+}
+
+TEST_F(StoreTest, AfterAFailureAContiguousResendOrANewStreamIsAccepted) {
+  options_.busy_timeout = std::chrono::milliseconds(50);
+  options_.busy_retry = std::chrono::milliseconds(0);
+  OpenStore();
+  ASSERT_EQ(Submit("p1", "a", Seqs(1, 2)).stored, 2);
+  ASSERT_EQ(Submit("p1", "b", Seqs(1, 2)).stored, 2);
+  RawDb raw(options_.path);
+  ASSERT_EQ(raw.Exec("BEGIN EXCLUSIVE"), SQLITE_OK);
+  EXPECT_FALSE(Submit("p1", "a", Seqs(3, 5)).status.ok());
+  EXPECT_FALSE(Submit("p1", "b", Seqs(3, 5)).status.ok());
+  ASSERT_EQ(raw.Exec("ROLLBACK"), SQLITE_OK);
+  // Boot a: the same stream continues where the store stands: no hole, accepted.
+  EXPECT_EQ(Submit("p1", "a", Seqs(3, 4)).stored, 2);
+  // Boot b: the probe's spool dropped 3..9 meanwhile; a new stream (Welcome
+  // asked) may start after the gap.
+  EXPECT_EQ(store_->CommittedSeq("p1", "b"), 2u);
+  CommitInfo after_gap = Submit("p1", "b", Seqs(10, 12));
+  ASSERT_TRUE(after_gap.status.ok()) << after_gap.status.ToString();
+  EXPECT_EQ(after_gap.committed_seq, 12u);
+}
+
+TEST_F(StoreTest, BusyIsRetriedWithBackoffUntilTheLockIsReleased) {
+  options_.busy_timeout = std::chrono::milliseconds(50);
+  options_.busy_retry = std::chrono::seconds(20);
+  OpenStore();
+  RawDb raw(options_.path);
+  ASSERT_EQ(raw.Exec("BEGIN EXCLUSIVE"), SQLITE_OK);
+  std::thread release([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // > busy_timeout
+    raw.Exec("COMMIT");
+  });
+  CommitInfo info = Submit("p1", "b", Seqs(1, 3));
+  release.join();
+  ASSERT_TRUE(info.status.ok()) << info.status.ToString();
+  EXPECT_EQ(info.stored, 3);
 }
 
 TEST_F(StoreTest, ConcurrentSubmissionsAreStoredExactlyOnce) {

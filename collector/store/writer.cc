@@ -11,6 +11,37 @@ namespace {
 
 int64_t NowMs() { return WallClockMs(); }
 
+Status Damaged(const std::string& path, const std::string& why) {
+  return Status::IoError(std::string(kDamagedDatabase) + " \"" + path + "\" (" + why +
+                         "); refusing to start on it. Stop the collector, keep a copy, then "
+                         "recover what is readable into a new file: sqlite3 '" +
+                         path + "' .recover | sqlite3 '" + path +
+                         ".recovered' and put it in place of "
+                         "the damaged file (or point storage.path elsewhere to start empty)");
+}
+
+// PRAGMA quick_check: "ok", or up to a few lines naming the damage.
+Status QuickCheck(sqlite::Db* db, const std::string& path) {
+  sqlite::Statement st;
+  Status s = st.Prepare(db->get(), "PRAGMA quick_check(5)");
+  if (!s.ok()) return Damaged(path, s.message());
+  std::string problems;
+  bool row = false;
+  while ((s = st.Step(&row)).ok() && row) {
+    std::string line = st.ColumnText(0);
+    if (line == "ok") continue;
+    if (!problems.empty()) problems += "; ";
+    problems += line;
+  }
+  if (!s.ok()) {
+    const int code = sqlite::CodeOf(s) & 0xff;
+    if (code == SQLITE_BUSY || code == SQLITE_LOCKED) return s;
+    return Damaged(path, "quick_check: " + s.message());
+  }
+  if (!problems.empty()) return Damaged(path, "quick_check: " + problems);
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status Writer::Open(const std::string& path, std::chrono::milliseconds busy_timeout,
@@ -23,8 +54,19 @@ Status Writer::Open(const std::string& path, std::chrono::milliseconds busy_time
   // journal_mode returns a row; a non-database file fails here first.
   int64_t ignored = 0;
   s = w->db_.QueryInt("PRAGMA journal_mode=WAL", &ignored);
-  if (!s.ok()) return Status::IoError("database \"" + path + "\": " + s.message());
-  s = w->db_.Exec("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON");
+  if (!s.ok()) {
+    const int code = sqlite::CodeOf(s) & 0xff;
+    if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT) return Damaged(path, s.message());
+    return Status::IoError("database \"" + path + "\": " + s.message());
+  }
+  s = QuickCheck(&w->db_, path);
+  if (!s.ok()) return s;
+  // The WAL is truncated to 64 MiB after each checkpoint that resets it; the
+  // Store runs a PASSIVE checkpoint periodically on top of SQLite's automatic
+  // one every 1000 pages.
+  s = w->db_.Exec(
+      "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA journal_size_limit=67108864;"
+      " PRAGMA wal_autocheckpoint=1000");
   if (!s.ok()) return s;
   s = Migrate(&w->db_, path);
   if (!s.ok()) return s;
@@ -65,6 +107,17 @@ Status Writer::Prepare() {
       {&delete_old_,
        "DELETE FROM results WHERE id IN"
        " (SELECT id FROM results WHERE ts_ms < ?1 ORDER BY ts_ms LIMIT ?2)"},
+      {&select_old_incidents_,
+       "SELECT id FROM incidents WHERE opened_ms < ?1 AND closed_ms != 0 AND closed_ms < ?1"
+       " ORDER BY opened_ms LIMIT ?2"},
+      {&delete_incident_changes_, "DELETE FROM incident_changes WHERE incident_id = ?1"},
+      {&delete_incident_, "DELETE FROM incidents WHERE id = ?1"},
+      {&oldest_result_, "SELECT MIN(ts_ms) FROM results"},
+      {&select_expired_probes_,
+       "SELECT p.id, p.name FROM probes p WHERE p.last_seen_ms < ?1 AND NOT EXISTS"
+       " (SELECT 1 FROM results r WHERE r.probe_id = p.id) LIMIT ?2"},
+      {&delete_probe_boots_, "DELETE FROM probe_boots WHERE probe_id = ?1"},
+      {&delete_probe_, "DELETE FROM probes WHERE id = ?1"},
       {&open_incident_,
        "SELECT id FROM incidents WHERE target_id = ?1 AND closed_ms = 0"
        " ORDER BY opened_ms DESC, id DESC LIMIT 1"},
@@ -214,6 +267,89 @@ Status Writer::DeleteOlderThan(int64_t cutoff_ms, int64_t chunk, int64_t* delete
   *deleted = sqlite3_changes(db_.get());
   s = commit_.Run();
   if (!s.ok()) return Rollback(s);
+  return Status::Ok();
+}
+
+}  // namespace parallax::collector
+
+namespace parallax::collector {
+
+Status Writer::DeleteIncidentsClosedBefore(int64_t cutoff_ms, int64_t chunk, int64_t* deleted) {
+  *deleted = 0;
+  Status s = begin_.Run();
+  if (!s.ok()) return Rollback(s);
+  std::vector<int64_t> ids;
+  {
+    sqlite::ResetGuard guard(&select_old_incidents_);
+    select_old_incidents_.BindInt64(1, cutoff_ms);
+    select_old_incidents_.BindInt64(2, chunk);
+    bool row = false;
+    while ((s = select_old_incidents_.Step(&row)).ok() && row) {
+      ids.push_back(select_old_incidents_.ColumnInt64(0));
+    }
+    if (!s.ok()) return Rollback(s);
+  }
+  for (int64_t id : ids) {
+    delete_incident_changes_.BindInt64(1, id);
+    if (!(s = delete_incident_changes_.Run()).ok()) return Rollback(s);
+    delete_incident_.BindInt64(1, id);
+    if (!(s = delete_incident_.Run()).ok()) return Rollback(s);
+  }
+  s = commit_.Run();
+  if (!s.ok()) return Rollback(s);
+  *deleted = static_cast<int64_t>(ids.size());
+  return Status::Ok();
+}
+
+Status Writer::DeleteExpiredProbes(int64_t cutoff_ms, int64_t chunk,
+                                   std::vector<std::string>* names) {
+  names->clear();
+  Status s = begin_.Run();
+  if (!s.ok()) return Rollback(s);
+  std::vector<std::pair<int64_t, std::string>> expired;
+  {
+    sqlite::ResetGuard guard(&select_expired_probes_);
+    select_expired_probes_.BindInt64(1, cutoff_ms);
+    select_expired_probes_.BindInt64(2, chunk);
+    bool row = false;
+    while ((s = select_expired_probes_.Step(&row)).ok() && row) {
+      expired.emplace_back(select_expired_probes_.ColumnInt64(0),
+                           select_expired_probes_.ColumnText(1));
+    }
+    if (!s.ok()) return Rollback(s);
+  }
+  for (const auto& [id, name] : expired) {
+    delete_probe_boots_.BindInt64(1, id);
+    if (!(s = delete_probe_boots_.Run()).ok()) return Rollback(s);
+    delete_probe_.BindInt64(1, id);
+    if (!(s = delete_probe_.Run()).ok()) return Rollback(s);
+  }
+  s = commit_.Run();
+  if (!s.ok()) return Rollback(s);
+  for (const auto& [id, name] : expired) {
+    probe_ids_.erase(name);
+    for (auto it = boots_.begin(); it != boots_.end();) {
+      it = it->first.first == id ? boots_.erase(it) : std::next(it);
+    }
+    names->push_back(name);
+  }
+  return Status::Ok();
+}
+
+Status Writer::OldestResultMs(int64_t* out) {
+  *out = 0;
+  sqlite::ResetGuard guard(&oldest_result_);
+  bool row = false;
+  Status s = oldest_result_.Step(&row);
+  if (!s.ok()) return s;
+  if (row && !oldest_result_.ColumnIsNull(0)) *out = oldest_result_.ColumnInt64(0);
+  return Status::Ok();
+}
+
+Status Writer::Checkpoint() {
+  int log = 0, done = 0;
+  int rc = sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+  if (rc != SQLITE_OK) return sqlite::Error(db_.get(), rc, "wal checkpoint");
   return Status::Ok();
 }
 

@@ -29,6 +29,7 @@ struct WriteOp {
   enum class Kind { kResults, kProbe, kTargets, kIncident };
   enum class IncidentAction { kOpen, kChange, kClose };
   Kind kind = Kind::kResults;
+  uint64_t index = 0;  // position in submission order (set by the Store's queue)
   // kResults
   std::string probe;
   std::string boot_id;
@@ -65,6 +66,17 @@ class Writer {
 
   // Deletes at most `chunk` results with ts_ms < cutoff_ms in one transaction.
   Status DeleteOlderThan(int64_t cutoff_ms, int64_t chunk, int64_t* deleted);
+  // Deletes at most `chunk` incidents closed before cutoff_ms (with their
+  // changes) in one transaction.
+  Status DeleteIncidentsClosedBefore(int64_t cutoff_ms, int64_t chunk, int64_t* deleted);
+  // Deletes at most `chunk` probes last seen before cutoff_ms that have no
+  // stored result left, with their boots (dedupe state), in one transaction;
+  // their names go to *names.
+  Status DeleteExpiredProbes(int64_t cutoff_ms, int64_t chunk, std::vector<std::string>* names);
+  // ts_ms of the oldest stored result, 0 if none (uses the results_ts index).
+  Status OldestResultMs(int64_t* out);
+  // A PASSIVE WAL checkpoint (never waits for readers or writers).
+  Status Checkpoint();
 
  private:
   struct BootState {
@@ -92,6 +104,9 @@ class Writer {
   sqlite::Statement select_target_, insert_target_name_, upsert_target_;
   sqlite::Statement select_boot_, insert_boot_, update_boot_;
   sqlite::Statement insert_result_, delete_old_;
+  sqlite::Statement select_old_incidents_, delete_incident_changes_, delete_incident_;
+  sqlite::Statement oldest_result_;
+  sqlite::Statement select_expired_probes_, delete_probe_boots_, delete_probe_;
   sqlite::Statement open_incident_, insert_incident_, update_incident_, close_incident_;
   sqlite::Statement insert_change_;
 

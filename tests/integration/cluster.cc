@@ -12,11 +12,12 @@ void Cluster::Configure(const std::vector<TargetSpec>& targets, const std::strin
   }
   std::string yaml = "listen: 127.0.0.1:" + std::to_string(grpc_port_) +
                      "\nmetrics_listen: 127.0.0.1:" + std::to_string(metrics_port_) +
-                     "\nstorage:\n  path: " + db_path() + "\ninterval: " + interval +
-                     "\ntimeout: " + timeout + "\n" + top_extra + "targets:\n";
+                     "\nstorage:\n  path: " + db_path() + "\n" + storage_extra_ +
+                     "interval: " + interval + "\ntimeout: " + timeout + "\n" + top_extra +
+                     "targets:\n";
   for (const TargetSpec& t : targets) {
-    yaml += "  - name: " + t.name + "\n    host: " + t.host + "\n    port: " +
-            std::to_string(t.port) + "\n" + t.extra;
+    yaml += "  - name: " + t.name + "\n    host: " + t.host +
+            "\n    port: " + std::to_string(t.port) + "\n" + t.extra;
   }
   WriteFile(config_path(), yaml);
 }

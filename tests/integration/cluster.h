@@ -3,10 +3,9 @@
 // the CLI for status. Plaintext (--insecure) unless TLS files are given.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -28,6 +27,8 @@ class Cluster {
   // Writes config.yaml with fresh ports; `top_extra` adds top-level YAML.
   void Configure(const std::vector<TargetSpec>& targets, const std::string& interval = "1s",
                  const std::string& timeout = "700ms", const std::string& top_extra = "");
+  // More lines under `storage:` (each indented by 2) for the next Configure.
+  void set_storage_extra(std::string yaml) { storage_extra_ = std::move(yaml); }
   std::string config_path() const { return dir_.File("config.yaml"); }
   std::string db_path() const { return dir_.File("parallax.db"); }
   int grpc_port() const { return grpc_port_; }
@@ -62,6 +63,7 @@ class Cluster {
   int metrics_port_ = 0;
   int collector_starts_ = 0;
   std::string last_cli_error_;
+  std::string storage_extra_;
   std::unique_ptr<Process> collector_;
   std::map<std::string, std::unique_ptr<Process>> probes_;
 };
