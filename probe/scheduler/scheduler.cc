@@ -7,6 +7,7 @@
 
 #include "common/log.h"
 #include "common/version.h"
+#include "probe/checks/outcome_mapping.h"
 #include "probe/scheduler/check_run.h"
 #include "probe/scheduler/schedule_queue.h"
 
@@ -38,7 +39,11 @@ uint64_t Micros(Clock::duration d) {
 class Scheduler::Impl {
  public:
   Impl(boost::asio::io_context& io, SchedulerOptions options, Sink sink)
-      : io_(io), options_(std::move(options)), sink_(std::move(sink)), timer_(io) {
+      : io_(io),
+        options_(std::move(options)),
+        sink_(std::move(sink)),
+        timer_(io),
+        pause_timer_(io) {
     if (options_.max_in_flight == 0) options_.max_in_flight = 1;
     icmp_budget_.max = options_.max_icmp_in_flight;
     if (!ValidIdentification(options_.identification)) {
@@ -70,11 +75,15 @@ class Scheduler::Impl {
   void StartRun(uint64_t key, TargetState& state, Clock::time_point due);
   void OnRunDone(uint64_t run_id, uint64_t key, Clock::time_point due, v1::CheckResult&& r);
   void Arm();
+  void Pause(const v1::CheckResult& r);
 
   boost::asio::io_context& io_;
   SchedulerOptions options_;
   Sink sink_;
   boost::asio::steady_timer timer_;
+  // New checks pause while the probe is out of descriptors/buffers.
+  boost::asio::steady_timer pause_timer_;
+  Clock::time_point paused_until_{};
   bool armed_ = false;
   Clock::time_point armed_due_;
   ScheduleQueue queue_;
@@ -147,6 +156,7 @@ void Scheduler::Impl::Stop() {
   stopped_ = true;
   boost::system::error_code ignored;
   timer_.cancel();
+  pause_timer_.cancel();
   armed_ = false;
   queue_.Clear();
   waiting_.clear();
@@ -161,6 +171,7 @@ SchedulerStats Scheduler::Impl::stats() const {
   SchedulerStats s = stats_;
   s.waiting = static_cast<uint32_t>(waiting_.size());
   s.targets = targets_.size();
+  s.paused = Clock::now() < paused_until_;
   return s;
 }
 
@@ -195,6 +206,7 @@ void Scheduler::Impl::OnTimer() {
 }
 
 void Scheduler::Impl::StartWaiting() {
+  if (Clock::now() < paused_until_) return;  // the pause timer calls back
   while (!stopped_ && running_.size() < options_.max_in_flight && !waiting_.empty()) {
     ScheduleQueue::Entry e = waiting_.front();
     waiting_.pop_front();
@@ -231,6 +243,10 @@ void Scheduler::Impl::OnRunDone(uint64_t run_id, uint64_t key, Clock::time_point
   ++stats_.checks_done;
   stats_.in_flight = static_cast<uint32_t>(running_.size());
   if (stopped_) return;
+  if (r.outcome() == v1::OUTCOME_PROBE_ERROR) {
+    ++stats_.probe_errors;
+    if (IsResourceExhaustion(r.error_number())) Pause(r);
+  }
   sink_(std::move(r));
   if (stopped_) return;  // the sink may Stop()
   auto it = targets_.find(key);
@@ -245,6 +261,26 @@ void Scheduler::Impl::OnRunDone(uint64_t run_id, uint64_t key, Clock::time_point
   }
   StartWaiting();
   Arm();
+}
+
+void Scheduler::Impl::Pause(const v1::CheckResult& r) {
+  Clock::time_point now = Clock::now();
+  if (now < paused_until_) return;  // already paused
+  paused_until_ = now + options_.resource_pause;
+  ++stats_.pauses;
+  Logf(LogLevel::kWarning,
+       "probe out of a local resource (%s, errno %d, %u checks in flight): pausing new checks "
+       "for %lld ms; lower --max-in-flight or raise the descriptor limit (LimitNOFILE)",
+       r.detail().c_str(), r.error_number(), stats_.in_flight,
+       static_cast<long long>(
+           std::chrono::duration_cast<milliseconds>(options_.resource_pause).count()));
+  pause_timer_.expires_at(paused_until_);
+  pause_timer_.async_wait(
+      [this, alive = std::weak_ptr<int>(alive_)](const boost::system::error_code& ec) {
+        if (alive.expired() || ec == boost::asio::error::operation_aborted || stopped_) return;
+        StartWaiting();
+        Arm();
+      });
 }
 
 Scheduler::Scheduler(boost::asio::io_context& io, SchedulerOptions options, Sink sink)
