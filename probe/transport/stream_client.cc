@@ -61,6 +61,7 @@ void StreamClient::Shrink(size_t bytes, const std::string& why) {
   size_t before = max_batch_bytes_;
   max_batch_bytes_ = std::max(kMinBatchBytes, std::min(max_batch_bytes_, bytes) / 2);
   stats_.max_batch_bytes = max_batch_bytes_;
+  shrunk_ = true;
   Logf(LogLevel::kWarning,
        "collector %s rejected a batch of %zu bytes (%s); batches are now at most %zu bytes "
        "(were %zu): raise the collector's max_receive_message_bytes or lower --max-batch-bytes",
@@ -87,7 +88,11 @@ void StreamClient::Run() {
     if (stats().connects > connects_before && Clock::now() - started > std::chrono::seconds(10)) {
       backoff.Reset();
     }
-    auto delay = backoff.Next();
+    // A batch too large for the collector is our fault, not the collector's:
+    // retry at once with the smaller bound (Shrink), without backing off.
+    bool shrunk = shrunk_.exchange(false);
+    if (shrunk) backoff.Reset();
+    auto delay = shrunk ? std::chrono::milliseconds(100) : backoff.Next();
     Logf(LogLevel::kWarning, "collector %s: %s; reconnecting in %lld ms (attempt %d)",
          options_.collector.c_str(), stats().last_error.c_str(),
          static_cast<long long>(delay.count()), backoff.attempt());

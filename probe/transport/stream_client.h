@@ -12,8 +12,9 @@
 // below the collector's receive limit, 4 MiB by default) and linger briefly
 // to fill up (see Spool::WaitBatch). When the collector ends the stream with
 // RESOURCE_EXHAUSTED (a batch above its limit) the byte bound halves (down
-// to 16 KiB) for the rest of the process and the batch is sent again,
-// smaller. The log names the status the collector really sent.
+// to 16 KiB) for the rest of the process and the client reconnects at once
+// (no backoff: the collector is up) to send it again, smaller. The log names the status the
+// collector really sent.
 //
 // Thread-safety: Start/Stop from one thread. `on_assignment` runs on the
 // reader thread: post it to where it belongs. stats() from any thread.
@@ -88,7 +89,8 @@ class StreamClient {
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> draining_{false};
-  mutable std::mutex mu_;  // guards stats_, context_, sleep
+  std::atomic<bool> shrunk_{false};  // the last session ended with a rejected batch
+  mutable std::mutex mu_;            // guards stats_, context_, sleep
   std::condition_variable sleep_cv_;
   grpc::ClientContext* context_ = nullptr;
   size_t max_batch_bytes_;  // guarded by mu_
