@@ -143,7 +143,7 @@ void StreamClient::Session(v1::ProbeService::Stub* stub) {
   }
   SpoolStats ss = spool_->stats();
   Logf(LogLevel::kInfo,
-       "connected to collector %s (version %s); %llu results (%llu bytes) to resend",
+       "connected to collector %s (version %s); %llu results to resend (%llu bytes)",
        options_.collector.c_str(), first.welcome().collector_version().c_str(),
        static_cast<unsigned long long>(ss.size), static_cast<unsigned long long>(ss.bytes));
 
