@@ -39,6 +39,15 @@ class Metrics {
   // parallax_probe_info{probe,network,site} 1: the probe's place, for joins
   // and dashboard variables (replaced when the probe's labels change).
   void SetProbeInfo(const std::string& probe, const std::map<std::string, std::string>& labels);
+  // parallax_probe_clock_offset_seconds{probe}: the probe's wall clock minus
+  // the collector's, as measured (collector/ingest/clock_offset.h).
+  void SetProbeClockOffset(const std::string& probe, double seconds);
+  // From a heartbeat: parallax_probe_spooled_results, _checks_in_flight, and
+  // parallax_probe_dropped_results_total (the probe counts drops per boot; the
+  // counter adds what is new, and a boot's whole count when the probe
+  // restarted with a new `boot_id`).
+  void ObserveHeartbeat(const std::string& probe, const std::string& boot_id,
+                        const v1::Heartbeat& hb);
   void SetStreams(size_t n) { streams_.Set(static_cast<double>(n)); }
   void CountIngest(int stored, int duplicates);
   void CountRejected(const std::string& reason, int n);
@@ -82,6 +91,10 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>& probe_healthy_;
   prometheus::Family<prometheus::Gauge>& network_blocked_;
   prometheus::Family<prometheus::Counter>& incidents_;
+  prometheus::Family<prometheus::Gauge>& probe_clock_offset_;
+  prometheus::Family<prometheus::Gauge>& probe_spooled_;
+  prometheus::Family<prometheus::Gauge>& probe_in_flight_;
+  prometheus::Family<prometheus::Counter>& probe_dropped_;
   prometheus::Counter& stored_;
   prometheus::Counter& duplicates_;
   prometheus::Gauge& streams_;
@@ -92,6 +105,8 @@ class Metrics {
   std::map<std::pair<std::string, std::string>, PairSeries> pairs_;
   std::map<std::string, std::map<v1::Cause, prometheus::Gauge*>> causes_;  // target -> cause
   std::map<std::string, prometheus::Gauge*> probe_info_series_;
+  // probe -> (boot_id, the dropped count of that boot already counted)
+  std::map<std::string, std::pair<std::string, uint64_t>> dropped_seen_;
 };
 
 }  // namespace parallax::collector

@@ -49,6 +49,8 @@ Status Collector::Start(const Config& config, const CollectorOptions& options,
   StoreOptions so;
   so.path = config.storage.path;
   so.retention = config.storage.retention;
+  Metrics* metrics = &c->metrics_;
+  so.on_commit = [metrics](double seconds) { metrics->ObserveCommit(seconds); };
   Status st = Store::Open(so, &c->store_);
   if (!st.ok()) return Status::IoError("storage.path \"" + so.path + "\": " + st.message());
   st = LoadState(c->store_.get(), &c->state_, &c->metrics_);

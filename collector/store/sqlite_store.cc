@@ -191,7 +191,12 @@ void SqliteStore::WriterLoop() {
 void SqliteStore::CommitBatch(std::vector<WriteOp> batch) {
   std::vector<CommitInfo> infos;
   std::map<BootKey, uint64_t> committed;
+  const auto begin = std::chrono::steady_clock::now();
   Status s = writer_->Apply(batch, &infos, &committed);
+  if (s.ok() && options_.on_commit) {
+    options_.on_commit(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count());
+  }
   if (s.ok()) {
     std::lock_guard<std::mutex> lock(seq_mu_);
     for (auto& [key, seq] : committed) committed_[key] = seq;

@@ -18,7 +18,9 @@
 //    Batching keeps this to one fsync per transaction.
 //  - Retention: the writer deletes results older than `retention` every
 //    `retention_sweep_every`, `retention_chunk_rows` per transaction, between
-//    result batches (never stalling commits for a whole sweep).
+//    result batches (never stalling commits for a whole sweep). Age is on the
+//    collector's clock (collector_started_unix_ms, stored as ts_ms): a probe's
+//    wrong clock neither keeps its results longer nor drops them early.
 //  - Thread-safe: every public method may be called from any thread.
 #pragma once
 
@@ -43,6 +45,10 @@ struct StoreOptions {
                                     // single submission still commits whole)
   std::chrono::milliseconds busy_timeout = std::chrono::seconds(5);  // both connections
   int64_t retention_chunk_rows = 10000;  // rows deleted per retention transaction
+  // Called on the writer thread after every committed transaction of writes,
+  // with how long it took (BEGIN to COMMIT); quick, must not call the Store.
+  // Feeds parallax_store_commit_seconds.
+  std::function<void(double seconds)> on_commit;
 };
 
 struct CommitInfo {
@@ -76,7 +82,11 @@ struct ResultRow {
   std::string probe;
   std::string target;
   std::string boot_id;
-  v1::CheckResult result;  // seq, outcome, times, address, identification, pre_banner, detail...
+  // seq, outcome, times, address, identification, pre_banner, detail...;
+  // started_unix_ms is the probe's clock, collector_started_unix_ms and
+  // received_unix_ms the collector's (both 0 for rows stored before schema
+  // version 3, whose started_unix_ms is then the only time known).
+  v1::CheckResult result;
 };
 
 // One cause change of an incident (the first is the opening cause; closing
@@ -123,7 +133,8 @@ class Store {
 
   // The newest stored result of every probe x target pair.
   virtual Status LatestResults(std::vector<ResultRow>* out) = 0;
-  // Results of one target with ts_ms >= since_ms, newest first; `probe` empty
+  // Results of one target started at or after since_ms on the collector's
+  // clock (collector_started_unix_ms), newest first; `probe` empty
   // = all probes; `limit` 0 = no limit.
   virtual Status History(const std::string& target, const std::string& probe, int64_t since_ms,
                          size_t limit, std::vector<ResultRow>* out) = 0;
