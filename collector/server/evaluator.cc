@@ -144,6 +144,7 @@ void Evaluator::EvaluateOnce() {
       std::vector<IncidentRecord> open;
       if (store_->ListIncidents("", true, 100000, &open).ok()) {
         for (const IncidentRecord& i : open) {
+          open_incidents_[i.target] = static_cast<v1::Cause>(i.cause);
           next->Seed(i.target, static_cast<v1::Cause>(i.cause), i.changes.empty() ? i.opened_ms : i.changes.back().at_ms);
         }
       }
@@ -198,13 +199,22 @@ void Evaluator::EvaluateOnce() {
 
   for (const diagnosis::Transition& t : transitions) {
     const std::string& summary = t.verdict->summary;
-    if (IsFailure(t.to) && !IsFailure(t.from)) {
-      store_->OpenIncident(t.target, t.to, now, summary);
-      metrics_->CountIncident(t.to);
-    } else if (IsFailure(t.to)) {
-      store_->ChangeIncident(t.target, t.to, now, summary);
-    } else if (t.to == v1::CAUSE_OK && IsFailure(t.from)) {
+    // By the open incident, not by `from`: a failure that went through
+    // `unknown` (no data, e.g. every probe away) and is seen again continues
+    // its incident; ok after `unknown` closes it.
+    auto open = open_incidents_.find(t.target);
+    if (IsFailure(t.to)) {
+      if (open == open_incidents_.end()) {
+        store_->OpenIncident(t.target, t.to, now, summary);
+        metrics_->CountIncident(t.to);
+        open_incidents_[t.target] = t.to;
+      } else if (open->second != t.to) {
+        store_->ChangeIncident(t.target, t.to, now, summary);
+        open->second = t.to;
+      }
+    } else if (t.to == v1::CAUSE_OK && open != open_incidents_.end()) {
       store_->CloseIncident(t.target, now, summary);
+      open_incidents_.erase(open);
     }
     Logf(IsFailure(t.to) ? LogLevel::kWarning : LogLevel::kInfo, "target %s: %s -> %s: %s",
          t.target.c_str(), std::string(CauseWord(t.from)).c_str(),

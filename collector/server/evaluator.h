@@ -6,7 +6,9 @@
 //
 // Incidents: a target that leaves ok for a failure cause opens one; a change
 // between failure causes is recorded in it; back to ok closes it. `unknown`
-// (no data) neither opens nor closes.
+// (no data) neither opens nor closes: a failure seen again after `unknown`
+// continues the open incident (the evaluator tracks which are open, seeded
+// from the store at start-up).
 //
 // Restarts are seamless: the first evaluation seeds the stable causes from
 // the open incidents, and until the probes that were active before (a result
@@ -79,6 +81,7 @@ class Evaluator {
   int hysteresis_required_ = 0;
   std::map<std::string, bool> probe_health_published_;
   std::set<std::string> networks_published_;
+  std::map<std::string, v1::Cause> open_incidents_;  // target -> its cause now
   bool grace_over_ = false;
   int64_t grace_start_ms_ = 0;
   int64_t grace_until_ms_ = 0;

@@ -214,6 +214,56 @@ TEST_F(EvaluatorTest, StartupGraceIsBounded) {
   EXPECT_NE(Cause(*e), v1::CAUSE_SSH_REFUSED);
 }
 
+TEST_F(EvaluatorTest, AFailureSeenAgainAfterUnknownContinuesItsIncident) {
+  auto e = MakeEvaluator();
+  Connect("p1", "a");
+  Connect("p2", "b");
+  for (int i = 0; i < 2; ++i) {
+    now_ += 1000;
+    Both(v1::OUTCOME_REFUSED);
+    e->EvaluateOnce();
+  }
+  ASSERT_EQ(Cause(*e), v1::CAUSE_SSH_REFUSED);
+  // Every probe goes away: no data, the cause becomes unknown...
+  state_.ProbeDisconnected("p1", now_);
+  state_.ProbeDisconnected("p2", now_);
+  for (int i = 0; i < 3; ++i) {
+    now_ += 1000;
+    e->EvaluateOnce();
+  }
+  ASSERT_EQ(Cause(*e), v1::CAUSE_UNKNOWN);
+  // ...they come back and the target still refuses: the same incident.
+  Connect("p1", "a");
+  Connect("p2", "b");
+  for (int i = 0; i < 2; ++i) {
+    now_ += 1000;
+    Both(v1::OUTCOME_REFUSED);
+    e->EvaluateOnce();
+  }
+  ASSERT_EQ(Cause(*e), v1::CAUSE_SSH_REFUSED);
+  auto inc = Incidents();
+  ASSERT_EQ(inc.size(), 1u);
+  EXPECT_EQ(inc[0].closed_ms, 0);
+  EXPECT_EQ(inc[0].changes.size(), 1u);
+  // Unknown again, then ok: that closes it.
+  state_.ProbeDisconnected("p1", now_);
+  state_.ProbeDisconnected("p2", now_);
+  for (int i = 0; i < 3; ++i) {
+    now_ += 1000;
+    e->EvaluateOnce();
+  }
+  Connect("p1", "a");
+  Connect("p2", "b");
+  for (int i = 0; i < 2; ++i) {
+    now_ += 1000;
+    Both(v1::OUTCOME_OK);
+    e->EvaluateOnce();
+  }
+  inc = Incidents();
+  ASSERT_EQ(inc.size(), 1u);
+  EXPECT_EQ(inc[0].closed_ms, now_);
+}
+
 TEST_F(EvaluatorTest, NoGraceOnAFreshStart) {
   auto e = MakeEvaluator();
   Connect("p1", "a");
