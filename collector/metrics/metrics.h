@@ -3,7 +3,8 @@
 //
 // Series count (documented in docs/METRICS.md): per probe x target pair at
 // most 4 gauges + one counter per outcome actually seen (<= 10), so at most
-// 14 x pairs + 2 x probes + a constant; linear, no histogram per pair.
+// 14 x pairs + 7 x probes (connected, info, healthy, clock offset, spooled,
+// dropped, in flight) + a constant; linear, no histogram per pair.
 //
 // Thread-safe: prometheus-cpp metrics are atomic; the per-pair cache is
 // guarded by a short lock.
