@@ -55,6 +55,18 @@ bool Reverse(const std::array<std::pair<Enum, std::string_view>, N>& table, std:
   return false;
 }
 
+constexpr std::array<std::pair<v1::Role, std::string_view>, 9> kRoles{{
+    {v1::ROLE_UNSPECIFIED, "unspecified"},
+    {v1::ROLE_AGREES, "agrees"},
+    {v1::ROLE_AGREES_REACHES_IT, "agrees (reaches it)"},
+    {v1::ROLE_AGREES_BLOCKED, "agrees (blocked)"},
+    {v1::ROLE_DISAGREES, "disagrees"},
+    {v1::ROLE_REACHES_IT, "reaches it"},
+    {v1::ROLE_SET_ASIDE, "set aside: its network blocks SSH"},
+    {v1::ROLE_EXCLUDED_STALE, "excluded: stale"},
+    {v1::ROLE_EXCLUDED_UNHEALTHY, "excluded: unhealthy probe"},
+}};
+
 }  // namespace
 
 std::string_view OutcomeWord(v1::Outcome o) { return Lookup(kOutcomes, o); }
@@ -63,5 +75,7 @@ bool ParseOutcomeWord(std::string_view word, v1::Outcome* out) {
 }
 std::string_view CauseWord(v1::Cause c) { return Lookup(kCauses, c); }
 bool ParseCauseWord(std::string_view word, v1::Cause* out) { return Reverse(kCauses, word, out); }
+std::string_view RoleWord(v1::Role r) { return Lookup(kRoles, r); }
+bool ParseRoleWord(std::string_view word, v1::Role* out) { return Reverse(kRoles, word, out); }
 
 }  // namespace parallax

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "parallax/v1/outcome.pb.h"
+#include "parallax/v1/query.pb.h"
 
 namespace parallax {
 
@@ -17,5 +18,12 @@ bool ParseOutcomeWord(std::string_view word, v1::Outcome* out);
 // "ok", "ssh_refused", "firewall_block", ...
 std::string_view CauseWord(v1::Cause c);
 bool ParseCauseWord(std::string_view word, v1::Cause* out);
+
+// The evidence roles (proto/parallax/v1/query.proto Role): "agrees",
+// "agrees (reaches it)", "agrees (blocked)", "disagrees", "reaches it",
+// "set aside: its network blocks SSH", "excluded: stale",
+// "excluded: unhealthy probe"; "unspecified" for ROLE_UNSPECIFIED.
+std::string_view RoleWord(v1::Role r);
+bool ParseRoleWord(std::string_view word, v1::Role* out);
 
 }  // namespace parallax

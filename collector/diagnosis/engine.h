@@ -2,19 +2,27 @@
 // every probe (vantage point), with its evidence, confidence and remediation.
 //
 // Pure: data and time in, verdicts out. No I/O, no clock, no globals;
-// deterministic for equal input. Thread-safe (no shared state).
+// deterministic for equal input. Diagnose() and DiagnoseTarget() are
+// thread-safe (no shared state; their inputs are only read).
+//
+// Time: freshness and ages are judged on the time each result was RECEIVED
+// (Observation::received_ms, the collector's clock) against `now_ms`; the
+// probe's own CheckResult.started_unix_ms is never read here.
 //
 // Rules, in order (docs/DIAGNOSIS.md has the full table):
 //  1. Probe health first. A probe is unhealthy — excluded from every target
 //     verdict and reported as a probe problem — when it is disconnected, when
-//     nothing came from it for `stale_intervals` x its shortest interval, or
-//     when it fails every target it checks and none of its liveness evidence
-//     answers either (its own network is down), while another probe reaches
-//     one of those targets.
+//     nothing came from it for `stale_intervals` x the fleet's shortest
+//     target interval + its longest timeout, or when it is isolated: it has
+//     fresh results for two targets at least, fails every one of them, none of
+//     its liveness evidence answers (its own network is down), while a
+//     healthy probe in another network reaches at least one of those targets.
 //  2. Blocked networks. A network (the probe label `network`; a probe without
-//     one is a network of its own) is SSH-blocked when all its healthy probes
-//     fail SSH to every target they check while probes elsewhere reach at
-//     least one of those targets.
+//     one is a network of its own) is SSH-blocked when each of its healthy
+//     probes has fresh results and fails SSH to every target it checks, while
+//     healthy probes in other networks reach at least TWO of those targets
+//     (one target alone cannot tell an ISP block from a per-source ban on
+//     that host: that case stays `partial`).
 //  3. Per target, over fresh results of healthy probes: failures of probes in
 //     blocked networks are set aside as explained by `isp_block`; the rest
 //     decide — all ok: ok (or isp_block if failures were set aside); all fail
@@ -22,6 +30,19 @@
 //     timeouts/unreachables firewall_block when liveness evidence shows the
 //     host up, host_offline when not; some fail: source_block when every
 //     failing probe reaches other targets, else partial.
+//
+// The work is split in pieces (each in its own file):
+//  - fleet.h     rules 1-2: a Fleet (updated result by result) yields the
+//                FleetContext (probe health, blocked networks, who reaches
+//                any target) — incremental, for the collector's evaluator;
+//  - classify.h  rule 3 for one target: cause, a Role per evidence row, the
+//                agreeing set, confidence — no prose;
+//  - wording.h   the summary, evidence details, probe-health reasons and
+//                remediation for a classification.
+// DiagnoseTarget() = Classify() + Word(); Diagnose() builds a Fleet from a
+// whole Input and calls DiagnoseTarget() for every target: the incremental
+// and the full evaluation are the same code and give identical verdicts
+// (engine_test.cc checks it on randomized fleets and update sequences).
 #pragma once
 
 #include <cstdint>
@@ -32,6 +53,7 @@
 
 #include "parallax/v1/outcome.pb.h"
 #include "parallax/v1/probe.pb.h"
+#include "parallax/v1/query.pb.h"
 
 namespace parallax::collector::diagnosis {
 
@@ -40,7 +62,14 @@ using Labels = std::map<std::string, std::string>;
 struct ProbeInput {
   Labels labels;
   bool connected = false;
-  int64_t last_seen_ms = 0;  // last message received from the probe
+  int64_t last_seen_ms = 0;  // last message received from the probe (collector's clock)
+};
+
+// A probe's newest result for a target, as the collector received it.
+struct Observation {
+  std::string probe;
+  const v1::CheckResult* result = nullptr;  // not owned; must outlive the call (never null)
+  int64_t received_ms = 0;                  // when the collector received it (its clock)
 };
 
 struct TargetInput {
@@ -49,7 +78,10 @@ struct TargetInput {
   uint32_t port = 22;
   int64_t interval_ms = 10000;
   int64_t timeout_ms = 5000;
-  std::map<std::string, v1::CheckResult> results;  // probe -> its newest result
+  // The newest result of each probe, one per probe, ordered by probe name
+  // (a vector, not a map: a million of them are walked per full evaluation).
+  // Unordered input still gives the right verdicts, only slower.
+  std::vector<Observation> results;
 };
 
 struct Input {
@@ -64,23 +96,22 @@ struct Evidence {
   std::string network;  // the label, or "probe:<name>" when absent
   v1::Outcome outcome = v1::OUTCOME_UNSPECIFIED;
   double connect_ms = 0;
-  double age_s = 0;
+  double age_s = 0;  // now - received, seconds
   // Errno text, the server's lines, liveness summary; filled for verdicts
   // other than ok (an ok verdict's evidence is its outcome and latency).
   std::string detail;
   bool alive_evidence = false;  // ICMP reply or a liveness port answered
-  // "agrees", "agrees (reaches it)", "agrees (blocked)", "disagrees",
-  // "reaches it", "set aside: its network blocks SSH", "excluded: stale",
-  // "excluded: unhealthy probe" (static strings).
-  std::string_view role;
+  v1::Role role = v1::ROLE_UNSPECIFIED;
+  // The role's stable word ("agrees", "excluded: stale", ...; common/words.h).
+  std::string_view role_word() const;
 };
 
 struct Verdict {
   std::string target;
   v1::Cause cause = v1::CAUSE_UNKNOWN;
-  double confidence = 0;  // 0..1
-  std::string summary;    // one sentence
-  std::vector<Evidence> evidence;
+  double confidence = 0;                 // 0..1
+  std::string summary;                   // one sentence (a few for ambiguous cases)
+  std::vector<Evidence> evidence;        // one per result, in probe-name order
   std::vector<std::string> disagreeing;  // probes whose result does not fit the cause
   std::vector<std::string> remediation;
   std::vector<std::string> blocked_networks;  // for isp_block
@@ -94,12 +125,21 @@ struct ProbeHealth {
 };
 
 struct Output {
-  std::vector<Verdict> verdicts;  // in input target order
-  std::vector<ProbeHealth> probes;
-  std::vector<std::string> blocked_networks;
+  std::vector<Verdict> verdicts;              // in input target order
+  std::vector<ProbeHealth> probes;            // by probe name
+  std::vector<std::string> blocked_networks;  // sorted
 };
 
+struct FleetContext;  // fleet.h
+
+// The full evaluation: every target of `input`.
 Output Diagnose(const Input& input);
+
+// One target's verdict against a fleet context (fleet.h). `target.results`
+// must be what the Fleet that made `context` was told about this target
+// (the same results and receive times); otherwise the verdict still follows
+// the rules, but over a fleet context that does not match it.
+Verdict DiagnoseTarget(const TargetInput& target, const FleetContext& context);
 
 // The steps an admin takes for a cause, in order.
 std::vector<std::string> Remediation(v1::Cause cause);

@@ -21,7 +21,10 @@ struct Transition {
   v1::Cause from = v1::CAUSE_UNKNOWN;
   v1::Cause to = v1::CAUSE_UNKNOWN;
   int64_t at_ms = 0;
-  const Verdict* verdict = nullptr;  // the stable verdict after the change (points into Apply's result)
+  // The stable verdict after the change: points into this Hysteresis's
+  // stable() map (not into Apply's argument); valid until the next Apply() or
+  // Seed() of this Hysteresis.
+  const Verdict* verdict = nullptr;
 };
 
 struct StableVerdict {

@@ -92,12 +92,12 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>& probe_healthy_;
   prometheus::Family<prometheus::Gauge>& network_blocked_;
   prometheus::Family<prometheus::Counter>& incidents_;
+  prometheus::Counter& stored_;
+  prometheus::Counter& duplicates_;
   prometheus::Family<prometheus::Gauge>& probe_clock_offset_;
   prometheus::Family<prometheus::Gauge>& probe_spooled_;
   prometheus::Family<prometheus::Gauge>& probe_in_flight_;
   prometheus::Family<prometheus::Counter>& probe_dropped_;
-  prometheus::Counter& stored_;
-  prometheus::Counter& duplicates_;
   prometheus::Gauge& streams_;
   prometheus::Gauge& config_generation_;
   prometheus::Histogram& commit_seconds_;

@@ -33,7 +33,8 @@ void ToProto(const diagnosis::Verdict& v, const std::string& host, uint32_t port
     item->set_connect_ms(e.connect_ms);
     item->set_age_s(e.age_s);
     item->set_detail(e.detail);
-    item->set_role(std::string(e.role));
+    item->set_role(std::string(e.role_word()));
+    item->set_role_code(e.role);
     item->set_alive_evidence(e.alive_evidence);
     if (p != probes.end() && p->second.clock_measured) {
       item->set_clock_measured(true);
@@ -177,6 +178,9 @@ void Evaluator::EvaluateOnce() {
   }
   diagnosis::Input in;
   in.now_ms = now;
+  // The engine reads results through pointers: keep the copies alive here.
+  std::vector<std::map<std::string, v1::CheckResult>> copies;
+  copies.reserve(config.targets.size());
   for (const auto& [name, p] : probes) {
     in.probes[name] = {p.labels, p.connected, p.last_seen_ms};
   }
@@ -187,11 +191,14 @@ void Evaluator::EvaluateOnce() {
     ti.port = t.port;
     ti.interval_ms = t.interval.count();
     ti.timeout_ms = t.timeout.count();
-    ti.results = state_->CopyTargetResults(t.name);
-    // The engine ages results by started_unix_ms: hand it the start on the
-    // collector's clock, so a probe's wrong clock neither hides its fresh
-    // results nor keeps its old ones alive.
-    for (auto& [probe, r] : ti.results) r.set_started_unix_ms(ResultTimeMs(r));
+    copies.push_back(state_->CopyTargetResults(t.name));
+    for (const auto& [probe, r] : copies.back()) {
+      // Judged on the collector's clock: the check's start corrected by the
+      // probe's measured clock offset, never later than its arrival
+      // (ResultTimeMs), so a probe's wrong clock neither hides its fresh
+      // results nor keeps its old ones alive.
+      ti.results.push_back({probe, &r, ResultTimeMs(r)});  // in probe order (a map)
+    }
     in.targets.push_back(std::move(ti));
   }
   diagnosis::Output out = diagnosis::Diagnose(in);

@@ -1,6 +1,5 @@
 #include "probe/scheduler/scheduler.h"
 
-#include <boost/asio/steady_timer.hpp>
 #include <deque>
 #include <unordered_map>
 #include <unordered_set>
@@ -37,8 +36,22 @@ uint64_t Micros(Clock::duration d) {
 
 class Scheduler::Impl {
  public:
-  Impl(boost::asio::io_context& io, SchedulerOptions options, Sink sink)
-      : io_(io), options_(std::move(options)), sink_(std::move(sink)), timer_(io) {
+  Impl(boost::asio::io_context& io, SchedulerOptions options, Sink sink, SchedulerSeams seams)
+      : io_(io), options_(std::move(options)), sink_(std::move(sink)) {
+    if (seams.clock != nullptr) {
+      clock_ = seams.clock;
+    } else {
+      own_clock_ = std::make_unique<SteadyClock>(io_);
+      clock_ = own_clock_.get();
+    }
+    run_check_ = std::move(seams.run_check);
+    if (!run_check_) {
+      run_check_ = [this](const v1::Target& target, SchedulerSeams::Done done) {
+        auto run = CheckRun::Create(io_, target, options_.identification, &icmp_budget_);
+        run->Start(std::move(done));
+        return std::function<void()>([run] { run->Cancel(); });
+      };
+    }
     if (options_.max_in_flight == 0) options_.max_in_flight = 1;
     icmp_budget_.max = options_.max_icmp_in_flight;
     if (!ValidIdentification(options_.identification)) {
@@ -74,15 +87,17 @@ class Scheduler::Impl {
   boost::asio::io_context& io_;
   SchedulerOptions options_;
   Sink sink_;
-  boost::asio::steady_timer timer_;
+  std::unique_ptr<SchedulerClock> own_clock_;
+  SchedulerClock* clock_ = nullptr;
+  std::function<std::function<void()>(const v1::Target&, SchedulerSeams::Done)> run_check_;
   bool armed_ = false;
   Clock::time_point armed_due_;
   ScheduleQueue queue_;
   IcmpBudget icmp_budget_;
   std::deque<ScheduleQueue::Entry> waiting_;  // due, held back by max_in_flight
   std::unordered_map<uint64_t, TargetState> targets_;
-  std::unordered_map<std::string, uint64_t> keys_;  // target name -> key
-  std::unordered_map<uint64_t, std::shared_ptr<CheckRun>> running_;
+  std::unordered_map<std::string, uint64_t> keys_;               // target name -> key
+  std::unordered_map<uint64_t, std::function<void()>> running_;  // run id -> cancel
   uint64_t next_key_ = 1;
   uint64_t next_run_id_ = 1;
   uint64_t generation_ = 0;
@@ -96,7 +111,7 @@ void Scheduler::Impl::SetAssignment(const v1::Assignment& assignment) {
   if (stopped_) return;
   generation_ = assignment.generation();
   stats_.generation = generation_;
-  Clock::time_point now = Clock::now();
+  Clock::time_point now = clock_->Now();
   std::unordered_set<std::string> names;
   for (const v1::Target& t : assignment.targets()) {
     Status st = ValidateTarget(t);
@@ -145,8 +160,7 @@ void Scheduler::Impl::Add(const v1::Target& target, Clock::time_point now) {
 void Scheduler::Impl::Stop() {
   if (stopped_) return;
   stopped_ = true;
-  boost::system::error_code ignored;
-  timer_.cancel();
+  clock_->Cancel();
   armed_ = false;
   queue_.Clear();
   waiting_.clear();
@@ -154,7 +168,9 @@ void Scheduler::Impl::Stop() {
   keys_.clear();
   // Their results are dropped (a deadline caused by shutdown is no observation).
   auto running = running_;
-  for (auto& [id, run] : running) run->Cancel();
+  for (auto& [id, cancel] : running) {
+    if (cancel) cancel();
+  }
 }
 
 SchedulerStats Scheduler::Impl::stats() const {
@@ -166,7 +182,7 @@ SchedulerStats Scheduler::Impl::stats() const {
 
 void Scheduler::Impl::Arm() {
   if (stopped_ || queue_.empty()) {
-    if (armed_) timer_.cancel();
+    if (armed_) clock_->Cancel();
     armed_ = false;
     return;
   }
@@ -174,18 +190,16 @@ void Scheduler::Impl::Arm() {
   if (armed_ && armed_due_ == due) return;
   armed_ = true;
   armed_due_ = due;
-  timer_.expires_at(due);  // cancels a previous wait
-  timer_.async_wait(
-      [this, alive = std::weak_ptr<int>(alive_)](const boost::system::error_code& ec) {
-        if (alive.expired() || ec == boost::asio::error::operation_aborted) return;
-        armed_ = false;
-        OnTimer();
-      });
+  clock_->WaitUntil(due, [this, alive = std::weak_ptr<int>(alive_)] {  // replaces a previous wait
+    if (alive.expired()) return;
+    armed_ = false;
+    OnTimer();
+  });
 }
 
 void Scheduler::Impl::OnTimer() {
   if (stopped_) return;
-  Clock::time_point now = Clock::now();
+  Clock::time_point now = clock_->Now();
   while (!queue_.empty() && queue_.top().due <= now) {
     ScheduleQueue::Entry e = queue_.Pop();
     if (targets_.count(e.key) != 0) waiting_.push_back(e);
@@ -205,24 +219,26 @@ void Scheduler::Impl::StartWaiting() {
 }
 
 void Scheduler::Impl::StartRun(uint64_t key, TargetState& state, Clock::time_point due) {
-  Clock::time_point now = Clock::now();
+  Clock::time_point now = clock_->Now();
   uint64_t late_us = now > due ? Micros(now - due) : 0;
   if (late_us > stats_.max_late_us) stats_.max_late_us = late_us;
   uint64_t run_id = next_run_id_++;
-  auto run = CheckRun::Create(io_, state.target, options_.identification, &icmp_budget_);
-  running_.emplace(run_id, run);
+  running_.emplace(run_id, nullptr);
   ++stats_.checks_started;
   stats_.in_flight = static_cast<uint32_t>(running_.size());
   uint64_t generation = generation_;
   std::string name = state.target.name();
-  run->Start([this, alive = std::weak_ptr<int>(alive_), run_id, key, due, late_us, generation,
-              name](v1::CheckResult&& r) {
-    if (alive.expired()) return;
-    r.set_target(name);
-    r.set_generation(generation);
-    r.set_late_us(static_cast<uint32_t>(std::min<uint64_t>(late_us, UINT32_MAX)));
-    OnRunDone(run_id, key, due, std::move(r));
-  });
+  std::function<void()> cancel =
+      run_check_(state.target, [this, alive = std::weak_ptr<int>(alive_), run_id, key, due, late_us,
+                                generation, name](v1::CheckResult&& r) {
+        if (alive.expired()) return;
+        r.set_target(name);
+        r.set_generation(generation);
+        r.set_late_us(static_cast<uint32_t>(std::min<uint64_t>(late_us, UINT32_MAX)));
+        OnRunDone(run_id, key, due, std::move(r));
+      });
+  auto it = running_.find(run_id);  // gone if `done` already ran
+  if (it != running_.end()) it->second = std::move(cancel);
 }
 
 void Scheduler::Impl::OnRunDone(uint64_t run_id, uint64_t key, Clock::time_point due,
@@ -238,7 +254,7 @@ void Scheduler::Impl::OnRunDone(uint64_t run_id, uint64_t key, Clock::time_point
     // Next slot of the target's phase after now: one run at a time per target;
     // slots missed while it ran (or waited) are skipped, not run in a burst.
     milliseconds interval(it->second.target.interval_ms());
-    Clock::time_point next = NextSlot(it->second.origin, interval, Clock::now());
+    Clock::time_point next = NextSlot(it->second.origin, interval, clock_->Now());
     auto missed = (next - due) / std::chrono::duration_cast<Clock::duration>(interval) - 1;
     if (missed > 0) stats_.runs_skipped += static_cast<uint64_t>(missed);
     queue_.Push(next, key);
@@ -247,8 +263,9 @@ void Scheduler::Impl::OnRunDone(uint64_t run_id, uint64_t key, Clock::time_point
   Arm();
 }
 
-Scheduler::Scheduler(boost::asio::io_context& io, SchedulerOptions options, Sink sink)
-    : impl_(std::make_unique<Impl>(io, std::move(options), std::move(sink))) {}
+Scheduler::Scheduler(boost::asio::io_context& io, SchedulerOptions options, Sink sink,
+                     SchedulerSeams seams)
+    : impl_(std::make_unique<Impl>(io, std::move(options), std::move(sink), std::move(seams))) {}
 
 Scheduler::~Scheduler() = default;
 

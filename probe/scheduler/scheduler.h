@@ -25,6 +25,10 @@
 //  - An empty or malformed identification is replaced by
 //    "SSH-2.0-parallax_probe_<version>".
 //
+// Seams (tests): SchedulerSeams swaps the clock and timer (scheduler_clock.h:
+// a SimulatedClock makes time move only when a test says so) and how one
+// check runs (a fake instead of a CheckRun). The defaults are the real ones.
+//
 // Thread-safety: every method must be called on the io_context's thread (post
 // to it). The sink runs on that thread too; it assigns `seq`.
 #pragma once
@@ -37,6 +41,7 @@
 #include <utility>  // Boost 1.74 Asio under C++20 needs this first
 
 #include "parallax/v1/probe.pb.h"
+#include "probe/scheduler/scheduler_clock.h"
 
 namespace parallax::probe {
 
@@ -63,11 +68,24 @@ struct SchedulerStats {
   uint64_t generation = 0;        // of the last assignment
 };
 
+struct SchedulerSeams {
+  // The clock and timer; null: a SteadyClock on the io_context. Not owned;
+  // must outlive the scheduler.
+  SchedulerClock* clock = nullptr;
+  // Starts one check of `target` and returns what cancels it; `done` runs
+  // exactly once, on the io_context thread (it may run inside `run_check`).
+  // Null: a CheckRun (check_run.h) with the scheduler's identification and
+  // ICMP budget.
+  using Done = std::function<void(v1::CheckResult&& result)>;
+  std::function<std::function<void()>(const v1::Target& target, Done done)> run_check;
+};
+
 class Scheduler {
  public:
   using Sink = std::function<void(v1::CheckResult&& result)>;
 
-  Scheduler(boost::asio::io_context& io, SchedulerOptions options, Sink sink);
+  Scheduler(boost::asio::io_context& io, SchedulerOptions options, Sink sink,
+            SchedulerSeams seams = {});
   ~Scheduler();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;

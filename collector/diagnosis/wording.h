@@ -1,0 +1,29 @@
+// Wording: the English of a diagnosis — the summary of a classified target,
+// the detail of each evidence row, a probe's health reason, remediation
+// (remediation.cc). Everything a user reads is built here; the decisions are
+// made in classify.h and fleet.h.
+//
+// Pure and thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "collector/diagnosis/classify.h"
+#include "collector/diagnosis/engine.h"
+#include "collector/diagnosis/fleet.h"
+
+namespace parallax::collector::diagnosis {
+
+// The verdict for a classification of `target` under `context`: evidence rows
+// (with details unless the cause is ok), summary, disagreeing probes,
+// blocked networks (isp_block) and remediation.
+Verdict Word(const TargetInput& target, const FleetContext& context, const Classification& c);
+
+// Why a probe is unhealthy, in words ("" when healthy).
+std::string HealthReason(const ProbeFacts& facts);
+
+// A duration for people: "0.3 s", "12 s", "4 min 5 s".
+std::string Seconds(int64_t ms);
+
+}  // namespace parallax::collector::diagnosis
