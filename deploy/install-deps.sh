@@ -14,6 +14,7 @@ build_pkgs=(
 test_pkgs=(
   openssh-server openssh-client nftables iproute2 iputils-ping procps psmisc
   curl openssl python3 util-linux strace
+  faketime  # libfaketime (LD_PRELOAD) runs probes with a wrong clock in tests
   prometheus prometheus-alertmanager prometheus-blackbox-exporter
 )
 

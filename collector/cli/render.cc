@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdio>
 #include <ctime>
 #include <set>
@@ -120,7 +121,9 @@ json StatusJson(const v1::StatusResponse& raw) {
                       {"labels", Labels(p.labels())},
                       {"connected", p.connected()},
                       {"version", p.version()},
-                      {"last_seen_age_s", Round(p.last_seen_age_s(), 1)}});
+                      {"last_seen_age_s", Round(p.last_seen_age_s(), 1)},
+                      {"clock_offset_s",
+                       p.clock_measured() ? json(Round(p.clock_offset_s(), 3)) : json()}});
   }
   return {{"targets", targets}, {"probes", probes}};
 }
@@ -140,7 +143,11 @@ json HistoryJson(const v1::HistoryResponse& raw) {
                        {"errno", e.error_number()},
                        {"detail", e.detail()},
                        {"pre_banner", std::vector<std::string>(e.pre_banner().begin(),
-                                                               e.pre_banner().end())}});
+                                                               e.pre_banner().end())},
+                       // unix_ms is the probe's clock; these the collector's
+                       // (0: stored before the collector recorded them).
+                       {"collector_unix_ms", e.collector_unix_ms()},
+                       {"received_unix_ms", e.received_unix_ms()}});
   }
   return {{"target", resp.target()}, {"entries", entries}};
 }
@@ -196,6 +203,25 @@ std::string StatusTable(const v1::StatusResponse& raw, bool color) {
   }
   if (resp.probes_size() == 0) out += "(no probe has connected yet)\n";
   if (!down.empty()) out += "probes not connected: " + down + "\n";
+  out += ClockOffsetsText(resp);
+  return out;
+}
+
+std::string ClockOffsetText(const std::string& probe, double offset_s) {
+  if (std::abs(offset_s) <= kClockOffsetShownS) return "";
+  char buf[160];
+  std::snprintf(buf, sizeof(buf), "probe %s's clock is %.1f s %s the collector's",
+                probe.c_str(), std::abs(offset_s), offset_s > 0 ? "ahead of" : "behind");
+  return buf;
+}
+
+std::string ClockOffsetsText(const v1::StatusResponse& resp) {
+  std::string out;
+  for (const v1::ProbeInfo& p : resp.probes()) {
+    if (!p.clock_measured()) continue;
+    std::string line = ClockOffsetText(p.name(), p.clock_offset_s());
+    if (!line.empty()) out += line + " (its results are dated by the collector's clock)\n";
+  }
   return out;
 }
 
@@ -241,7 +267,9 @@ json VerdictJson(const v1::Verdict& raw) {
                         {"age_s", Round(e.age_s(), 1)},
                         {"role", e.role()},
                         {"alive_evidence", e.alive_evidence()},
-                        {"detail", e.detail()}});
+                        {"detail", e.detail()},
+                        {"clock_offset_s",
+                         e.clock_measured() ? json(Round(e.clock_offset_s(), 3)) : json()}});
   }
   return {{"target", v.target()},
           {"host", v.host()},
@@ -316,6 +344,11 @@ std::string ExplainText(const v1::Verdict& raw, int64_t now_ms, bool color) {
       out += "  ";
       for (size_t i = 0; i < r.size(); ++i) out += i + 1 == r.size() ? r[i] : Pad(r[i], w[i] + 2);
       out += "\n";
+    }
+    for (const v1::EvidenceItem& e : v.evidence()) {
+      if (!e.clock_measured()) continue;
+      std::string line = ClockOffsetText(e.probe(), e.clock_offset_s());
+      if (!line.empty()) out += "  " + line + "; its results are dated by the collector's clock\n";
     }
   }
   if (v.remediation_size() > 0) {

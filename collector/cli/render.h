@@ -2,7 +2,8 @@
 // scripts read. JSON field names are a contract (docs/CLI.md): status ->
 // {"targets":[{"name","host","port","labels","probes":[{"probe","labels",
 // "outcome","connect_ms","banner_ms","banner","age_s","address","detail",
-// "connected"}]}],"probes":[...]}. Pure functions, thread-safe.
+// "connected"}]}],"probes":[{"name","labels","connected","version",
+// "last_seen_age_s","clock_offset_s"}]}. Pure functions, thread-safe.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -15,8 +16,10 @@ namespace parallax::cli {
 nlohmann::json StatusJson(const v1::StatusResponse& resp);
 nlohmann::json HistoryJson(const v1::HistoryResponse& resp);
 // explain: {"target","host","port","cause","confidence","summary","since",
-// "evidence":[{"probe","labels","network","outcome","connect_ms","role","detail"}],
-// "remediation":[...]}; several targets -> {"verdicts":[...]}.
+// "since_unix_ms","evidence":[{"probe","labels","network","outcome",
+// "connect_ms","age_s","role","alive_evidence","detail","clock_offset_s"}],
+// "disagreeing","blocked_networks","remediation":[...]}; several targets ->
+// {"verdicts":[...]}. clock_offset_s is null until measured.
 nlohmann::json VerdictJson(const v1::Verdict& v);
 nlohmann::json IncidentsJson(const v1::IncidentsResponse& resp, int64_t now_ms);
 
@@ -33,6 +36,12 @@ std::string IncidentsTable(const v1::IncidentsResponse& resp, int64_t now_ms);
 // in a terminal. Strings that were not valid UTF-8 carry their bad bytes as
 // the text "\xNN".
 std::string DumpJson(const nlohmann::json& doc);
+// Probe clocks more than kClockOffsetShownS off the collector's are named in
+// status and explain: "probe p1's clock is 600.0 s behind the collector's"
+// ("" when within the bound). ClockOffsetsText: one such line per probe.
+inline constexpr double kClockOffsetShownS = 2.0;
+std::string ClockOffsetText(const std::string& probe, double offset_s);
+std::string ClockOffsetsText(const v1::StatusResponse& resp);
 // "3m12s", "2h5m", "4d1h"
 std::string HumanDuration(int64_t ms);
 

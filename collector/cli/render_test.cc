@@ -142,3 +142,41 @@ TEST(RenderTest, EveryViewEscapesControlAndBidiCharacters) {
 
 }  // namespace
 }  // namespace parallax::cli
+
+namespace parallax::cli {
+namespace {
+
+TEST(RenderClockTest, OffsetsBeyondTwoSecondsAreNamedInStatusAndExplain) {
+  EXPECT_EQ(ClockOffsetText("p1", 1.9), "");
+  EXPECT_EQ(ClockOffsetText("p1", -600.04), "probe p1's clock is 600.0 s behind the collector's");
+  EXPECT_EQ(ClockOffsetText("p2", 2.5), "probe p2's clock is 2.5 s ahead of the collector's");
+
+  v1::StatusResponse s;
+  v1::ProbeInfo* p = s.add_probes();
+  p->set_name("p1");
+  p->set_connected(true);
+  p->set_clock_measured(true);
+  p->set_clock_offset_s(600);
+  v1::ProbeInfo* q = s.add_probes();
+  q->set_name("p2");
+  q->set_connected(true);
+  q->set_clock_offset_s(900);  // not measured: not shown
+  EXPECT_NE(StatusTable(s, false).find("probe p1's clock is 600.0 s ahead of the collector's"),
+            std::string::npos);
+  EXPECT_EQ(StatusTable(s, false).find("p2's clock"), std::string::npos);
+  nlohmann::json j = StatusJson(s);
+  EXPECT_EQ(j["probes"][0]["clock_offset_s"], 600.0);
+  EXPECT_TRUE(j["probes"][1]["clock_offset_s"].is_null());
+
+  v1::Verdict v;
+  v.set_target("t1");
+  v1::EvidenceItem* e = v.add_evidence();
+  e->set_probe("p1");
+  e->set_clock_measured(true);
+  e->set_clock_offset_s(-600);
+  EXPECT_NE(ExplainText(v, 0, false).find("probe p1's clock is 600.0 s behind"), std::string::npos);
+  EXPECT_EQ(VerdictJson(v)["evidence"][0]["clock_offset_s"], -600.0);
+}
+
+}  // namespace
+}  // namespace parallax::cli

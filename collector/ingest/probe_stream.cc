@@ -139,11 +139,16 @@ void ProbeStream::OnReadDone(bool ok) {
     case v1::ProbeMessage::kResults:
       HandleResults(in_.mutable_results());
       return;
-    case v1::ProbeMessage::kHeartbeat:
-      deps_->state->ProbeHeartbeat(probe_, in_.heartbeat(), deps_->now_ms());
-      if (deps_->policy_reports != nullptr) deps_->policy_reports->OnHeartbeat(probe_, in_.heartbeat());
+    case v1::ProbeMessage::kHeartbeat: {
+      const int64_t now = deps_->now_ms();
+      const v1::Heartbeat& hb = in_.heartbeat();
+      ClockSample(hb.unix_ms(), now, hb.echo_collector_unix_ms(), hb.echo_received_unix_ms());
+      deps_->state->ProbeHeartbeat(probe_, hb, now);
+      deps_->metrics->ObserveHeartbeat(probe_, boot_id_, hb);
+      if (deps_->policy_reports != nullptr) deps_->policy_reports->OnHeartbeat(probe_, hb);
       link_->ReadMore();
       return;
+    }
     case v1::ProbeMessage::kHello:
       link_->Close(grpc::StatusCode::INVALID_ARGUMENT, "hello sent twice on one stream");
       return;
@@ -151,6 +156,17 @@ void ProbeStream::OnReadDone(bool ok) {
       link_->ReadMore();
       return;
   }
+}
+
+void ProbeStream::ClockSample(int64_t probe_sent_ms, int64_t received_ms, int64_t echo_t1_ms,
+                              int64_t echo_t2_ms) {
+  clock_.Add(probe_sent_ms, received_ms, echo_t1_ms, echo_t2_ms);
+  if (!clock_.known()) return;
+  if (clock_published_ && clock_.offset_ms() == clock_published_ms_) return;
+  clock_published_ = true;
+  clock_published_ms_ = clock_.offset_ms();
+  deps_->state->ProbeClock(probe_, clock_.offset_ms(), clock_.rtt_ms());
+  deps_->metrics->SetProbeClockOffset(probe_, clock_.offset_ms() / 1000.0);
 }
 
 void ProbeStream::HandleHello(const v1::Hello& hello) {
@@ -192,11 +208,13 @@ void ProbeStream::HandleHello(const v1::Hello& hello) {
   deps_->metrics->SetProbeConnected(probe_, true);
   deps_->metrics->SetProbeInfo(probe_, labels);
   deps_->state->ProbeConnected(hello, link_->peer(), now);
+  ClockSample(hello.sent_unix_ms(), now, 0, 0);
   deps_->store->RecordProbe({probe_, labels, hello.version(), now, now});
 
   v1::CollectorMessage welcome;
   welcome.mutable_welcome()->set_collector_version(deps_->collector_version);
   welcome.mutable_welcome()->set_committed_seq(deps_->store->CommittedSeq(probe_, boot_id_));
+  welcome.mutable_welcome()->set_collector_unix_ms(deps_->now_ms());
   link_->Send(welcome);
   v1::CollectorMessage assignment;
   *assignment.mutable_assignment() = BuildAssignment(deps_->config(), labels);
@@ -214,12 +232,21 @@ void ProbeStream::HandleResults(v1::ResultBatch* batch) {
   int rejected = 0, unassigned = 0;
   const ConfigSnapshot snapshot = deps_->config();
   const std::map<std::string, std::string> labels = link_->labels();
+  const int64_t received = deps_->now_ms();
+  ClockSample(batch->sent_unix_ms(), received, batch->echo_collector_unix_ms(),
+              batch->echo_received_unix_ms());
   for (int i = 0; i < batch->results_size(); ++i) {
     v1::CheckResult* r = batch->mutable_results(i);
     batch_max_seq = std::max<uint64_t>(batch_max_seq, r->seq());
     Status st = ValidateResult(*r, i);
     bool assigned = st.ok() && assigned_.Contains(snapshot, labels, r->target());
     if (assigned) {
+      // The collector's clock decides: never later than the arrival, so a
+      // probe (or its clock) can make a result look older, never fresher.
+      r->set_received_unix_ms(received);
+      r->set_collector_started_unix_ms(
+          clock_.known() ? std::min(received, clock_.ToCollector(r->started_unix_ms()))
+                         : received);
       results.push_back(std::move(*r));
       continue;
     }
@@ -239,7 +266,7 @@ void ProbeStream::HandleResults(v1::ResultBatch* batch) {
   }
   if (rejected > 0) deps_->metrics->CountRejected("invalid", rejected);
   if (unassigned > 0) deps_->metrics->CountRejected("unassigned", unassigned);
-  deps_->state->ProbeSeen(probe_, deps_->now_ms());
+  deps_->state->ProbeSeen(probe_, received);
 
   link_->BatchSubmitted();
   const IngestDeps* deps = deps_;
@@ -259,6 +286,7 @@ void ProbeStream::HandleResults(v1::ResultBatch* batch) {
           deps->metrics->CountIngest(info.stored, info.duplicates);
           v1::CollectorMessage ack;
           ack.mutable_ack()->set_seq(std::max(info.committed_seq, batch_max_seq));
+          ack.mutable_ack()->set_collector_unix_ms(deps->now_ms());
           link->Send(ack);
         } else {
           Logf(LogLevel::kError, "storing results of probe %s failed: %s", probe.c_str(),

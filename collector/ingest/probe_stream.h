@@ -12,6 +12,13 @@
 // beyond that the stream stops reading (gRPC flow control pushes back on the
 // probe) until a commit frees a slot.
 //
+// Time: the collector's clock decides. Every result is stamped at arrival with
+// received_unix_ms (now) and collector_started_unix_ms = min(now, started -
+// the probe's measured clock offset); the probe's started_unix_ms is kept for
+// display. The offset is measured from the Hello's send time and the clock
+// echo on batches and heartbeats (ClockOffset); Welcome and Ack carry the
+// collector's clock for that echo.
+//
 // Threads: reactions run on gRPC's threads and never block (no SQLite, short
 // locks only); commit callbacks run on the store's writer thread and reach the
 // stream through a shared Link that outlives the reactor. One write in flight,
@@ -30,6 +37,7 @@
 #include "collector/ingest/assigned_targets.h"
 #include "collector/ingest/assignment.h"
 #include "collector/ingest/policy_reports.h"
+#include "collector/ingest/clock_offset.h"
 #include "collector/ingest/stream_hub.h"
 #include "collector/metrics/metrics.h"
 #include "collector/state/live_state.h"
@@ -64,6 +72,9 @@ class ProbeStream : public grpc::ServerBidiReactor<v1::ProbeMessage, v1::Collect
   class Link;
   void HandleHello(const v1::Hello& hello);
   void HandleResults(v1::ResultBatch* batch);
+  // Adds a clock sample and publishes the estimate when it changed.
+  void ClockSample(int64_t probe_sent_ms, int64_t received_ms, int64_t echo_t1_ms,
+                   int64_t echo_t2_ms);
 
   const IngestDeps* deps_;
   std::shared_ptr<Link> link_;
@@ -75,6 +86,9 @@ class ProbeStream : public grpc::ServerBidiReactor<v1::ProbeMessage, v1::Collect
   int64_t last_reject_log_ms_ = 0;
   PeerIdentity peer_identity_;  // from the client certificate (collector/auth)
   AssignedTargets assigned_;
+  ClockOffset clock_;  // reactions of one stream never run at once
+  bool clock_published_ = false;
+  int64_t clock_published_ms_ = 0;
 };
 
 // The ProbeService implementation: makes one ProbeStream per Connect call.

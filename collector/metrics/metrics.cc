@@ -75,6 +75,25 @@ Metrics::Metrics()
                      .Register(*registry_)),
       stored_(ingest_results_.Add({{"result", "stored"}})),
       duplicates_(ingest_results_.Add({{"result", "duplicate"}})),
+      probe_clock_offset_(BuildGauge()
+                              .Name("parallax_probe_clock_offset_seconds")
+                              .Help("The probe's wall clock minus the collector's, as measured "
+                                    "from its stream (positive: the probe is ahead)")
+                              .Register(*registry_)),
+      probe_spooled_(BuildGauge()
+                         .Name("parallax_probe_spooled_results")
+                         .Help("Results the probe holds that the collector has not acknowledged "
+                               "(last heartbeat)")
+                         .Register(*registry_)),
+      probe_in_flight_(BuildGauge()
+                           .Name("parallax_probe_checks_in_flight")
+                           .Help("Checks the probe is running now (last heartbeat)")
+                           .Register(*registry_)),
+      probe_dropped_(BuildCounter()
+                         .Name("parallax_probe_dropped_results_total")
+                         .Help("Results the probe dropped because its spool was full "
+                               "(reported in heartbeats)")
+                         .Register(*registry_)),
       streams_(BuildGauge()
                    .Name("parallax_ingest_streams")
                    .Help("Probe streams connected now")
@@ -159,7 +178,10 @@ void Metrics::ObserveResults(const std::string& probe, std::span<const v1::Check
     }
     s.by_outcome[o]->Increment();
     // Results may arrive out of order after a resend: gauges follow the newest.
-    double started = r.started_unix_ms() / 1000.0;
+    // On the collector's clock (see LiveState's ResultTimeMs).
+    double started = (r.collector_started_unix_ms() != 0 ? r.collector_started_unix_ms()
+                                                         : r.started_unix_ms()) /
+                     1000.0;
     if (started < s.last_check->Value()) continue;
     s.last_check->Set(started);
     s.up->Set(r.outcome() == v1::OUTCOME_OK ? 1 : 0);
@@ -185,6 +207,27 @@ void Metrics::SetProbeInfo(const std::string& probe,
   series =
       &probe_info_.Add({{"probe", probe}, {"network", label("network")}, {"site", label("site")}});
   series->Set(1);
+}
+
+void Metrics::SetProbeClockOffset(const std::string& probe, double seconds) {
+  probe_clock_offset_.Add({{"probe", probe}}).Set(seconds);
+}
+
+void Metrics::ObserveHeartbeat(const std::string& probe, const std::string& boot_id,
+                               const v1::Heartbeat& hb) {
+  probe_spooled_.Add({{"probe", probe}}).Set(static_cast<double>(hb.spooled()));
+  probe_in_flight_.Add({{"probe", probe}}).Set(static_cast<double>(hb.in_flight()));
+  prometheus::Counter& dropped = probe_dropped_.Add({{"probe", probe}});
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& [seen_boot, seen] = dropped_seen_[probe];
+  if (seen_boot != boot_id) {
+    seen_boot = boot_id;
+    seen = 0;
+  }
+  if (hb.dropped() > seen) {
+    dropped.Increment(static_cast<double>(hb.dropped() - seen));
+    seen = hb.dropped();
+  }
 }
 
 void Metrics::CountIngest(int stored, int duplicates) {

@@ -3,7 +3,8 @@
 //
 // Series count (documented in docs/METRICS.md): per probe x target pair at
 // most 4 gauges + one counter per outcome actually seen (<= 10), so at most
-// 14 x pairs + 2 x probes + a constant; linear, no histogram per pair.
+// 14 x pairs + 7 x probes (connected, info, healthy, clock offset, spooled,
+// dropped, in flight) + a constant; linear, no histogram per pair.
 //
 // Thread-safe: prometheus-cpp metrics are atomic; the per-pair cache is
 // guarded by a short lock.
@@ -39,6 +40,15 @@ class Metrics {
   // parallax_probe_info{probe,network,site} 1: the probe's place, for joins
   // and dashboard variables (replaced when the probe's labels change).
   void SetProbeInfo(const std::string& probe, const std::map<std::string, std::string>& labels);
+  // parallax_probe_clock_offset_seconds{probe}: the probe's wall clock minus
+  // the collector's, as measured (collector/ingest/clock_offset.h).
+  void SetProbeClockOffset(const std::string& probe, double seconds);
+  // From a heartbeat: parallax_probe_spooled_results, _checks_in_flight, and
+  // parallax_probe_dropped_results_total (the probe counts drops per boot; the
+  // counter adds what is new, and a boot's whole count when the probe
+  // restarted with a new `boot_id`).
+  void ObserveHeartbeat(const std::string& probe, const std::string& boot_id,
+                        const v1::Heartbeat& hb);
   void SetStreams(size_t n) { streams_.Set(static_cast<double>(n)); }
   void CountIngest(int stored, int duplicates);
   void CountRejected(const std::string& reason, int n);
@@ -90,6 +100,10 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& incidents_;
   prometheus::Counter& stored_;
   prometheus::Counter& duplicates_;
+  prometheus::Family<prometheus::Gauge>& probe_clock_offset_;
+  prometheus::Family<prometheus::Gauge>& probe_spooled_;
+  prometheus::Family<prometheus::Gauge>& probe_in_flight_;
+  prometheus::Family<prometheus::Counter>& probe_dropped_;
   prometheus::Gauge& streams_;
   prometheus::Gauge& config_generation_;
   prometheus::Histogram& commit_seconds_;
@@ -106,6 +120,8 @@ class Metrics {
   prometheus::Gauge* store_wal_bytes_ = nullptr;
   prometheus::Gauge* store_free_bytes_ = nullptr;
   prometheus::Gauge* store_retention_lag_ = nullptr;
+  // probe -> (boot_id, the dropped count of that boot already counted)
+  std::map<std::string, std::pair<std::string, uint64_t>> dropped_seen_;
 };
 
 }  // namespace parallax::collector

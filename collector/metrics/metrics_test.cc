@@ -100,5 +100,29 @@ TEST(MetricsTest, ProbeInfoLabelValuesAreEscaped) {
   EXPECT_EQ(text.find("\xc2\x9b"), std::string::npos);
 }
 
+TEST(MetricsTest, HeartbeatsAndClockOffsetPerProbe) {
+  Metrics m;
+  v1::Heartbeat hb;
+  hb.set_spooled(120);
+  hb.set_in_flight(4);
+  hb.set_dropped(5);
+  m.ObserveHeartbeat("p1", "boot-a", hb);
+  hb.set_dropped(7);
+  m.ObserveHeartbeat("p1", "boot-a", hb);  // +2
+  hb.set_dropped(1);
+  m.ObserveHeartbeat("p1", "boot-b", hb);  // a restarted probe counts from 0: +1
+  m.ObserveHeartbeat("p1", "boot-b", hb);  // nothing new
+  m.SetProbeClockOffset("p1", -600.5);
+  m.ObserveCommit(0.003);
+  std::string text = Render(m);
+  EXPECT_NE(text.find("parallax_probe_dropped_results_total{probe=\"p1\"} 8"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find("parallax_probe_spooled_results{probe=\"p1\"} 120"), std::string::npos);
+  EXPECT_NE(text.find("parallax_probe_checks_in_flight{probe=\"p1\"} 4"), std::string::npos);
+  EXPECT_NE(text.find("parallax_probe_clock_offset_seconds{probe=\"p1\"} -600.5"),
+            std::string::npos);
+  EXPECT_NE(text.find("parallax_store_commit_seconds_count 1"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace parallax::collector

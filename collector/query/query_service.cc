@@ -7,7 +7,8 @@ void FillProbeStatus(const v1::CheckResult& r, int64_t now_ms, v1::ProbeStatus* 
   out->set_connect_ms(r.connect_us() / 1000.0);
   out->set_banner_ms(r.banner_us() / 1000.0);
   out->set_banner(r.identification());
-  out->set_age_s(r.started_unix_ms() > 0 ? (now_ms - r.started_unix_ms()) / 1000.0 : 0);
+  const int64_t started = ResultTimeMs(r);  // the collector's clock
+  out->set_age_s(started > 0 ? (now_ms - started) / 1000.0 : 0);
   out->set_address(r.address());
   out->set_detail(r.detail());
 }
@@ -56,6 +57,9 @@ grpc::Status QueryServiceImpl::Status(grpc::ServerContext*, const v1::StatusRequ
     p->set_connected(ps.connected);
     p->set_version(ps.version);
     p->set_last_seen_age_s(ps.last_seen_ms > 0 ? (now - ps.last_seen_ms) / 1000.0 : -1);
+    p->set_clock_measured(ps.clock_measured);
+    p->set_clock_offset_s(ps.clock_offset_ms / 1000.0);
+    p->set_clock_rtt_ms(ps.clock_measured ? static_cast<double>(ps.clock_rtt_ms) : -1);
   }
   return grpc::Status::OK;
 }
@@ -91,6 +95,8 @@ grpc::Status QueryServiceImpl::History(grpc::ServerContext*, const v1::HistoryRe
     e->set_error_number(r.error_number());
     e->set_detail(r.detail());
     e->mutable_pre_banner()->CopyFrom(r.pre_banner());
+    e->set_collector_unix_ms(r.collector_started_unix_ms());
+    e->set_received_unix_ms(r.received_unix_ms());
   }
   return grpc::Status::OK;
 }

@@ -48,7 +48,7 @@ class QueryServiceImpl final : public v1::QueryService::Service {
   std::function<Causes()> causes_;
 };
 
-// Fills `out` from one result (shared by Status and History).
+// Fills `out` from one result (for Status; age on the collector's clock).
 void FillProbeStatus(const v1::CheckResult& r, int64_t now_ms, v1::ProbeStatus* out);
 
 }  // namespace parallax::collector

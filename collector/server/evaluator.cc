@@ -36,6 +36,10 @@ void ToProto(const diagnosis::Verdict& v, const std::string& host, uint32_t port
     item->set_role(std::string(e.role_word()));
     item->set_role_code(e.role);
     item->set_alive_evidence(e.alive_evidence);
+    if (p != probes.end() && p->second.clock_measured) {
+      item->set_clock_measured(true);
+      item->set_clock_offset_s(p->second.clock_offset_ms / 1000.0);
+    }
   }
   for (const std::string& d : v.disagreeing) out->add_disagreeing(d);
   for (const std::string& r : v.remediation) out->add_remediation(r);
@@ -83,6 +87,51 @@ void Evaluator::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
+void Evaluator::BeginStartupGrace(const Config& config, int64_t now) {
+  int64_t max_interval = 0, max_timeout = 0;
+  for (const TargetConfig& t : config.targets) {
+    max_interval = std::max<int64_t>(max_interval, t.interval.count());
+    max_timeout = std::max<int64_t>(max_timeout, t.timeout.count());
+  }
+  // Active before: a result within the engine's stale window (3 intervals +
+  // timeout) of now, on the collector's clock.
+  const int64_t active_since = now - (3 * max_interval + max_timeout);
+  for (const TargetConfig& t : config.targets) {
+    for (const auto& [probe, r] : state_->CopyTargetResults(t.name)) {
+      if (ResultTimeMs(r) >= active_since) awaited_.insert(probe);
+    }
+  }
+  grace_start_ms_ = now;
+  grace_until_ms_ = now + 2 * max_interval + max_timeout;
+  if (awaited_.empty()) {
+    grace_over_ = true;
+    return;
+  }
+  Logf(LogLevel::kInfo,
+       "start-up: %zu probes were active before; no verdict changes until they reconnect "
+       "(at most %lld ms)",
+       awaited_.size(), static_cast<long long>(grace_until_ms_ - now));
+}
+
+bool Evaluator::InStartupGrace(int64_t now, const std::map<std::string, ProbeState>& probes) {
+  if (grace_over_) return false;
+  std::string missing;
+  for (const std::string& p : awaited_) {
+    auto it = probes.find(p);
+    if (it == probes.end() || !it->second.connected) missing += (missing.empty() ? "" : ", ") + p;
+  }
+  if (!missing.empty() && now < grace_until_ms_) return true;
+  grace_over_ = true;
+  if (missing.empty()) {
+    Logf(LogLevel::kInfo, "start-up: every probe active before is back after %lld ms",
+         static_cast<long long>(now - grace_start_ms_));
+  } else {
+    Logf(LogLevel::kWarning, "start-up: grace of %lld ms over; not reconnected: %s",
+         static_cast<long long>(grace_until_ms_ - grace_start_ms_), missing.c_str());
+  }
+  return false;
+}
+
 void Evaluator::EvaluateOnce() {
   ConfigSnapshot snap = config_();
   const Config& config = *snap.config;
@@ -96,15 +145,37 @@ void Evaluator::EvaluateOnce() {
       std::vector<IncidentRecord> open;
       if (store_->ListIncidents("", true, 100000, &open).ok()) {
         for (const IncidentRecord& i : open) {
+          open_incidents_[i.target] = static_cast<v1::Cause>(i.cause);
           next->Seed(i.target, static_cast<v1::Cause>(i.cause), i.changes.empty() ? i.opened_ms : i.changes.back().at_ms);
         }
       }
     }
+    const bool first = !hysteresis_;
     hysteresis_ = std::move(next);
+    if (first) BeginStartupGrace(config, now);
   }
 
   // Piecewise, target by target: never one long lock over the whole state.
   std::map<std::string, ProbeState> probes = state_->CopyProbes();
+  if (InStartupGrace(now, probes)) {
+    // Publish the seeded stable causes as they are; change nothing.
+    auto published = std::make_shared<Published>();
+    published->evaluated_ms = now;
+    for (const TargetConfig& t : config.targets) {
+      auto it = hysteresis_->stable().find(t.name);
+      if (it == hysteresis_->stable().end()) continue;
+      Published::Entry e{it->second.verdict, t.host, t.port, it->second.since_ms};
+      if (e.verdict.summary.empty()) {
+        e.verdict.summary =
+            "Restored from the open incident at start-up; waiting for the probes to reconnect.";
+      }
+      published->verdicts.push_back(std::move(e));
+    }
+    published->probe_state = std::move(probes);
+    std::lock_guard<std::mutex> lock(mu_);
+    published_ = std::move(published);
+    return;
+  }
   diagnosis::Input in;
   in.now_ms = now;
   // The engine reads results through pointers: keep the copies alive here.
@@ -122,9 +193,11 @@ void Evaluator::EvaluateOnce() {
     ti.timeout_ms = t.timeout.count();
     copies.push_back(state_->CopyTargetResults(t.name));
     for (const auto& [probe, r] : copies.back()) {
-      // LiveState keeps no receive time yet: the probe's start time stands in
-      // for it (the World of issue 9 passes the collector's receive time).
-      ti.results.push_back({probe, &r, r.started_unix_ms()});  // in probe order (a map)
+      // Judged on the collector's clock: the check's start corrected by the
+      // probe's measured clock offset, never later than its arrival
+      // (ResultTimeMs), so a probe's wrong clock neither hides its fresh
+      // results nor keeps its old ones alive.
+      ti.results.push_back({probe, &r, ResultTimeMs(r)});  // in probe order (a map)
     }
     in.targets.push_back(std::move(ti));
   }
@@ -133,13 +206,22 @@ void Evaluator::EvaluateOnce() {
 
   for (const diagnosis::Transition& t : transitions) {
     const std::string& summary = t.verdict->summary;
-    if (IsFailure(t.to) && !IsFailure(t.from)) {
-      store_->OpenIncident(t.target, t.to, now, summary);
-      metrics_->CountIncident(t.to);
-    } else if (IsFailure(t.to)) {
-      store_->ChangeIncident(t.target, t.to, now, summary);
-    } else if (t.to == v1::CAUSE_OK && IsFailure(t.from)) {
+    // By the open incident, not by `from`: a failure that went through
+    // `unknown` (no data, e.g. every probe away) and is seen again continues
+    // its incident; ok after `unknown` closes it.
+    auto open = open_incidents_.find(t.target);
+    if (IsFailure(t.to)) {
+      if (open == open_incidents_.end()) {
+        store_->OpenIncident(t.target, t.to, now, summary);
+        metrics_->CountIncident(t.to);
+        open_incidents_[t.target] = t.to;
+      } else if (open->second != t.to) {
+        store_->ChangeIncident(t.target, t.to, now, summary);
+        open->second = t.to;
+      }
+    } else if (t.to == v1::CAUSE_OK && open != open_incidents_.end()) {
       store_->CloseIncident(t.target, now, summary);
+      open_incidents_.erase(open);
     }
     Logf(IsFailure(t.to) ? LogLevel::kWarning : LogLevel::kInfo, "target %s: %s -> %s: %s",
          t.target.c_str(), std::string(CauseWord(t.from)).c_str(),

@@ -6,7 +6,21 @@
 //
 // Incidents: a target that leaves ok for a failure cause opens one; a change
 // between failure causes is recorded in it; back to ok closes it. `unknown`
-// (no data) neither opens nor closes.
+// (no data) neither opens nor closes: a failure seen again after `unknown`
+// continues the open incident (the evaluator tracks which are open, seeded
+// from the store at start-up).
+//
+// Restarts are seamless: the first evaluation seeds the stable causes from
+// the open incidents, and until the probes that were active before (a result
+// newer than the stale window, from the store or a stream) are connected
+// again, or a grace of 2 x the longest interval + the longest timeout has
+// passed, evaluations change no verdict and record no incident: a half-
+// reconnected fleet must not close an incident whose cause is still there.
+// Pending hysteresis counts are not restored: a change that was pending at
+// the restart needs its `hysteresis` evaluations again.
+//
+// Time: results are judged by their time on the collector's clock
+// (ResultTimeMs), handed to the engine as started_unix_ms.
 //
 // Thread-safety: EvaluateOnce runs on the evaluator's thread (or a test's);
 // Explain/Causes from any thread (short lock on the published result). An
@@ -51,6 +65,10 @@ class Evaluator {
 
  private:
   std::chrono::milliseconds Period() const;
+  // First evaluation: which probes to wait for, and until when.
+  void BeginStartupGrace(const Config& config, int64_t now);
+  // True while the start-up grace holds (logs when it ends).
+  bool InStartupGrace(int64_t now, const std::map<std::string, ProbeState>& probes);
 
   Store* store_;
   LiveState* state_;
@@ -63,6 +81,11 @@ class Evaluator {
   int hysteresis_required_ = 0;
   std::map<std::string, bool> probe_health_published_;
   std::set<std::string> networks_published_;
+  std::map<std::string, v1::Cause> open_incidents_;  // target -> its cause now
+  bool grace_over_ = false;
+  int64_t grace_start_ms_ = 0;
+  int64_t grace_until_ms_ = 0;
+  std::set<std::string> awaited_;  // probes active before the start
 
   // What one evaluation leaves for the queries; immutable once published.
   struct Published {

@@ -11,8 +11,8 @@ void LiveState::UpdateResults(const std::string& probe,
   int64_t newest = 0;
   for (const v1::CheckResult& r : results) {
     v1::CheckResult& held = s_.results[r.target()][probe];
-    if (r.started_unix_ms() >= held.started_unix_ms()) held = r;
-    newest = std::max(newest, r.started_unix_ms() + (r.connect_us() + r.banner_us()) / 1000);
+    if (ResultTimeMs(r) >= ResultTimeMs(held)) held = r;
+    newest = std::max(newest, r.received_unix_ms());
   }
   auto it = s_.probes.find(probe);
   if (it != s_.probes.end()) it->second.last_seen_ms = std::max(it->second.last_seen_ms, newest);
@@ -45,6 +45,15 @@ void LiveState::ProbeHeartbeat(const std::string& probe, const v1::Heartbeat& hb
   if (it == s_.probes.end()) return;
   it->second.heartbeat = hb;
   it->second.last_seen_ms = std::max(it->second.last_seen_ms, now_ms);
+}
+
+void LiveState::ProbeClock(const std::string& probe, int64_t offset_ms, int64_t rtt_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = s_.probes.find(probe);
+  if (it == s_.probes.end()) return;
+  it->second.clock_measured = true;
+  it->second.clock_offset_ms = offset_ms;
+  it->second.clock_rtt_ms = rtt_ms;
 }
 
 void LiveState::ProbeSeen(const std::string& probe, int64_t now_ms) {

@@ -3,6 +3,10 @@
 // results are committed (never ahead of the store), read by the query service,
 // the metrics and the diagnosis. Memory: one CheckResult per probe x target.
 //
+// Time: everything here is on the collector's clock. A result is ordered and
+// aged by its collector_started_unix_ms (set at ingest; see ResultTimeMs), and
+// a probe's last_seen_ms is when something of it last arrived.
+//
 // Thread-safe: every method takes a short internal lock; readers get copies.
 #pragma once
 
@@ -26,7 +30,19 @@ struct ProbeState {
   int64_t last_seen_ms = 0;      // last message or result
   int64_t connected_since_ms = 0;
   v1::Heartbeat heartbeat;       // the last one
+  // Measured clock offset (probe - collector) and the round trip of the best
+  // sample (-1: one-way only); see collector/ingest/clock_offset.h.
+  bool clock_measured = false;
+  int64_t clock_offset_ms = 0;
+  int64_t clock_rtt_ms = -1;
 };
+
+// A result's time on the collector's clock: collector_started_unix_ms, or for
+// a result that never went through ingest's stamping, started_unix_ms.
+inline int64_t ResultTimeMs(const v1::CheckResult& r) {
+  return r.collector_started_unix_ms() != 0 ? r.collector_started_unix_ms()
+                                            : r.started_unix_ms();
+}
 
 struct StateSnapshot {
   // target name -> probe name -> newest result
@@ -36,11 +52,13 @@ struct StateSnapshot {
 
 class LiveState {
  public:
-  // Keeps each result if it is newer (started_unix_ms) than the one held.
+  // Keeps each result if it is newer (ResultTimeMs) than the one held; the
+  // probe was last seen when the newest of them arrived (received_unix_ms).
   void UpdateResults(const std::string& probe, std::span<const v1::CheckResult> results);
   void ProbeConnected(const v1::Hello& hello, const std::string& peer, int64_t now_ms);
   void ProbeDisconnected(const std::string& probe, int64_t now_ms);
   void ProbeHeartbeat(const std::string& probe, const v1::Heartbeat& hb, int64_t now_ms);
+  void ProbeClock(const std::string& probe, int64_t offset_ms, int64_t rtt_ms);
   // Something arrived from the probe now.
   void ProbeSeen(const std::string& probe, int64_t now_ms);
   // Seeds a probe known from storage (not connected).

@@ -47,5 +47,30 @@ TEST(LiveStateTest, TracksProbeConnectionsAndRetainsConfiguredTargets) {
   EXPECT_EQ(s.Snapshot().results.count("t1"), 1u);
 }
 
+TEST(LiveStateTest, OrdersAndDatesByTheCollectorsClock) {
+  LiveState s;
+  v1::Hello hello;
+  hello.set_probe_name("p1");
+  s.ProbeConnected(hello, "peer", 1000);
+  // The probe's clock runs 10 minutes ahead: its own timestamps say the first
+  // result is the newest; the collector's say otherwise.
+  v1::CheckResult a = Result("t1", 600'000 + 5000, v1::OUTCOME_OK);
+  a.set_collector_started_unix_ms(900);
+  a.set_received_unix_ms(1100);
+  v1::CheckResult b = Result("t1", 1000, v1::OUTCOME_REFUSED);  // probe clock reset backwards
+  b.set_collector_started_unix_ms(1500);
+  b.set_received_unix_ms(1600);
+  s.UpdateResults("p1", std::vector<v1::CheckResult>{a});
+  s.UpdateResults("p1", std::vector<v1::CheckResult>{b});
+  EXPECT_EQ(s.Snapshot().results["t1"]["p1"].outcome(), v1::OUTCOME_REFUSED);
+  EXPECT_EQ(s.Snapshot().probes["p1"].last_seen_ms, 1600);  // arrival, not the probe's 605 s
+  EXPECT_FALSE(s.Snapshot().probes["p1"].clock_measured);
+  s.ProbeClock("p1", 600'000, 4);
+  EXPECT_TRUE(s.Snapshot().probes["p1"].clock_measured);
+  EXPECT_EQ(s.Snapshot().probes["p1"].clock_offset_ms, 600'000);
+  EXPECT_EQ(ResultTimeMs(b), 1500);
+  EXPECT_EQ(ResultTimeMs(Result("t", 7, v1::OUTCOME_OK)), 7);  // not stamped: its own time
+}
+
 }  // namespace
 }  // namespace parallax::collector

@@ -69,6 +69,14 @@ Status ReadResultRow(const sqlite::Statement& st, ResultRow* row) {
     }
   }
   r.set_late_us(static_cast<uint32_t>(st.ColumnInt64(14)));
+  // ts_ms is on the collector's clock; rows stored before schema version 3
+  // have no separate probe time (their ts_ms was the probe's).
+  const int64_t probe_ts = st.ColumnInt64(15);
+  if (probe_ts != 0) {
+    r.set_collector_started_unix_ms(r.started_unix_ms());
+    r.set_started_unix_ms(probe_ts);
+  }
+  r.set_received_unix_ms(st.ColumnInt64(16));
   return Status::Ok();
 }
 

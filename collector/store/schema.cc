@@ -80,6 +80,15 @@ CREATE TABLE incident_changes (
 );
 CREATE INDEX incident_changes_incident ON incident_changes (incident_id, at_ms);
 )sql",
+      // Version 3: the collector's clock decides. ts_ms becomes the check's
+      // start on the collector's clock (retention, ordering and reload use
+      // it); probe_ts_ms keeps the probe's own started_unix_ms for display and
+      // received_ms the arrival. Older rows keep 0 there (ts_ms was the
+      // probe's clock for them).
+      R"sql(
+ALTER TABLE results ADD COLUMN probe_ts_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE results ADD COLUMN received_ms INTEGER NOT NULL DEFAULT 0;
+)sql",
   };
   return kSteps;
 }
@@ -95,7 +104,8 @@ Status RecreateView(sqlite::Db* db) {
       " AS outcome,\n"
       "  r.connect_us AS connect_us, r.banner_us AS banner_us, r.address AS address,\n"
       "  r.error_number AS error_number, r.identification AS identification,\n"
-      "  r.pre_banner AS pre_banner, r.detail AS detail, r.late_us AS late_us\n"
+      "  r.pre_banner AS pre_banner, r.detail AS detail, r.late_us AS late_us,\n"
+      "  r.probe_ts_ms AS probe_ts_ms, r.received_ms AS received_ms\n"
       "FROM results r JOIN probes p ON p.id = r.probe_id JOIN targets t ON t.id = r.target_id\n"
       "  JOIN probe_boots b ON b.id = r.boot_ref;\n"
       "DROP VIEW IF EXISTS incidents_v;\n"

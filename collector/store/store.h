@@ -33,6 +33,9 @@
 //    `retention` with no result left (with their boots' dedupe state),
 //    `retention_chunk_rows` per transaction, between result batches (never
 //    stalling commits for a whole sweep, never starved by a busy queue).
+//    Age is on the collector's clock (collector_started_unix_ms, stored as
+//    ts_ms): a probe's wrong clock neither keeps its results longer nor drops
+//    them early.
 //  - Thread-safe: every public method may be called from any thread.
 #pragma once
 
@@ -122,7 +125,11 @@ struct ResultRow {
   std::string probe;
   std::string target;
   std::string boot_id;
-  v1::CheckResult result;  // seq, outcome, times, address, identification, pre_banner, detail...
+  // seq, outcome, times, address, identification, pre_banner, detail...;
+  // started_unix_ms is the probe's clock, collector_started_unix_ms and
+  // received_unix_ms the collector's (both 0 for rows stored before schema
+  // version 3, whose started_unix_ms is then the only time known).
+  v1::CheckResult result;
 };
 
 // One cause change of an incident (the first is the opening cause; closing
@@ -180,7 +187,8 @@ class Store {
 
   // The newest stored result of every probe x target pair.
   virtual Status LatestResults(std::vector<ResultRow>* out) = 0;
-  // Results of one target with ts_ms >= since_ms, newest first; `probe` empty
+  // Results of one target started at or after since_ms on the collector's
+  // clock (collector_started_unix_ms), newest first; `probe` empty
   // = all probes; `limit` 0 = no limit.
   virtual Status History(const std::string& target, const std::string& probe, int64_t since_ms,
                          size_t limit, std::vector<ResultRow>* out) = 0;

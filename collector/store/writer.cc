@@ -103,7 +103,8 @@ Status Writer::Prepare() {
       {&insert_result_,
        "INSERT INTO results (probe_id, target_id, boot_ref, seq, ts_ms, outcome, connect_us,"
        " banner_us, address, error_number, identification, pre_banner, detail, liveness,"
-       " late_us) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"},
+       " late_us, probe_ts_ms, received_ms)"
+       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"},
       {&delete_old_,
        "DELETE FROM results WHERE id IN"
        " (SELECT id FROM results WHERE ts_ms < ?1 ORDER BY ts_ms LIMIT ?2)"},
@@ -221,7 +222,9 @@ Status Writer::ApplyResults(WriteOp& op, CommitInfo* info, int64_t now_ms) {
     st.BindInt64(2, target_id);
     st.BindInt64(3, boot.id);
     st.BindInt64(4, static_cast<int64_t>(r.seq()));
-    st.BindInt64(5, r.started_unix_ms());
+    // ts_ms: the collector's clock (see schema version 3).
+    st.BindInt64(5, r.collector_started_unix_ms() != 0 ? r.collector_started_unix_ms()
+                                                       : r.started_unix_ms());
     st.BindInt64(6, r.outcome());
     st.BindInt64(7, r.connect_us());
     st.BindInt64(8, r.banner_us());
@@ -240,6 +243,9 @@ Status Writer::ApplyResults(WriteOp& op, CommitInfo* info, int64_t now_ms) {
       st.BindNull(14);
     }
     st.BindInt64(15, r.late_us());
+    // 0 when not stamped by ingest: read back like a row from before v3.
+    st.BindInt64(16, r.collector_started_unix_ms() != 0 ? r.started_unix_ms() : 0);
+    st.BindInt64(17, r.received_unix_ms());
     s = st.Run();
     if (!s.ok()) return s;
     boot.max_seq = r.seq();

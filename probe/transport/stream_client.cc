@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/clock.h"
 #include "common/log.h"
 
 namespace parallax::probe {
@@ -127,13 +128,32 @@ void StreamClient::Session(v1::ProbeService::Stub* stub) {
     context_ = nullptr;
   };
 
+  // Clock echo (probe.proto, ResultBatch): the collector stamp of the latest
+  // Welcome/Ack and our wall clock when we read it; written by the reader
+  // thread, read by this one.
+  int64_t echo_t1 = 0, echo_t2 = 0;  // guarded by echo_mu
+  std::mutex echo_mu;
+  auto note_collector_clock = [&](int64_t collector_ms) {
+    if (collector_ms <= 0) return;
+    std::lock_guard<std::mutex> lock(echo_mu);
+    echo_t1 = collector_ms;
+    echo_t2 = WallClockMs();
+  };
+  auto echo = [&](auto* m) {
+    std::lock_guard<std::mutex> lock(echo_mu);
+    m->set_echo_collector_unix_ms(echo_t1);
+    m->set_echo_received_unix_ms(echo_t2);
+  };
+
   v1::ProbeMessage msg;
   *msg.mutable_hello() = options_.hello;
+  msg.mutable_hello()->set_sent_unix_ms(WallClockMs());
   v1::CollectorMessage first;
   if (!stream->Write(msg) || !stream->Read(&first)) {
     return finish("stream closed before welcome", stopping_);
   }
   if (!first.has_welcome()) return finish("collector did not send a welcome", true);
+  note_collector_clock(first.welcome().collector_unix_ms());
   spool_->Ack(first.welcome().committed_seq());
   spool_->Rewind();
   {
@@ -152,6 +172,7 @@ void StreamClient::Session(v1::ProbeService::Stub* stub) {
     v1::CollectorMessage in;
     while (stream->Read(&in)) {
       if (in.has_ack()) {
+        note_collector_clock(in.ack().collector_unix_ms());
         spool_->Ack(in.ack().seq());
       } else if (in.has_assignment()) {
         Logf(LogLevel::kInfo, "assignment generation %llu: %d targets",
@@ -176,6 +197,8 @@ void StreamClient::Session(v1::ProbeService::Stub* stub) {
     if (stopping_) limits.linger = std::chrono::milliseconds(0);
     spool_->WaitBatch(limits, msg.mutable_results());
     if (msg.results().results_size() > 0) {
+      echo(msg.mutable_results());
+      msg.mutable_results()->set_sent_unix_ms(WallClockMs());
       last_batch_bytes = msg.ByteSizeLong();
       if (!stream->Write(msg)) {
         write_failed = true;
@@ -192,6 +215,8 @@ void StreamClient::Session(v1::ProbeService::Stub* stub) {
                 Clock::now() - last_send >= options_.heartbeat_interval)) {
       *msg.mutable_heartbeat() =
           options_.make_heartbeat ? options_.make_heartbeat() : v1::Heartbeat();
+      echo(msg.mutable_heartbeat());
+      msg.mutable_heartbeat()->set_unix_ms(WallClockMs());
       if (!stream->Write(msg)) {
         write_failed = true;
         break;

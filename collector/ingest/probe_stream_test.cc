@@ -1,0 +1,315 @@
+// ProbeStream on an in-process gRPC server (unix socket) with the in-memory
+// FakeStore and a simulated clock: hello, clock stamping, ack only after
+// commit, dedupe across reconnects, replacement, flow control, bad input.
+#include "collector/ingest/probe_stream.h"
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <thread>
+
+#include "collector/store/fake_store.h"
+
+namespace parallax::collector {
+namespace {
+
+using std::chrono::milliseconds;
+constexpr int64_t kNow = 1'700'000'000'000;
+
+bool WaitUntil(const std::function<bool()>& pred, milliseconds timeout = milliseconds(3000)) {
+  auto end = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < end) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(milliseconds(2));
+  }
+  return pred();
+}
+
+class ProbeStreamTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto config = std::make_shared<Config>();
+    TargetConfig t;
+    t.name = "t1";
+    t.host = "127.0.0.1";
+    t.interval = std::chrono::seconds(1);
+    t.timeout = milliseconds(500);
+    config->targets.push_back(t);
+    snapshot_ = {config, 1};
+    deps_.store = &store_;
+    deps_.state = &state_;
+    deps_.metrics = &metrics_;
+    deps_.hub = &hub_;
+    deps_.config = [this] { return snapshot_; };
+    deps_.now_ms = [this] { return now_.load(); };
+    deps_.collector_version = "test";
+    deps_.max_outstanding_batches = 2;
+    service_ = std::make_unique<ProbeServiceImpl>(&deps_);
+    socket_ = "unix:" + std::string(::testing::TempDir()) + "probe_stream_test." +
+              std::to_string(getpid()) + ".sock";
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(socket_, grpc::InsecureServerCredentials());
+    builder.RegisterService(service_.get());
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(server_, nullptr);
+    stub_ =
+        v1::ProbeService::NewStub(grpc::CreateChannel(socket_, grpc::InsecureChannelCredentials()));
+  }
+  void TearDown() override {
+    server_->Shutdown(std::chrono::system_clock::now() + milliseconds(100));
+    store_.CommitPending();
+    server_->Wait();
+  }
+
+  // One probe's client end; reads on a thread so tests can check what has
+  // (not) arrived.
+  struct Client {
+    grpc::ClientContext ctx;
+    std::unique_ptr<grpc::ClientReaderWriter<v1::ProbeMessage, v1::CollectorMessage>> stream;
+    std::mutex mu;
+    std::vector<v1::CollectorMessage> got;
+    std::thread reader;
+    grpc::Status status;
+    std::atomic<bool> done{false};
+    ~Client() {
+      ctx.TryCancel();
+      if (reader.joinable()) reader.join();
+    }
+    size_t acks() {
+      std::lock_guard<std::mutex> lock(mu);
+      size_t n = 0;
+      for (auto& m : got) n += m.has_ack();
+      return n;
+    }
+    uint64_t last_ack() {
+      std::lock_guard<std::mutex> lock(mu);
+      uint64_t s = 0;
+      for (auto& m : got) {
+        if (m.has_ack()) s = m.ack().seq();
+      }
+      return s;
+    }
+    v1::CollectorMessage at(size_t i) {
+      std::lock_guard<std::mutex> lock(mu);
+      return got.at(i);
+    }
+    size_t count() {
+      std::lock_guard<std::mutex> lock(mu);
+      return got.size();
+    }
+  };
+
+  std::unique_ptr<Client> Connect(const std::string& name, const std::string& boot,
+                                  int64_t probe_clock_ms) {
+    auto c = std::make_unique<Client>();
+    c->ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    c->stream = stub_->Connect(&c->ctx);
+    v1::ProbeMessage m;
+    m.mutable_hello()->set_probe_name(name);
+    m.mutable_hello()->set_boot_id(boot);
+    m.mutable_hello()->set_version("1");
+    (*m.mutable_hello()->mutable_labels())["network"] = "n1";
+    m.mutable_hello()->set_sent_unix_ms(probe_clock_ms);
+    EXPECT_TRUE(c->stream->Write(m));
+    Client* raw = c.get();
+    c->reader = std::thread([raw] {
+      v1::CollectorMessage in;
+      while (raw->stream->Read(&in)) {
+        std::lock_guard<std::mutex> lock(raw->mu);
+        raw->got.push_back(in);
+      }
+      raw->status = raw->stream->Finish();
+      raw->done = true;
+    });
+    return c;
+  }
+
+  static v1::ProbeMessage Batch(uint64_t first_seq, int n, int64_t started_ms) {
+    v1::ProbeMessage m;
+    for (int i = 0; i < n; ++i) {
+      v1::CheckResult* r = m.mutable_results()->add_results();
+      r->set_seq(first_seq + i);
+      r->set_target("t1");
+      r->set_outcome(v1::OUTCOME_OK);
+      r->set_started_unix_ms(started_ms + i);
+    }
+    return m;
+  }
+
+  std::atomic<int64_t> now_{kNow};
+  ConfigSnapshot snapshot_;
+  FakeStore store_;
+  LiveState state_;
+  Metrics metrics_;
+  StreamHub hub_;
+  IngestDeps deps_;
+  std::unique_ptr<ProbeServiceImpl> service_;
+  std::string socket_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<v1::ProbeService::Stub> stub_;
+};
+
+TEST_F(ProbeStreamTest, HelloGetsWelcomeWithTheCollectorsClockThenTheAssignment) {
+  auto c = Connect("p1", "b1", kNow);
+  ASSERT_TRUE(WaitUntil([&] { return c->count() >= 2; }));
+  ASSERT_TRUE(c->at(0).has_welcome());
+  EXPECT_EQ(c->at(0).welcome().committed_seq(), 0u);
+  EXPECT_EQ(c->at(0).welcome().collector_unix_ms(), kNow);
+  ASSERT_TRUE(c->at(1).has_assignment());
+  ASSERT_EQ(c->at(1).assignment().targets_size(), 1);
+  EXPECT_EQ(c->at(1).assignment().targets(0).name(), "t1");
+  EXPECT_TRUE(state_.Snapshot().probes["p1"].connected);
+  EXPECT_EQ(hub_.size(), 1u);
+}
+
+TEST_F(ProbeStreamTest, AckOnlyAfterCommitAndResultsStampedOnTheCollectorsClock) {
+  // The probe's clock is 10 minutes behind; the hello takes 5 ms.
+  const int64_t skew = -600'000;
+  now_ = kNow + 5;
+  auto c = Connect("p1", "b1", kNow + skew);
+  ASSERT_TRUE(WaitUntil([&] { return c->count() >= 2; }));
+  store_.CommitPending();  // the probe record
+  now_ = kNow + 1000;
+  // Checks that started 300 ms ago on the probe's clock.
+  ASSERT_TRUE(c->stream->Write(Batch(1, 3, kNow + skew + 700)));
+  ASSERT_TRUE(WaitUntil([&] { return store_.pending() == 1; }));
+  std::this_thread::sleep_for(milliseconds(50));
+  EXPECT_EQ(c->acks(), 0u) << "acknowledged before the commit";
+  EXPECT_TRUE(state_.CopyTargetResults("t1").empty()) << "live state ahead of the store";
+  store_.CommitPending();
+  ASSERT_TRUE(WaitUntil([&] { return c->acks() == 1; }));
+  EXPECT_EQ(c->last_ack(), 3u);
+  auto results = state_.CopyTargetResults("t1");
+  ASSERT_EQ(results.count("p1"), 1u);
+  const v1::CheckResult& r = results["p1"];
+  EXPECT_EQ(r.seq(), 3u);
+  EXPECT_EQ(r.received_unix_ms(), kNow + 1000);
+  EXPECT_EQ(r.started_unix_ms(), kNow + skew + 702);         // the probe's own
+  EXPECT_EQ(r.collector_started_unix_ms(), kNow + 702 + 5);  // corrected (one-way)
+  EXPECT_EQ(state_.Snapshot().probes["p1"].last_seen_ms, kNow + 1000);
+  EXPECT_TRUE(state_.Snapshot().probes["p1"].clock_measured);
+  EXPECT_EQ(state_.Snapshot().probes["p1"].clock_offset_ms, skew - 5);
+  EXPECT_EQ(store_.AllResults().size(), 3u);
+}
+
+TEST_F(ProbeStreamTest, AResultIsNeverDatedAfterItsArrival) {
+  auto c = Connect("p1", "b1", kNow);  // in sync at hello
+  ASSERT_TRUE(WaitUntil([&] { return c->count() >= 2; }));
+  // Then it claims checks 10 minutes in the future (clock jumped, or lies).
+  ASSERT_TRUE(c->stream->Write(Batch(1, 1, kNow + 600'000)));
+  ASSERT_TRUE(WaitUntil([&] { return store_.pending() >= 2; }));
+  store_.CommitPending();
+  ASSERT_TRUE(WaitUntil([&] { return c->acks() == 1; }));
+  EXPECT_EQ(state_.CopyTargetResults("t1")["p1"].collector_started_unix_ms(), kNow);
+}
+
+TEST_F(ProbeStreamTest, RoundTripEchoMeasuresTheOffsetAndAcksCarryTheClock) {
+  auto c = Connect("p1", "b1", kNow);
+  ASSERT_TRUE(WaitUntil([&] { return c->count() >= 2; }));
+  // Probe 2 s ahead; it read the welcome (t1 = kNow) at its kNow + 2010 and
+  // sends a heartbeat at its kNow + 2100, read by us at kNow + 110: 20 ms round trip.
+  v1::ProbeMessage hb;
+  hb.mutable_heartbeat()->set_unix_ms(kNow + 2100);
+  hb.mutable_heartbeat()->set_echo_collector_unix_ms(kNow);
+  hb.mutable_heartbeat()->set_echo_received_unix_ms(kNow + 2010);
+  hb.mutable_heartbeat()->set_spooled(7);
+  hb.mutable_heartbeat()->set_dropped(2);
+  hb.mutable_heartbeat()->set_in_flight(3);
+  now_ = kNow + 110;
+  ASSERT_TRUE(c->stream->Write(hb));
+  ASSERT_TRUE(WaitUntil([&] { return state_.Snapshot().probes["p1"].clock_rtt_ms == 20; }));
+  EXPECT_EQ(state_.Snapshot().probes["p1"].clock_offset_ms, 2000);
+  EXPECT_EQ(state_.Snapshot().probes["p1"].heartbeat.spooled(), 7u);
+  now_ = kNow + 500;
+  ASSERT_TRUE(c->stream->Write(Batch(1, 1, kNow + 2400)));
+  ASSERT_TRUE(WaitUntil([&] { return store_.pending() >= 2; }));
+  store_.CommitPending();
+  ASSERT_TRUE(WaitUntil([&] { return c->acks() == 1; }));
+  v1::CollectorMessage ack = c->at(2);
+  ASSERT_TRUE(ack.has_ack());
+  EXPECT_EQ(ack.ack().collector_unix_ms(), kNow + 500);
+  EXPECT_EQ(state_.CopyTargetResults("t1")["p1"].collector_started_unix_ms(), kNow + 400);
+}
+
+TEST_F(ProbeStreamTest, ReconnectResendsAreDeduplicated) {
+  {
+    auto c = Connect("p1", "b1", kNow);
+    ASSERT_TRUE(WaitUntil([&] { return c->count() >= 2; }));
+    ASSERT_TRUE(c->stream->Write(Batch(1, 3, kNow)));
+    ASSERT_TRUE(WaitUntil([&] { return store_.pending() >= 2; }));
+    store_.CommitPending();
+    ASSERT_TRUE(WaitUntil([&] { return c->acks() == 1; }));
+  }
+  ASSERT_TRUE(WaitUntil([&] { return hub_.size() == 0; }));
+  auto c = Connect("p1", "b1", kNow);
+  ASSERT_TRUE(WaitUntil([&] { return c->count() >= 2; }));
+  EXPECT_EQ(c->at(0).welcome().committed_seq(), 3u);
+  ASSERT_TRUE(c->stream->Write(Batch(2, 3, kNow)));  // 2, 3 again and 4
+  ASSERT_TRUE(WaitUntil([&] { return store_.pending() >= 2; }));
+  store_.CommitPending();
+  ASSERT_TRUE(WaitUntil([&] { return c->acks() == 1; }));
+  EXPECT_EQ(c->last_ack(), 4u);
+  EXPECT_EQ(store_.AllResults().size(), 4u);
+}
+
+TEST_F(ProbeStreamTest, ANewStreamOfTheSameProbeReplacesTheOld) {
+  auto a = Connect("p1", "b1", kNow);
+  ASSERT_TRUE(WaitUntil([&] { return a->count() >= 2; }));
+  auto b = Connect("p1", "b2", kNow);
+  ASSERT_TRUE(WaitUntil([&] { return a->done.load(); }));
+  EXPECT_EQ(a->status.error_code(), grpc::StatusCode::ABORTED);
+  EXPECT_NE(a->status.error_message().find("replaced by a newer stream"), std::string::npos);
+  ASSERT_TRUE(WaitUntil([&] { return b->count() >= 2; }));
+  EXPECT_EQ(hub_.size(), 1u);
+  EXPECT_EQ(state_.Snapshot().probes["p1"].boot_id, "b2");
+  EXPECT_TRUE(state_.Snapshot().probes["p1"].connected);
+}
+
+TEST_F(ProbeStreamTest, FlowControlStopsReadingWhileBatchesWaitForCommit) {
+  auto c = Connect("p1", "b1", kNow);
+  ASSERT_TRUE(WaitUntil([&] { return c->count() >= 2; }));
+  store_.CommitPending();
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(c->stream->Write(Batch(1 + i, 1, kNow)));
+  ASSERT_TRUE(WaitUntil([&] { return store_.pending() == 2; }));
+  std::this_thread::sleep_for(milliseconds(100));
+  EXPECT_EQ(store_.pending(), 2u) << "read beyond max_outstanding_batches";
+  store_.CommitPending();
+  ASSERT_TRUE(WaitUntil([&] { return store_.pending() == 2; }));
+  store_.CommitPending();
+  ASSERT_TRUE(WaitUntil([&] { return c->last_ack() == 4; }));
+}
+
+TEST_F(ProbeStreamTest, AFailedCommitClosesTheStreamWithoutAck) {
+  auto c = Connect("p1", "b1", kNow);
+  ASSERT_TRUE(WaitUntil([&] { return c->count() >= 2; }));
+  store_.CommitPending();
+  store_.FailNextCommits(1, Status::IoError("disk full"));
+  ASSERT_TRUE(c->stream->Write(Batch(1, 1, kNow)));
+  ASSERT_TRUE(WaitUntil([&] { return store_.pending() == 1; }));
+  store_.CommitPending();
+  ASSERT_TRUE(WaitUntil([&] { return c->done.load(); }));
+  EXPECT_EQ(c->acks(), 0u);
+  EXPECT_EQ(c->status.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_NE(c->status.error_message().find("disk full"), std::string::npos);
+  EXPECT_TRUE(state_.CopyTargetResults("t1").empty());
+}
+
+TEST_F(ProbeStreamTest, FirstMessageMustBeAHello) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  auto stream = stub_->Connect(&ctx);
+  ASSERT_TRUE(stream->Write(Batch(1, 1, kNow)));
+  v1::CollectorMessage in;
+  EXPECT_FALSE(stream->Read(&in));
+  grpc::Status st = stream->Finish();
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("must be a hello"), std::string::npos);
+  EXPECT_EQ(store_.pending(), 0u);
+}
+
+}  // namespace
+}  // namespace parallax::collector
