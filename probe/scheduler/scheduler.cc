@@ -79,6 +79,7 @@ class Scheduler::Impl {
   Clock::time_point armed_due_;
   ScheduleQueue queue_;
   IcmpBudget icmp_budget_;
+  RunMemory run_memory_;  // second opinions per target (check_run.h)
   std::deque<ScheduleQueue::Entry> waiting_;  // due, held back by max_in_flight
   std::unordered_map<uint64_t, TargetState> targets_;
   std::unordered_map<std::string, uint64_t> keys_;  // target name -> key
@@ -209,7 +210,8 @@ void Scheduler::Impl::StartRun(uint64_t key, TargetState& state, Clock::time_poi
   uint64_t late_us = now > due ? Micros(now - due) : 0;
   if (late_us > stats_.max_late_us) stats_.max_late_us = late_us;
   uint64_t run_id = next_run_id_++;
-  auto run = CheckRun::Create(io_, state.target, options_.identification, &icmp_budget_);
+  auto run = CheckRun::Create(io_, state.target, options_.identification, &icmp_budget_,
+                              &run_memory_);
   running_.emplace(run_id, run);
   ++stats_.checks_started;
   stats_.in_flight = static_cast<uint32_t>(running_.size());
