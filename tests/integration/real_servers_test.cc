@@ -23,9 +23,11 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "probe/scheduler/check_run.h"
+#include "tests/integration/cluster.h"
 #include "tests/integration/harness.h"
 
 namespace parallax::testing {
@@ -83,6 +85,37 @@ class RealServersTest : public ::testing::Test {
   std::string Script(const std::string& name, const std::string& body) {
     WriteFile(dir_.File(name), body + "\n");
     return dir_.File(name);
+  }
+
+  // An OpenSSH sshd with MaxStartups 1:100:1 whose one slot is held by an
+  // open connection (*holder, to close): every further connection is
+  // dropped with "Exceeded MaxStartups". Returns its port, 0 if skipped.
+  int StartFullSshd(int* holder) {
+    const char* sshd_bin = "/usr/sbin/sshd";
+    if (!Have(sshd_bin)) {
+      ADD_FAILURE() << "no " << sshd_bin << ": apt-get install openssh-server";
+      return 0;
+    }
+    std::string key = dir_.File("full_host_ed25519_key");
+    EXPECT_EQ(RunCommand({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key}).exit_code, 0);
+    if (geteuid() == 0) std::filesystem::create_directories("/run/sshd");
+    int port = FreePort();
+    std::string cfg = dir_.File("full_sshd_config");
+    WriteFile(cfg, "Port " + std::to_string(port) + "\nListenAddress 127.0.0.1\nHostKey " + key +
+                       "\nPidFile " + dir_.File("full_sshd.pid") +
+                       "\nUsePAM no\nLoginGraceTime 60\nMaxStartups 1:100:1\n");
+    if (!Start({sshd_bin, "-D", "-e", "-f", cfg}, port, "sshd-maxstartups")) return 0;
+    // PortOpen's probe connections are closed; wait for sshd to forget them.
+    std::this_thread::sleep_for(milliseconds(300));
+    *holder = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(connect(*holder, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+    char buf[256];
+    EXPECT_GT(read(*holder, buf, sizeof(buf)), 0);  // sshd's identification: the slot is taken
+    return port;
   }
 
   static std::string Describe(const v1::CheckResult& r) { return r.ShortDebugString(); }
@@ -197,26 +230,9 @@ TEST_F(RealServersTest, OpensslSServerIsNotSshTls) {
 }
 
 TEST_F(RealServersTest, SshdMaxStartupsExhaustedSaysSoInItsOwnWords) {
-  const char* sshd_bin = "/usr/sbin/sshd";
-  if (!Have(sshd_bin)) GTEST_SKIP() << "apt-get install openssh-server";
-  std::string key = dir_.File("ssh_host_ed25519_key");
-  ASSERT_EQ(RunCommand({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key}).exit_code, 0);
-  if (geteuid() == 0) std::filesystem::create_directories("/run/sshd");
-  int port = FreePort();
-  std::string cfg = dir_.File("sshd_config");
-  WriteFile(cfg, "Port " + std::to_string(port) + "\nListenAddress 127.0.0.1\nHostKey " + key +
-                     "\nPidFile " + dir_.File("sshd.pid") +
-                     "\nUsePAM no\nLoginGraceTime 30\nMaxStartups 1:100:1\n");
-  ASSERT_TRUE(Start({sshd_bin, "-D", "-e", "-f", cfg}, port, "sshd-maxstartups"));
-  // Hold one unauthenticated connection open: it uses up MaxStartups.
-  int holder = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(connect(holder, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-  char buf[256];
-  ASSERT_GT(read(holder, buf, sizeof(buf)), 0);  // sshd's identification: the slot is taken
+  int holder = -1;
+  int port = StartFullSshd(&holder);
+  if (port == 0) return;
   v1::CheckResult r = Check(port);
   close(holder);
   EXPECT_TRUE(r.outcome() == v1::OUTCOME_CLOSED || r.outcome() == v1::OUTCOME_RESET) << Describe(r);
@@ -224,6 +240,48 @@ TEST_F(RealServersTest, SshdMaxStartupsExhaustedSaysSoInItsOwnWords) {
   EXPECT_EQ(r.pre_banner(0), "Exceeded MaxStartups") << Describe(r);
   EXPECT_NE(r.detail().find("the server sent 1 other line"), std::string::npos) << r.detail();
   EXPECT_FALSE(r.liveness().has_second_opinion());  // it did say something
+}
+
+// Through collector, probe and CLI: the evidence survives storage and shows
+// in `parallax history -o json`.
+TEST_F(RealServersTest, EvidenceReachesHistoryJson) {
+  std::string why;
+  std::unique_ptr<Sshd> moved = Sshd::Start(dir_, &why);
+  if (!moved) GTEST_SKIP() << why;
+  int holder = -1;
+  int full = StartFullSshd(&holder);
+  if (full == 0) return;
+  int closed = ClosedPort();
+  Cluster cluster(dir_);
+  cluster.Configure(
+      {{"moved", "127.0.0.1", closed, "    alt_ports: [" + std::to_string(moved->port()) + "]\n"},
+       {"full", "127.0.0.1", full}},
+      "2s", "1500ms");
+  cluster.StartCollector();
+  cluster.StartProbe("p1", {{"network", "loopback"}});
+  nlohmann::json status;
+  bool ok =
+      cluster.WaitForOutcomes({{{"moved", "p1"}, "refused"}}, std::chrono::seconds(20), &status);
+  ASSERT_TRUE(ok) << status.dump(2) << cluster.probe("p1")->log();
+  nlohmann::json h = cluster.CliJson({"history", "moved", "--limit", "1"});
+  ASSERT_FALSE(h["entries"].empty()) << h.dump(2);
+  const nlohmann::json& e = h["entries"][0];
+  EXPECT_EQ(e["outcome"], "refused") << e.dump(2);
+  EXPECT_EQ(e["evidence"]["ssh_answered_on_port"], moved->port()) << e.dump(2);
+  EXPECT_EQ(e["evidence"]["alt_ports"][0]["outcome"], "OUTCOME_OK") << e.dump(2);
+  EXPECT_NE(e["detail"].get<std::string>().find("an SSH server answers on port " +
+                                                std::to_string(moved->port())),
+            std::string::npos)
+      << e.dump(2);
+  bool words = WaitFor(
+      [&] {
+        nlohmann::json f = cluster.CliJson({"history", "full", "--limit", "1"});
+        return !f["entries"].empty() && !f["entries"][0]["pre_banner"].empty() &&
+               f["entries"][0]["pre_banner"][0] == "Exceeded MaxStartups";
+      },
+      std::chrono::seconds(15));
+  close(holder);
+  EXPECT_TRUE(words) << cluster.CliJson({"history", "full", "--limit", "1"}).dump(2);
 }
 
 }  // namespace
