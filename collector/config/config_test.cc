@@ -92,6 +92,8 @@ TEST(ConfigFixturesTest, FullFileHasEveryValue) {
   EXPECT_EQ(c.liveness_ports, (std::vector<uint16_t>{80, 443}));
   EXPECT_EQ(c.alt_ports, (std::vector<uint16_t>{2022, 2222}));
   EXPECT_EQ(c.closed_port, 61999);
+  EXPECT_EQ(c.path_max_hops, 20u);
+  EXPECT_EQ(c.path_budget, std::chrono::seconds(2));
   EXPECT_EQ(c.diagnosis.hysteresis, 3);
   EXPECT_EQ(c.diagnosis.evaluate_every, std::chrono::seconds(5));
   ASSERT_EQ(c.targets.size(), 2u);
@@ -105,6 +107,8 @@ TEST(ConfigFixturesTest, FullFileHasEveryValue) {
   EXPECT_EQ(b.liveness_ports, (std::vector<uint16_t>{443}));
   EXPECT_TRUE(b.alt_ports.empty());  // [] disables
   EXPECT_EQ(b.closed_port, 0);       // 0 disables
+  EXPECT_EQ(b.path_max_hops, 0u);    // 0 disables
+  EXPECT_EQ(b.path_budget, std::chrono::seconds(2));
   const TargetConfig& g = c.targets[1];
   EXPECT_EQ(g.name, "git:2222");
   EXPECT_EQ(g.port, 2222);
@@ -123,6 +127,8 @@ TEST(ConfigTest, EvidenceDefaults) {
   EXPECT_EQ(c.targets[0].liveness_ports, (std::vector<uint16_t>{443, 80}));
   EXPECT_EQ(c.targets[0].alt_ports, (std::vector<uint16_t>{2222}));
   EXPECT_EQ(c.targets[0].closed_port, 65535);
+  EXPECT_EQ(c.targets[0].path_max_hops, 30u);
+  EXPECT_EQ(c.targets[0].path_budget, std::chrono::seconds(3));
 }
 
 std::string ReadFile(const std::string& path) {

@@ -9,6 +9,7 @@
 #include "probe/checks/second_opinion_check.h"
 #include "probe/checks/ssh_check.h"
 #include "probe/checks/tcp_connect_check.h"
+#include "probe/checks/tcp_path_check.h"
 
 namespace parallax::probe {
 namespace {
@@ -63,6 +64,10 @@ Status ValidateTarget(const v1::Target& t) {
     if (p == 0 || p > 65535) {
       return Status::InvalidArgument(at + "alt port " + std::to_string(p) + " is not in 1..65535");
     }
+  }
+  if (t.path_max_hops() > 64) {
+    return Status::InvalidArgument(at + "path_max_hops " + std::to_string(t.path_max_hops()) +
+                                   " is not in 0..64");
   }
   if (t.closed_port() > 65535) {
     return Status::InvalidArgument(at + "closed_port " + std::to_string(t.closed_port()) +
@@ -151,6 +156,27 @@ void CheckRun::StartLiveness(const boost::asio::ip::address& address) {
   if (icmp_) StartPart(icmp_);
   for (auto& p : ports_) StartPart(p);
   if (closed_port_) StartPart(closed_port_);
+  if (target_.path_max_hops() > 0 && memory_ != nullptr) {
+    auto now = Clock::now();
+    auto it = memory_->paths.find(target_.name());
+    if (it == memory_->paths.end() || now - it->second >= memory_->path_every) {
+      for (auto i = memory_->paths.begin(); i != memory_->paths.end();) {
+        i = now - i->second >= memory_->path_every ? memory_->paths.erase(i) : std::next(i);
+      }
+      memory_->paths[target_.name()] = now;
+      TcpPathOptions o;
+      o.endpoint = boost::asio::ip::tcp::endpoint(address, static_cast<uint16_t>(target_.port()));
+      o.max_hops = std::min<uint32_t>(target_.path_max_hops(), 64);
+      std::chrono::milliseconds budget(target_.path_budget_ms() > 0 ? target_.path_budget_ms()
+                                                                    : 3000);
+      o.hop_wait =
+          std::clamp(budget / 10, std::chrono::milliseconds(50), std::chrono::milliseconds(1000));
+      path_ = TcpPathCheck::Create(io_, o);
+      ++pending_;
+      running_.push_back(path_);
+      StartWithDeadline(io_, path_, budget, [self = shared_from_this()] { self->OnPartDone(); });
+    }
+  }
 }
 
 void CheckRun::StartAltPorts(const boost::asio::ip::address& address) {
@@ -236,6 +262,7 @@ void CheckRun::Finish() {
     if (closed_port_) {
       *l->mutable_closed_port() = static_cast<TcpConnectCheck*>(closed_port_.get())->result();
     }
+    if (path_) *l->mutable_path() = static_cast<TcpPathCheck*>(path_.get())->result();
   }
   if (!alt_.empty() && !cancelled_) {
     v1::Liveness* l = result_.mutable_liveness();

@@ -10,6 +10,11 @@
 //    itself is up and answering). When SSH then succeeds or fails otherwise,
 //    they are cancelled and not reported. Reported when the outcome is
 //    timeout, host_unreachable or network_unreachable.
+//  - With the liveness, when target.path_max_hops > 0 and RunMemory allows
+//    (once per target per path_every, default 5 minutes): a TcpPathCheck to
+//    the SSH port (liveness.path), with its own budget path_budget_ms
+//    (default 3000) from when it starts; such a result may arrive up to that
+//    budget after T/2. Without RunMemory, no path is traced.
 //  - Refused: each of the target's alt_ports is tried for an SSH
 //    identification, concurrently, until the deadline (liveness.alt_ports,
 //    liveness.ssh_answered_on_port, and the detail names the port).
@@ -73,6 +78,8 @@ struct RunMemory {
   };
   std::chrono::milliseconds second_opinion_every{std::chrono::minutes(5)};
   std::map<std::string, Opinion> second_opinions;  // by target name; stale ones pruned
+  std::chrono::milliseconds path_every{std::chrono::minutes(5)};
+  std::map<std::string, std::chrono::steady_clock::time_point> paths;  // last trace per target
 };
 
 class CheckRun : public std::enable_shared_from_this<CheckRun> {
@@ -120,6 +127,7 @@ class CheckRun : public std::enable_shared_from_this<CheckRun> {
   std::shared_ptr<Check> closed_port_;           // TcpConnectCheck or null
   std::vector<std::shared_ptr<Check>> alt_;      // SshChecks, alt_ports order
   std::shared_ptr<Check> second_opinion_;        // SecondOpinionCheck or null
+  std::shared_ptr<Check> path_;                  // TcpPathCheck or null
   std::vector<std::shared_ptr<Check>> running_;  // everything started, for Cancel()
   int pending_ = 0;
   bool cancelled_ = false;

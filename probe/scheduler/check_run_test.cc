@@ -70,6 +70,7 @@ TEST(CheckRunTest, WantsLivenessOnlyForSilentFailures) {
 class CheckRunRunTest : public ::testing::Test {
  protected:
   v1::CheckResult Run(const v1::Target& t, int* calls = nullptr) {
+    io_.restart();  // a previous Run may have left io_ stopped (out of work)
     auto run = CheckRun::Create(io_, t, "SSH-2.0-parallax_probe_test", nullptr, &memory_);
     v1::CheckResult out;
     int done = 0;
@@ -146,6 +147,22 @@ TEST_F(CheckRunRunTest, TimeoutTriesTheClosedPortForAResetFromTheHost) {
   EXPECT_EQ(r.liveness().closed_port().port(), closed);
   EXPECT_EQ(r.liveness().closed_port().outcome(), v1::OUTCOME_REFUSED);
   EXPECT_FALSE(r.liveness().closed_port().has_icmp_error());  // a TCP reset, not ICMP
+}
+
+TEST_F(CheckRunRunTest, TimeoutTracesThePathOncePerWindow) {
+  testing::FullBacklogListener listener;
+  if (listener.port() == 0) GTEST_SKIP() << "could not fill a loopback accept queue here";
+  v1::Target t = MakeTarget("filtered", listener.port(), 400);
+  t.set_path_max_hops(4);
+  t.set_path_budget_ms(2000);
+  v1::CheckResult r = Run(t);
+  EXPECT_EQ(r.outcome(), v1::OUTCOME_TIMEOUT) << r.detail();
+  ASSERT_TRUE(r.liveness().has_path()) << r.ShortDebugString();
+  // On loopback the full backlog drops every SYN: silent from the first hop.
+  EXPECT_FALSE(r.liveness().path().reached());
+  EXPECT_FALSE(r.liveness().path().ended().empty());
+  v1::CheckResult again = Run(t);
+  EXPECT_FALSE(again.liveness().has_path());  // once per target per 5 minutes
 }
 
 TEST_F(CheckRunRunTest, RefusedTriesAltPortsAndNamesTheOneThatAnswers) {
