@@ -16,6 +16,7 @@ test_pkgs=(
   curl openssl python3 util-linux strace
   faketime  # libfaketime (LD_PRELOAD) runs probes with a wrong clock in tests
   prometheus prometheus-alertmanager prometheus-blackbox-exporter
+  dropbear-bin tinysshd redis-server socat
 )
 
 want=("${build_pkgs[@]}")

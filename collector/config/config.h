@@ -24,8 +24,12 @@ struct TargetConfig {
   std::chrono::milliseconds interval{0};  // defaulted from Config::interval
   std::chrono::milliseconds timeout{0};   // defaulted from Config::timeout; must be < interval
   Labels labels;
-  Labels probes;                         // label selector: empty = every probe checks it
-  std::vector<uint16_t> liveness_ports;  // defaulted from Config::liveness_ports
+  Labels probes;                             // label selector: empty = every probe checks it
+  std::vector<uint16_t> liveness_ports;      // defaulted from Config::liveness_ports
+  std::vector<uint16_t> alt_ports;           // defaulted from Config::alt_ports
+  uint16_t closed_port = 0;                  // defaulted from Config::closed_port; 0 disables
+  uint32_t path_max_hops = 0;                // defaulted from Config::path_max_hops; 0 disables
+  std::chrono::milliseconds path_budget{0};  // defaulted from Config::path_budget
 
   // True if a probe with `probe_labels` should check this target: every
   // key=value of `probes` is present in probe_labels.
@@ -87,7 +91,17 @@ struct Config {
   DiagnosisConfig diagnosis;
   std::chrono::milliseconds interval = std::chrono::seconds(10);
   std::chrono::milliseconds timeout = std::chrono::seconds(5);
-  std::vector<uint16_t> liveness_ports;
+  // Tried when SSH times out or is unreachable (see docs/CONFIG.md).
+  std::vector<uint16_t> liveness_ports = {443, 80};
+  // Tried for an SSH identification when the SSH port refuses.
+  std::vector<uint16_t> alt_ports = {2222};
+  // Connected to when SSH times out or is unreachable: a reset from it proves
+  // the host itself is up. 0 disables.
+  uint16_t closed_port = 65535;
+  // TCP path trace after a timeout / unreachable (once per target per probe
+  // per 5 minutes): at most this many hops (0 disables), within path_budget.
+  uint32_t path_max_hops = 30;
+  std::chrono::milliseconds path_budget = std::chrono::seconds(3);
   std::vector<TargetConfig> targets;
   std::map<std::string, ProbePolicyConfig> probes;  // by probe name (certificate identity)
   RevokedConfig revoked;

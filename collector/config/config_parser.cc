@@ -24,7 +24,8 @@ class Parser {
     Status s = f_.CheckKeys(root, "",
                             {"listen", "metrics_listen", "tls", "storage", "interval", "timeout",
                              "liveness_ports", "diagnosis", "targets", "probes", "revoked", "metrics",
-                             "max_receive_message_bytes"},
+                             "max_receive_message_bytes", "alt_ports", "closed_port",
+                             "path_max_hops", "path_budget"},
                             {"targets"});
     if (!s.ok()) return s;
     if (root["listen"] && !(s = Listen(root["listen"], "listen", &c->listen)).ok()) return s;
@@ -54,6 +55,15 @@ class Parser {
     if (root["metrics"] && !(s = ParseMetricsSection(f_, root["metrics"], &c->metrics)).ok()) {
       return s;
     }
+    if (root["alt_ports"] &&
+        !(s = f_.PortList(root["alt_ports"], "alt_ports", &c->alt_ports)).ok()) {
+      return s;
+    }
+    if (root["closed_port"] &&
+        !(s = ClosedPort(root["closed_port"], "closed_port", &c->closed_port)).ok()) {
+      return s;
+    }
+    if (!(s = Path(root, "", &c->path_max_hops, &c->path_budget)).ok()) return s;
     if (!root["targets"]) return Status::Ok();
     const YAML::Node targets = root["targets"];
     if (targets.IsNull()) return Status::Ok();
@@ -195,7 +205,8 @@ class Parser {
   Status Target(const YAML::Node& node, const std::string& path, const Config& c, TargetConfig* t) {
     Status s = f_.CheckKeys(
         node, path,
-        {"name", "host", "port", "interval", "timeout", "labels", "probes", "liveness_ports"});
+        {"name", "host", "port", "interval", "timeout", "labels", "probes", "liveness_ports",
+         "alt_ports", "closed_port", "path_max_hops", "path_budget"});
     if (!s.ok()) return s;
     for (const char* required : {"name", "host"}) {
       if (!node[required]) return f_.Error(ChildPath(path, required), node, "is missing");
@@ -221,11 +232,70 @@ class Parser {
       return s;
     }
     t->liveness_ports = c.liveness_ports;
-    if (node["liveness_ports"]) {
-      return f_.PortList(node["liveness_ports"], ChildPath(path, "liveness_ports"),
-                         &t->liveness_ports);
+    if (node["liveness_ports"] &&
+        !(s = f_.PortList(node["liveness_ports"], ChildPath(path, "liveness_ports"),
+                          &t->liveness_ports))
+             .ok()) {
+      return s;
+    }
+    t->alt_ports = c.alt_ports;
+    if (node["alt_ports"] &&
+        !(s = f_.PortList(node["alt_ports"], ChildPath(path, "alt_ports"), &t->alt_ports)).ok()) {
+      return s;
+    }
+    if (t->alt_ports.size() > 8) {
+      return f_.Error(ChildPath(path, "alt_ports"), node["alt_ports"] ? node["alt_ports"] : node,
+                      std::to_string(t->alt_ports.size()) + " ports, at most 8");
+    }
+    if (t->liveness_ports.size() > 16) {
+      return f_.Error(ChildPath(path, "liveness_ports"),
+                      node["liveness_ports"] ? node["liveness_ports"] : node,
+                      std::to_string(t->liveness_ports.size()) + " ports, at most 16");
+    }
+    t->path_max_hops = c.path_max_hops;
+    t->path_budget = c.path_budget;
+    if (!(s = Path(node, path, &t->path_max_hops, &t->path_budget)).ok()) return s;
+    t->closed_port = c.closed_port;
+    if (node["closed_port"] &&
+        !(s = ClosedPort(node["closed_port"], ChildPath(path, "closed_port"), &t->closed_port))
+             .ok()) {
+      return s;
     }
     return Status::Ok();
+  }
+
+  // path_max_hops (0..64) and path_budget (100ms..60s) under `node`, if given.
+  Status Path(const YAML::Node& node, const std::string& path, uint32_t* max_hops,
+              std::chrono::milliseconds* budget) {
+    Status s;
+    if (node["path_max_hops"]) {
+      int64_t v = 0;
+      if (!(s = f_.Int(node["path_max_hops"], ChildPath(path, "path_max_hops"), 0, 64, &v)).ok()) {
+        return s;
+      }
+      *max_hops = static_cast<uint32_t>(v);
+    }
+    if (node["path_budget"]) {
+      std::chrono::milliseconds d{0};
+      if (!(s = f_.Duration(node["path_budget"], ChildPath(path, "path_budget"), &d)).ok()) {
+        return s;
+      }
+      if (d < std::chrono::milliseconds(100) || d > std::chrono::seconds(60)) {
+        return f_.Error(ChildPath(path, "path_budget"), node["path_budget"],
+                        FormatDuration(d) + " is not in 100ms..60s");
+      }
+      *budget = d;
+    }
+    return Status::Ok();
+  }
+
+  // A port, or 0 (disabled).
+  Status ClosedPort(const YAML::Node& node, const std::string& path, uint16_t* out) {
+    if (node.IsScalar() && node.Scalar() == "0") {
+      *out = 0;
+      return Status::Ok();
+    }
+    return f_.Port(node, path, out);
   }
 
   FieldReader f_;
