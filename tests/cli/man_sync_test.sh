@@ -46,6 +46,8 @@ for c in $commands; do
     grep -q -- "$o" <<<"$opts" && continue  # a global option, checked below
     grep -q -- "$o\b" "$completion" && pass "completion offers $c $o" || fail "completion lacks $c $o"
     grep -q -- "$o\b" "$root/docs/CLI.md" && pass "CLI.md documents $c $o" || fail "docs/CLI.md lacks $c $o"
+    grep -q -- "${o//-/\\\\-}" "$root/debian/man/parallax.h2m" && pass "parallax(1) describes $c $o" \
+      || fail "debian/man/parallax.h2m (parallax(1)) lacks $c $o"
   done
 done
 for o in $opts; do
