@@ -15,6 +15,7 @@ test_pkgs=(
   openssh-server openssh-client nftables iproute2 iputils-ping procps psmisc
   curl openssl python3 util-linux
   prometheus prometheus-alertmanager prometheus-blackbox-exporter
+  debhelper devscripts dpkg-dev fakeroot lintian help2man man-db systemd adduser
 )
 
 want=("${build_pkgs[@]}")
