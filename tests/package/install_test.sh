@@ -276,10 +276,11 @@ collector_pid=$!
 pids+=($collector_pid)
 
 # The probe (DEPLOY.md step 3): probe.conf from the packaged example.
-sed -e "s/^PARALLAX_COLLECTOR=.*/PARALLAX_COLLECTOR=localhost:$grpc/" \
+# DEPLOY.md: install -D (a probe-only host has no /etc/parallax yet), then edit.
+install -D -m 0644 /usr/share/doc/parallax-probe/examples/probe.conf /etc/parallax/probe.conf
+sed -i -e "s/^PARALLAX_COLLECTOR=.*/PARALLAX_COLLECTOR=localhost:$grpc/" \
     -e 's/^PARALLAX_PROBE_NAME=.*/PARALLAX_PROBE_NAME=site1/' \
-    -e 's/network=isp-a/network=lo/' \
-    /usr/share/doc/parallax-probe/examples/probe.conf >/etc/parallax/probe.conf
+    -e 's/network=isp-a/network=lo/' /etc/parallax/probe.conf
 as_unit $p "$(unit_value $p ExecStart)" 2>"$work/probe.log" &
 probe_pid=$!
 pids+=($probe_pid)
