@@ -36,7 +36,11 @@ int main(int argc, char** argv) {
                "can pose as any probe and read every result)")
       ->needs("--insecure");
   app.set_version_flag("--version", std::string("parallax-collector ") + PARALLAX_VERSION);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;  // --help/--version 0; bad flags 2, like bad values
+  }
 
   parallax::collector::Config config;
   Status st = parallax::collector::LoadConfigFile(config_path, &config);

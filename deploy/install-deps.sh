@@ -17,6 +17,7 @@ test_pkgs=(
   faketime  # libfaketime (LD_PRELOAD) runs probes with a wrong clock in tests
   prometheus prometheus-alertmanager prometheus-blackbox-exporter
   dropbear-bin tinysshd redis-server socat
+  debhelper devscripts dpkg-dev fakeroot lintian help2man man-db systemd adduser
 )
 
 want=("${build_pkgs[@]}")

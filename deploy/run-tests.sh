@@ -15,4 +15,7 @@ cmake --build "$BUILD_DIR" -j "$JOBS"
 built=$(date +%s)
 echo "run-tests: built in $((built - start)) s"
 ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS" --timeout 600 "$@"
+# The package test (label `package`) reports what it added: build, lintian, total.
+grep -ahoE '(package-build|lintian|package-test)-seconds: .*' \
+  "$BUILD_DIR/Testing/Temporary/LastTest.log" 2>/dev/null | sed 's/^/run-tests: /' || true
 echo "run-tests: tests took $(( $(date +%s) - built )) s, total $(( $(date +%s) - start )) s"

@@ -105,7 +105,11 @@ int main(int argc, char** argv) {
                  "How long a batch waits to fill up after its first result (0ms: send at once)")
       ->capture_default_str();
   app.set_version_flag("--version", std::string("parallax-probe ") + PARALLAX_VERSION);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;  // --help/--version 0; bad flags 2, like bad values
+  }
 
   std::map<std::string, std::string> labels;
   for (const std::string& l : label_args) {

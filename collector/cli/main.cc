@@ -1,6 +1,10 @@
 // parallax: the command-line client of the collector. `parallax status`
-// shows the last outcome of every target from every probe; `parallax history
-// TARGET` the stored checks of one target. `-o json` for scripts.
+// shows the last outcome of every target from every probe; `explain` the
+// diagnosis; `history`, `incidents` and `probes` the rest. Global options
+// (--collector, TLS flags, -o) go before or after the subcommand; each comes
+// from the flag, else the environment, else ~/.config/parallax/cli.yaml,
+// else its default. Exit codes (docs/CLI.md): 0 ok, 1 a failure cause is
+// shown, 2 usage or connection error.
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -9,10 +13,13 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "collector/cli/client_config.h"
+#include "collector/cli/probes_view.h"
 #include "collector/cli/render.h"
 #include "common/duration.h"
 #include "common/escape.h"
 #include "common/clock.h"
+#include "common/duration.h"
 #include "common/tls.h"
 #include "common/tls_flags.h"
 #include "common/version.h"
@@ -20,33 +27,68 @@
 
 namespace {
 
+constexpr int kExitOk = 0;
+constexpr int kExitCause = 1;  // what was asked about is diagnosed as failing
+constexpr int kExitUsage = 2;  // bad flags, unknown target, collector unreachable
+
 int Fail(const std::string& collector, const grpc::Status& st) {
   std::string hint;
-  if (st.error_code() == grpc::StatusCode::UNAVAILABLE || st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
-    hint = " (is parallax-collector running there? TLS flags right? see --help)";
+  if (st.error_code() == grpc::StatusCode::UNAVAILABLE ||
+      st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    hint =
+        " (is parallax-collector running there? --collector, $PARALLAX_COLLECTOR or "
+        "~/.config/parallax/cli.yaml right? TLS flags right? see --help)";
   }
   std::fprintf(stderr, "parallax: collector %s: %s%s\n", collector.c_str(),
                parallax::EscapeForTerminal(st.error_message()).c_str(), hint.c_str());
-  return 1;
+  return kExitUsage;
+}
+
+bool Failing(parallax::v1::Cause c) {
+  return c != parallax::v1::CAUSE_OK && c != parallax::v1::CAUSE_UNSPECIFIED;
+}
+
+// Fills `*value` from the config file when neither flag nor environment set it.
+template <typename T>
+void FromFile(const CLI::Option* opt, const std::optional<T>& file_value, T* value) {
+  if (opt->count() == 0 && file_value.has_value()) *value = *file_value;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"parallax: ask the Parallax collector which SSH targets are reachable, from where, "
-               "and why not.",
-               "parallax"};
+  CLI::App app{
+      "parallax: ask the Parallax collector which SSH targets are reachable, from where, "
+      "and why not.\n"
+      "Global options may come before or after the command. Each is taken from its "
+      "flag, else its environment variable, else ~/.config/parallax/cli.yaml, else "
+      "its default.\n"
+      "Exit status: 0 ok; 1 a target (or probe, or open incident) shown is failing; "
+      "2 usage error, unknown target or collector unreachable.",
+      "parallax"};
   app.require_subcommand(1);
-  const char* env_collector = std::getenv("PARALLAX_COLLECTOR");
-  std::string collector = env_collector != nullptr ? env_collector : "127.0.0.1:7420";
+  std::string collector = "127.0.0.1:7420";
+  std::string config_path;
   parallax::ClientTlsFlags tls;
   std::string output = "table";
-  app.add_option("--collector", collector, "Collector address HOST:PORT (env PARALLAX_COLLECTOR)")
-      ->capture_default_str();
+  CLI::Option* collector_opt =
+      app.add_option("--collector", collector, "Collector address HOST:PORT")
+          ->envname("PARALLAX_COLLECTOR")
+          ->capture_default_str();
   parallax::AddClientTlsFlags(app, &tls);
-  app.add_option("-o,--output", output, "Output format: table or json")
-      ->check(CLI::IsMember({"table", "json"}))
-      ->capture_default_str();
+  CLI::Option* ca_opt = app.get_option("--ca")->envname("PARALLAX_CA");
+  CLI::Option* cert_opt = app.get_option("--cert")->envname("PARALLAX_CERT");
+  CLI::Option* key_opt = app.get_option("--key")->envname("PARALLAX_KEY");
+  CLI::Option* sni_opt = app.get_option("--tls-server-name")->envname("PARALLAX_TLS_SERVER_NAME");
+  CLI::Option* insecure_opt = app.get_option("--insecure")->envname("PARALLAX_INSECURE");
+  CLI::Option* output_opt = app.add_option("-o,--output", output, "Output format: table or json")
+                                ->envname("PARALLAX_OUTPUT")
+                                ->check(CLI::IsMember({"table", "json"}))
+                                ->capture_default_str();
+  app.add_option("--config", config_path,
+                 "Client config file (default ~/.config/parallax/cli.yaml; keys collector, "
+                 "output, ca, cert, key, tls_server_name, insecure)")
+      ->envname("PARALLAX_CLI_CONFIG");
   app.set_version_flag("--version", std::string("parallax ") + PARALLAX_VERSION);
 
   std::string status_target;
@@ -64,24 +106,65 @@ int main(int argc, char** argv) {
 
   std::string explain_target;
   CLI::App* explain = app.add_subcommand(
-      "explain", "Why a target is (un)reachable: the cause, the evidence per vantage point, and "
-                 "what to do");
+      "explain",
+      "Why a target is (un)reachable: the cause, the evidence per vantage point, and "
+      "what to do");
   explain->add_option("target", explain_target, "Target name (all targets if omitted)");
 
   std::string inc_target;
   uint32_t inc_limit = 50;
   bool inc_open = false;
-  CLI::App* incidents = app.add_subcommand("incidents", "Incidents (a target away from ok), newest first");
+  CLI::App* incidents =
+      app.add_subcommand("incidents", "Incidents (a target away from ok), newest first");
   incidents->add_option("target", inc_target, "Only this target");
   incidents->add_option("--limit", inc_limit, "At most this many")->capture_default_str();
   incidents->add_flag("--open", inc_open, "Only incidents still open");
-  CLI11_PARSE(app, argc, argv);
+
+  CLI::App* probes = app.add_subcommand(
+      "probes", "The probes the collector knows: labels, connected, version, last seen");
+
+  // Global options after the subcommand are handed back to the app.
+  for (CLI::App* sub : {status, history, explain, incidents, probes}) sub->fallthrough();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);  // prints help, version or the error
+    return rc == 0 ? kExitOk : kExitUsage;
+  }
+
+  // Flag > environment (CLI11 counts both) > config file > default.
+  bool explicit_config = !config_path.empty();
+  if (!explicit_config) config_path = parallax::cli::DefaultClientConfigPath();
+  if (!config_path.empty()) {
+    parallax::cli::ClientConfig file;
+    parallax::Status st = parallax::cli::LoadClientConfig(config_path, &file);
+    if (!st.ok() && (explicit_config || st.code() != parallax::Status::Code::kNotFound)) {
+      std::fprintf(stderr, "parallax: %s\n", st.message().c_str());
+      return kExitUsage;
+    }
+    FromFile(collector_opt, file.collector, &collector);
+    FromFile(output_opt, file.output, &output);
+    FromFile(ca_opt, file.ca, &tls.ca);
+    FromFile(cert_opt, file.cert, &tls.cert);
+    FromFile(key_opt, file.key, &tls.key);
+    FromFile(sni_opt, file.tls_server_name, &tls.server_name);
+    FromFile(insecure_opt, file.insecure, &tls.insecure);
+  }
 
   std::shared_ptr<grpc::ChannelCredentials> creds;
   parallax::Status st = parallax::MakeChannelCredentials(tls, &creds);
   if (!st.ok()) {
     std::fprintf(stderr, "parallax: %s\n", st.message().c_str());
-    return 2;
+    return kExitUsage;
+  }
+  std::chrono::milliseconds since{0};
+  if (*history && !hist_since.empty()) {
+    st = parallax::ParseDuration(hist_since, &since);
+    if (!st.ok()) {
+      std::fprintf(stderr, "parallax: --since: %s\n", st.message().c_str());
+      return kExitUsage;
+    }
   }
   auto channel = grpc::CreateCustomChannel(collector, creds, parallax::MakeChannelArguments(tls));
   auto stub = parallax::v1::QueryService::NewStub(channel);
@@ -90,15 +173,26 @@ int main(int argc, char** argv) {
   bool json = output == "json";
   bool color = !json && isatty(STDOUT_FILENO) && std::getenv("NO_COLOR") == nullptr;
 
-  if (*status) {
+  if (*status || *probes) {
     parallax::v1::StatusRequest req;
     req.set_target(status_target);
     parallax::v1::StatusResponse resp;
     grpc::Status gs = stub->Status(&ctx, req, &resp);
     if (!gs.ok()) return Fail(collector, gs);
+    if (*probes) {
+      std::cout << (json ? parallax::cli::DumpJson(parallax::cli::ProbesJson(resp)) + "\n"
+                         : parallax::EscapeForTerminal(parallax::cli::ProbesTable(resp)));
+      for (const auto& p : resp.probes()) {
+        if (!p.connected()) return kExitCause;
+      }
+      return kExitOk;
+    }
     std::cout << (json ? parallax::cli::DumpJson(parallax::cli::StatusJson(resp)) + "\n"
                        : parallax::cli::StatusTable(resp, color));
-    return 0;
+    for (const auto& t : resp.targets()) {
+      if (Failing(t.cause())) return kExitCause;
+    }
+    return kExitOk;
   }
   int64_t now_ms = parallax::WallClockMs();
   if (*explain) {
@@ -113,17 +207,24 @@ int main(int argc, char** argv) {
         out = parallax::cli::VerdictJson(resp.verdicts(0));
       } else {
         out = {{"verdicts", nlohmann::json::array()}};
-        for (const auto& v : resp.verdicts()) out["verdicts"].push_back(parallax::cli::VerdictJson(v));
+        for (const auto& v : resp.verdicts())
+          out["verdicts"].push_back(parallax::cli::VerdictJson(v));
       }
       std::cout << parallax::cli::DumpJson(out) << "\n";
-      return 0;
+    } else {
+      if (resp.verdicts_size() == 0) {
+        std::cout << "(not diagnosed yet: the collector evaluates every interval)\n";
+      }
+      for (int i = 0; i < resp.verdicts_size(); ++i) {
+        std::cout << (i > 0 ? "\n" : "")
+                  << parallax::cli::ExplainText(resp.verdicts(i), now_ms, color);
+      }
+      std::cout << parallax::cli::ProbeHealthText(resp);
     }
-    if (resp.verdicts_size() == 0) std::cout << "(not diagnosed yet: the collector evaluates every interval)\n";
-    for (int i = 0; i < resp.verdicts_size(); ++i) {
-      std::cout << (i > 0 ? "\n" : "") << parallax::cli::ExplainText(resp.verdicts(i), now_ms, color);
+    for (const auto& v : resp.verdicts()) {
+      if (Failing(v.cause())) return kExitCause;
     }
-    std::cout << parallax::cli::ProbeHealthText(resp);
-    return 0;
+    return kExitOk;
   }
   if (*incidents) {
     parallax::v1::IncidentsRequest req;
@@ -135,25 +236,20 @@ int main(int argc, char** argv) {
     if (!gs.ok()) return Fail(collector, gs);
     std::cout << (json ? parallax::cli::DumpJson(parallax::cli::IncidentsJson(resp, now_ms)) + "\n"
                        : parallax::cli::IncidentsTable(resp, now_ms));
-    return 0;
+    for (const auto& i : resp.incidents()) {
+      if (i.closed_unix_ms() == 0) return kExitCause;
+    }
+    return kExitOk;
   }
   parallax::v1::HistoryRequest req;
   req.set_target(hist_target);
   req.set_probe(hist_probe);
   req.set_limit(hist_limit);
-  if (!hist_since.empty()) {
-    std::chrono::milliseconds since{0};
-    st = parallax::ParseDuration(hist_since, &since);
-    if (!st.ok()) {
-      std::fprintf(stderr, "parallax: --since: %s\n", st.message().c_str());
-      return 2;
-    }
-    req.set_since_unix_ms(parallax::WallClockMs() - since.count());
-  }
+  if (since.count() > 0) req.set_since_unix_ms(parallax::WallClockMs() - since.count());
   parallax::v1::HistoryResponse resp;
   grpc::Status gs = stub->History(&ctx, req, &resp);
   if (!gs.ok()) return Fail(collector, gs);
   std::cout << (json ? parallax::cli::DumpJson(parallax::cli::HistoryJson(resp)) + "\n"
                      : parallax::cli::HistoryTable(resp, color));
-  return 0;
+  return kExitOk;
 }

@@ -176,7 +176,8 @@ class Parser {
   }
 
   // Reads `interval` and `timeout` of `node` (defaults given), checks
-  // 100ms <= interval <= 24h and 0 < timeout < interval.
+  // 100ms <= interval <= 24h and 0 < timeout <= interval (like Prometheus'
+  // scrape_timeout: a check may use its whole interval).
   Status Timing(const YAML::Node& node, const std::string& path, milliseconds def_interval,
                 milliseconds def_timeout, milliseconds* interval, milliseconds* timeout) {
     const YAML::Node in = node["interval"];
@@ -191,10 +192,10 @@ class Parser {
       return f_.Error(in_path, in, in.Scalar() + " is outside 100ms..24h");
     }
     if (to && t.count() <= 0) return f_.Error(to_path, to, to.Scalar() + " must be above 0");
-    if (t >= i) {
+    if (t > i) {
       const YAML::Node& at = to ? to : (in ? in : node);
       return f_.Error(to_path, at,
-                      FormatDuration(t) + " must be less than the interval " + FormatDuration(i) +
+                      FormatDuration(t) + " must not exceed the interval " + FormatDuration(i) +
                           (to ? "" : " (timeout inherited)"));
     }
     *interval = i;

@@ -196,6 +196,21 @@ TEST(ConfigTest, TargetDefaultsComeFromTopLevel) {
   EXPECT_EQ(c.targets[1].liveness_ports, (std::vector<uint16_t>{443, 80}));
 }
 
+TEST(ConfigTest, TimeoutMayEqualTheIntervalButNotExceedIt) {
+  // Like Prometheus' scrape_timeout: equal is accepted, above is refused.
+  Config c = MustParse(
+      "interval: 1s\n"
+      "timeout: 1s\n"
+      "targets:\n"
+      "  - {name: a, host: 192.0.2.1}\n"
+      "  - {name: b, host: 192.0.2.2, interval: 3s, timeout: 3s}\n");
+  ASSERT_EQ(c.targets.size(), 2u);
+  EXPECT_EQ(c.targets[0].timeout, c.targets[0].interval);
+  EXPECT_EQ(c.targets[1].timeout, std::chrono::seconds(3));
+  EXPECT_EQ(ParseError("interval: 1s\ntimeout: 1001ms\n"),
+            "test.yaml: timeout: 1001ms must not exceed the interval 1s at line 2");
+}
+
 TEST(ConfigTest, FindTarget) {
   Config c = MustParse("targets:\n  - {name: a, host: h1}\n  - {name: b, host: h2}\n");
   ASSERT_NE(c.FindTarget("b"), nullptr);
@@ -240,7 +255,7 @@ TEST(ConfigTest, ErrorsNameFieldValueAndLine) {
             "test.yaml: storage.retention: invalid duration \"2 weeks\": unknown unit "
             "(use e.g. 500ms, 10s, 5m, 1h, 14d) at line 2");
   EXPECT_EQ(ParseError("interval: 1s\n"),
-            "test.yaml: timeout: 5s must be less than the interval 1s (timeout inherited) at "
+            "test.yaml: timeout: 5s must not exceed the interval 1s (timeout inherited) at "
             "line 1");
   EXPECT_EQ(ParseError("- a\n- b\n"), "test.yaml: config: expected a map, got a list at line 1");
   EXPECT_EQ(ParseError("tls:\n  cert: a.pem\n"),

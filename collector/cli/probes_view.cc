@@ -1,0 +1,64 @@
+#include "collector/cli/probes_view.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <vector>
+
+#include "collector/cli/render.h"
+
+namespace parallax::cli {
+namespace {
+
+// Bytes outside printable ASCII become \xNN: a probe names itself.
+std::string Printable(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\x%02x", c);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+nlohmann::json ProbesJson(const v1::StatusResponse& resp) {
+  return {{"probes", StatusJson(resp)["probes"]}};
+}
+
+std::string ProbesTable(const v1::StatusResponse& resp) {
+  std::vector<std::vector<std::string>> rows = {
+      {"PROBE", "LABELS", "CONNECTED", "VERSION", "LAST SEEN"}};
+  for (const v1::ProbeInfo& p : resp.probes()) {
+    std::string labels;
+    for (const auto& [k, v] :
+         std::map<std::string, std::string>(p.labels().begin(), p.labels().end())) {
+      labels += (labels.empty() ? "" : ",") + Printable(k) + "=" + Printable(v);
+    }
+    rows.push_back({Printable(p.name()), labels.empty() ? "-" : labels,
+                    p.connected() ? "yes" : "no", Printable(p.version()),
+                    HumanDuration(static_cast<int64_t>(p.last_seen_age_s() * 1000)) + " ago"});
+  }
+  std::vector<size_t> width(rows[0].size(), 0);
+  for (const auto& r : rows) {
+    for (size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  }
+  std::string out;
+  for (const auto& r : rows) {
+    std::string line;
+    for (size_t i = 0; i < r.size(); ++i) {
+      line += r[i];
+      if (i + 1 < r.size()) line += std::string(width[i] - r[i].size() + 2, ' ');
+    }
+    out += line + "\n";
+  }
+  if (resp.probes_size() == 0) out += "(no probe has connected yet)\n";
+  return out;
+}
+
+}  // namespace parallax::cli
