@@ -15,6 +15,7 @@ test_pkgs=(
   openssh-server openssh-client nftables iproute2 iputils-ping procps psmisc
   curl openssl python3 util-linux
   prometheus prometheus-alertmanager prometheus-blackbox-exporter
+  clang libclang-rt-14-dev ninja-build  # sanitizer builds, libFuzzer (deploy/run-sanitizers.sh)
 )
 
 want=("${build_pkgs[@]}")

@@ -42,7 +42,7 @@ configure() {  # dir sanitizers extra-cmake-args...
 # The test and fuzz executables of a configured build dir, except the lab
 # and observability ones (they run only in the normal build).
 test_targets() {
-  ninja -C "$1" -t targets all | sed -n 's/^\([^:]*_\(test\|fuzzer\)\): .*/\1/p' |
+  ninja -C "$1" -t targets all | sed -n 's/^\([^: ]*\/[^: ]*_\(test\|fuzzer\|replay\)\): .*/\1/p' |
     grep -vE '^tests/(labtest|observability)/' | grep -vE "${2:-^$}" || true
 }
 # Fails if a sanitizer wrote a report into $1 (from any process).
@@ -92,7 +92,7 @@ if want tsan; then
   configure "$TSAN_DIR" thread
   # The collector's unit tests (and common's): the collector is where the
   # threads are (gRPC callbacks, store writer, evaluator, metrics endpoint).
-  targets=$(test_targets "$TSAN_DIR" '^(probe|fuzz)/')
+  targets=$(test_targets "$TSAN_DIR" '^(probe|fuzz|tests)/|_replay$')
   # shellcheck disable=SC2086
   nice ninja -C "$TSAN_DIR" -j "$JOBS" $targets
   lap "tsan build"
