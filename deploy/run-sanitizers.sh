@@ -6,8 +6,12 @@
 #         runs the unit and integration tests (ctest label asan). Reports of
 #         the collector, probe and CLI processes the integration tests start
 #         are collected too (ASAN_OPTIONS log_path) and fail the stage.
-#   tsan  build-tsan: TSan; runs the collector's unit tests (label tsan),
-#         among them collector_threads_test: every collector thread at once.
+#   tsan  build-tsan: TSan; runs the collector's unit tests (label tsan):
+#         the store's writer thread (store_test), live state, metrics.
+#         collector_threads_test (gRPC streams, evaluator, reloads at once)
+#         is left out: Debian's gRPC is not instrumented and TSan reports
+#         ~260 races per run inside its message transport (fuzz/tsan.supp
+#         has the first ones found and why); it needs a TSan-built gRPC.
 #   fuzz  the libFuzzer targets of fuzz/ (built in build-asan, with ASan and
 #         UBSan), each for PARALLAX_FUZZ_SECONDS from its seed corpus
 #         (label fuzz).
@@ -90,16 +94,15 @@ if want fuzz; then
 fi
 if want tsan; then
   configure "$TSAN_DIR" thread
-  # The collector's unit tests (and common's): the collector is where the
-  # threads are (gRPC callbacks, store writer, evaluator, metrics endpoint).
-  targets=$(test_targets "$TSAN_DIR" '^(probe|fuzz|tests)/|_replay$')
+  # The collector's unit tests (and common's), without the gRPC one (above).
+  targets=$(test_targets "$TSAN_DIR" '^(probe|fuzz|tests)/|_replay$|collector_threads_test')
   # shellcheck disable=SC2086
   nice ninja -C "$TSAN_DIR" -j "$JOBS" $targets
   lap "tsan build"
   reports=$ROOT/$TSAN_DIR/sanitizer-reports
   rm -rf "$reports" && mkdir -p "$reports"
   TSAN_OPTIONS="suppressions=$ROOT/fuzz/tsan.supp:halt_on_error=1:second_deadlock_stack=1:log_path=$reports/tsan" \
-    ctest --test-dir "$TSAN_DIR" -L tsan -E '_NOT_BUILT' --output-on-failure -j "$JOBS" --timeout 600 || rc=$?
+    ctest --test-dir "$TSAN_DIR" -L tsan -E '_NOT_BUILT|^fuzz_|^CollectorThreadsTest' --output-on-failure -j "$JOBS" --timeout 600 || rc=$?
   check_reports "$reports" "TSan" || rc=1
   ((rc == 0)) || exit "$rc"
   lap "tsan tests"
