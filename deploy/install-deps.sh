@@ -18,6 +18,7 @@ test_pkgs=(
   prometheus prometheus-alertmanager prometheus-blackbox-exporter
   dropbear-bin tinysshd redis-server socat
   debhelper devscripts dpkg-dev fakeroot lintian help2man man-db systemd adduser
+  clang libclang-rt-14-dev ninja-build  # sanitizer builds, libFuzzer (deploy/run-sanitizers.sh)
 )
 
 want=("${build_pkgs[@]}")

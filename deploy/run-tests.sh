@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Installs the dependencies (Debian 12 packages), builds Parallax and runs
 # every test with ctest: unit, integration (real sshd, real gRPC between
-# processes) and, as root, the network-namespace lab.
+# processes) and, as root, the network-namespace lab; then the sanitizer and
+# fuzzing stage (deploy/run-sanitizers.sh: ASan+UBSan and TSan builds with
+# clang, a short run of every fuzz target; docs/TESTING.md).
 # Usage: deploy/run-tests.sh [extra ctest args]    (BUILD_DIR=build-test by default)
+# PARALLAX_SANITIZERS=0 skips the sanitizer and fuzzing stage (local use; CI
+# runs it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build-test}
@@ -18,4 +22,12 @@ ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS" --timeout 600 "$@"
 # The package test (label `package`) reports what it added: build, lintian, total.
 grep -ahoE '(package-build|lintian|package-test)-seconds: .*' \
   "$BUILD_DIR/Testing/Temporary/LastTest.log" 2>/dev/null | sed 's/^/run-tests: /' || true
-echo "run-tests: tests took $(( $(date +%s) - built )) s, total $(( $(date +%s) - start )) s"
+tested=$(date +%s)
+echo "run-tests: tests took $((tested - built)) s"
+if [[ "${PARALLAX_SANITIZERS:-1}" != "0" ]]; then
+  JOBS=$JOBS bash deploy/run-sanitizers.sh
+  echo "run-tests: sanitizers and fuzzing took $(( $(date +%s) - tested )) s"
+else
+  echo "run-tests: PARALLAX_SANITIZERS=0: sanitizer and fuzzing stage skipped"
+fi
+echo "run-tests: total $(( $(date +%s) - start )) s"

@@ -242,7 +242,8 @@ TEST(Diagnose, IspBlockNamesTheNetworkOnEveryTarget) {
 TEST(Diagnose, SourceBlockCountsEveryVantagePointAsSupport) {
   World w;
   w.AllOk().See("b1", "t1", O(v1::OUTCOME_TIMEOUT, Obs::kDead));
-  const Verdict& v = VerdictFor(w.Run(), "t1");
+  Output out = w.Run();  // kept: v refers into it
+  const Verdict& v = VerdictFor(out, "t1");
   ASSERT_EQ(v.cause, v1::CAUSE_SOURCE_BLOCK);
   EXPECT_GT(v.confidence, 0.9);
   EXPECT_NE(v.summary.find("b1 (isp-b), which reaches other targets"), std::string::npos)
@@ -336,7 +337,8 @@ TEST(Diagnose, ConfidenceGrowsWithVantagePointsAndOneIsSaid) {
 
   World four;
   four.AllOk().SeeAll("t1", O(v1::OUTCOME_REFUSED));
-  const Verdict& v4 = VerdictFor(four.Run(), "t1");
+  Output out4 = four.Run();  // kept: v4 refers into it
+  const Verdict& v4 = VerdictFor(out4, "t1");
   EXPECT_GT(v4.confidence, v1_.confidence);
   EXPECT_LE(v4.confidence, 0.99);
   EXPECT_EQ(v4.evidence.size(), 4u);

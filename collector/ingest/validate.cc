@@ -20,8 +20,7 @@ std::string Quote(const std::string& s) {
   return out + (s.size() > 80 ? "...\"" : "\"");
 }
 
-Status CheckName(const std::string& field, const std::string& value, size_t max,
-                 bool allow_colon) {
+Status CheckName(const std::string& field, const std::string& value, size_t max, bool allow_colon) {
   if (value.empty() || value.size() > max) {
     return Status::InvalidArgument(field + ": " + Quote(value) + " must be 1.." +
                                    std::to_string(max) + " characters");
@@ -76,11 +75,23 @@ Status ValidateResult(const v1::CheckResult& r, int index) {
                                    " is not a known outcome");
   }
   if (r.identification().size() > 255) {
-    return Status::InvalidArgument(at + ".identification: " + std::to_string(r.identification().size()) +
+    return Status::InvalidArgument(at +
+                                   ".identification: " + std::to_string(r.identification().size()) +
                                    " bytes, at most 255 (RFC 4253)");
   }
   if (r.pre_banner_size() > 64 || r.detail().size() > 4096 || r.address().size() > 128) {
     return Status::InvalidArgument(at + ": pre_banner, detail or address too large");
+  }
+  // Bounded in bytes too (a probe keeps at most 4 KiB of pre-banner text).
+  size_t pre_banner_bytes = 0;
+  for (const std::string& line : r.pre_banner()) pre_banner_bytes += line.size();
+  if (pre_banner_bytes > 16384) {
+    return Status::InvalidArgument(at + ".pre_banner: " + std::to_string(pre_banner_bytes) +
+                                   " bytes, at most 16384");
+  }
+  if (r.liveness().ports_size() > 64 || r.liveness().icmp_error().size() > 256) {
+    return Status::InvalidArgument(at + ".liveness: " + std::to_string(r.liveness().ports_size()) +
+                                   " ports (at most 64) or icmp_error longer than 256 bytes");
   }
   return Status::Ok();
 }

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "probe/checks/icmp_packet.h"
 #include "probe/checks/net_util.h"
 
 namespace parallax::probe {
@@ -20,15 +21,9 @@ namespace {
 constexpr uint8_t kEchoRequestV4 = 8, kEchoReplyV4 = 0, kUnreachableV4 = 3, kTimeExceededV4 = 11;
 constexpr uint8_t kEchoRequestV6 = 128, kEchoReplyV6 = 129, kUnreachableV6 = 1, kTimeExceededV6 = 3;
 constexpr size_t kIcmpHeader = 8;
-constexpr size_t kIpv6Header = 40;
 constexpr char kPayload[] = "parallax";
 
 std::atomic<uint32_t> g_counter{0};
-
-uint16_t Get16(std::string_view p, size_t at) {
-  return static_cast<uint16_t>((static_cast<uint8_t>(p[at]) << 8) |
-                               static_cast<uint8_t>(p[at + 1]));
-}
 
 uint16_t InternetChecksum(const uint8_t* data, size_t len) {
   uint32_t sum = 0;
@@ -36,40 +31,6 @@ uint16_t InternetChecksum(const uint8_t* data, size_t len) {
   if (len % 2 == 1) sum += data[len - 1] << 8;
   while (sum >> 16) sum = (sum & 0xFFFF) + (sum >> 16);
   return static_cast<uint16_t>(~sum);
-}
-
-std::string ErrorTextV4(uint8_t type, uint8_t code) {
-  if (type == kTimeExceededV4) return "time exceeded";
-  switch (code) {
-    case 0:
-      return "network unreachable";
-    case 1:
-      return "host unreachable";
-    case 3:
-      return "port unreachable";
-    case 9:
-    case 10:
-    case 13:
-      return "administratively prohibited";
-    default:
-      return "destination unreachable (code " + std::to_string(code) + ")";
-  }
-}
-
-std::string ErrorTextV6(uint8_t type, uint8_t code) {
-  if (type == kTimeExceededV6) return "time exceeded";
-  switch (code) {
-    case 0:
-      return "network unreachable";
-    case 1:
-      return "administratively prohibited";
-    case 3:
-      return "host unreachable";
-    case 4:
-      return "port unreachable";
-    default:
-      return "destination unreachable (code " + std::to_string(code) + ")";
-  }
 }
 
 // The text for a socket error (ping sockets report ICMP errors this way).
@@ -212,50 +173,29 @@ void IcmpEchoCheck::OnReceive(const boost::system::error_code& ec, size_t n) {
 
 bool IcmpEchoCheck::HandlePacket(std::string_view p) {
   bool v6 = target_.is_v6();
-  if (!v6 && !ping_socket_) {  // raw IPv4 sockets deliver the IP header too
-    if (p.empty()) return false;
-    size_t ihl = (static_cast<uint8_t>(p[0]) & 0x0F) * 4u;
-    if (ihl < 20 || p.size() < ihl) return false;
-    p.remove_prefix(ihl);
+  IcmpEchoMatch match{v6, !v6 && !ping_socket_, !ping_socket_, id_, seq_};
+  IcmpPacketVerdict verdict = ParseIcmpPacket(p, match);
+  switch (verdict.kind) {
+    case IcmpPacketVerdict::Kind::kIgnore:
+      return false;
+    case IcmpPacketVerdict::Kind::kError:
+      Complete(false, std::move(verdict.error));
+      return true;
+    case IcmpPacketVerdict::Kind::kReply:
+      break;
   }
-  if (p.size() < kIcmpHeader) return false;
-  uint8_t type = static_cast<uint8_t>(p[0]);
-  uint8_t code = static_cast<uint8_t>(p[1]);
-  if (type == (v6 ? kEchoReplyV6 : kEchoReplyV4)) {
-    if (Get16(p, 6) != seq_) return false;
-    if (!ping_socket_) {  // ping sockets only deliver replies to their own id
-      if (Get16(p, 4) != id_) return false;
-      auto from = sender_.data();
-      bool from_target = v6 ? (from->sa_family == AF_INET6 &&
-                               std::memcmp(&reinterpret_cast<const sockaddr_in6*>(from)->sin6_addr,
-                                           target_.to_v6().to_bytes().data(), 16) == 0)
-                            : (from->sa_family == AF_INET &&
-                               std::memcmp(&reinterpret_cast<const sockaddr_in*>(from)->sin_addr,
-                                           target_.to_v4().to_bytes().data(), 4) == 0);
-      if (!from_target) return false;
-    }
-    result_.rtt_us = ElapsedUs(sent_at_, Clock::now());
-    Complete(true, "");
-    return true;
+  if (!ping_socket_) {  // ping sockets only deliver replies to their own id
+    auto from = sender_.data();
+    bool from_target = v6 ? (from->sa_family == AF_INET6 &&
+                             std::memcmp(&reinterpret_cast<const sockaddr_in6*>(from)->sin6_addr,
+                                         target_.to_v6().to_bytes().data(), 16) == 0)
+                          : (from->sa_family == AF_INET &&
+                             std::memcmp(&reinterpret_cast<const sockaddr_in*>(from)->sin_addr,
+                                         target_.to_v4().to_bytes().data(), 4) == 0);
+    if (!from_target) return false;
   }
-  bool error = v6 ? (type == kUnreachableV6 || type == kTimeExceededV6)
-                  : (type == kUnreachableV4 || type == kTimeExceededV4);
-  if (!error) return false;
-  // The error quotes our request: its IP header, then the echo request header.
-  std::string_view inner = p.substr(kIcmpHeader);
-  size_t inner_ip = kIpv6Header;
-  if (!v6) {
-    if (inner.empty()) return false;
-    inner_ip = (static_cast<uint8_t>(inner[0]) & 0x0F) * 4u;
-    if (inner_ip < 20) return false;
-  }
-  if (inner.size() < inner_ip + kIcmpHeader) return false;
-  std::string_view request = inner.substr(inner_ip);
-  if (static_cast<uint8_t>(request[0]) != (v6 ? kEchoRequestV6 : kEchoRequestV4) ||
-      Get16(request, 6) != seq_ || (!ping_socket_ && Get16(request, 4) != id_)) {
-    return false;
-  }
-  Complete(false, v6 ? ErrorTextV6(type, code) : ErrorTextV4(type, code));
+  result_.rtt_us = ElapsedUs(sent_at_, Clock::now());
+  Complete(true, "");
   return true;
 }
 
