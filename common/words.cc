@@ -6,7 +6,7 @@
 namespace parallax {
 namespace {
 
-constexpr std::array<std::pair<v1::Outcome, std::string_view>, 11> kOutcomes{{
+constexpr std::array<std::pair<v1::Outcome, std::string_view>, 12> kOutcomes{{
     {v1::OUTCOME_UNSPECIFIED, "unspecified"},
     {v1::OUTCOME_OK, "ok"},
     {v1::OUTCOME_REFUSED, "refused"},
@@ -18,6 +18,7 @@ constexpr std::array<std::pair<v1::Outcome, std::string_view>, 11> kOutcomes{{
     {v1::OUTCOME_BANNER_TIMEOUT, "banner_timeout"},
     {v1::OUTCOME_NOT_SSH, "not_ssh"},
     {v1::OUTCOME_DNS_ERROR, "dns_error"},
+    {v1::OUTCOME_PROBE_ERROR, "probe_error"},
 }};
 
 constexpr std::array<std::pair<v1::Cause, std::string_view>, 12> kCauses{{

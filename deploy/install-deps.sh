@@ -15,6 +15,7 @@ test_pkgs=(
   openssh-server openssh-client nftables iproute2 iputils-ping procps psmisc
   curl openssl python3 util-linux
   prometheus prometheus-alertmanager prometheus-blackbox-exporter
+  dropbear-bin tinysshd redis-server socat
 )
 
 want=("${build_pkgs[@]}")

@@ -1,5 +1,7 @@
 #include "collector/cli/render.h"
 
+#include <google/protobuf/util/json_util.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -27,13 +29,17 @@ double Round(double v, int digits) {
 
 const char* Colour(v1::Outcome o) {
   switch (o) {
-    case v1::OUTCOME_OK: return "\033[32m";
-    case v1::OUTCOME_UNSPECIFIED: return "\033[90m";
+    case v1::OUTCOME_OK:
+      return "\033[32m";
+    case v1::OUTCOME_UNSPECIFIED:
+      return "\033[90m";
     case v1::OUTCOME_BANNER_TIMEOUT:
     case v1::OUTCOME_CLOSED:
     case v1::OUTCOME_RESET:
-    case v1::OUTCOME_NOT_SSH: return "\033[33m";
-    default: return "\033[31m";
+    case v1::OUTCOME_NOT_SSH:
+      return "\033[33m";
+    default:
+      return "\033[31m";
   }
 }
 
@@ -88,15 +94,15 @@ json StatusJson(const v1::StatusResponse& resp) {
                         {"detail", p.detail()},
                         {"connected", p.connected()}});
     }
-    targets.push_back({{"name", t.name()},
-                       {"host", t.host()},
-                       {"port", t.port()},
-                       {"labels", Labels(t.labels())},
-                       {"cause", std::string(CauseWord(t.cause() == v1::CAUSE_UNSPECIFIED
-                                                           ? v1::CAUSE_UNKNOWN
-                                                           : t.cause()))},
-                       {"summary", t.summary()},
-                       {"probes", probes}});
+    targets.push_back(
+        {{"name", t.name()},
+         {"host", t.host()},
+         {"port", t.port()},
+         {"labels", Labels(t.labels())},
+         {"cause", std::string(CauseWord(t.cause() == v1::CAUSE_UNSPECIFIED ? v1::CAUSE_UNKNOWN
+                                                                            : t.cause()))},
+         {"summary", t.summary()},
+         {"probes", probes}});
   }
   json probes = json::array();
   for (const v1::ProbeInfo& p : resp.probes()) {
@@ -109,21 +115,32 @@ json StatusJson(const v1::StatusResponse& resp) {
   return {{"targets", targets}, {"probes", probes}};
 }
 
+// A message as JSON with the proto field names (snake_case), defaults omitted.
+json ProtoJson(const google::protobuf::Message& m) {
+  std::string text;
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  options.always_print_enums_as_ints = false;
+  if (!google::protobuf::util::MessageToJsonString(m, &text, options).ok()) return json::object();
+  return json::parse(text, nullptr, /*allow_exceptions=*/false);
+}
+
 json HistoryJson(const v1::HistoryResponse& resp) {
   json entries = json::array();
   for (const v1::HistoryEntry& e : resp.entries()) {
-    entries.push_back({{"time", FormatTime(e.unix_ms())},
-                       {"unix_ms", e.unix_ms()},
-                       {"probe", e.probe()},
-                       {"outcome", std::string(OutcomeWord(e.outcome()))},
-                       {"connect_ms", Round(e.connect_ms(), 3)},
-                       {"banner_ms", Round(e.banner_ms(), 3)},
-                       {"banner", e.banner()},
-                       {"address", e.address()},
-                       {"errno", e.error_number()},
-                       {"detail", e.detail()},
-                       {"pre_banner", std::vector<std::string>(e.pre_banner().begin(),
-                                                               e.pre_banner().end())}});
+    entries.push_back(
+        {{"time", FormatTime(e.unix_ms())},
+         {"unix_ms", e.unix_ms()},
+         {"probe", e.probe()},
+         {"outcome", std::string(OutcomeWord(e.outcome()))},
+         {"connect_ms", Round(e.connect_ms(), 3)},
+         {"banner_ms", Round(e.banner_ms(), 3)},
+         {"banner", e.banner()},
+         {"address", e.address()},
+         {"errno", e.error_number()},
+         {"detail", e.detail()},
+         {"pre_banner", std::vector<std::string>(e.pre_banner().begin(), e.pre_banner().end())}});
+    if (e.has_evidence()) entries.back()["evidence"] = ProtoJson(e.evidence());
   }
   return {{"target", resp.target()}, {"entries", entries}};
 }
@@ -142,7 +159,7 @@ std::string StatusTable(const v1::StatusResponse& resp, bool color) {
     std::vector<std::string> row = {t.name(), t.host() + ":" + std::to_string(t.port()),
                                     std::string(CauseWord(cause))};
     std::vector<v1::Outcome> oc(3, v1::OUTCOME_UNSPECIFIED);
-    oc[2] = cause == v1::CAUSE_OK ? v1::OUTCOME_OK
+    oc[2] = cause == v1::CAUSE_OK        ? v1::OUTCOME_OK
             : cause == v1::CAUSE_UNKNOWN ? v1::OUTCOME_UNSPECIFIED
                                          : v1::OUTCOME_TIMEOUT;  // colour only
     for (const std::string& probe : probes) {
@@ -193,9 +210,8 @@ std::string HistoryTable(const v1::HistoryResponse& resp, bool color) {
     std::string outcome(OutcomeWord(e.outcome()));
     if (color) outcome = std::string(Colour(e.outcome())) + outcome + "\033[0m";
     std::snprintf(line, sizeof(line), "%-24s  %-12s  %-*s  %8.1fms  %8.1fms  %s\n",
-                  FormatTime(e.unix_ms()).c_str(), e.probe().c_str(),
-                  color ? 19 + 9 : 19, outcome.c_str(), e.connect_ms(), e.banner_ms(),
-                  detail.c_str());
+                  FormatTime(e.unix_ms()).c_str(), e.probe().c_str(), color ? 19 + 9 : 19,
+                  outcome.c_str(), e.connect_ms(), e.banner_ms(), detail.c_str());
     out += line;
   }
   if (resp.entries_size() == 0) out += "(no results stored for this target)\n";
@@ -223,20 +239,20 @@ json VerdictJson(const v1::Verdict& v) {
                         {"alive_evidence", e.alive_evidence()},
                         {"detail", e.detail()}});
   }
-  return {{"target", v.target()},
-          {"host", v.host()},
-          {"port", v.port()},
-          {"cause", std::string(CauseWord(v.cause()))},
-          {"confidence", Round(v.confidence(), 3)},
-          {"summary", v.summary()},
-          {"since", FormatTime(v.since_unix_ms())},
-          {"since_unix_ms", v.since_unix_ms()},
-          {"evidence", evidence},
-          {"disagreeing", std::vector<std::string>(v.disagreeing().begin(), v.disagreeing().end())},
-          {"blocked_networks",
-           std::vector<std::string>(v.blocked_networks().begin(), v.blocked_networks().end())},
-          {"remediation",
-           std::vector<std::string>(v.remediation().begin(), v.remediation().end())}};
+  return {
+      {"target", v.target()},
+      {"host", v.host()},
+      {"port", v.port()},
+      {"cause", std::string(CauseWord(v.cause()))},
+      {"confidence", Round(v.confidence(), 3)},
+      {"summary", v.summary()},
+      {"since", FormatTime(v.since_unix_ms())},
+      {"since_unix_ms", v.since_unix_ms()},
+      {"evidence", evidence},
+      {"disagreeing", std::vector<std::string>(v.disagreeing().begin(), v.disagreeing().end())},
+      {"blocked_networks",
+       std::vector<std::string>(v.blocked_networks().begin(), v.blocked_networks().end())},
+      {"remediation", std::vector<std::string>(v.remediation().begin(), v.remediation().end())}};
 }
 
 json IncidentsJson(const v1::IncidentsResponse& resp, int64_t now_ms) {
@@ -249,15 +265,16 @@ json IncidentsJson(const v1::IncidentsResponse& resp, int64_t now_ms) {
                          {"summary", c.summary()}});
     }
     int64_t end = i.closed_unix_ms() != 0 ? i.closed_unix_ms() : now_ms;
-    out.push_back({{"id", i.id()},
-                   {"target", i.target()},
-                   {"cause", std::string(CauseWord(i.cause()))},
-                   {"opened", FormatTime(i.opened_unix_ms())},
-                   {"closed", i.closed_unix_ms() != 0 ? json(FormatTime(i.closed_unix_ms())) : json()},
-                   {"open", i.closed_unix_ms() == 0},
-                   {"duration_s", (end - i.opened_unix_ms()) / 1000},
-                   {"summary", i.summary()},
-                   {"changes", changes}});
+    out.push_back(
+        {{"id", i.id()},
+         {"target", i.target()},
+         {"cause", std::string(CauseWord(i.cause()))},
+         {"opened", FormatTime(i.opened_unix_ms())},
+         {"closed", i.closed_unix_ms() != 0 ? json(FormatTime(i.closed_unix_ms())) : json()},
+         {"open", i.closed_unix_ms() == 0},
+         {"duration_s", (end - i.opened_unix_ms()) / 1000},
+         {"summary", i.summary()},
+         {"changes", changes}});
   }
   return {{"incidents", out}};
 }
@@ -279,7 +296,8 @@ std::string ExplainText(const v1::Verdict& v, int64_t now_ms, bool color) {
   out += "\n  " + v.summary() + "\n";
   if (v.evidence_size() > 0) {
     out += "\nEvidence (one line per vantage point):\n";
-    std::vector<std::vector<std::string>> rows = {{"PROBE", "NETWORK", "OUTCOME", "CONNECT", "ROLE", "DETAIL"}};
+    std::vector<std::vector<std::string>> rows = {
+        {"PROBE", "NETWORK", "OUTCOME", "CONNECT", "ROLE", "DETAIL"}};
     for (const v1::EvidenceItem& e : v.evidence()) {
       char ms[32];
       std::snprintf(ms, sizeof(ms), "%.1fms", e.connect_ms());

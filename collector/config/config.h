@@ -26,6 +26,8 @@ struct TargetConfig {
   Labels labels;
   Labels probes;                         // label selector: empty = every probe checks it
   std::vector<uint16_t> liveness_ports;  // defaulted from Config::liveness_ports
+  std::vector<uint16_t> alt_ports;       // defaulted from Config::alt_ports
+  uint16_t closed_port = 0;              // defaulted from Config::closed_port; 0 disables
 
   // True if a probe with `probe_labels` should check this target: every
   // key=value of `probes` is present in probe_labels.
@@ -57,7 +59,13 @@ struct Config {
   DiagnosisConfig diagnosis;
   std::chrono::milliseconds interval = std::chrono::seconds(10);
   std::chrono::milliseconds timeout = std::chrono::seconds(5);
-  std::vector<uint16_t> liveness_ports;
+  // Tried when SSH times out or is unreachable (see docs/CONFIG.md).
+  std::vector<uint16_t> liveness_ports = {443, 80};
+  // Tried for an SSH identification when the SSH port refuses.
+  std::vector<uint16_t> alt_ports = {2222};
+  // Connected to when SSH times out or is unreachable: a reset from it proves
+  // the host itself is up. 0 disables.
+  uint16_t closed_port = 65535;
   std::vector<TargetConfig> targets;
 
   // nullptr if no target has that name.

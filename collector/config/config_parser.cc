@@ -22,7 +22,7 @@ class Parser {
     if (root.IsNull()) return Status::Ok();  // an empty file: every default
     Status s = f_.CheckKeys(root, "",
                             {"listen", "metrics_listen", "tls", "storage", "interval", "timeout",
-                             "liveness_ports", "diagnosis", "targets"},
+                             "liveness_ports", "alt_ports", "closed_port", "diagnosis", "targets"},
                             {"targets"});
     if (!s.ok()) return s;
     if (root["listen"] && !(s = Listen(root["listen"], "listen", &c->listen)).ok()) return s;
@@ -37,6 +37,14 @@ class Parser {
     if (!s.ok()) return s;
     if (root["liveness_ports"] &&
         !(s = f_.PortList(root["liveness_ports"], "liveness_ports", &c->liveness_ports)).ok()) {
+      return s;
+    }
+    if (root["alt_ports"] &&
+        !(s = f_.PortList(root["alt_ports"], "alt_ports", &c->alt_ports)).ok()) {
+      return s;
+    }
+    if (root["closed_port"] &&
+        !(s = ClosedPort(root["closed_port"], "closed_port", &c->closed_port)).ok()) {
       return s;
     }
     if (!root["targets"]) return Status::Ok();
@@ -157,9 +165,9 @@ class Parser {
   }
 
   Status Target(const YAML::Node& node, const std::string& path, const Config& c, TargetConfig* t) {
-    Status s = f_.CheckKeys(
-        node, path,
-        {"name", "host", "port", "interval", "timeout", "labels", "probes", "liveness_ports"});
+    Status s = f_.CheckKeys(node, path,
+                            {"name", "host", "port", "interval", "timeout", "labels", "probes",
+                             "liveness_ports", "alt_ports", "closed_port"});
     if (!s.ok()) return s;
     for (const char* required : {"name", "host"}) {
       if (!node[required]) return f_.Error(ChildPath(path, required), node, "is missing");
@@ -185,11 +193,42 @@ class Parser {
       return s;
     }
     t->liveness_ports = c.liveness_ports;
-    if (node["liveness_ports"]) {
-      return f_.PortList(node["liveness_ports"], ChildPath(path, "liveness_ports"),
-                         &t->liveness_ports);
+    if (node["liveness_ports"] &&
+        !(s = f_.PortList(node["liveness_ports"], ChildPath(path, "liveness_ports"),
+                          &t->liveness_ports))
+             .ok()) {
+      return s;
+    }
+    t->alt_ports = c.alt_ports;
+    if (node["alt_ports"] &&
+        !(s = f_.PortList(node["alt_ports"], ChildPath(path, "alt_ports"), &t->alt_ports)).ok()) {
+      return s;
+    }
+    if (t->alt_ports.size() > 8) {
+      return f_.Error(ChildPath(path, "alt_ports"), node["alt_ports"] ? node["alt_ports"] : node,
+                      std::to_string(t->alt_ports.size()) + " ports, at most 8");
+    }
+    if (t->liveness_ports.size() > 16) {
+      return f_.Error(ChildPath(path, "liveness_ports"),
+                      node["liveness_ports"] ? node["liveness_ports"] : node,
+                      std::to_string(t->liveness_ports.size()) + " ports, at most 16");
+    }
+    t->closed_port = c.closed_port;
+    if (node["closed_port"] &&
+        !(s = ClosedPort(node["closed_port"], ChildPath(path, "closed_port"), &t->closed_port))
+             .ok()) {
+      return s;
     }
     return Status::Ok();
+  }
+
+  // A port, or 0 (disabled).
+  Status ClosedPort(const YAML::Node& node, const std::string& path, uint16_t* out) {
+    if (node.IsScalar() && node.Scalar() == "0") {
+      *out = 0;
+      return Status::Ok();
+    }
+    return f_.Port(node, path, out);
   }
 
   FieldReader f_;

@@ -90,6 +90,8 @@ TEST(ConfigFixturesTest, FullFileHasEveryValue) {
   EXPECT_EQ(c.interval, std::chrono::seconds(15));
   EXPECT_EQ(c.timeout, std::chrono::seconds(4));
   EXPECT_EQ(c.liveness_ports, (std::vector<uint16_t>{80, 443}));
+  EXPECT_EQ(c.alt_ports, (std::vector<uint16_t>{2022, 2222}));
+  EXPECT_EQ(c.closed_port, 61999);
   EXPECT_EQ(c.diagnosis.hysteresis, 3);
   EXPECT_EQ(c.diagnosis.evaluate_every, std::chrono::seconds(5));
   ASSERT_EQ(c.targets.size(), 2u);
@@ -101,12 +103,26 @@ TEST(ConfigFixturesTest, FullFileHasEveryValue) {
   EXPECT_EQ(b.labels, (Labels{{"env", "prod"}, {"team", "infra"}}));
   EXPECT_EQ(b.probes, (Labels{{"site", "fra"}}));
   EXPECT_EQ(b.liveness_ports, (std::vector<uint16_t>{443}));
+  EXPECT_TRUE(b.alt_ports.empty());  // [] disables
+  EXPECT_EQ(b.closed_port, 0);       // 0 disables
   const TargetConfig& g = c.targets[1];
   EXPECT_EQ(g.name, "git:2222");
   EXPECT_EQ(g.port, 2222);
   EXPECT_EQ(g.interval, std::chrono::seconds(15));  // inherited
   EXPECT_EQ(g.timeout, std::chrono::seconds(4));
   EXPECT_TRUE(g.liveness_ports.empty());  // explicitly empty overrides the default
+  EXPECT_EQ(g.alt_ports, (std::vector<uint16_t>{2022, 2222}));  // inherited
+  EXPECT_EQ(g.closed_port, 61999);                              // inherited
+}
+
+TEST(ConfigTest, EvidenceDefaults) {
+  Config c;
+  Status s = ParseConfig("targets:\n  - name: a\n    host: 192.0.2.1\n", "t.yaml", &c);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(c.targets.size(), 1u);
+  EXPECT_EQ(c.targets[0].liveness_ports, (std::vector<uint16_t>{443, 80}));
+  EXPECT_EQ(c.targets[0].alt_ports, (std::vector<uint16_t>{2222}));
+  EXPECT_EQ(c.targets[0].closed_port, 65535);
 }
 
 std::string ReadFile(const std::string& path) {

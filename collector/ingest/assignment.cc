@@ -17,6 +17,8 @@ v1::Assignment BuildAssignment(const ConfigSnapshot& snapshot,
     out->set_timeout_ms(static_cast<uint32_t>(t.timeout.count()));
     out->mutable_labels()->insert(t.labels.begin(), t.labels.end());
     for (uint16_t p : t.liveness_ports) out->add_liveness_ports(p);
+    for (uint16_t p : t.alt_ports) out->add_alt_ports(p);
+    out->set_closed_port(t.closed_port);
   }
   return a;
 }

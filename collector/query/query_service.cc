@@ -71,7 +71,8 @@ grpc::Status QueryServiceImpl::History(grpc::ServerContext*, const v1::HistoryRe
                         "limit " + std::to_string(limit) + " is above the maximum of 10000");
   }
   std::vector<ResultRow> rows;
-  parallax::Status st = store_->History(req->target(), req->probe(), req->since_unix_ms(), limit, &rows);
+  parallax::Status st =
+      store_->History(req->target(), req->probe(), req->since_unix_ms(), limit, &rows);
   if (!st.ok()) return grpc::Status(grpc::StatusCode::UNAVAILABLE, st.ToString());
   if (rows.empty() && config_().config->FindTarget(req->target()) == nullptr) {
     return grpc::Status(grpc::StatusCode::NOT_FOUND,
@@ -91,6 +92,7 @@ grpc::Status QueryServiceImpl::History(grpc::ServerContext*, const v1::HistoryRe
     e->set_error_number(r.error_number());
     e->set_detail(r.detail());
     e->mutable_pre_banner()->CopyFrom(r.pre_banner());
+    if (r.has_liveness()) *e->mutable_evidence() = r.liveness();
   }
   return grpc::Status::OK;
 }

@@ -31,6 +31,27 @@ std::string_view TlsRecordName(uint8_t b) {
   }
 }
 
+// "-ERR ...", "-DENIED ...", "-NOAUTH ...": '-', 2+ capital letters, then a
+// space or the end. ("--- Welcome ---" and "-----BEGIN" are not.)
+bool IsRespError(std::string_view line) {
+  if (line.size() < 3 || line[0] != '-') return false;
+  size_t i = 1;
+  while (i < line.size() && line[i] >= 'A' && line[i] <= 'Z') ++i;
+  return i >= 3 && (i == line.size() || line[i] == ' ');
+}
+
+bool IsHtml(std::string_view line) {
+  size_t i = 0;
+  while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+  std::string head;
+  for (; i < line.size() && head.size() < 9; ++i) {
+    char c = line[i];
+    head.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
+  }
+  return StartsWith(head, "<!doctype") || StartsWith(head, "<html") || StartsWith(head, "<head") ||
+         StartsWith(head, "<body") || StartsWith(head, "<title") || StartsWith(head, "<?xml");
+}
+
 }  // namespace
 
 BannerParser::State BannerParser::Feed(std::string_view bytes) {
@@ -76,15 +97,32 @@ void BannerParser::Finish() {
     GiveUp("binary data", line_);
     return;
   }
-  KeepPreBanner(line_);
+  if (!Classify(line_, /*complete=*/false)) KeepPreBanner(line_);
   line_.clear();
 }
 
 void BannerParser::EndLine() {
-  std::string_view line = line_;
-  if (StartsWith(line, "SSH-")) {
-    identification_ = PrintableLine(line, kMaxLineBytes);
-    state_ = State::kIdentified;
+  if (!Classify(line_, /*complete=*/true)) KeepPreBanner(line_);
+  line_.clear();
+}
+
+bool BannerParser::Classify(std::string_view line, bool complete) {
+  if (!own_.empty() && line == own_) {
+    echoed_own_ = true;
+    GiveUp("echoes the probe's own identification line", line);
+  } else if (StartsWith(line, "SSH-")) {
+    if (!complete) return false;  // an identification cut short: kept as pre-banner
+    if (StartsWith(line, "SSH-2.0-") || StartsWith(line, "SSH-1.99-")) {
+      identification_ = PrintableLine(line, kMaxLineBytes);
+      state_ = State::kIdentified;
+      return true;
+    }
+    if (StartsWith(line, "SSH-1.")) {
+      ssh1_only_ = true;
+      GiveUp("speaks SSH protocol 1 only", line);
+    } else {
+      GiveUp("unsupported SSH protocol version", line);
+    }
   } else if (StartsWith(line, "HTTP/") && line.size() > 5 && line[5] >= '0' && line[5] <= '9') {
     GiveUp("HTTP response", line);
   } else if (line == "220" || StartsWith(line, "220 ") || StartsWith(line, "220-")) {
@@ -93,10 +131,16 @@ void BannerParser::EndLine() {
     GiveUp("POP3 greeting", line);
   } else if (StartsWith(line, "* OK")) {
     GiveUp("IMAP greeting", line);
+  } else if (!own_.empty() && line.find(own_) != std::string_view::npos) {
+    GiveUp("quotes the probe's own identification line", line);
+  } else if (IsRespError(line)) {
+    GiveUp("RESP (Redis) error", line);
+  } else if (IsHtml(line)) {
+    GiveUp("HTML document", line);
   } else {
-    KeepPreBanner(line);
+    return false;
   }
-  line_.clear();
+  return true;
 }
 
 void BannerParser::KeepPreBanner(std::string_view line) {

@@ -9,11 +9,24 @@
 //    split across two Feed() calls is one line end, never an empty line).
 //  - A line may be at most kMaxLineBytes bytes including its line end; a
 //    longer one is NotSsh.
-//  - The first line starting with "SSH-" is the identification: Identified.
+//  - The first line starting with "SSH-2.0-" or "SSH-1.99-" is the
+//    identification: Identified (RFC 4253 5.1: only these speak SSH-2).
 //    Bytes after it (the server's KEXINIT) are not looked at.
+//  - Any other "SSH-" line is NotSsh: "SSH-1.x-" (x != 99) is "speaks SSH
+//    protocol 1 only" (OpenSSH refuses it: "Protocol major versions differ"),
+//    anything else "unsupported SSH protocol version".
 //  - NotSsh when another protocol recognisably answered: an HTTP status line,
-//    an SMTP/FTP "220" greeting, POP3 "+OK", IMAP "* OK", a TLS record, or
-//    any other binary data (control bytes such as NUL in a line).
+//    an SMTP/FTP "220" greeting, POP3 "+OK", IMAP "* OK", a RESP (Redis)
+//    error ("-ERR ...", "-DENIED ..."), an HTML document ("<!DOCTYPE",
+//    "<html", ...: an HTTP/0.9-style answer without status line), a TLS
+//    record, or any other binary data (control bytes such as NUL in a line).
+//  - With own_identification set (the line the probe sends): a line equal to
+//    it is NotSsh with echoed_own() true (an echo, or the probe talking to its
+//    own socket: the caller decides which); a line that contains it is NotSsh
+//    "quotes the probe's own identification line" (a service complaining
+//    about our line, e.g. Redis "-ERR unknown command 'SSH-2.0-...'").
+//  - Finish() applies the same rules to an unterminated last line, except
+//    that an incomplete "SSH-" line is only kept as pre-banner.
 //
 // Everything the parser returns is valid UTF-8 (see printable.h), so it can
 // go into protobuf string fields as is.
@@ -23,6 +36,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace parallax::probe {
@@ -34,6 +48,11 @@ class BannerParser {
   static constexpr size_t kMaxLineBytes = 255;  // including CR LF (RFC 4253)
   static constexpr size_t kMaxPreBannerLines = 20;
   static constexpr size_t kMaxPreBannerBytes = 4096;
+
+  BannerParser() = default;
+  // `own_identification`: the probe's identification line without CR LF
+  // (empty: no echo / quote detection).
+  explicit BannerParser(std::string own_identification) : own_(std::move(own_identification)) {}
 
   // Consumes `bytes` and returns the new state. Once the state is
   // kIdentified or kNotSsh, further bytes are ignored.
@@ -55,10 +74,17 @@ class BannerParser {
   // For kNotSsh: what was recognised and the offending line, escaped and
   // truncated, e.g. `HTTP response: "HTTP/1.1 400 Bad Request"`.
   const std::string& not_ssh_detail() const { return not_ssh_detail_; }
+  // kNotSsh because a line equal to own_identification came back.
+  bool echoed_own() const { return echoed_own_; }
+  // kNotSsh because of an "SSH-1.x-" (x != 99) identification.
+  bool ssh1_only() const { return ssh1_only_; }
 
  private:
   // Handles one complete line (without its line end).
   void EndLine();
+  // Gives up if `line` is recognisably not SSH; returns whether it did.
+  // `complete`: the line had its line end (an "SSH-" line counts only then).
+  bool Classify(std::string_view line, bool complete);
   void KeepPreBanner(std::string_view line);
   void GiveUp(std::string_view what, std::string_view line);
 
@@ -70,6 +96,9 @@ class BannerParser {
   size_t pre_banner_bytes_ = 0;
   size_t pre_banner_dropped_ = 0;
   std::string not_ssh_detail_;
+  std::string own_;
+  bool echoed_own_ = false;
+  bool ssh1_only_ = false;
 };
 
 }  // namespace parallax::probe

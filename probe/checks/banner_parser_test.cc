@@ -194,6 +194,66 @@ const std::vector<Case>& Cases() {
        "",
        {},
        "line longer than 255 bytes"},
+      {"ssh_1_5_only",
+       "SSH-1.5-1.2.27\n",
+       false,
+       State::kNotSsh,
+       "",
+       {},
+       "speaks SSH protocol 1 only: \"SSH-1.5-1.2.27\""},
+      {"ssh_1_0_after_pre_banner",
+       "hello\r\nSSH-1.0-x\r\n",
+       false,
+       State::kNotSsh,
+       "",
+       {"hello"},
+       "speaks SSH protocol 1 only"},
+      {"ssh_3_0", "SSH-3.0-future\r\n", false, State::kNotSsh, "", {}, "unsupported SSH protocol"},
+      {"ssh_2_0_lookalike", "SSH-2.00-x\r\n", false, State::kNotSsh, "", {}, "unsupported"},
+      {"resp_error",
+       "-ERR unknown command 'HELLO', with args beginning with: \r\n",
+       false,
+       State::kNotSsh,
+       "",
+       {},
+       "RESP (Redis) error: \"-ERR unknown command"},
+      {"resp_denied",
+       "-DENIED Redis is running in protected mode\r\n",
+       false,
+       State::kNotSsh,
+       "",
+       {},
+       "RESP (Redis) error"},
+      {"resp_error_at_eof_without_newline", "-ERR x", true, State::kNotSsh, "", {}, "RESP"},
+      {"dashes_are_not_resp",
+       "--- Authorized use only ---\r\n-----\r\n-A b\r\nSSH-2.0-x\r\n",
+       false,
+       State::kIdentified,
+       "SSH-2.0-x",
+       {"--- Authorized use only ---", "-----", "-A b"},
+       ""},
+      {"html_doctype",
+       "<!DOCTYPE HTML>\n<html lang=\"en\">\n",
+       false,
+       State::kNotSsh,
+       "",
+       {},
+       "HTML document: \"<!DOCTYPE HTML>\""},
+      {"html_lowercase_indented",
+       "  <html><body>Bad</body></html>\n",
+       false,
+       State::kNotSsh,
+       "",
+       {},
+       "HTML document"},
+      {"html_at_eof_without_newline", "<html>", true, State::kNotSsh, "", {}, "HTML document"},
+      {"text_mentioning_html_is_kept",
+       "see <html> docs\r\nSSH-2.0-x\r\n",
+       false,
+       State::kIdentified,
+       "SSH-2.0-x",
+       {"see <html> docs"},
+       ""},
       {"overlong_identification",
        "SSH-2.0-" + std::string(260, 'x') + "\r\n",
        false,
@@ -277,6 +337,57 @@ TEST(BannerParserTest, PreBannerByteCapTruncatesAndCounts) {
   ASSERT_EQ(p.pre_banner().size(), 17u);  // 16 whole lines and 96 bytes of the 17th
   EXPECT_EQ(p.pre_banner().back(), std::string(96, 'a' + 16));
   EXPECT_EQ(p.pre_banner_dropped(), 3u);  // the cut 17th, the 18th and the 19th
+}
+
+constexpr char kOwn[] = "SSH-2.0-parallax_probe_0.1.0";
+
+TEST(BannerParserTest, OwnLineEchoedBack) {
+  BannerParser p(kOwn);
+  EXPECT_EQ(p.Feed(std::string(kOwn) + "\r\n"), State::kNotSsh);
+  EXPECT_TRUE(p.echoed_own());
+  EXPECT_NE(p.not_ssh_detail().find("echoes the probe's own identification line"),
+            std::string::npos);
+  EXPECT_EQ(p.identification(), "");
+}
+
+TEST(BannerParserTest, OwnLineEchoedWithoutLineEndAtEof) {
+  BannerParser p(kOwn);
+  p.Feed(kOwn);
+  p.Finish();
+  EXPECT_EQ(p.state(), State::kNotSsh);
+  EXPECT_TRUE(p.echoed_own());
+}
+
+TEST(BannerParserTest, OwnLineQuotedByRedis) {
+  BannerParser p(kOwn);
+  EXPECT_EQ(
+      p.Feed("-ERR unknown command '" + std::string(kOwn) + "', with args beginning with: \r\n"),
+      State::kNotSsh);
+  EXPECT_FALSE(p.echoed_own());
+  EXPECT_NE(p.not_ssh_detail().find("quotes the probe's own identification line"),
+            std::string::npos)
+      << p.not_ssh_detail();
+}
+
+TEST(BannerParserTest, OwnLineQuotedInPlainText) {
+  BannerParser p(kOwn);
+  EXPECT_EQ(p.Feed("unknown input " + std::string(kOwn) + "\n"), State::kNotSsh);
+  EXPECT_NE(p.not_ssh_detail().find("quotes"), std::string::npos);
+}
+
+TEST(BannerParserTest, OtherServersIdentificationIsNotOurs) {
+  BannerParser p(kOwn);
+  EXPECT_EQ(p.Feed("SSH-2.0-OpenSSH_9.2p1\r\n"), State::kIdentified);
+  EXPECT_FALSE(p.echoed_own());
+}
+
+TEST(BannerParserTest, Ssh1OnlyFlag) {
+  BannerParser p;
+  EXPECT_EQ(p.Feed("SSH-1.5-1.2.27\r\n"), State::kNotSsh);
+  EXPECT_TRUE(p.ssh1_only());
+  BannerParser q;
+  EXPECT_EQ(q.Feed("SSH-1.99-x\r\n"), State::kIdentified);
+  EXPECT_FALSE(q.ssh1_only());
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 
+#include "probe/checks/icmp_error.h"
 #include "probe/checks/net_util.h"
 
 namespace parallax::probe {
@@ -14,7 +15,11 @@ std::shared_ptr<SshCheck> SshCheck::Create(boost::asio::io_context& io, SshCheck
 }
 
 SshCheck::SshCheck(boost::asio::io_context& io, SshCheckOptions options)
-    : io_(io), options_(std::move(options)), resolver_(io), socket_(io) {}
+    : io_(io),
+      options_(std::move(options)),
+      resolver_(io),
+      socket_(io),
+      parser_(options_.identification) {}
 
 void SshCheck::Start(Done done) {
   done_ = std::move(done);
@@ -68,6 +73,18 @@ void SshCheck::Connect(const tcp::endpoint& endpoint) {
   address_ = endpoint.address();
   result_.set_address(EndpointText(endpoint));
   connect_start_ = Clock::now();
+  EnableIcmpErrors(socket_, endpoint.protocol());
+  if (options_.source_port != 0) {
+    boost::system::error_code ec;
+    if (!socket_.is_open()) socket_.open(endpoint.protocol(), ec);
+    if (!ec) socket_.set_option(tcp::socket::reuse_address(true), ec);
+    if (!ec) socket_.bind(tcp::endpoint(endpoint.address(), options_.source_port), ec);
+    if (ec) {
+      Complete(v1::OUTCOME_PROBE_ERROR, ec.value(),
+               "bind source port " + std::to_string(options_.source_port) + ": " + ec.message());
+      return;
+    }
+  }
   socket_.async_connect(endpoint, [self = shared_from_this()](const boost::system::error_code& ec) {
     self->OnConnected(ec);
   });
@@ -77,12 +94,30 @@ void SshCheck::OnConnected(const boost::system::error_code& ec) {
   if (finished_) return;
   if (ec) {
     MappedError m = MapError(Phase::kConnect, ec);
+    if (auto icmp = TakeIcmpError(socket_, *address_)) {
+      m.detail += " (ICMP " + icmp->description() + " from " +
+                  (icmp->sender().empty() ? std::string("an unknown sender") : icmp->sender()) +
+                  ")";
+      *result_.mutable_liveness()->mutable_ssh_icmp_error() = std::move(*icmp);
+    }
     Complete(m.outcome, m.error_number, std::move(m.detail));
     return;
   }
   connected_at_ = Clock::now();
   result_.set_connect_us(ElapsedUs(connect_start_, connected_at_));
   phase_ = Phase::kBanner;
+  boost::system::error_code local_ec, remote_ec;
+  tcp::endpoint local = socket_.local_endpoint(local_ec);
+  tcp::endpoint remote = socket_.remote_endpoint(remote_ec);
+  if (!local_ec && !remote_ec && local == remote) {
+    // Nothing listens on this port and the kernel picked the same port as
+    // our source (simultaneous open with ourselves): never the target's doing.
+    Complete(v1::OUTCOME_PROBE_ERROR, 0,
+             "TCP self-connect: the probe's socket " + EndpointText(local) +
+                 " connected to itself (nothing listens on the port; it lies in the probe's "
+                 "ephemeral port range)");
+    return;
+  }
   if (!options_.identification.empty()) {
     hello_ = options_.identification + "\r\n";
     // A failed write shows up on the read side as well (reset / EOF): ignore it here.
@@ -101,6 +136,7 @@ void SshCheck::ReadMore() {
 
 void SshCheck::OnRead(const boost::system::error_code& ec, size_t n) {
   if (finished_) return;
+  received_ += n;
   if (n > 0) {
     switch (parser_.Feed(std::string_view(buffer_.data(), n))) {
       case BannerParser::State::kIdentified:
@@ -144,6 +180,7 @@ void SshCheck::Complete(v1::Outcome outcome, int error_number, std::string detai
   if (parser_.pre_banner_dropped() > 0) {
     if (!detail.empty()) detail += "; ";
     detail += std::to_string(parser_.pre_banner_dropped()) + " pre-banner line(s) not kept";
+    result_.mutable_liveness()->set_pre_banner_dropped(parser_.pre_banner_dropped());
   }
   result_.set_detail(std::move(detail));
   boost::system::error_code ignored;

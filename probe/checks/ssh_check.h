@@ -9,9 +9,17 @@
 // server's identification line, another protocol, EOF or an error, and closes
 // the connection.
 //
+// Protocol rules are the BannerParser's (only SSH-2.0 / SSH-1.99 count; an
+// echo or quote of our own line, HTML, RESP errors are not_ssh). A TCP
+// self-connect (local address:port == remote address:port, which happens
+// when the target is this host and the port lies in the ephemeral range) is
+// OUTCOME_PROBE_ERROR, never ok: the probe talked to itself.
+//
 // result() then holds: outcome, started_unix_ms, connect_us, banner_us
 // (connect done -> identification received), address ("ip:port"),
-// error_number, identification, pre_banner, detail. The runner fills target,
+// error_number, identification, pre_banner, detail, and in liveness:
+// ssh_icmp_error (the ICMP error that failed the connect, see icmp_error.h)
+// and pre_banner_dropped. The runner fills target,
 // generation, late_us, liveness and seq.
 //
 // Thread-safety: see check.h (io_context thread only).
@@ -39,6 +47,7 @@ struct SshCheckOptions {
   uint16_t port = 22;
   std::string identification;  // e.g. "SSH-2.0-parallax_probe_0.1.0"; sent with CR LF;
                                // empty: send nothing
+  uint16_t source_port = 0;    // 0: the kernel's choice (tests pin it to provoke a self-connect)
 };
 
 class SshCheck : public Check, public std::enable_shared_from_this<SshCheck> {
@@ -51,6 +60,10 @@ class SshCheck : public Check, public std::enable_shared_from_this<SshCheck> {
   // Valid once `done` has run.
   const v1::CheckResult& result() const { return result_; }
   v1::CheckResult* mutable_result() { return &result_; }
+  // Still connecting (resolved, no answer to the SYN yet).
+  bool connecting() const { return !finished_ && phase_ == Phase::kConnect; }
+  // Nothing at all was read before the connection ended (for the second opinion).
+  bool received_nothing() const { return received_ == 0; }
   // The address connected to (or tried), once resolution got that far.
   const std::optional<boost::asio::ip::address>& address() const { return address_; }
 
@@ -82,6 +95,7 @@ class SshCheck : public Check, public std::enable_shared_from_this<SshCheck> {
   std::string hello_;  // our identification line + CR LF
   std::array<char, 2048> buffer_;
   BannerParser parser_;
+  size_t received_ = 0;
   v1::CheckResult result_;
 };
 

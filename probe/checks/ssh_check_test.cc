@@ -56,6 +56,37 @@ TEST_F(SshCheckTest, OkWithBanner) {
   EXPECT_EQ(server.lines()[0], kIdentification);
 }
 
+TEST_F(SshCheckTest, SelfConnectIsAProbeErrorNeverOk) {
+  // Source port == destination port on 127.0.0.1 with nothing listening: the
+  // kernel completes a simultaneous open with itself, and our own line would
+  // come back as an "identification".
+  uint16_t port = testing::ClosedPort();
+  auto check = SshCheck::Create(io_, {"127.0.0.1", port, kIdentification, port});
+  bool done = false;
+  StartWithDeadline(io_, check, milliseconds(3000), [&] { done = true; });
+  for (int i = 0; i < 200 && !done; ++i) io_.run_for(milliseconds(20));
+  ASSERT_TRUE(done);
+  const v1::CheckResult& r = check->result();
+  EXPECT_EQ(r.outcome(), v1::OUTCOME_PROBE_ERROR) << r.detail();
+  EXPECT_NE(r.detail().find("TCP self-connect"), std::string::npos) << r.detail();
+  EXPECT_EQ(r.identification(), "");
+}
+
+TEST_F(SshCheckTest, ServerEchoingOurLineIsNotSsh) {
+  TestServer server(io_, ServerBehavior::kSsh, std::string(kIdentification) + "\r\n");
+  v1::CheckResult r = Run("127.0.0.1", server.port(), milliseconds(5000));
+  EXPECT_EQ(r.outcome(), v1::OUTCOME_NOT_SSH) << r.detail();
+  EXPECT_NE(r.detail().find("echoes the probe's own identification line"), std::string::npos)
+      << r.detail();
+}
+
+TEST_F(SshCheckTest, Ssh1OnlyServerIsNotSsh) {
+  TestServer server(io_, ServerBehavior::kSsh, "SSH-1.5-1.2.27\r\n");
+  v1::CheckResult r = Run("127.0.0.1", server.port(), milliseconds(5000));
+  EXPECT_EQ(r.outcome(), v1::OUTCOME_NOT_SSH) << r.detail();
+  EXPECT_NE(r.detail().find("speaks SSH protocol 1 only"), std::string::npos) << r.detail();
+}
+
 TEST_F(SshCheckTest, OkAfterPreBannerLines) {
   TestServer server(io_, ServerBehavior::kSsh,
                     "Welcome to host\r\nUnauthorized access prohibited\r\nSSH-2.0-dropbear\r\n");

@@ -2,6 +2,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include "probe/checks/icmp_error.h"
 #include "probe/checks/net_util.h"
 #include "probe/checks/outcome_mapping.h"
 
@@ -22,11 +23,15 @@ TcpConnectCheck::TcpConnectCheck(boost::asio::io_context& io, tcp::endpoint endp
 void TcpConnectCheck::Start(Done done) {
   done_ = std::move(done);
   start_ = std::chrono::steady_clock::now();
+  EnableIcmpErrors(socket_, endpoint_.protocol());
   socket_.async_connect(
       endpoint_, [self = shared_from_this()](const boost::system::error_code& ec) {
         if (self->finished_) return;
         if (ec) {
           MappedError m = MapError(Phase::kConnect, ec);
+          if (auto icmp = TakeIcmpError(self->socket_, self->endpoint_.address())) {
+            *self->result_.mutable_icmp_error() = std::move(*icmp);
+          }
           self->Complete(m.outcome, m.error_number, std::move(m.detail));
           return;
         }

@@ -1,9 +1,12 @@
 #include "probe/scheduler/check_run.h"
 
+#include <algorithm>
 #include <chrono>
+#include <iterator>
 #include <set>
 
 #include "probe/checks/icmp_echo_check.h"
+#include "probe/checks/second_opinion_check.h"
 #include "probe/checks/ssh_check.h"
 #include "probe/checks/tcp_connect_check.h"
 
@@ -52,6 +55,19 @@ Status ValidateTarget(const v1::Target& t) {
                                      " is not in 1..65535");
     }
   }
+  if (t.alt_ports_size() > kMaxAltPorts) {
+    return Status::InvalidArgument(at + std::to_string(t.alt_ports_size()) +
+                                   " alt_ports, at most " + std::to_string(kMaxAltPorts));
+  }
+  for (uint32_t p : t.alt_ports()) {
+    if (p == 0 || p > 65535) {
+      return Status::InvalidArgument(at + "alt port " + std::to_string(p) + " is not in 1..65535");
+    }
+  }
+  if (t.closed_port() > 65535) {
+    return Status::InvalidArgument(at + "closed_port " + std::to_string(t.closed_port()) +
+                                   " is not in 0..65535");
+  }
   return Status::Ok();
 }
 
@@ -61,87 +77,209 @@ bool WantsLiveness(v1::Outcome outcome) {
 }
 
 std::shared_ptr<CheckRun> CheckRun::Create(boost::asio::io_context& io, v1::Target target,
-                                           std::string identification, IcmpBudget* icmp_budget) {
+                                           std::string identification, IcmpBudget* icmp_budget,
+                                           RunMemory* memory) {
   return std::shared_ptr<CheckRun>(
-      new CheckRun(io, std::move(target), std::move(identification), icmp_budget));
+      new CheckRun(io, std::move(target), std::move(identification), icmp_budget, memory));
 }
 
 CheckRun::CheckRun(boost::asio::io_context& io, v1::Target target, std::string identification,
-                   IcmpBudget* icmp_budget)
+                   IcmpBudget* icmp_budget, RunMemory* memory)
     : io_(io),
       target_(std::move(target)),
       identification_(std::move(identification)),
-      icmp_budget_(icmp_budget) {}
+      midpoint_(io),
+      icmp_budget_(icmp_budget),
+      memory_(memory) {}
 
 void CheckRun::Start(Done done) {
   done_ = std::move(done);
+  std::chrono::milliseconds timeout(target_.timeout_ms());
+  deadline_ = Clock::now() + timeout;
   auto ssh = SshCheck::Create(
       io_, {target_.host(), static_cast<uint16_t>(target_.port()), identification_});
   ssh_ = ssh;
-  StartWithDeadline(io_, ssh, std::chrono::milliseconds(target_.timeout_ms()),
-                    [self = shared_from_this()] { self->OnSshDone(); });
+  StartWithDeadline(io_, ssh, timeout, [self = shared_from_this()] { self->OnSshDone(); });
+  midpoint_.expires_after(timeout / 2);
+  midpoint_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
+    if (ec || self->ssh_done_ || self->cancelled_ || !self->ssh_) return;
+    auto* ssh = static_cast<SshCheck*>(self->ssh_.get());
+    if (ssh->connecting() && ssh->address()) self->StartLiveness(*ssh->address());
+  });
 }
 
 void CheckRun::Cancel() {
   cancelled_ = true;
+  midpoint_.cancel();
   if (ssh_) ssh_->Cancel();
-  for (auto& c : liveness_) c->Cancel();
+  for (auto& c : running_) c->Cancel();
+}
+
+std::chrono::milliseconds CheckRun::Remaining() const {
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now());
+  std::chrono::milliseconds floor =
+      std::min(std::chrono::milliseconds(target_.timeout_ms() / 4), std::chrono::milliseconds(500));
+  return std::max(left, floor);
+}
+
+void CheckRun::StartPart(std::shared_ptr<Check> check) {
+  ++pending_;
+  running_.push_back(check);
+  StartWithDeadline(io_, check, Remaining(), [self = shared_from_this()] { self->OnPartDone(); });
+}
+
+void CheckRun::StartLiveness(const boost::asio::ip::address& address) {
+  if (liveness_started_) return;
+  liveness_started_ = true;
+  if (icmp_budget_ == nullptr || icmp_budget_->in_flight < icmp_budget_->max) {
+    icmp_ = IcmpEchoCheck::Create(io_, address);
+    if (icmp_budget_ != nullptr) {
+      ++icmp_budget_->in_flight;
+      icmp_counted_ = true;
+    }
+  }
+  std::set<uint32_t> seen;
+  for (uint32_t p : target_.liveness_ports()) {
+    if (!seen.insert(p).second) continue;
+    ports_.push_back(TcpConnectCheck::Create(
+        io_, boost::asio::ip::tcp::endpoint(address, static_cast<uint16_t>(p))));
+  }
+  if (target_.closed_port() != 0) {
+    closed_port_ = TcpConnectCheck::Create(
+        io_, boost::asio::ip::tcp::endpoint(address, static_cast<uint16_t>(target_.closed_port())));
+  }
+  if (icmp_) StartPart(icmp_);
+  for (auto& p : ports_) StartPart(p);
+  if (closed_port_) StartPart(closed_port_);
+}
+
+void CheckRun::StartAltPorts(const boost::asio::ip::address& address) {
+  std::set<uint32_t> seen;
+  for (uint32_t p : target_.alt_ports()) {
+    if (p == target_.port() || !seen.insert(p).second) continue;
+    auto check =
+        SshCheck::Create(io_, {address.to_string(), static_cast<uint16_t>(p), identification_});
+    alt_.push_back(check);
+  }
+  for (auto& c : alt_) StartPart(c);
+}
+
+void CheckRun::StartSecondOpinion(const boost::asio::ip::address& address) {
+  if (memory_ != nullptr) {
+    auto now = Clock::now();
+    for (auto it = memory_->second_opinions.begin(); it != memory_->second_opinions.end();) {
+      it = now - it->second.at >= memory_->second_opinion_every ? memory_->second_opinions.erase(it)
+                                                                : std::next(it);
+    }
+    auto it = memory_->second_opinions.find(target_.name());
+    if (it != memory_->second_opinions.end()) {
+      v1::SecondOpinion* o = result_.mutable_liveness()->mutable_second_opinion();
+      *o = it->second.opinion;
+      o->set_reused(true);
+      return;
+    }
+  }
+  std::chrono::milliseconds remaining = Remaining();
+  second_opinion_ = SecondOpinionCheck::Create(
+      io_, boost::asio::ip::tcp::endpoint(address, static_cast<uint16_t>(target_.port())),
+      target_.host(), remaining / 2);
+  StartPart(second_opinion_);
 }
 
 void CheckRun::OnSshDone() {
+  ssh_done_ = true;
+  midpoint_.cancel();
   auto* ssh = static_cast<SshCheck*>(ssh_.get());
   result_ = std::move(*ssh->mutable_result());
   bool resolved = ssh->address().has_value();
   boost::asio::ip::address address;
   if (resolved) address = *ssh->address();
+  bool received_nothing = ssh->received_nothing();
   ssh_.reset();
-  if (cancelled_ || !WantsLiveness(result_.outcome()) || !resolved) {
-    Done done = std::move(done_);
-    done(std::move(result_));
+  if (cancelled_ || !resolved) {
+    for (auto& c : running_) c->Cancel();
+    if (pending_ == 0) Finish();
     return;
   }
-  std::chrono::milliseconds timeout(target_.timeout_ms());
-  std::shared_ptr<IcmpEchoCheck> icmp;
-  if (icmp_budget_ == nullptr || icmp_budget_->in_flight < icmp_budget_->max) {
-    icmp = IcmpEchoCheck::Create(io_, address);
-    if (icmp_budget_ != nullptr) ++icmp_budget_->in_flight;
+  v1::Outcome o = result_.outcome();
+  if (WantsLiveness(o)) {
+    StartLiveness(address);
+  } else if (liveness_started_) {
+    // SSH answered after all (or failed otherwise): the liveness is moot.
+    for (auto& c : running_) c->Cancel();
   }
-  std::vector<std::shared_ptr<TcpConnectCheck>> ports;
-  std::set<uint32_t> seen;
-  for (uint32_t p : target_.liveness_ports()) {
-    if (!seen.insert(p).second) continue;
-    ports.push_back(TcpConnectCheck::Create(
-        io_, boost::asio::ip::tcp::endpoint(address, static_cast<uint16_t>(p))));
+  if (o == v1::OUTCOME_REFUSED) StartAltPorts(address);
+  if ((o == v1::OUTCOME_CLOSED || o == v1::OUTCOME_RESET) && received_nothing) {
+    StartSecondOpinion(address);
   }
-  if (icmp) liveness_.push_back(icmp);
-  for (auto& p : ports) liveness_.push_back(p);
-  liveness_pending_ = static_cast<int>(liveness_.size());
-  finish_liveness_ = [this, icmp, ports] {
+  if (pending_ == 0) Finish();
+}
+
+void CheckRun::OnPartDone() {
+  --pending_;
+  if (ssh_done_ && pending_ == 0) Finish();
+}
+
+void CheckRun::Finish() {
+  if (finished_) return;
+  finished_ = true;
+  if (icmp_counted_) --icmp_budget_->in_flight;
+  if (!cancelled_ && WantsLiveness(result_.outcome()) && liveness_started_) {
     v1::Liveness* l = result_.mutable_liveness();
-    if (icmp) {
-      icmp->FillLiveness(l);
-      if (icmp_budget_ != nullptr) --icmp_budget_->in_flight;
+    if (icmp_) {
+      static_cast<IcmpEchoCheck*>(icmp_.get())->FillLiveness(l);
     } else {
       l->set_icmp_error("skipped: " + std::to_string(icmp_budget_->max) +
                         " pings already in flight");
     }
-    for (const auto& p : ports) *l->add_ports() = p->result();
-  };
-  if (liveness_.empty()) {  // no ping budget left and no liveness ports: nothing to wait for
-    liveness_pending_ = 1;
-    OnLivenessPartDone();
-    return;
+    for (const auto& p : ports_) *l->add_ports() = static_cast<TcpConnectCheck*>(p.get())->result();
+    if (closed_port_) {
+      *l->mutable_closed_port() = static_cast<TcpConnectCheck*>(closed_port_.get())->result();
+    }
   }
-  for (auto& c : liveness_) {
-    StartWithDeadline(io_, c, timeout, [self = shared_from_this()] { self->OnLivenessPartDone(); });
+  if (!alt_.empty() && !cancelled_) {
+    v1::Liveness* l = result_.mutable_liveness();
+    for (const auto& c : alt_) {
+      const v1::CheckResult& r = static_cast<SshCheck*>(c.get())->result();
+      v1::AltPortProbe* a = l->add_alt_ports();
+      uint32_t port = target_.port();
+      size_t colon = r.address().rfind(':');
+      if (colon != std::string::npos) port = std::stoul(r.address().substr(colon + 1));
+      a->set_port(port);
+      a->set_outcome(r.outcome());
+      a->set_identification(r.identification());
+      a->set_detail(r.detail());
+      if (r.outcome() == v1::OUTCOME_OK && l->ssh_answered_on_port() == 0) {
+        l->set_ssh_answered_on_port(port);
+        result_.set_detail(result_.detail() + "; an SSH server answers on port " +
+                           std::to_string(port) + " (\"" + r.identification() + "\")");
+      }
+    }
   }
-}
-
-void CheckRun::OnLivenessPartDone() {
-  if (--liveness_pending_ > 0) return;
-  finish_liveness_();
-  finish_liveness_ = nullptr;
-  liveness_.clear();
+  if (second_opinion_ && !cancelled_) {
+    const auto& so = static_cast<SecondOpinionCheck*>(second_opinion_.get())->result();
+    v1::SecondOpinion* o = result_.mutable_liveness()->mutable_second_opinion();
+    o->set_speaks(so.what == SecondOpinionCheck::What::kTls    ? "tls"
+                  : so.what == SecondOpinionCheck::What::kHttp ? "http"
+                                                               : "");
+    o->set_detail(so.detail);
+    o->set_unix_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count());
+    if (memory_ != nullptr) memory_->second_opinions[target_.name()] = {*o, Clock::now()};
+  }
+  if (result_.has_liveness() && result_.liveness().has_second_opinion()) {
+    const v1::SecondOpinion& o = result_.liveness().second_opinion();
+    if (!o.speaks().empty()) {
+      std::string before = result_.outcome() == v1::OUTCOME_RESET ? "reset" : "closed";
+      result_.set_outcome(v1::OUTCOME_NOT_SSH);
+      result_.set_detail(o.detail() + "; it " + before +
+                         " the SSH connection before sending any line" +
+                         (o.reused() ? " (second opinion reused from an earlier check)" : ""));
+      result_.set_error_number(0);
+    }
+  }
+  running_.clear();
   Done done = std::move(done_);
   done(std::move(result_));
 }

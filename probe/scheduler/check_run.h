@@ -1,12 +1,25 @@
-// CheckRun: one scheduled check of one target, end to end.
+// CheckRun: one scheduled check of one target, end to end, inside the
+// target's timeout T (the check deadline).
 //
-// Runs the SshCheck with the target's timeout as deadline. When its outcome
-// is timeout, host_unreachable or network_unreachable (and an address was
-// resolved), it then gathers liveness evidence: one ICMP echo and one TCP
-// connect to each of the target's liveness_ports, all concurrently, each
-// with the target's timeout as deadline, and reports once all are done.
-// So such a result can arrive up to one extra timeout later; other outcomes
-// do no liveness work.
+//  - Runs the SshCheck with deadline T.
+//  - Liveness (item "liveness by default"): if the SSH connect has had no
+//    answer after T/2, or fails host/network unreachable earlier, it starts,
+//    concurrently, until the same deadline: one ICMP echo, one TCP connect to
+//    each of the target's liveness_ports, and one TCP connect to its
+//    closed_port (a port nothing should listen on: a reset proves the host
+//    itself is up and answering). When SSH then succeeds or fails otherwise,
+//    they are cancelled and not reported. Reported when the outcome is
+//    timeout, host_unreachable or network_unreachable.
+//  - Refused: each of the target's alt_ports is tried for an SSH
+//    identification, concurrently, until the deadline (liveness.alt_ports,
+//    liveness.ssh_answered_on_port, and the detail names the port).
+//  - Closed or reset before a single byte: a SecondOpinionCheck (TLS
+//    ClientHello, then HTTP HEAD) until the deadline, at most once per
+//    target per RunMemory::second_opinion_every; in between the last
+//    conclusion is reused (marked reused). "tls"/"http" turn the outcome into
+//    not_ssh ("speaks TLS" / "speaks HTTP").
+// Work that starts after the SSH check ended gets at least min(T/4, 500 ms),
+// so a result arrives at most that much after the deadline.
 //
 // The result has everything but seq, target, generation and late_us (the
 // scheduler fills those).
@@ -15,7 +28,11 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <utility>  // Boost 1.74 Asio under C++20 needs this first
@@ -29,6 +46,8 @@ namespace parallax::probe {
 
 // At most this many liveness ports are probed per target.
 constexpr int kMaxLivenessPorts = 16;
+// At most this many alternative SSH ports are tried per target.
+constexpr int kMaxAltPorts = 8;
 // Targets run at most this often.
 constexpr uint32_t kMinIntervalMs = 100;
 
@@ -46,13 +65,24 @@ struct IcmpBudget {
   size_t max = 256;
 };
 
+// What runs of one scheduler remember across checks (io_context thread only).
+struct RunMemory {
+  struct Opinion {
+    v1::SecondOpinion opinion;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::chrono::milliseconds second_opinion_every{std::chrono::minutes(5)};
+  std::map<std::string, Opinion> second_opinions;  // by target name; stale ones pruned
+};
+
 class CheckRun : public std::enable_shared_from_this<CheckRun> {
  public:
   using Done = std::function<void(v1::CheckResult&& result)>;
 
   static std::shared_ptr<CheckRun> Create(boost::asio::io_context& io, v1::Target target,
                                           std::string identification,
-                                          IcmpBudget* icmp_budget = nullptr);
+                                          IcmpBudget* icmp_budget = nullptr,
+                                          RunMemory* memory = nullptr);
 
   void Start(Done done);
   // Cancels whatever runs now (each check reports its deadline outcome);
@@ -60,10 +90,19 @@ class CheckRun : public std::enable_shared_from_this<CheckRun> {
   void Cancel();
 
  private:
+  using Clock = std::chrono::steady_clock;
   CheckRun(boost::asio::io_context& io, v1::Target target, std::string identification,
-           IcmpBudget* icmp_budget);
+           IcmpBudget* icmp_budget, RunMemory* memory);
   void OnSshDone();
-  void OnLivenessPartDone();
+  // Time left until the deadline, at least min(T/4, 500 ms).
+  std::chrono::milliseconds Remaining() const;
+  void StartLiveness(const boost::asio::ip::address& address);
+  void StartAltPorts(const boost::asio::ip::address& address);
+  void StartSecondOpinion(const boost::asio::ip::address& address);
+  // Starts `check` until Remaining(); counted in pending_.
+  void StartPart(std::shared_ptr<Check> check);
+  void OnPartDone();
+  void Finish();
 
   boost::asio::io_context& io_;
   v1::Target target_;
@@ -71,11 +110,22 @@ class CheckRun : public std::enable_shared_from_this<CheckRun> {
   Done done_;
   v1::CheckResult result_;
   std::shared_ptr<Check> ssh_;
-  std::vector<std::shared_ptr<Check>> liveness_;
-  std::function<void()> finish_liveness_;
-  int liveness_pending_ = 0;
+  Clock::time_point deadline_;
+  boost::asio::steady_timer midpoint_;
+  bool ssh_done_ = false;
+  bool liveness_started_ = false;
+  bool icmp_counted_ = false;
+  std::shared_ptr<Check> icmp_;
+  std::vector<std::shared_ptr<Check>> ports_;    // TcpConnectChecks, liveness_ports order
+  std::shared_ptr<Check> closed_port_;           // TcpConnectCheck or null
+  std::vector<std::shared_ptr<Check>> alt_;      // SshChecks, alt_ports order
+  std::shared_ptr<Check> second_opinion_;        // SecondOpinionCheck or null
+  std::vector<std::shared_ptr<Check>> running_;  // everything started, for Cancel()
+  int pending_ = 0;
   bool cancelled_ = false;
+  bool finished_ = false;
   IcmpBudget* icmp_budget_;  // may be null: no cap
+  RunMemory* memory_;        // may be null: no second-opinion rate limit
 };
 
 }  // namespace parallax::probe

@@ -70,7 +70,7 @@ TEST(CheckRunTest, WantsLivenessOnlyForSilentFailures) {
 class CheckRunRunTest : public ::testing::Test {
  protected:
   v1::CheckResult Run(const v1::Target& t, int* calls = nullptr) {
-    auto run = CheckRun::Create(io_, t, "SSH-2.0-parallax_probe_test");
+    auto run = CheckRun::Create(io_, t, "SSH-2.0-parallax_probe_test", nullptr, &memory_);
     v1::CheckResult out;
     int done = 0;
     run->Start([&](v1::CheckResult&& r) {
@@ -84,6 +84,7 @@ class CheckRunRunTest : public ::testing::Test {
     return out;
   }
   boost::asio::io_context io_;
+  RunMemory memory_;
 };
 
 TEST_F(CheckRunRunTest, OkHasNoLiveness) {
@@ -99,6 +100,7 @@ TEST_F(CheckRunRunTest, OkHasNoLiveness) {
 TEST_F(CheckRunRunTest, RefusedHasNoLiveness) {
   v1::Target t = MakeTarget("refused", testing::ClosedPort());
   t.add_liveness_ports(80);
+  t.set_closed_port(testing::ClosedPort());
   v1::CheckResult r = Run(t);
   EXPECT_EQ(r.outcome(), v1::OUTCOME_REFUSED);
   EXPECT_FALSE(r.has_liveness());
@@ -129,7 +131,72 @@ TEST_F(CheckRunRunTest, TimeoutGathersLivenessEvidence) {
     EXPECT_TRUE(l.icmp_reply()) << l.icmp_error();
   }
   EXPECT_GE(took, milliseconds(390));   // the SSH deadline ...
-  EXPECT_LT(took, milliseconds(5000));  // ... plus at most one more timeout, generously
+  EXPECT_LT(took, milliseconds(5000));  // ... and liveness ran inside it (bounded generously)
+}
+
+TEST_F(CheckRunRunTest, TimeoutTriesTheClosedPortForAResetFromTheHost) {
+  testing::FullBacklogListener listener;
+  if (listener.port() == 0) GTEST_SKIP() << "could not fill a loopback accept queue here";
+  uint16_t closed = testing::ClosedPort();
+  v1::Target t = MakeTarget("filtered", listener.port(), 400);
+  t.set_closed_port(closed);
+  v1::CheckResult r = Run(t);
+  EXPECT_EQ(r.outcome(), v1::OUTCOME_TIMEOUT) << r.detail();
+  ASSERT_TRUE(r.liveness().has_closed_port());
+  EXPECT_EQ(r.liveness().closed_port().port(), closed);
+  EXPECT_EQ(r.liveness().closed_port().outcome(), v1::OUTCOME_REFUSED);
+  EXPECT_FALSE(r.liveness().closed_port().has_icmp_error());  // a TCP reset, not ICMP
+}
+
+TEST_F(CheckRunRunTest, RefusedTriesAltPortsAndNamesTheOneThatAnswers) {
+  TestServer moved(io_, ServerBehavior::kSsh, "SSH-2.0-OpenSSH_9.2p1\r\n");
+  uint16_t closed = testing::ClosedPort();
+  uint16_t also_closed = testing::ClosedPort();
+  v1::Target t = MakeTarget("moved", closed);
+  t.add_alt_ports(also_closed);
+  t.add_alt_ports(moved.port());
+  v1::CheckResult r = Run(t);
+  EXPECT_EQ(r.outcome(), v1::OUTCOME_REFUSED) << r.detail();
+  const v1::Liveness& l = r.liveness();
+  ASSERT_EQ(l.alt_ports_size(), 2);
+  EXPECT_EQ(l.alt_ports(0).port(), also_closed);
+  EXPECT_EQ(l.alt_ports(0).outcome(), v1::OUTCOME_REFUSED);
+  EXPECT_EQ(l.alt_ports(1).port(), moved.port());
+  EXPECT_EQ(l.alt_ports(1).outcome(), v1::OUTCOME_OK);
+  EXPECT_EQ(l.alt_ports(1).identification(), "SSH-2.0-OpenSSH_9.2p1");
+  EXPECT_EQ(l.ssh_answered_on_port(), moved.port());
+  EXPECT_NE(r.detail().find("an SSH server answers on port " + std::to_string(moved.port())),
+            std::string::npos)
+      << r.detail();
+  EXPECT_FALSE(l.icmp_attempted());  // no liveness for a refused connect
+}
+
+TEST_F(CheckRunRunTest, ResetBeforeAnyLineAsksASecondOpinionOncePerWindow) {
+  TestServer server(io_, ServerBehavior::kReset);
+  v1::Target t = MakeTarget("rst", server.port(), 1000);
+  v1::CheckResult r = Run(t);
+  EXPECT_EQ(r.outcome(), v1::OUTCOME_RESET) << r.detail();
+  ASSERT_TRUE(r.liveness().has_second_opinion());
+  EXPECT_EQ(r.liveness().second_opinion().speaks(), "");
+  EXPECT_FALSE(r.liveness().second_opinion().reused());
+  int after_first = server.accepted();
+  EXPECT_GE(after_first, 2);  // the SSH check and at least the TLS attempt
+  v1::CheckResult again = Run(t);
+  EXPECT_TRUE(again.liveness().second_opinion().reused());
+  io_.run_for(milliseconds(50));
+  EXPECT_EQ(server.accepted(), after_first + 1);  // only the SSH check this time
+}
+
+TEST_F(CheckRunRunTest, TlsServerClosingOnOurLineIsNotSsh) {
+  // Closes on our line without a byte; answers a ClientHello with a TLS alert.
+  TestServer server(io_, ServerBehavior::kCloseAfterLine);
+  v1::Target t = MakeTarget("tls", server.port(), 1000);
+  v1::CheckResult r = Run(t);
+  // kCloseAfterLine never speaks TLS: the second opinion finds nothing, the
+  // outcome stays closed (the real TLS case runs against openssl s_server in
+  // tests/integration/real_servers_test).
+  EXPECT_EQ(r.outcome(), v1::OUTCOME_CLOSED) << r.detail();
+  EXPECT_TRUE(r.liveness().has_second_opinion());
 }
 
 TEST_F(CheckRunRunTest, CancelReportsOnce) {

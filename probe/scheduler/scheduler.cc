@@ -47,7 +47,8 @@ class Scheduler::Impl {
     run_check_ = std::move(seams.run_check);
     if (!run_check_) {
       run_check_ = [this](const v1::Target& target, SchedulerSeams::Done done) {
-        auto run = CheckRun::Create(io_, target, options_.identification, &icmp_budget_);
+        auto run = CheckRun::Create(io_, target, options_.identification, &icmp_budget_,
+                                    &run_memory_);
         run->Start(std::move(done));
         return std::function<void()>([run] { run->Cancel(); });
       };
@@ -94,6 +95,7 @@ class Scheduler::Impl {
   Clock::time_point armed_due_;
   ScheduleQueue queue_;
   IcmpBudget icmp_budget_;
+  RunMemory run_memory_;  // second opinions per target (check_run.h)
   std::deque<ScheduleQueue::Entry> waiting_;  // due, held back by max_in_flight
   std::unordered_map<uint64_t, TargetState> targets_;
   std::unordered_map<std::string, uint64_t> keys_;               // target name -> key
