@@ -100,7 +100,7 @@ probe_run() {
   write_config "$dir/collector.yaml" "$n" "$interval" "$timeout" "$silent"
   start_collector "$dir"
   "$PROBE" --collector "127.0.0.1:$COL_GRPC" --name bench-probe --label network=loopback \
-    --insecure --max-in-flight 20000 --spool-size 2000000 2>"$dir/probe.log" &
+    --insecure --max-in-flight 20000 --state-dir "$dir/probe-state" 2>"$dir/probe.log" &
   local probe=$!
   PIDS+=("$probe")
   sleep "$warm"

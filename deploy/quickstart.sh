@@ -73,7 +73,8 @@ while True: c,_=s.accept(); held.append(c)" & pids+=($!)
 ./build/collector/parallax-collector --config "$run/config.yaml" --insecure 2>"$run/collector.log" & pids+=($!)
 sleep 1
 ./build/probe/parallax-probe --collector "127.0.0.1:$grpc_port" --name "$(hostname -s 2>/dev/null || echo local)" \
-  --label network=local --label site=here --insecure 2>"$run/probe.log" & pids+=($!)
+  --label network=local --label site=here --insecure --state-dir "$run/probe-state" \
+  2>"$run/probe.log" & pids+=($!)
 
 cli=(./build/collector/cli/parallax --collector "127.0.0.1:$grpc_port" --insecure)
 echo "quickstart: collector on 127.0.0.1:$grpc_port, metrics on http://127.0.0.1:$metrics_port/metrics"

@@ -2,6 +2,7 @@
 // assigns, from this network, and streams the results to the collector.
 // One io_context thread runs every check; the stream client has its own
 // threads; results are spooled until the collector acknowledges them.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <utility>  // Boost 1.74 Asio under C++20 needs this first
@@ -12,13 +13,16 @@
 #include <boost/asio/steady_timer.hpp>
 #include <CLI/CLI.hpp>
 #include <atomic>
-#include <functional>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <functional>
 #include <map>
 #include <random>
 
 #include "common/log.h"
 #include "common/clock.h"
+#include "common/duration.h"
 #include "common/tls.h"
 #include "common/tls_flags.h"
 #include "common/version.h"
@@ -58,7 +62,11 @@ int main(int argc, char** argv) {
   std::vector<std::string> label_args;
   parallax::ClientTlsFlags tls;
   size_t max_in_flight = 4096;
-  size_t spool_size = 100000;
+  size_t spool_size = 0;
+  std::string state_dir = "/var/lib/parallax-probe";
+  uint64_t spool_max_bytes = 256ull << 20;
+  uint64_t max_batch_bytes = 1ull << 20;
+  std::string linger_text = "200ms";
   app.add_option("--collector", collector, "Collector address HOST:PORT")->required();
   app.add_option("--name", name, "Probe name, unique among probes ([A-Za-z0-9._-])")
       ->capture_default_str();
@@ -68,10 +76,31 @@ int main(int argc, char** argv) {
   app.add_option("--max-in-flight", max_in_flight, "Checks running at once, at most")
       ->capture_default_str()
       ->check(CLI::Range(1, 100000));
+  app.add_option("--state-dir", state_dir,
+                 "Directory of the spool file (spool.db): results not yet acknowledged by the "
+                 "collector survive a probe restart. One directory per probe. \"\" keeps them "
+                 "in memory only")
+      ->capture_default_str();
+  app.add_option("--spool-max-bytes", spool_max_bytes,
+                 "Bytes of unacknowledged results kept (on disk and in memory) while the "
+                 "collector is unreachable; the oldest are dropped beyond and counted. "
+                 "Suffixes: KiB, MiB, GiB")
+      ->transform(CLI::AsSizeValue(false))
+      ->check(CLI::Range(uint64_t{1} << 20, uint64_t{1} << 40))
+      ->default_str("256MiB");
   app.add_option("--spool-size", spool_size,
-                 "Results kept while the collector is unreachable (oldest dropped beyond)")
+                 "Also bound the spool by a count of results (0: bytes only)")
       ->capture_default_str()
-      ->check(CLI::Range(100, 10000000));
+      ->check(CLI::Range(0, 100000000));
+  app.add_option("--max-batch-bytes", max_batch_bytes,
+                 "Encoded bytes of one batch of results, at most; keep it well below the "
+                 "collector's max_receive_message_bytes (4MiB by default)")
+      ->transform(CLI::AsSizeValue(false))
+      ->check(CLI::Range(uint64_t{16} << 10, uint64_t{64} << 20))
+      ->default_str("1MiB");
+  app.add_option("--batch-linger", linger_text,
+                 "How long a batch waits to fill up after its first result (0ms: send at once)")
+      ->capture_default_str();
   app.set_version_flag("--version", std::string("parallax-probe ") + PARALLAX_VERSION);
   CLI11_PARSE(app, argc, argv);
 
@@ -84,6 +113,13 @@ int main(int argc, char** argv) {
     }
     labels[l.substr(0, eq)] = l.substr(eq + 1);
   }
+  std::chrono::milliseconds linger{};
+  if (parallax::Status ds = parallax::ParseDuration(linger_text, &linger);
+      !ds.ok() || linger > std::chrono::seconds(10)) {
+    std::fprintf(stderr, "parallax-probe: --batch-linger \"%s\": %s\n", linger_text.c_str(),
+                 ds.ok() ? "at most 10s" : ds.message().c_str());
+    return 2;
+  }
   std::shared_ptr<grpc::ChannelCredentials> creds;
   parallax::Status st = parallax::MakeChannelCredentials(tls, &creds);
   if (!st.ok()) {
@@ -91,8 +127,28 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  parallax::probe::SpoolOptions spo;
+  if (!state_dir.empty()) {
+    if (mkdir(state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+      std::fprintf(stderr, "parallax-probe: --state-dir \"%s\": cannot create: %s\n",
+                   state_dir.c_str(), std::strerror(errno));
+      return 2;
+    }
+    spo.path = state_dir + "/spool.db";
+  }
+  spo.probe_name = name;
+  spo.boot_id = RandomBootId();
+  spo.max_bytes = spool_max_bytes;
+  spo.max_count = spool_size;
+  spo.max_result_bytes = std::min<uint64_t>(64 << 10, max_batch_bytes / 4);
+  parallax::probe::Spool spool(spo);
+  if (parallax::Status ss = spool.Open(); !ss.ok()) {
+    std::fprintf(stderr, "parallax-probe: --state-dir \"%s\": %s\n", state_dir.c_str(),
+                 ss.message().c_str());
+    return 2;
+  }
+
   boost::asio::io_context io(1);
-  parallax::probe::Spool spool(spool_size);
   parallax::probe::SchedulerOptions so;
   so.probe_name = name;
   so.identification = std::string("SSH-2.0-parallax_probe_") + PARALLAX_VERSION;
@@ -108,28 +164,42 @@ int main(int argc, char** argv) {
   co.hello.set_probe_name(name);
   co.hello.mutable_labels()->insert(labels.begin(), labels.end());
   co.hello.set_version(PARALLAX_VERSION);
-  co.hello.set_boot_id(RandomBootId());
+  co.hello.set_boot_id(spool.boot_id());
+  co.batch.max_bytes = max_batch_bytes;
+  co.batch.linger = linger;
   co.on_assignment = [&io, &scheduler](const parallax::v1::Assignment& a) {
     boost::asio::post(io, [&scheduler, a] { scheduler.SetAssignment(a); });
   };
   // Scheduler stats live on the io thread; a 1 s timer publishes them.
   std::atomic<uint32_t> in_flight{0};
+  std::atomic<uint64_t> probe_errors{0};
+  std::atomic<uint64_t> pauses{0};
+  std::atomic<bool> paused{false};
   boost::asio::steady_timer stats_timer(io);
   std::function<void()> publish_stats = [&] {
-    in_flight = scheduler.stats().in_flight;
+    parallax::probe::SchedulerStats ss = scheduler.stats();
+    in_flight = ss.in_flight;
+    probe_errors = ss.probe_errors;
+    pauses = ss.pauses;
+    paused = ss.paused;
     stats_timer.expires_after(std::chrono::seconds(1));
     stats_timer.async_wait([&](const boost::system::error_code& ec) {
       if (!ec) publish_stats();
     });
   };
   publish_stats();
-  co.make_heartbeat = [&spool, &in_flight] {
+  co.make_heartbeat = [&] {
     parallax::v1::Heartbeat hb;
     hb.set_unix_ms(parallax::WallClockMs());
     parallax::probe::SpoolStats s = spool.stats();
     hb.set_in_flight(in_flight.load());
     hb.set_spooled(s.size);
     hb.set_dropped(s.dropped);
+    hb.set_spooled_bytes(s.bytes);
+    hb.set_truncated_results(s.truncated);
+    hb.set_probe_errors(probe_errors.load());
+    hb.set_check_pauses(pauses.load());
+    hb.set_checks_paused(paused.load());
     return hb;
   };
   parallax::probe::StreamClient client(std::move(co), &spool);
@@ -142,14 +212,29 @@ int main(int argc, char** argv) {
     stats_timer.cancel();
     io.stop();
   });
-  Logf(LogLevel::kInfo, "parallax-probe %s \"%s\" starting; collector %s", PARALLAX_VERSION,
-       name.c_str(), collector.c_str());
+  Logf(LogLevel::kInfo,
+       "parallax-probe %s \"%s\" starting; collector %s; boot %s; spool %s (at most %llu bytes)",
+       PARALLAX_VERSION, name.c_str(), collector.c_str(), spool.boot_id().c_str(),
+       spo.path.empty() ? "in memory only" : spo.path.c_str(),
+       static_cast<unsigned long long>(spool_max_bytes));
   client.Start();
   io.run();
   client.Stop(std::chrono::milliseconds(3000));
+  spool.Close();
   parallax::probe::SpoolStats s = spool.stats();
+  parallax::probe::StreamClientStats cs = client.stats();
   Logf(LogLevel::kInfo, "stopped: %llu results produced, %llu unacknowledged, %llu dropped",
        static_cast<unsigned long long>(s.appended), static_cast<unsigned long long>(s.size),
        static_cast<unsigned long long>(s.dropped));
+  Logf(LogLevel::kInfo,
+       "sent %llu results in %llu batches (%llu bytes), %llu resent, %llu truncated, %llu "
+       "batches rejected by the collector; spool file: %llu commits, %llu errors",
+       static_cast<unsigned long long>(cs.results_sent),
+       static_cast<unsigned long long>(cs.batches_sent),
+       static_cast<unsigned long long>(cs.bytes_sent), static_cast<unsigned long long>(s.resent),
+       static_cast<unsigned long long>(s.truncated),
+       static_cast<unsigned long long>(cs.batches_rejected),
+       static_cast<unsigned long long>(s.disk_commits),
+       static_cast<unsigned long long>(s.disk_errors));
   return 0;
 }

@@ -54,6 +54,9 @@ struct DiagnosisConfig {
 struct Config {
   std::string listen = "127.0.0.1:7420";
   std::string metrics_listen = "127.0.0.1:9420";
+  // The largest gRPC message the collector accepts (a probe's batch of
+  // results); probes size their batches well below it (--max-batch-bytes).
+  int64_t max_receive_message_bytes = 4 << 20;
   TlsConfig tls;
   StorageConfig storage;
   DiagnosisConfig diagnosis;

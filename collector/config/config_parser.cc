@@ -22,12 +22,19 @@ class Parser {
     if (root.IsNull()) return Status::Ok();  // an empty file: every default
     Status s = f_.CheckKeys(root, "",
                             {"listen", "metrics_listen", "tls", "storage", "interval", "timeout",
-                             "liveness_ports", "alt_ports", "closed_port", "diagnosis", "targets"},
+                             "liveness_ports", "alt_ports", "closed_port", "diagnosis", "targets",
+                             "max_receive_message_bytes"},
                             {"targets"});
     if (!s.ok()) return s;
     if (root["listen"] && !(s = Listen(root["listen"], "listen", &c->listen)).ok()) return s;
     if (root["metrics_listen"] &&
         !(s = Listen(root["metrics_listen"], "metrics_listen", &c->metrics_listen)).ok()) {
+      return s;
+    }
+    if (root["max_receive_message_bytes"] &&
+        !(s = f_.Int(root["max_receive_message_bytes"], "max_receive_message_bytes", 1 << 20,
+                     int64_t{1} << 30, &c->max_receive_message_bytes))
+             .ok()) {
       return s;
     }
     if (root["tls"] && !(s = Tls(root["tls"], &c->tls)).ok()) return s;

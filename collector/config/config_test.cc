@@ -145,11 +145,20 @@ TEST(ConfigFixturesTest, DocsExampleIsTheTestedFixture) {
   EXPECT_EQ(c.FindTarget("bastion")->liveness_ports, (std::vector<uint16_t>{443}));
 }
 
+TEST(ConfigTest, MaxReceiveMessageBytes) {
+  EXPECT_EQ(MustParse("max_receive_message_bytes: 8388608\n").max_receive_message_bytes, 8 << 20);
+  Config c;
+  Status s = ParseConfig("max_receive_message_bytes: 1000\n", "c.yaml", &c);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("max_receive_message_bytes"), std::string::npos) << s.message();
+}
+
 TEST(ConfigTest, EmptyDocumentGivesDefaults) {
   Config c = MustParse("");
   Config d;
   EXPECT_EQ(c.listen, "127.0.0.1:7420");
   EXPECT_EQ(c.metrics_listen, "127.0.0.1:9420");
+  EXPECT_EQ(c.max_receive_message_bytes, 4 << 20);
   EXPECT_EQ(c.storage.path, d.storage.path);
   EXPECT_EQ(c.storage.retention, std::chrono::hours(24 * 14));
   EXPECT_EQ(c.interval, std::chrono::seconds(10));

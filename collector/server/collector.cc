@@ -98,7 +98,7 @@ Status Collector::Start(const Config& config, const CollectorOptions& options,
   builder.AddListeningPort(config.listen, creds, &c->grpc_port_);
   builder.RegisterService(c->probe_service_.get());
   builder.RegisterService(c->query_service_.get());
-  builder.SetMaxReceiveMessageSize(4 * 1024 * 1024);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_receive_message_bytes));
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
@@ -130,14 +130,17 @@ Status Collector::Reload(const Config& next) {
   const Config& old = *current.config;
   if (next.listen != old.listen || next.metrics_listen != old.metrics_listen ||
       next.tls.cert != old.tls.cert || next.tls.key != old.tls.key ||
-      next.tls.client_ca != old.tls.client_ca || next.storage.path != old.storage.path) {
+      next.tls.client_ca != old.tls.client_ca || next.storage.path != old.storage.path ||
+      next.max_receive_message_bytes != old.max_receive_message_bytes) {
     Logf(LogLevel::kWarning,
-         "reload: listen, metrics_listen, tls and storage.path changes take effect only after a "
+         "reload: listen, metrics_listen, tls, storage.path and max_receive_message_bytes changes "
+         "take effect only after a "
          "restart; keeping the running ones");
   }
   auto merged = std::make_shared<Config>(next);
   merged->listen = old.listen;
   merged->metrics_listen = old.metrics_listen;
+  merged->max_receive_message_bytes = old.max_receive_message_bytes;
   merged->tls = old.tls;
   merged->storage.path = old.storage.path;
   uint64_t generation;

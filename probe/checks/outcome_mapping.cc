@@ -13,6 +13,7 @@ bool IsErrno(const boost::system::error_code& ec) {
 }
 
 v1::Outcome ConnectOutcome(int e) {
+  if (IsProbeSideErrno(e)) return v1::OUTCOME_PROBE_ERROR;
   switch (e) {
     case ECONNREFUSED:
       return v1::OUTCOME_REFUSED;
@@ -24,16 +25,37 @@ v1::Outcome ConnectOutcome(int e) {
     case ECONNRESET:
     case ECONNABORTED:
       return v1::OUTCOME_RESET;
-    default:  // ENETUNREACH, ENETDOWN, EPERM, EACCES, EADDRNOTAVAIL, ...
+    default:  // ENETUNREACH, ENETDOWN, ...
       return v1::OUTCOME_NETWORK_UNREACHABLE;
   }
 }
 
 v1::Outcome BannerOutcome(int e) {
+  if (e == ENOBUFS || e == ENOMEM) return v1::OUTCOME_PROBE_ERROR;
   return e == ETIMEDOUT ? v1::OUTCOME_BANNER_TIMEOUT : v1::OUTCOME_RESET;
 }
 
 }  // namespace
+
+bool IsProbeSideErrno(int e) {
+  switch (e) {
+    case EMFILE:
+    case ENFILE:
+    case ENOBUFS:
+    case ENOMEM:
+    case EADDRNOTAVAIL:
+    case EADDRINUSE:
+    case EACCES:
+    case EPERM:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool IsResourceExhaustion(int e) {
+  return e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM || e == EADDRNOTAVAIL;
+}
 
 std::string_view PhaseName(Phase phase) {
   switch (phase) {
@@ -59,7 +81,10 @@ MappedError MapError(Phase phase, const boost::system::error_code& ec) {
       break;
     case Phase::kConnect:
       m.outcome = is_errno ? ConnectOutcome(ec.value()) : v1::OUTCOME_NETWORK_UNREACHABLE;
-      m.detail = "connect failed: " + message;
+      m.detail = (m.outcome == v1::OUTCOME_PROBE_ERROR
+                      ? "probe error, connect failed on the probe's side: "
+                      : "connect failed: ") +
+                 message;
       break;
     case Phase::kBanner:
       if (ec == boost::asio::error::eof) {
@@ -67,7 +92,9 @@ MappedError MapError(Phase phase, const boost::system::error_code& ec) {
         m.detail = "connection closed by the server before an SSH identification line";
       } else {
         m.outcome = is_errno ? BannerOutcome(ec.value()) : v1::OUTCOME_RESET;
-        m.detail = "connection failed before an SSH identification line: " + message;
+        m.detail = m.outcome == v1::OUTCOME_PROBE_ERROR
+                       ? "probe error while reading the SSH identification line: " + message
+                       : "connection failed before an SSH identification line: " + message;
       }
       break;
   }

@@ -4,11 +4,14 @@
 //   resolve: any failure                      -> dns_error
 //   connect: ECONNREFUSED -> refused, EHOSTUNREACH/EHOSTDOWN -> host_unreachable,
 //            ENETUNREACH/ENETDOWN -> network_unreachable, ETIMEDOUT -> timeout,
-//            ECONNRESET/ECONNABORTED -> reset; local failures (EPERM/EACCES from
-//            a local firewall, EADDRNOTAVAIL, anything else) -> network_unreachable
-//            (the probe could not get a packet out; the detail says why)
+//            ECONNRESET/ECONNABORTED -> reset; failures on the probe's side
+//            (EMFILE, ENFILE, ENOBUFS, ENOMEM, EADDRNOTAVAIL, EADDRINUSE, and
+//            EPERM/EACCES from the probe host's own firewall or policy) ->
+//            probe_error (no observation of the target; never its fault);
+//            anything else -> network_unreachable (the detail says why)
 //   banner:  EOF -> closed, ECONNRESET/ECONNABORTED/EPIPE -> reset,
-//            ETIMEDOUT -> banner_timeout, anything else -> reset
+//            ETIMEDOUT -> banner_timeout, ENOBUFS/ENOMEM -> probe_error,
+//            anything else -> reset
 //   deadline (the runner's Cancel()): resolve -> dns_error, connect -> timeout,
 //            banner -> banner_timeout.
 //
@@ -28,6 +31,13 @@ namespace parallax::probe {
 enum class Phase { kResolve, kConnect, kBanner };
 
 std::string_view PhaseName(Phase phase);
+
+// True for the errnos of a connect that failed on the probe's side
+// (the list above): such a check says nothing about its target.
+bool IsProbeSideErrno(int e);
+// True for the probe-side errnos that mean "out of a local resource"
+// (descriptors, buffers, memory, local ports): the scheduler pauses new checks.
+bool IsResourceExhaustion(int e);
 
 struct MappedError {
   v1::Outcome outcome = v1::OUTCOME_UNSPECIFIED;

@@ -1,11 +1,13 @@
 #include "probe/scheduler/scheduler.h"
 
+#include <algorithm>
 #include <deque>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "common/log.h"
 #include "common/version.h"
+#include "probe/checks/outcome_mapping.h"
 #include "probe/scheduler/check_run.h"
 #include "probe/scheduler/schedule_queue.h"
 
@@ -84,6 +86,7 @@ class Scheduler::Impl {
   void StartRun(uint64_t key, TargetState& state, Clock::time_point due);
   void OnRunDone(uint64_t run_id, uint64_t key, Clock::time_point due, v1::CheckResult&& r);
   void Arm();
+  void Pause(const v1::CheckResult& r);
 
   boost::asio::io_context& io_;
   SchedulerOptions options_;
@@ -91,6 +94,9 @@ class Scheduler::Impl {
   std::unique_ptr<SchedulerClock> own_clock_;
   SchedulerClock* clock_ = nullptr;
   std::function<std::function<void()>(const v1::Target&, SchedulerSeams::Done)> run_check_;
+  // New checks pause while the probe is out of descriptors/buffers (the one
+  // timer wakes the scheduler when the pause ends).
+  Clock::time_point paused_until_{};
   bool armed_ = false;
   Clock::time_point armed_due_;
   ScheduleQueue queue_;
@@ -179,16 +185,19 @@ SchedulerStats Scheduler::Impl::stats() const {
   SchedulerStats s = stats_;
   s.waiting = static_cast<uint32_t>(waiting_.size());
   s.targets = targets_.size();
+  s.paused = clock_->Now() < paused_until_;
   return s;
 }
 
 void Scheduler::Impl::Arm() {
-  if (stopped_ || queue_.empty()) {
+  bool pause_wait = !waiting_.empty() && clock_->Now() < paused_until_;
+  if (stopped_ || (queue_.empty() && !pause_wait)) {
     if (armed_) clock_->Cancel();
     armed_ = false;
     return;
   }
-  Clock::time_point due = queue_.top().due;
+  Clock::time_point due = queue_.empty() ? paused_until_ : queue_.top().due;
+  if (pause_wait) due = std::min(due, paused_until_);
   if (armed_ && armed_due_ == due) return;
   armed_ = true;
   armed_due_ = due;
@@ -211,6 +220,7 @@ void Scheduler::Impl::OnTimer() {
 }
 
 void Scheduler::Impl::StartWaiting() {
+  if (clock_->Now() < paused_until_) return;  // Arm() wakes us when the pause ends
   while (!stopped_ && running_.size() < options_.max_in_flight && !waiting_.empty()) {
     ScheduleQueue::Entry e = waiting_.front();
     waiting_.pop_front();
@@ -249,6 +259,10 @@ void Scheduler::Impl::OnRunDone(uint64_t run_id, uint64_t key, Clock::time_point
   ++stats_.checks_done;
   stats_.in_flight = static_cast<uint32_t>(running_.size());
   if (stopped_) return;
+  if (r.outcome() == v1::OUTCOME_PROBE_ERROR) {
+    ++stats_.probe_errors;
+    if (IsResourceExhaustion(r.error_number())) Pause(r);
+  }
   sink_(std::move(r));
   if (stopped_) return;  // the sink may Stop()
   auto it = targets_.find(key);
@@ -263,6 +277,19 @@ void Scheduler::Impl::OnRunDone(uint64_t run_id, uint64_t key, Clock::time_point
   }
   StartWaiting();
   Arm();
+}
+
+void Scheduler::Impl::Pause(const v1::CheckResult& r) {
+  Clock::time_point now = clock_->Now();
+  if (now < paused_until_) return;  // already paused
+  paused_until_ = now + options_.resource_pause;
+  ++stats_.pauses;
+  Logf(LogLevel::kWarning,
+       "probe out of a local resource (%s, errno %d, %u checks in flight): pausing new checks "
+       "for %lld ms; lower --max-in-flight or raise the descriptor limit (LimitNOFILE)",
+       r.detail().c_str(), r.error_number(), stats_.in_flight,
+       static_cast<long long>(
+           std::chrono::duration_cast<milliseconds>(options_.resource_pause).count()));
 }
 
 Scheduler::Scheduler(boost::asio::io_context& io, SchedulerOptions options, Sink sink,

@@ -20,6 +20,10 @@
 //    network_unreachable, liveness evidence (ICMP echo, TCP connects to the
 //    target's liveness_ports) is gathered before the result is reported,
 //    which can add up to one timeout to that result (see check_run.h).
+//  - A check that fails on the probe's side for lack of a local resource
+//    (EMFILE, ENFILE, ENOBUFS, ENOMEM, EADDRNOTAVAIL: outcome probe_error)
+//    pauses the start of new checks for `resource_pause` (checks in flight
+//    go on; due checks wait, then run late), logged and counted in stats().
 //  - Stop() cancels the checks in flight and drops their results (a deadline
 //    caused by shutting down is no observation); nothing runs afterwards.
 //  - An empty or malformed identification is replaced by
@@ -34,6 +38,7 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -54,6 +59,8 @@ struct SchedulerOptions {
   // socket and the kernel hands every reply to every raw socket, so this
   // bounds that cost when many targets time out together.
   size_t max_icmp_in_flight = 256;
+  // How long new checks pause when the probe runs out of descriptors/buffers.
+  std::chrono::milliseconds resource_pause{1000};
 };
 
 struct SchedulerStats {
@@ -66,6 +73,9 @@ struct SchedulerStats {
   uint64_t runs_skipped = 0;      // slots missed because the target's previous run was busy
   uint64_t targets_rejected = 0;  // invalid targets skipped by SetAssignment (all calls)
   uint64_t generation = 0;        // of the last assignment
+  uint64_t probe_errors = 0;      // results with outcome probe_error
+  uint64_t pauses = 0;            // times new checks were paused (resource exhaustion)
+  bool paused = false;            // new checks are paused now
 };
 
 struct SchedulerSeams {

@@ -5,7 +5,11 @@
 // simulated clock jumping straight to the due time.
 #include "probe/scheduler/scheduler.h"
 
+#include <dirent.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <map>
@@ -451,6 +455,57 @@ TEST_F(SchedulerTest, EmptyIdentificationUsesTheDefault) {
   s.Stop();
   ASSERT_FALSE(server.lines().empty());
   EXPECT_EQ(server.lines()[0], "SSH-2.0-parallax_probe_" PARALLAX_VERSION);
+}
+
+// Out of descriptors for real (RLIMIT_NOFILE a little above what is open):
+// the checks that cannot get a socket report probe_error, never a network
+// failure of their target, and new checks pause. In a child process, so the
+// limit does not touch the test runner.
+TEST_F(SchedulerTest, OutOfDescriptorsIsProbeErrorAndPauses) {
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    boost::asio::io_context io;
+    TestServer server(io, ServerBehavior::kSilent);
+    std::vector<v1::CheckResult> seen;
+    SchedulerOptions o{kProbe, "SSH-2.0-parallax_probe_test", 4096};
+    o.resource_pause = milliseconds(300);
+    Scheduler s(io, o, [&](v1::CheckResult&& r) { seen.push_back(std::move(r)); });
+    int open_fds = 0;
+    if (DIR* d = opendir("/proc/self/fd")) {
+      while (readdir(d) != nullptr) ++open_fds;
+      closedir(d);
+    }
+    struct rlimit rl = {static_cast<rlim_t>(open_fds + 16), static_cast<rlim_t>(open_fds + 16)};
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) _exit(10);
+    v1::Assignment a;
+    for (int i = 0; i < 60; ++i) {
+      *a.add_targets() = MakeTarget("t" + std::to_string(i), server.port(), 2000, 700);
+    }
+    s.SetAssignment(a);
+    io.run_for(milliseconds(2500));
+    SchedulerStats st = s.stats();
+    s.Stop();
+    int probe_errors = 0;
+    for (const auto& r : seen) {
+      if (r.outcome() == v1::OUTCOME_PROBE_ERROR) {
+        ++probe_errors;
+        if (r.error_number() != EMFILE) _exit(11);
+      }
+      if (r.outcome() == v1::OUTCOME_TIMEOUT || r.outcome() == v1::OUTCOME_NETWORK_UNREACHABLE ||
+          r.outcome() == v1::OUTCOME_HOST_UNREACHABLE) {
+        _exit(12);
+      }
+    }
+    if (probe_errors == 0 || st.probe_errors != static_cast<uint64_t>(probe_errors)) _exit(13);
+    if (st.pauses == 0) _exit(14);
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0)
+      << "10 setrlimit, 11 wrong errno, 12 a network outcome, 13 no probe_error, 14 no pause";
 }
 
 }  // namespace

@@ -1,17 +1,29 @@
 #include "probe/transport/stream_client.h"
 
+#include <algorithm>
+
 #include "common/log.h"
 
 namespace parallax::probe {
 
 using Clock = std::chrono::steady_clock;
 
+namespace {
+constexpr size_t kMinBatchBytes = 16 << 10;
+}  // namespace
+
 StreamClient::StreamClient(StreamClientOptions options, Spool* spool)
-    : options_(std::move(options)), spool_(spool) {}
+    : options_(std::move(options)),
+      spool_(spool),
+      max_batch_bytes_(std::max(options_.batch.max_bytes, kMinBatchBytes)) {
+  stats_.max_batch_bytes = max_batch_bytes_;
+}
 
 StreamClient::~StreamClient() { Stop(std::chrono::milliseconds(0)); }
 
-void StreamClient::Start() { thread_ = std::thread([this] { Run(); }); }
+void StreamClient::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 void StreamClient::Stop(std::chrono::milliseconds drain) {
   if (!thread_.joinable()) return;
@@ -43,6 +55,19 @@ void StreamClient::SetError(const std::string& error) {
   stats_.last_error = error;
 }
 
+void StreamClient::Shrink(size_t bytes, const std::string& why) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++stats_.batches_rejected;
+  size_t before = max_batch_bytes_;
+  max_batch_bytes_ = std::max(kMinBatchBytes, std::min(max_batch_bytes_, bytes) / 2);
+  stats_.max_batch_bytes = max_batch_bytes_;
+  shrunk_ = true;
+  Logf(LogLevel::kWarning,
+       "collector %s rejected a batch of %zu bytes (%s); batches are now at most %zu bytes "
+       "(were %zu): raise the collector's max_receive_message_bytes or lower --max-batch-bytes",
+       options_.collector.c_str(), bytes, why.c_str(), max_batch_bytes_, before);
+}
+
 void StreamClient::SleepInterruptible(std::chrono::milliseconds d) {
   std::unique_lock<std::mutex> lock(mu_);
   sleep_cv_.wait_for(lock, d, [this] { return stopping_.load(); });
@@ -63,7 +88,11 @@ void StreamClient::Run() {
     if (stats().connects > connects_before && Clock::now() - started > std::chrono::seconds(10)) {
       backoff.Reset();
     }
-    auto delay = backoff.Next();
+    // A batch too large for the collector is our fault, not the collector's:
+    // retry at once with the smaller bound (Shrink), without backing off.
+    bool shrunk = shrunk_.exchange(false);
+    if (shrunk) backoff.Reset();
+    auto delay = shrunk ? std::chrono::milliseconds(100) : backoff.Next();
     Logf(LogLevel::kWarning, "collector %s: %s; reconnecting in %lld ms (attempt %d)",
          options_.collector.c_str(), stats().last_error.c_str(),
          static_cast<long long>(delay.count()), backoff.attempt());
@@ -79,11 +108,20 @@ void StreamClient::Session(v1::ProbeService::Stub* stub) {
     context_ = &ctx;
   }
   auto stream = stub->Connect(&ctx);
-  auto finish = [&](const std::string& what) {
-    ctx.TryCancel();
+  size_t last_batch_bytes = 0;
+  // Ends the call and records why. `cancel` only when we end it ourselves:
+  // otherwise Finish() returns the status the collector (or the channel) sent,
+  // e.g. RESOURCE_EXHAUSTED, not the CANCELLED our own cancel would cause.
+  auto finish = [&](const std::string& what, bool cancel) {
+    if (cancel) ctx.TryCancel();
     grpc::Status st = stream->Finish();
     std::string error = what;
-    if (!st.ok()) error += ": " + st.error_message() + " (code " + std::to_string(st.error_code()) + ")";
+    if (!st.ok()) {
+      error += ": " + st.error_message() + " (code " + std::to_string(st.error_code()) + ")";
+    }
+    if (st.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED && last_batch_bytes > 0) {
+      Shrink(last_batch_bytes, st.error_message());
+    }
     SetError(error);
     std::lock_guard<std::mutex> lock(mu_);
     context_ = nullptr;
@@ -92,8 +130,10 @@ void StreamClient::Session(v1::ProbeService::Stub* stub) {
   v1::ProbeMessage msg;
   *msg.mutable_hello() = options_.hello;
   v1::CollectorMessage first;
-  if (!stream->Write(msg) || !stream->Read(&first)) return finish("stream closed before welcome");
-  if (!first.has_welcome()) return finish("collector did not send a welcome");
+  if (!stream->Write(msg) || !stream->Read(&first)) {
+    return finish("stream closed before welcome", stopping_);
+  }
+  if (!first.has_welcome()) return finish("collector did not send a welcome", true);
   spool_->Ack(first.welcome().committed_seq());
   spool_->Rewind();
   {
@@ -101,9 +141,11 @@ void StreamClient::Session(v1::ProbeService::Stub* stub) {
     stats_.connected = true;
     ++stats_.connects;
   }
-  Logf(LogLevel::kInfo, "connected to collector %s (version %s); %llu results to resend",
+  SpoolStats ss = spool_->stats();
+  Logf(LogLevel::kInfo,
+       "connected to collector %s (version %s); %llu results (%llu bytes) to resend",
        options_.collector.c_str(), first.welcome().collector_version().c_str(),
-       static_cast<unsigned long long>(spool_->stats().size));
+       static_cast<unsigned long long>(ss.size), static_cast<unsigned long long>(ss.bytes));
 
   std::atomic<bool> reader_done{false};
   std::thread reader([&] {
@@ -126,8 +168,15 @@ void StreamClient::Session(v1::ProbeService::Stub* stub) {
   bool write_failed = false;
   while (!reader_done) {
     if (stopping_ && !(draining_ && spool_->stats().size > 0)) break;
-    spool_->WaitBatch(options_.max_batch, options_.flush_interval, msg.mutable_results());
+    BatchLimits limits = options_.batch;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      limits.max_bytes = max_batch_bytes_;
+    }
+    if (stopping_) limits.linger = std::chrono::milliseconds(0);
+    spool_->WaitBatch(limits, msg.mutable_results());
     if (msg.results().results_size() > 0) {
+      last_batch_bytes = msg.ByteSizeLong();
       if (!stream->Write(msg)) {
         write_failed = true;
         break;
@@ -135,6 +184,7 @@ void StreamClient::Session(v1::ProbeService::Stub* stub) {
       std::lock_guard<std::mutex> lock(mu_);
       ++stats_.batches_sent;
       stats_.results_sent += msg.results().results_size();
+      stats_.bytes_sent += last_batch_bytes;
       last_send = Clock::now();
     } else if (Clock::now() - last_send >= options_.heartbeat_interval) {
       *msg.mutable_heartbeat() =
@@ -146,10 +196,20 @@ void StreamClient::Session(v1::ProbeService::Stub* stub) {
       last_send = Clock::now();
     }
   }
-  if (!write_failed && !reader_done) stream->WritesDone();
-  ctx.TryCancel();
+  bool ours = !write_failed && !reader_done;  // we end the call (stopping)
+  if (ours) {
+    stream->WritesDone();
+    ctx.TryCancel();
+  } else {
+    // The call is over (a failed write means the collector or the channel
+    // ended it): the reader sees the end; cancel only if it does not.
+    for (int i = 0; i < 100 && !reader_done; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (!reader_done) ctx.TryCancel();
+  }
   reader.join();
-  finish(stopping_ ? "stopped" : "stream broken");
+  finish(stopping_ ? "stopped" : "stream broken", false);
 }
 
 }  // namespace parallax::probe

@@ -8,6 +8,14 @@
 // reconnects with capped exponential backoff and jitter; checks keep running
 // and results keep spooling meanwhile.
 //
+// Batches are bounded by count and by encoded bytes (`batch.max_bytes`, well
+// below the collector's receive limit, 4 MiB by default) and linger briefly
+// to fill up (see Spool::WaitBatch). When the collector ends the stream with
+// RESOURCE_EXHAUSTED (a batch above its limit) the byte bound halves (down
+// to 16 KiB) for the rest of the process and the client reconnects at once
+// (no backoff: the collector is up) to send it again, smaller. The log names the status the
+// collector really sent.
+//
 // Thread-safety: Start/Stop from one thread. `on_assignment` runs on the
 // reader thread: post it to where it belongs. stats() from any thread.
 #pragma once
@@ -22,6 +30,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "parallax/v1/probe.grpc.pb.h"
 #include "probe/transport/backoff.h"
@@ -33,9 +42,8 @@ struct StreamClientOptions {
   std::string collector;  // host:port
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   grpc::ChannelArguments channel_args;
-  v1::Hello hello;        // probe_name, labels, version, boot_id
-  size_t max_batch = 1000;
-  std::chrono::milliseconds flush_interval{200};
+  v1::Hello hello;    // probe_name, labels, version, boot_id
+  BatchLimits batch;  // count, bytes, linger, idle wait
   std::chrono::milliseconds heartbeat_interval{5000};
   std::chrono::milliseconds backoff_initial{500};
   std::chrono::milliseconds backoff_max{30000};
@@ -48,6 +56,9 @@ struct StreamClientStats {
   uint64_t connects = 0;
   uint64_t batches_sent = 0;
   uint64_t results_sent = 0;
+  uint64_t bytes_sent = 0;        // encoded ProbeMessages with results
+  uint64_t batches_rejected = 0;  // streams ended by RESOURCE_EXHAUSTED
+  size_t max_batch_bytes = 0;     // the byte bound in force now
   std::string last_error;
 };
 
@@ -69,6 +80,8 @@ class StreamClient {
   // One connection's life; returns when it breaks or on Stop.
   void Session(v1::ProbeService::Stub* stub);
   void SetError(const std::string& error);
+  // After RESOURCE_EXHAUSTED for a batch of `bytes`: a smaller byte bound.
+  void Shrink(size_t bytes, const std::string& why);
   void SleepInterruptible(std::chrono::milliseconds d);
 
   StreamClientOptions options_;
@@ -76,9 +89,11 @@ class StreamClient {
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> draining_{false};
-  mutable std::mutex mu_;  // guards stats_, context_, sleep
+  std::atomic<bool> shrunk_{false};  // the last session ended with a rejected batch
+  mutable std::mutex mu_;            // guards stats_, context_, sleep
   std::condition_variable sleep_cv_;
   grpc::ClientContext* context_ = nullptr;
+  size_t max_batch_bytes_;  // guarded by mu_
   StreamClientStats stats_;
 };
 

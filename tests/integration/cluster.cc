@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace parallax::testing {
 
 void Cluster::Configure(const std::vector<TargetSpec>& targets, const std::string& interval,
@@ -46,6 +48,11 @@ Process* Cluster::StartProbe(const std::string& name,
   for (const auto& [k, v] : labels) {
     argv.push_back("--label");
     argv.push_back(k + "=" + v);
+  }
+  // Each probe its own spool directory (kept across restarts of that probe).
+  if (std::find(extra_args.begin(), extra_args.end(), "--state-dir") == extra_args.end()) {
+    argv.push_back("--state-dir");
+    argv.push_back(dir_.File("probe-" + name + "-state"));
   }
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   probes_[name] = std::make_unique<Process>(argv, dir_.File("probe-" + name + ".log"));

@@ -73,7 +73,8 @@ std::unique_ptr<LabCluster> LabCluster::Up(const std::string& yaml_extra, std::s
         std::vector<std::string>{"ip", "netns", "exec", p.ns, ProbeBinary(), "--collector",
                                  lab->collector_host_.address + ":" + std::to_string(kGrpcPort),
                                  "--name", p.name, "--label", "network=" + p.network, "--label",
-                                 "site=" + p.name, "--insecure"},
+                                 "site=" + p.name, "--insecure", "--state-dir",
+                                 lab->dir_->File("probe-" + p.name + "-state")},
         lab->dir_->File("probe-" + p.name + ".log"));
   }
   return lab;

@@ -59,7 +59,8 @@ sleep 1
 while read -r name _ _ role network; do
   [[ "$role" == probe ]] || continue
   lab exec "$name" "$build/probe/parallax-probe" --collector "$col_addr:7420" --name "$name" \
-    --label "network=$network" --label "site=$name" --insecure >"$run/probe-$name.log" 2>&1 &
+    --label "network=$network" --label "site=$name" --insecure --state-dir "$run/probe-$name-state" \
+    >"$run/probe-$name.log" 2>&1 &
 done < <(lab hosts)
 
 echo "demo: injecting faults: sshd-stop t1, fw-drop t2, ban t3 b1"

@@ -67,9 +67,9 @@ YAML
 "$collector_bin" --config "$work/collector.yaml" >"$work/collector.log" 2>&1 & pids+=($!)
 # Start the probes once the gRPC port accepts (their reconnect backoff grows).
 for _ in $(seq 1 120); do (exec 3<>"/dev/tcp/127.0.0.1/$grpc") 2>/dev/null && break; sleep 0.25; done
-"$probe_bin" --collector "127.0.0.1:$grpc" --name p1 --ca "$work/a/ca.pem" --cert "$work/a/probe-p1.pem" \
+"$probe_bin" --collector "127.0.0.1:$grpc" --name p1 --state-dir "$work/p1-state" --ca "$work/a/ca.pem" --cert "$work/a/probe-p1.pem" \
   --key "$work/a/probe-p1.key" --tls-server-name localhost >"$work/p1.log" 2>&1 & pids+=($!)
-"$probe_bin" --collector "127.0.0.1:$grpc" --name rogue --ca "$work/a/ca.pem" --cert "$work/other/probe-rogue.pem" \
+"$probe_bin" --collector "127.0.0.1:$grpc" --name rogue --state-dir "$work/rogue-state" --ca "$work/a/ca.pem" --cert "$work/other/probe-rogue.pem" \
   --key "$work/other/probe-rogue.key" --tls-server-name localhost >"$work/rogue.log" 2>&1 & pids+=($!)
 connected=0
 for _ in $(seq 1 80); do
