@@ -56,7 +56,15 @@
 namespace parallax::collector::diagnosis {
 
 // Why a probe is excluded (rule 1); wording.h words it.
-enum class Unhealthy { kNo, kDisconnected, kSilent, kIsolated };
+enum class Unhealthy {
+  kNo,
+  kDisconnected,
+  kSilent,
+  kProbeErrors,       // most of its fresh results are probe_error: it cannot run checks
+  kIsolated,          // fails everything and nothing answers it: its network is down
+  kSshEgressBlocked,  // fails SSH everywhere, answers come back, a peer in its network
+                      // reaches SSH: outbound SSH is filtered in front of this probe
+};
 
 // What a target verdict needs to know about one probe.
 struct ProbeFacts {
@@ -67,8 +75,13 @@ struct ProbeFacts {
   bool reaches_some = false;     // a fresh ok on some target
   bool network_blocked = false;  // rule 2: its network blocks SSH
   Unhealthy why = Unhealthy::kNo;
-  int64_t silent_ms = 0;  // for kSilent: now - last_seen
-  int fresh = 0;          // fresh results (for kIsolated's wording)
+  int64_t silent_ms = 0;     // for kSilent: now - last_seen
+  int fresh = 0;             // fresh results, probe_error ones apart (for the wording)
+  int probe_errors = 0;      // fresh probe_error results
+  std::string error_detail;  // for kProbeErrors: one of their details (the smallest), raw
+  // kSshEgressBlocked: the evaluator exports it as
+  // parallax_probe_ssh_egress_blocked{probe} (1/0).
+  bool ssh_egress_blocked = false;
 };
 
 struct FleetContext {
@@ -135,19 +148,22 @@ class Fleet {
   struct Slot {  // 16 bytes: a million of them in a full evaluation
     int64_t received_ms = 0;
     int32_t fail_pos = -1;  // index in ProbeState::fails while fresh and failing
-    bool present = false;
-    bool fresh = false;
-    bool ok = false;
-    bool alive = false;
+    bool present : 1 = false;
+    bool fresh : 1 = false;
+    bool ok : 1 = false;
+    bool alive : 1 = false;
+    bool probe_error : 1 = false;  // counted apart: never a fail, an ok or an answer
   };
   struct ProbeState {
     std::string name;
     bool known = false;
     ProbeInput input;
     int network = -1;
-    int fresh = 0, ok = 0, alive = 0;
-    std::vector<int> fails;   // targets with a fresh failure
-    std::vector<Slot> slots;  // by target
+    int fresh = 0, ok = 0, alive = 0;          // fresh results other than probe_error
+    int errors = 0;                            // fresh probe_error results
+    std::map<int, std::string> error_details;  // target -> detail of a present probe_error
+    std::vector<int> fails;                    // targets with a fresh failure
+    std::vector<Slot> slots;                   // by target
   };
   struct TargetState {
     std::string name;
