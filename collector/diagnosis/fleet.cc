@@ -129,12 +129,12 @@ void Fleet::Count(int probe, int target, int sign) {
   ProbeState& p = probes_[probe];
   Slot& s = p.slots[target];
   fresh_total_ += sign;
-  if (s.probe_error) {  // not an observation of the target: counted apart
+  if (s.probe_error()) {  // not an observation of the target: counted apart
     p.errors += sign;
     return;
   }
   p.fresh += sign;
-  if (s.alive) p.alive += sign;
+  if (s.alive()) p.alive += sign;
   if (s.ok) {
     p.ok += sign;
     auto& by_net = targets_[target].ok_by_network;
@@ -191,10 +191,12 @@ void Fleet::Update(int probe, int target, const v1::CheckResult* after, int64_t 
   }
   s.present = true;
   s.received_ms = received_ms;
-  s.probe_error = after->outcome() == v1::OUTCOME_PROBE_ERROR;
+  const bool probe_error = after->outcome() == v1::OUTCOME_PROBE_ERROR;
   s.ok = after->outcome() == v1::OUTCOME_OK;
-  s.alive = !s.probe_error && SomethingAnswered(*after);
-  if (s.probe_error) {
+  s.answer = probe_error                ? Slot::kProbeError
+             : SomethingAnswered(*after) ? Slot::kAlive
+                                         : Slot::kNone;
+  if (probe_error) {
     // Kept (bounded) to say why the probe cannot run checks; rare.
     p.error_details[target] = after->detail().substr(0, 256);
   } else if (!p.error_details.empty()) {

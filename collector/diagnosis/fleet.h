@@ -148,12 +148,16 @@ class Fleet {
   struct Slot {  // 16 bytes: a million of them in a full evaluation
     int64_t received_ms = 0;
     int32_t fail_pos = -1;  // index in ProbeState::fails while fresh and failing
-    bool present : 1 = false;
-    bool fresh : 1 = false;
-    bool ok : 1 = false;
-    bool alive : 1 = false;
-    bool probe_error : 1 = false;  // counted apart: never a fail, an ok or an answer
+    bool present = false;
+    bool fresh = false;
+    bool ok = false;
+    // What the result was besides ok: kNone, kAlive (something answered),
+    // or kProbeError (no observation: counted apart, never a fail or an ok).
+    enum Answer : uint8_t { kNone, kAlive, kProbeError } answer = kNone;
+    bool alive() const { return answer == kAlive; }
+    bool probe_error() const { return answer == kProbeError; }
   };
+  static_assert(sizeof(Slot) == 16, "a million slots per full evaluation: keep them small");
   struct ProbeState {
     std::string name;
     bool known = false;

@@ -14,23 +14,32 @@ namespace {
 // Printable ASCII only (others as \xNN, backslashes and, when `quotes`,
 // double quotes escaped), cut with "..." at about `max_bytes`.
 std::string Escape(std::string_view text, size_t max_bytes, bool quotes) {
-  std::string out;
+  auto plain = [quotes](unsigned char c) {
+    return c >= 0x20 && c < 0x7f && !(quotes && (c == '"' || c == '\\'));
+  };
+  // The usual case (every evidence row of a failing verdict): nothing to do.
+  if (text.size() <= max_bytes &&
+      std::all_of(text.begin(), text.end(), [&](char c) { return plain(c); })) {
+    return std::string(text);
+  }
   static const char kHex[] = "0123456789abcdef";
-  for (size_t i = 0; i < text.size(); ++i) {
-    auto c = static_cast<unsigned char>(text[i]);
-    std::string piece;
-    if (quotes && (c == '"' || c == '\\')) {
-      piece = {'\\', static_cast<char>(c)};
-    } else if (c >= 0x20 && c < 0x7f) {
-      piece = std::string(1, static_cast<char>(c));
-    } else {
-      piece = {'\\', 'x', kHex[c >> 4], kHex[c & 15]};
-    }
-    if (out.size() + piece.size() > max_bytes) {
+  std::string out;
+  out.reserve(std::min(text.size(), max_bytes) + 8);
+  for (char ch : text) {
+    auto c = static_cast<unsigned char>(ch);
+    size_t width = plain(c) ? 1 : (c >= 0x20 && c < 0x7f) ? 2 : 4;
+    if (out.size() + width > max_bytes) {
       out += "...";
       break;
     }
-    out += piece;
+    if (width == 1) {
+      out += static_cast<char>(c);
+    } else if (width == 2) {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else {
+      out += {'\\', 'x', kHex[c >> 4], kHex[c & 15]};
+    }
   }
   return out;
 }
