@@ -175,30 +175,41 @@ void FailAlike(Classification& c) {
   const v1::CheckResult& first = ResultAt(c, c.fail[0]);
   switch (KindOf(first.outcome())) {
     case Kind::kRefused: {
-      // sshd moved: every vantage point found SSH on the same alternative port.
-      uint32_t moved = first.liveness().ssh_answered_on_port();
+      // One pass (results are scattered in memory): sshd moved when every
+      // vantage point found SSH on the same alternative port; a REJECT rule
+      // when an ICMP port-unreachable/prohibited came back instead of a reset.
+      uint32_t moved = first.has_liveness() ? first.liveness().ssh_answered_on_port() : 0;
+      int32_t icmp = -1, alt = -1;
       for (uint32_t i : c.fail) {
-        if (ResultAt(c, i).liveness().ssh_answered_on_port() != moved) moved = 0;
+        const v1::CheckResult& r = ResultAt(c, i);
+        if (!r.has_liveness()) {
+          moved = 0;
+          continue;
+        }
+        const v1::Liveness& l = r.liveness();
+        if (l.ssh_answered_on_port() != moved) moved = 0;
+        if (alt < 0 && l.ssh_answered_on_port() != 0) alt = static_cast<int32_t>(i);
+        if (icmp < 0 && l.has_ssh_icmp_error()) {
+          Icmp k = IcmpOf(l.ssh_icmp_error());
+          if (k == Icmp::kPortUnreachable || k == Icmp::kProhibited) icmp = static_cast<int32_t>(i);
+        }
       }
       if (moved != 0) {
         c.cause = v1::CAUSE_SSH_MOVED;
         c.answer = Answer::kAltPort;
         c.moved_port = moved;
         c.witness = static_cast<int32_t>(c.fail[0]);
-        return;
-      }
-      // ICMP port unreachable / prohibited instead of a TCP reset: a REJECT rule.
-      if (int32_t w = IcmpWitness(c, Icmp::kPortUnreachable, Icmp::kProhibited); w >= 0) {
+      } else if (icmp >= 0) {
         c.cause = v1::CAUSE_FIREWALL_BLOCK;
-        c.answer = ResultAt(c, w).liveness().ssh_icmp_error().from_target()
+        c.answer = ResultAt(c, icmp).liveness().ssh_icmp_error().from_target()
                        ? Answer::kIcmpRejectOnHost
                        : Answer::kIcmpProhibitedOnPath;
-        c.witness = w;
-        return;
+        c.witness = icmp;
+      } else {
+        c.cause = v1::CAUSE_SSH_REFUSED;
+        c.answer = Answer::kTcpReset;
+        c.witness = alt;  // a vantage point that found SSH on an alt port, or -1
       }
-      c.cause = v1::CAUSE_SSH_REFUSED;
-      c.answer = Answer::kTcpReset;
-      c.witness = static_cast<int32_t>(c.fail[0]);
       return;
     }
     case Kind::kUnresponsive:

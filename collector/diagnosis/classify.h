@@ -89,8 +89,10 @@ struct Classification {
   std::vector<uint32_t> agreeing;  // the rows that support the cause (empty for partial/unknown)
   size_t agreeing_networks = 0;    // distinct networks among them
   Answer answer = Answer::kNone;   // set for the causes where all fail alike
-  int32_t witness = -1;            // the row that shows `answer` (-1: none)
-  uint32_t moved_port = 0;         // ssh_moved: the port sshd answers on
+  // The row that shows `answer` (-1: none); for kTcpReset, a row that found
+  // SSH on an alternative port (not every one did, or not on the same port).
+  int32_t witness = -1;
+  uint32_t moved_port = 0;                 // ssh_moved: the port sshd answers on
   Protocol protocol = Protocol::kUnknown;  // not_ssh
 };
 

@@ -385,20 +385,19 @@ FleetContext Fleet::Context() const {
     f.fresh = p.fresh;
     f.probe_errors = p.errors;
     f.ssh_egress_blocked = f.why == Unhealthy::kSshEgressBlocked;
+    const std::string* pick = nullptr;
     if (f.why == Unhealthy::kProbeErrors) {
       // The smallest detail of its fresh probe_error results: the same
       // whatever order the results came in.
-      const std::string* pick = nullptr;
       for (const auto& [t, detail] : p.error_details) {
         if (p.slots[t].fresh && (pick == nullptr || detail < *pick)) pick = &detail;
       }
-      if (pick != nullptr) f.error_detail = *pick;
     }
     ProbeHealth& h = ctx.health.emplace_back();
     h.probe = p.name;
     h.labels = p.input.labels;
     h.healthy = f.healthy;
-    h.reason = HealthReason(f);
+    h.reason = HealthReason(f, pick != nullptr ? std::string_view(*pick) : std::string_view());
     h.ssh_egress_blocked = f.ssh_egress_blocked;
     h.cannot_run_checks = f.why == Unhealthy::kProbeErrors;
   }

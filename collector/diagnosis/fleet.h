@@ -78,7 +78,6 @@ struct ProbeFacts {
   int64_t silent_ms = 0;     // for kSilent: now - last_seen
   int fresh = 0;             // fresh results, probe_error ones apart (for the wording)
   int probe_errors = 0;      // fresh probe_error results
-  std::string error_detail;  // for kProbeErrors: one of their details (the smallest), raw
   // kSshEgressBlocked: the evaluator exports it as
   // parallax_probe_ssh_egress_blocked{probe} (1/0).
   bool ssh_egress_blocked = false;

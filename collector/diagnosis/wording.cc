@@ -260,11 +260,10 @@ std::string Summary(const TargetInput& t, const FleetContext& ctx, const Classif
           s = "Refused on " + where + " from every vantage point (" + from +
               "): the host answers with a TCP reset, so nothing listens there — sshd "
               "stopped, or listens on another port or address.";
-          for (uint32_t i : c.fail) {  // some, not all, found SSH elsewhere
-            if (uint32_t alt = ResultOf(c, i).liveness().ssh_answered_on_port(); alt != 0) {
-              s += " (" + *c.rows[i].probe + " found SSH on port " + std::to_string(alt) + ".)";
-              break;
-            }
+          if (c.witness >= 0) {  // some, not all, found SSH elsewhere
+            const auto i = static_cast<uint32_t>(c.witness);
+            s += " (" + *c.rows[i].probe + " found SSH on port " +
+                 std::to_string(ResultOf(c, i).liveness().ssh_answered_on_port()) + ".)";
           }
           s += " A firewall rule can send resets too (reject with tcp reset): if sshd "
                "runs, check the host's firewall.";
@@ -375,7 +374,7 @@ std::string Seconds(int64_t ms) {
   return buf;
 }
 
-std::string HealthReason(const ProbeFacts& f) {
+std::string HealthReason(const ProbeFacts& f, std::string_view error_detail) {
   switch (f.why) {
     case Unhealthy::kNo:
       return "";
@@ -390,7 +389,7 @@ std::string HealthReason(const ProbeFacts& f) {
     case Unhealthy::kProbeErrors:
       return "cannot run checks: " + std::to_string(f.probe_errors) + " of its " +
              std::to_string(f.probe_errors + f.fresh) + " fresh checks ended in probe_error" +
-             (f.error_detail.empty() ? "" : " (" + Quote(f.error_detail, 120) + ")") +
+             (error_detail.empty() ? "" : " (" + Quote(error_detail, 120) + ")") +
              "; a probe-side failure, never counted against a target";
     case Unhealthy::kSshEgressBlocked:
       return "cannot reach SSH on any of its " + std::to_string(f.fresh) +

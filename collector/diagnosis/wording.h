@@ -22,7 +22,9 @@ namespace parallax::collector::diagnosis {
 Verdict Word(const TargetInput& target, const FleetContext& context, const Classification& c);
 
 // Why a probe is unhealthy, in words ("" when healthy).
-std::string HealthReason(const ProbeFacts& facts);
+// `error_detail`: for kProbeErrors, the detail of one of its probe_error
+// results (raw; quoted and bounded here).
+std::string HealthReason(const ProbeFacts& facts, std::string_view error_detail = {});
 
 // `text` in double quotes, printable ASCII only (others as \xNN, quotes and
 // backslashes escaped), cut with "..." to at most about `max_bytes`: safe for
