@@ -296,12 +296,12 @@ Classification Classify(const TargetInput& t, const FleetContext& ctx) {
     }
     auto idx = static_cast<uint32_t>(c.rows.size());
     v1::Outcome outcome = obs.result->outcome();
-    if (outcome == v1::OUTCOME_PROBE_ERROR) {
-      row.role = v1::ROLE_EXCLUDED_PROBE_ERROR;  // no observation of the target at all
-    } else if (row.facts == nullptr || !row.facts->healthy) {
+    if (row.facts == nullptr || !row.facts->healthy) {
       row.role = v1::ROLE_EXCLUDED_UNHEALTHY;
     } else if (ctx.now_ms - obs.received_ms > window) {
       row.role = v1::ROLE_EXCLUDED_STALE;
+    } else if (outcome == v1::OUTCOME_PROBE_ERROR) {
+      row.role = v1::ROLE_EXCLUDED_PROBE_ERROR;  // no observation of the target at all
     } else if (outcome != v1::OUTCOME_OK && row.facts->network_blocked) {
       row.role = v1::ROLE_SET_ASIDE;
       c.aside.push_back(idx);

@@ -11,7 +11,8 @@
 //
 // Rules, in order (docs/DIAGNOSIS.md has the full table):
 //  0. A probe_error result is no observation: never counted for or against
-//     a target (role "excluded: probe error").
+//     a target (role "excluded: probe error", unless stale or of an
+//     unhealthy probe, which keep those roles).
 //  1. Probe health first. A probe is unhealthy — excluded from every target
 //     verdict and reported as a probe problem — when (first match wins)
 //     a. it is disconnected;
