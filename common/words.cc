@@ -21,7 +21,7 @@ constexpr std::array<std::pair<v1::Outcome, std::string_view>, 12> kOutcomes{{
     {v1::OUTCOME_PROBE_ERROR, "probe_error"},
 }};
 
-constexpr std::array<std::pair<v1::Cause, std::string_view>, 12> kCauses{{
+constexpr std::array<std::pair<v1::Cause, std::string_view>, 13> kCauses{{
     {v1::CAUSE_UNSPECIFIED, "unspecified"},
     {v1::CAUSE_OK, "ok"},
     {v1::CAUSE_SSH_REFUSED, "ssh_refused"},
@@ -34,6 +34,7 @@ constexpr std::array<std::pair<v1::Cause, std::string_view>, 12> kCauses{{
     {v1::CAUSE_DNS_ERROR, "dns_error"},
     {v1::CAUSE_PARTIAL, "partial"},
     {v1::CAUSE_UNKNOWN, "unknown"},
+    {v1::CAUSE_SSH_MOVED, "ssh_moved"},
 }};
 
 template <typename Enum, size_t N>
@@ -56,7 +57,7 @@ bool Reverse(const std::array<std::pair<Enum, std::string_view>, N>& table, std:
   return false;
 }
 
-constexpr std::array<std::pair<v1::Role, std::string_view>, 9> kRoles{{
+constexpr std::array<std::pair<v1::Role, std::string_view>, 10> kRoles{{
     {v1::ROLE_UNSPECIFIED, "unspecified"},
     {v1::ROLE_AGREES, "agrees"},
     {v1::ROLE_AGREES_REACHES_IT, "agrees (reaches it)"},
@@ -66,6 +67,7 @@ constexpr std::array<std::pair<v1::Role, std::string_view>, 9> kRoles{{
     {v1::ROLE_SET_ASIDE, "set aside: its network blocks SSH"},
     {v1::ROLE_EXCLUDED_STALE, "excluded: stale"},
     {v1::ROLE_EXCLUDED_UNHEALTHY, "excluded: unhealthy probe"},
+    {v1::ROLE_EXCLUDED_PROBE_ERROR, "excluded: probe error"},
 }};
 
 }  // namespace

@@ -36,6 +36,7 @@ TEST(WordsTest, EveryCauseHasAUniqueWordThatRoundTrips) {
     EXPECT_EQ(back, c);
   }
   EXPECT_EQ(CauseWord(v1::CAUSE_FIREWALL_BLOCK), "firewall_block");
+  EXPECT_EQ(CauseWord(v1::CAUSE_SSH_MOVED), "ssh_moved");
   EXPECT_EQ(OutcomeWord(v1::OUTCOME_BANNER_TIMEOUT), "banner_timeout");
 }
 
@@ -50,6 +51,7 @@ TEST(WordsTest, EveryRoleHasItsStableWordThatRoundTrips) {
       {v1::ROLE_SET_ASIDE, "set aside: its network blocks SSH"},
       {v1::ROLE_EXCLUDED_STALE, "excluded: stale"},
       {v1::ROLE_EXCLUDED_UNHEALTHY, "excluded: unhealthy probe"},
+      {v1::ROLE_EXCLUDED_PROBE_ERROR, "excluded: probe error"},
   };
   EXPECT_EQ(want.size(), static_cast<size_t>(v1::Role_MAX));
   for (const auto& [role, word] : want) {

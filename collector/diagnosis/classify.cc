@@ -27,12 +27,86 @@ Kind KindOf(v1::Outcome o) {
 }
 
 bool AliveEvidence(const v1::CheckResult& r) {
+  if (!r.has_liveness()) return false;
   const v1::Liveness& l = r.liveness();
   if (l.icmp_reply()) return true;
   for (const v1::PortProbe& p : l.ports()) {
     if (p.outcome() == v1::OUTCOME_OK || p.outcome() == v1::OUTCOME_REFUSED) return true;
   }
-  return false;
+  // The closed-port test drew a reset (or a connect) from the host itself.
+  if (l.has_closed_port() && (l.closed_port().outcome() == v1::OUTCOME_REFUSED ||
+                              l.closed_port().outcome() == v1::OUTCOME_OK)) {
+    return true;
+  }
+  // The host itself sent the ICMP error of the SSH connect, or SSH answers
+  // on an alternative port.
+  return (l.has_ssh_icmp_error() && l.ssh_icmp_error().from_target()) ||
+         l.ssh_answered_on_port() != 0;
+}
+
+Icmp IcmpOf(const v1::IcmpError& e) {
+  if (e.family() == 6) {
+    if (e.type() != 1) return Icmp::kOther;  // destination unreachable
+    switch (e.code()) {
+      case 4:
+        return Icmp::kPortUnreachable;
+      case 1:  // administratively prohibited
+      case 5:  // source address failed ingress/egress policy
+      case 6:  // reject route to destination
+        return Icmp::kProhibited;
+      case 0:  // no route
+      case 3:  // address unreachable
+        return Icmp::kHostUnreachable;
+      default:
+        return Icmp::kOther;
+    }
+  }
+  if (e.type() != 3) return Icmp::kOther;
+  switch (e.code()) {
+    case 3:
+      return Icmp::kPortUnreachable;
+    case 9:
+    case 10:
+    case 13:
+      return Icmp::kProhibited;
+    case 0:
+    case 1:
+    case 6:
+    case 7:
+      return Icmp::kHostUnreachable;
+    default:
+      return Icmp::kOther;
+  }
+}
+
+namespace {
+
+bool StartsWith(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
+}  // namespace
+
+Protocol ProtocolOf(const v1::CheckResult& r) {
+  // The probe's banner parser and second opinion name what answered at the
+  // start of the detail (probe/checks/banner_parser.cc, check_run.cc).
+  std::string_view d = r.detail();
+  if (StartsWith(d, "speaks SSH protocol 1 only")) return Protocol::kSsh1;
+  if (StartsWith(d, "unsupported SSH protocol version")) return Protocol::kOtherSshVersion;
+  if (StartsWith(d, "RESP (Redis) error")) return Protocol::kRedis;
+  if (StartsWith(d, "HTTP response")) return Protocol::kHttp;
+  if (StartsWith(d, "HTML document")) return Protocol::kHtml;
+  if (StartsWith(d, "SMTP or FTP greeting")) return Protocol::kSmtpOrFtp;
+  if (StartsWith(d, "POP3 greeting")) return Protocol::kPop3;
+  if (StartsWith(d, "IMAP greeting")) return Protocol::kImap;
+  if (StartsWith(d, "echoes the probe's own") || StartsWith(d, "quotes the probe's own")) {
+    return Protocol::kEcho;
+  }
+  if (StartsWith(d, "binary data")) return Protocol::kBinary;
+  const std::string& speaks = r.liveness().second_opinion().speaks();
+  if (speaks == "tls") return Protocol::kTls;
+  if (speaks == "http") return Protocol::kHttp;
+  return Protocol::kUnknown;
 }
 
 bool LivenessTried(const v1::CheckResult& r) {
@@ -79,6 +153,114 @@ void Mark(std::vector<Row>& rows, const std::vector<uint32_t>& idx, v1::Role rol
   for (uint32_t i : idx) rows[i].role = role;
 }
 
+const v1::CheckResult& ResultAt(const Classification& c, uint32_t i) {
+  return *c.rows[i].observation->result;
+}
+
+// The first failing row whose SSH connect failed with an ICMP error of one of
+// `kinds` (-1: none).
+int32_t IcmpWitness(const Classification& c, Icmp a, Icmp b) {
+  for (uint32_t i : c.fail) {
+    const v1::CheckResult& r = ResultAt(c, i);
+    if (!r.has_liveness() || !r.liveness().has_ssh_icmp_error()) continue;
+    Icmp k = IcmpOf(r.liveness().ssh_icmp_error());
+    if (k == a || k == b) return static_cast<int32_t>(i);
+  }
+  return -1;
+}
+
+// The cause when every fresh vantage point fails alike (c.fail, same Kind):
+// named by what answered them.
+void FailAlike(Classification& c) {
+  const v1::CheckResult& first = ResultAt(c, c.fail[0]);
+  switch (KindOf(first.outcome())) {
+    case Kind::kRefused: {
+      // One pass (results are scattered in memory): sshd moved when every
+      // vantage point found SSH on the same alternative port; a REJECT rule
+      // when an ICMP port-unreachable/prohibited came back instead of a reset.
+      uint32_t moved = first.has_liveness() ? first.liveness().ssh_answered_on_port() : 0;
+      int32_t icmp = -1, alt = -1;
+      for (uint32_t i : c.fail) {
+        const v1::CheckResult& r = ResultAt(c, i);
+        if (!r.has_liveness()) {
+          moved = 0;
+          continue;
+        }
+        const v1::Liveness& l = r.liveness();
+        if (l.ssh_answered_on_port() != moved) moved = 0;
+        if (alt < 0 && l.ssh_answered_on_port() != 0) alt = static_cast<int32_t>(i);
+        if (icmp < 0 && l.has_ssh_icmp_error()) {
+          Icmp k = IcmpOf(l.ssh_icmp_error());
+          if (k == Icmp::kPortUnreachable || k == Icmp::kProhibited) icmp = static_cast<int32_t>(i);
+        }
+      }
+      if (moved != 0) {
+        c.cause = v1::CAUSE_SSH_MOVED;
+        c.answer = Answer::kAltPort;
+        c.moved_port = moved;
+        c.witness = static_cast<int32_t>(c.fail[0]);
+      } else if (icmp >= 0) {
+        c.cause = v1::CAUSE_FIREWALL_BLOCK;
+        c.answer = ResultAt(c, icmp).liveness().ssh_icmp_error().from_target()
+                       ? Answer::kIcmpRejectOnHost
+                       : Answer::kIcmpProhibitedOnPath;
+        c.witness = icmp;
+      } else {
+        c.cause = v1::CAUSE_SSH_REFUSED;
+        c.answer = Answer::kTcpReset;
+        c.witness = alt;  // a vantage point that found SSH on an alt port, or -1
+      }
+      return;
+    }
+    case Kind::kUnresponsive:
+      c.cause = v1::CAUSE_SSH_UNRESPONSIVE;
+      for (uint32_t i : c.fail) {
+        if (ResultAt(c, i).pre_banner_size() > 0) {
+          c.answer = Answer::kServerWords;
+          c.witness = static_cast<int32_t>(i);
+          break;
+        }
+      }
+      return;
+    case Kind::kNotSsh:
+      c.cause = v1::CAUSE_NOT_SSH;
+      c.answer = Answer::kProtocol;
+      c.witness = static_cast<int32_t>(c.fail[0]);
+      c.protocol = ProtocolOf(first);
+      return;
+    case Kind::kDns:
+      c.cause = v1::CAUSE_DNS_ERROR;
+      return;
+    default:
+      break;
+  }
+  // Timeouts and unreachables: a prohibition on the way or on the host, then
+  // any sign of life, then a gateway's word that the host is gone.
+  if (int32_t w = IcmpWitness(c, Icmp::kProhibited, Icmp::kPortUnreachable); w >= 0) {
+    c.cause = v1::CAUSE_FIREWALL_BLOCK;
+    c.answer = ResultAt(c, w).liveness().ssh_icmp_error().from_target()
+                   ? Answer::kIcmpRejectOnHost
+                   : Answer::kIcmpProhibitedOnPath;
+    c.witness = w;
+    return;
+  }
+  for (uint32_t i : c.fail) {
+    if (AliveEvidence(ResultAt(c, i))) {
+      c.cause = v1::CAUSE_FIREWALL_BLOCK;
+      c.answer = Answer::kDropHostAlive;
+      c.witness = static_cast<int32_t>(i);
+      return;
+    }
+  }
+  c.cause = v1::CAUSE_HOST_OFFLINE;
+  if (int32_t w = IcmpWitness(c, Icmp::kHostUnreachable, Icmp::kHostUnreachable); w >= 0) {
+    c.answer = Answer::kGatewayHostUnreachable;
+    c.witness = w;
+  } else {
+    c.answer = Answer::kNothing;
+  }
+}
+
 }  // namespace
 
 Classification Classify(const TargetInput& t, const FleetContext& ctx) {
@@ -118,6 +300,8 @@ Classification Classify(const TargetInput& t, const FleetContext& ctx) {
       row.role = v1::ROLE_EXCLUDED_UNHEALTHY;
     } else if (ctx.now_ms - obs.received_ms > window) {
       row.role = v1::ROLE_EXCLUDED_STALE;
+    } else if (outcome == v1::OUTCOME_PROBE_ERROR) {
+      row.role = v1::ROLE_EXCLUDED_PROBE_ERROR;  // no observation of the target at all
     } else if (outcome != v1::OUTCOME_OK && row.facts->network_blocked) {
       row.role = v1::ROLE_SET_ASIDE;
       c.aside.push_back(idx);
@@ -161,25 +345,7 @@ Classification Classify(const TargetInput& t, const FleetContext& ctx) {
       }
     } else {
       c.agreeing = c.fail;
-      switch (KindOf(outcome_of(c.fail[0]))) {
-        case Kind::kRefused:
-          c.cause = v1::CAUSE_SSH_REFUSED;
-          break;
-        case Kind::kUnresponsive:
-          c.cause = v1::CAUSE_SSH_UNRESPONSIVE;
-          break;
-        case Kind::kNotSsh:
-          c.cause = v1::CAUSE_NOT_SSH;
-          break;
-        case Kind::kDns:
-          c.cause = v1::CAUSE_DNS_ERROR;
-          break;
-        default: {
-          bool alive = false;
-          for (uint32_t i : c.fail) alive |= AliveEvidence(*c.rows[i].observation->result);
-          c.cause = alive ? v1::CAUSE_FIREWALL_BLOCK : v1::CAUSE_HOST_OFFLINE;
-        }
-      }
+      FailAlike(c);
     }
   } else {
     // Some healthy vantage points read SSH, some fail. A failing probe that

@@ -36,6 +36,42 @@ bool LivenessTried(const v1::CheckResult& r);
 // a TCP connect, another protocol): the probe's own network is not down.
 bool SomethingAnswered(const v1::CheckResult& r);
 
+// An ICMP error as the diagnosis reads it (IcmpError type and code, v4 or v6).
+enum class Icmp { kNone, kPortUnreachable, kProhibited, kHostUnreachable, kOther };
+Icmp IcmpOf(const v1::IcmpError& e);
+
+// What answered the failing vantage points: the ground of the cause, for the
+// wording (`witness` is the row that shows it).
+enum class Answer {
+  kNone,
+  kTcpReset,                // ssh_refused: a TCP reset (nothing listens, or a reset rule)
+  kIcmpRejectOnHost,        // firewall_block: ICMP port-unreachable/prohibited from the host
+  kIcmpProhibitedOnPath,    // firewall_block: admin-prohibited from a router on the path
+  kDropHostAlive,           // firewall_block: no answer on SSH, the host answers liveness
+  kGatewayHostUnreachable,  // host_offline: a gateway says host unreachable
+  kNothing,                 // host_offline: nothing answers at all
+  kAltPort,                 // ssh_moved: an alternative port answers with SSH-2
+  kServerWords,             // ssh_unresponsive: the server sent lines before closing
+  kProtocol,                // not_ssh: `protocol` tells what answered
+};
+
+// What answered instead of SSH (not_ssh), from the probe's detail and second opinion.
+enum class Protocol {
+  kUnknown,
+  kSsh1,
+  kOtherSshVersion,
+  kRedis,
+  kHttp,
+  kHtml,
+  kTls,
+  kSmtpOrFtp,
+  kPop3,
+  kImap,
+  kEcho,  // it echoes or quotes the probe's own identification line
+  kBinary,
+};
+Protocol ProtocolOf(const v1::CheckResult& r);
+
 struct Row {
   const std::string* probe = nullptr;  // Observation::probe
   const Observation* observation = nullptr;
@@ -52,6 +88,12 @@ struct Classification {
   std::vector<uint32_t> ok, fail, aside;
   std::vector<uint32_t> agreeing;  // the rows that support the cause (empty for partial/unknown)
   size_t agreeing_networks = 0;    // distinct networks among them
+  Answer answer = Answer::kNone;   // set for the causes where all fail alike
+  // The row that shows `answer` (-1: none); for kTcpReset, a row that found
+  // SSH on an alternative port (not every one did, or not on the same port).
+  int32_t witness = -1;
+  uint32_t moved_port = 0;                 // ssh_moved: the port sshd answers on
+  Protocol protocol = Protocol::kUnknown;  // not_ssh
 };
 
 // Distinct networks among rows[idx] (rows of listed probes only: ok, fail,

@@ -10,13 +10,23 @@
 // probe's own CheckResult.started_unix_ms is never read here.
 //
 // Rules, in order (docs/DIAGNOSIS.md has the full table):
+//  0. A probe_error result is no observation: never counted for or against
+//     a target (role "excluded: probe error", unless stale or of an
+//     unhealthy probe, which keep those roles).
 //  1. Probe health first. A probe is unhealthy — excluded from every target
-//     verdict and reported as a probe problem — when it is disconnected, when
-//     nothing came from it for `stale_intervals` x the fleet's shortest
-//     target interval + its longest timeout, or when it is isolated: it has
-//     fresh results for two targets at least, fails every one of them, none of
-//     its liveness evidence answers (its own network is down), while a
-//     healthy probe in another network reaches at least one of those targets.
+//     verdict and reported as a probe problem — when (first match wins)
+//     a. it is disconnected;
+//     b. nothing came from it for `stale_intervals` x the fleet's shortest
+//        target interval + its longest timeout;
+//     c. more than half of its fresh results are probe_error (it cannot run
+//        checks);
+//     d. it is isolated: fresh results for two targets at least, fails every
+//        one of them, nothing answers it (its own network is down), while a
+//        healthy probe in another network reaches one of those targets;
+//     e. its SSH egress is filtered: fresh results for two targets at least,
+//        fails SSH to every one, something answers it (so not d), a healthy
+//        probe of its own network reads SSH (so its network is not blocked:
+//        not rule 2), and others reach two of its failed targets at least.
 //  2. Blocked networks. A network (the probe label `network`; a probe without
 //     one is a network of its own) is SSH-blocked when each of its healthy
 //     probes has fresh results and fails SSH to every target it checks, while
@@ -26,10 +36,15 @@
 //  3. Per target, over fresh results of healthy probes: failures of probes in
 //     blocked networks are set aside as explained by `isp_block`; the rest
 //     decide — all ok: ok (or isp_block if failures were set aside); all fail
-//     alike: ssh_refused, ssh_unresponsive, not_ssh, dns_error, or for
-//     timeouts/unreachables firewall_block when liveness evidence shows the
-//     host up, host_offline when not; some fail: source_block when every
-//     failing probe reaches other targets, else partial.
+//     alike, named by what answered: refused — ssh_moved when every one
+//     found SSH on the same alt port, firewall_block when an ICMP port-
+//     unreachable/prohibited came back (from the host: a REJECT rule; from a
+//     router: named), else ssh_refused (a TCP reset); ssh_unresponsive (with
+//     the server's own words), not_ssh (saying what answered), dns_error; for
+//     timeouts/unreachables firewall_block on an ICMP prohibition or when
+//     liveness evidence shows the host up, host_offline when not (naming a
+//     gateway that said host unreachable); some fail: source_block when
+//     every failing probe reaches other targets, else partial.
 //
 // The work is split in pieces (each in its own file):
 //  - fleet.h     rules 1-2: a Fleet (updated result by result) yields the
@@ -122,6 +137,12 @@ struct ProbeHealth {
   Labels labels;
   bool healthy = true;
   std::string reason;  // why not, in words
+  // Distinct facts for metrics (the evaluator exports them per probe):
+  // parallax_probe_ssh_egress_blocked{probe}: fails SSH to every target while
+  // others reach them and answers come back to it (an egress filter in front
+  // of it); cannot_run_checks: most of its results are probe_error.
+  bool ssh_egress_blocked = false;
+  bool cannot_run_checks = false;
 };
 
 struct Output {

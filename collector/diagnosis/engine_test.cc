@@ -114,6 +114,19 @@ class World {
     SetResult(Target(target), {probe, &stored, kNow - obs.age_ms});
     return *this;
   }
+  // A hand-built result (issue 10's evidence fields), received 500 ms ago.
+  World& SeeResult(const std::string& probe, const std::string& target, v1::CheckResult r) {
+    v1::CheckResult& stored = results_[{target, probe}];
+    r.set_target(target);
+    r.set_started_unix_ms(kNow - 600'000);  // a wrong probe clock: never read
+    stored = std::move(r);
+    SetResult(Target(target), {probe, &stored, kNow - 500});
+    return *this;
+  }
+  World& SeeAllResult(const std::string& target, const v1::CheckResult& r) {
+    for (const auto& [p, _] : input_.probes) SeeResult(p, target, r);
+    return *this;
+  }
   World& SeeAll(const std::string& target, Obs obs) {
     for (const auto& [p, _] : input_.probes) See(p, target, obs);
     return *this;
@@ -488,6 +501,338 @@ TEST(Diagnose, JudgesTimeByReceiveTimeNotTheProbesClock) {
     EXPECT_EQ(e.role_word(), "agrees");
     EXPECT_DOUBLE_EQ(e.age_s, 0.5);
   }
+}
+
+// ---- Issue 10: causes from what answered, with the probe's evidence ----
+
+namespace ev {
+
+v1::CheckResult Failed(v1::Outcome o, int error_number, const std::string& detail) {
+  v1::CheckResult r;
+  r.set_outcome(o);
+  r.set_error_number(error_number);
+  r.set_detail(detail);
+  return r;
+}
+
+v1::IcmpError Icmp(uint32_t type, uint32_t code, const std::string& sender, bool from_target,
+                   const std::string& description) {
+  v1::IcmpError e;
+  e.set_family(4);
+  e.set_type(type);
+  e.set_code(code);
+  e.set_sender(sender);
+  e.set_from_target(from_target);
+  e.set_description(description);
+  return e;
+}
+
+// What the probe sends when SSH times out and liveness runs: ping, 443, 80
+// and the closed-port test; `answers` chooses which of them answer.
+v1::CheckResult Timeout(bool ping, bool https, bool closed_reset) {
+  v1::CheckResult r = Failed(v1::OUTCOME_TIMEOUT, 110, "connect: timed out after 5000 ms");
+  v1::Liveness* l = r.mutable_liveness();
+  l->set_icmp_attempted(true);
+  l->set_icmp_reply(ping);
+  if (ping) l->set_icmp_reply_from("192.0.2.10");
+  if (!ping) l->set_icmp_error("timeout");
+  v1::PortProbe* p443 = l->add_ports();
+  p443->set_port(443);
+  p443->set_outcome(https ? v1::OUTCOME_OK : v1::OUTCOME_TIMEOUT);
+  if (https) p443->set_connect_us(1800);
+  v1::PortProbe* p80 = l->add_ports();
+  p80->set_port(80);
+  p80->set_outcome(v1::OUTCOME_TIMEOUT);
+  l->mutable_closed_port()->set_port(65535);
+  l->mutable_closed_port()->set_outcome(closed_reset ? v1::OUTCOME_REFUSED : v1::OUTCOME_TIMEOUT);
+  return r;
+}
+
+// Refused by a TCP reset; alt port 2222 tried (refused too unless `moved`).
+v1::CheckResult RefusedByReset(bool moved = false) {
+  v1::CheckResult r = Failed(v1::OUTCOME_REFUSED, 111, "connect: Connection refused");
+  v1::AltPortProbe* alt = r.mutable_liveness()->add_alt_ports();
+  alt->set_port(2222);
+  if (moved) {
+    alt->set_outcome(v1::OUTCOME_OK);
+    alt->set_identification("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3");
+    r.mutable_liveness()->set_ssh_answered_on_port(2222);
+  } else {
+    alt->set_outcome(v1::OUTCOME_REFUSED);
+  }
+  return r;
+}
+
+// nftables `reject` (ICMP port unreachable) on the host: refused, with the ICMP error.
+v1::CheckResult RejectedByIcmp(uint32_t code, const std::string& sender, bool from_target,
+                               const std::string& description) {
+  v1::CheckResult r =
+      Failed(code == 3 ? v1::OUTCOME_REFUSED : v1::OUTCOME_HOST_UNREACHABLE, code == 3 ? 111 : 113,
+             code == 3 ? "connect: Connection refused" : "connect: No route to host");
+  *r.mutable_liveness()->mutable_ssh_icmp_error() = Icmp(3, code, sender, from_target, description);
+  return r;
+}
+
+v1::CheckResult GatewaySaysHostUnreachable() {
+  v1::CheckResult r = Timeout(false, false, false);
+  r.set_outcome(v1::OUTCOME_HOST_UNREACHABLE);
+  r.set_error_number(113);
+  r.set_detail("connect: No route to host");
+  *r.mutable_liveness()->mutable_ssh_icmp_error() =
+      Icmp(3, 1, "198.51.100.1", false, "host unreachable");
+  return r;
+}
+
+v1::CheckResult ClosedWith(std::vector<std::string> lines) {
+  v1::CheckResult r =
+      Failed(v1::OUTCOME_CLOSED, 0, "closed by the server before an SSH identification line");
+  r.set_connect_us(900);
+  for (std::string& l : lines) r.add_pre_banner(std::move(l));
+  return r;
+}
+
+v1::CheckResult NotSsh(const std::string& detail, const std::string& speaks = "") {
+  v1::CheckResult r = Failed(v1::OUTCOME_NOT_SSH, 0, detail);
+  r.set_connect_us(700);
+  if (!speaks.empty()) {
+    v1::SecondOpinion* o = r.mutable_liveness()->mutable_second_opinion();
+    o->set_speaks(speaks);
+    o->set_detail(detail);
+  }
+  return r;
+}
+
+v1::CheckResult ProbeError() {
+  return Failed(v1::OUTCOME_PROBE_ERROR, 24, "socket: Too many open files (EMFILE)");
+}
+
+}  // namespace ev
+
+struct EvidenceRow {
+  const char* name;
+  v1::CheckResult seen;  // by every probe, on t1
+  const char* cause;
+  std::vector<const char*> says;  // in the summary
+};
+
+TEST(DiagnoseEvidence, CausesFromWhatAnswered) {
+  std::vector<EvidenceRow> rows = {
+      {"sshd stopped: TCP reset",
+       ev::RefusedByReset(),
+       "ssh_refused",
+       {"TCP reset", "nothing listens", "reject with tcp reset"}},
+      {"nftables reject on the host: ICMP port unreachable from it",
+       ev::RejectedByIcmp(3, "192.0.2.10", true, "port unreachable"),
+       "firewall_block",
+       {"rejected by the host itself", "ICMP port unreachable from 192.0.2.10",
+        "REJECT rule in the host's firewall"}},
+      {"host sends admin-prohibited itself",
+       ev::RejectedByIcmp(13, "192.0.2.10", true, "communication administratively prohibited"),
+       "firewall_block",
+       {"rejected by the host itself", "REJECT rule"}},
+      {"a router on the path says admin-prohibited",
+       ev::RejectedByIcmp(13, "203.0.113.1", false, "communication administratively prohibited"),
+       "firewall_block",
+       {"router 203.0.113.1", "a firewall at 203.0.113.1 on the path"}},
+      {"the gateway says host unreachable",
+       ev::GatewaySaysHostUnreachable(),
+       "host_offline",
+       {"gateway 198.51.100.1", "host unreachable"}},
+      {"drops ICMP and SSH, serves HTTPS (cloud default)",
+       ev::Timeout(false, true, false),
+       "firewall_block",
+       {"gets no answer", "port 443 open", "a firewall drops SSH"}},
+      {"drops SSH, closed port answers with a reset",
+       ev::Timeout(false, false, true),
+       "firewall_block",
+       {"closed port 65535 answers with a reset"}},
+      {"drops SSH, ping answers",
+       ev::Timeout(true, false, false),
+       "firewall_block",
+       {"ping answers"}},
+      {"nothing answers at all",
+       ev::Timeout(false, false, false),
+       "host_offline",
+       {"Nothing answers", "no ping"}},
+      {"sshd moved to 2222",
+       ev::RefusedByReset(/*moved=*/true),
+       "ssh_moved",
+       {"sshd answers on 2222, not on 22", "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3"}},
+      {"MaxStartups exhausted",
+       ev::ClosedWith({"Exceeded MaxStartups"}),
+       "ssh_unresponsive",
+       {"the server says \"Exceeded MaxStartups\""}},
+      {"dropbear connection limit",
+       ev::ClosedWith({"Too many connections"}),
+       "ssh_unresponsive",
+       {"\"Too many connections\""}},
+      {"SSH-1 only",
+       ev::NotSsh("speaks SSH protocol 1 only: \"SSH-1.5-1.2.27\""),
+       "not_ssh",
+       {"speaks SSH protocol 1 only", "Protocol major versions differ", "SSH-1.5-1.2.27"}},
+      {"redis",
+       ev::NotSsh("RESP (Redis) error: \"-ERR unknown command 'SSH-2.0-parallax_probe_0.1', "
+                  "with args beginning with: \""),
+       "not_ssh",
+       {"a Redis server"}},
+      {"python3 -m http.server",
+       ev::NotSsh("HTML document: \"<!DOCTYPE HTML>\""),
+       "not_ssh",
+       {"an HTTP server"}},
+      {"openssl s_server",
+       ev::NotSsh(
+           "speaks TLS (answered a TLS ClientHello with \"\\x16\\x03\\x03\\x00z\"); it closed "
+           "the SSH connection before sending any line",
+           "tls"),
+       "not_ssh",
+       {"a TLS service"}},
+      {"an echo service",
+       ev::NotSsh("echoes the probe's own identification line: \"SSH-2.0-parallax_probe_0.1\""),
+       "not_ssh",
+       {"echoes what it receives"}},
+  };
+  for (const EvidenceRow& row : rows) {
+    World w;
+    w.AllOk();
+    w.SeeAllResult("t1", row.seen);
+    Output out = w.Run();
+    const Verdict& v = VerdictFor(out, "t1");
+    EXPECT_EQ(CauseWord(v.cause), row.cause) << row.name << ": " << v.summary;
+    for (const char* say : row.says) {
+      EXPECT_NE(v.summary.find(say), std::string::npos)
+          << row.name << ": wants \"" << say << "\" in: " << v.summary;
+    }
+    EXPECT_FALSE(v.remediation.empty()) << row.name;
+    EXPECT_EQ(CauseOf(out, "t2"), "ok") << row.name;
+    for (const ProbeHealth& p : out.probes) EXPECT_TRUE(p.healthy) << row.name << " " << p.probe;
+  }
+}
+
+TEST(DiagnoseEvidence, SshMovedNeedsEveryVantagePoint) {
+  World w;
+  w.AllOk()
+      .SeeAllResult("t1", ev::RefusedByReset(true))
+      .SeeResult("c1", "t1", ev::RefusedByReset());
+  Output out = w.Run();
+  const Verdict& v = VerdictFor(out, "t1");
+  EXPECT_EQ(v.cause, v1::CAUSE_SSH_REFUSED) << v.summary;
+  EXPECT_NE(v.summary.find("found SSH on port 2222"), std::string::npos) << v.summary;
+  World m;
+  m.AllOk().SeeAllResult("t1", ev::RefusedByReset(true));
+  Output moved_out = m.Run();
+  const Verdict& moved = VerdictFor(moved_out, "t1");
+  ASSERT_EQ(moved.cause, v1::CAUSE_SSH_MOVED);
+  EXPECT_EQ(CauseWord(moved.cause), "ssh_moved");
+  EXPECT_NE(moved.remediation[0].find("ssh -p 2222"), std::string::npos) << moved.remediation[0];
+  EXPECT_GT(moved.confidence, 0.9);
+}
+
+TEST(DiagnoseEvidence, ServerWordsAreEscapedAndBounded) {
+  World w;
+  w.AllOk().SeeAllResult("t1", ev::ClosedWith({"\x1b[31mred\x07 " + std::string(500, 'A'), "x"}));
+  Output out = w.Run();
+  const Verdict& v = VerdictFor(out, "t1");
+  ASSERT_EQ(v.cause, v1::CAUSE_SSH_UNRESPONSIVE);
+  EXPECT_EQ(v.summary.find('\x1b'), std::string::npos);
+  EXPECT_EQ(v.summary.find('\x07'), std::string::npos);
+  EXPECT_NE(v.summary.find("\\x1b[31mred\\x07 AAAA"), std::string::npos) << v.summary;
+  EXPECT_EQ(v.summary.find(std::string(130, 'A')), std::string::npos) << v.summary;
+  EXPECT_LT(v.summary.size(), 500u) << v.summary;
+  for (const Evidence& e : v.evidence) EXPECT_EQ(e.detail.find('\x1b'), std::string::npos);
+}
+
+TEST(DiagnoseEvidence, ProbeErrorsAreNeverCountedAgainstATarget) {
+  // a1 ran out of descriptors for t1 once: excluded, t1 stays ok, a1 healthy.
+  World w;
+  w.AllOk().SeeResult("a1", "t1", ev::ProbeError());
+  Output out = w.Run();
+  const Verdict& v = VerdictFor(out, "t1");
+  EXPECT_EQ(v.cause, v1::CAUSE_OK) << v.summary;
+  EXPECT_EQ(v.evidence[0].probe, "a1");
+  EXPECT_EQ(v.evidence[0].role_word(), "excluded: probe error");
+  EXPECT_TRUE(HealthOf(out, "a1").healthy);
+  // Every probe fails to run the check: no observation at all, not an outage.
+  World all;
+  all.AllOk().SeeAllResult("t1", ev::ProbeError());
+  EXPECT_EQ(CauseOf(all.Run(), "t1"), "unknown");
+  // Alone it fails: still no outage.
+  World one;
+  one.AllOk().SeeAllResult("t1", ev::RefusedByReset()).SeeResult("b1", "t1", ev::ProbeError());
+  Output one_out = one.Run();
+  const Verdict& r = VerdictFor(one_out, "t1");
+  EXPECT_EQ(r.cause, v1::CAUSE_SSH_REFUSED);
+  EXPECT_TRUE(r.disagreeing.empty());
+}
+
+TEST(DiagnoseEvidence, AProbeMostlyInProbeErrorCannotRunChecks) {
+  World w;
+  w.AllOk();
+  w.SeeResult("a1", "t1", ev::ProbeError()).SeeResult("a1", "t2", ev::ProbeError());
+  w.See("a1", "t3", O(v1::OUTCOME_TIMEOUT, Obs::kDead));
+  Output out = w.Run();
+  const ProbeHealth& a1 = HealthOf(out, "a1");
+  EXPECT_FALSE(a1.healthy);
+  EXPECT_TRUE(a1.cannot_run_checks);
+  EXPECT_FALSE(a1.ssh_egress_blocked);
+  EXPECT_NE(a1.reason.find("cannot run checks: 2 of its 3 fresh checks ended in probe_error"),
+            std::string::npos)
+      << a1.reason;
+  EXPECT_NE(a1.reason.find("Too many open files"), std::string::npos) << a1.reason;
+  // Its timeout on t3 is a probe problem too: excluded, t3 is ok.
+  for (const char* t : {"t1", "t2", "t3"}) EXPECT_EQ(CauseOf(out, t), "ok") << t;
+}
+
+TEST(DiagnoseEvidence, FilteredProbeIsAProbeProblemAndItsTargetsStayOk) {
+  // b1 sits behind an egress filter that drops port 22; b2 (same network) is fine.
+  World w;
+  w.AllOk();
+  for (const char* t : {"t1", "t2", "t3"}) w.SeeResult("b1", t, ev::Timeout(true, true, true));
+  Output out = w.Run();
+  for (const char* t : {"t1", "t2", "t3"}) {
+    EXPECT_EQ(CauseOf(out, t), "ok") << t << ": " << VerdictFor(out, t).summary;
+    EXPECT_EQ(VerdictFor(out, t).evidence[1].role_word(), "excluded: unhealthy probe");
+  }
+  const ProbeHealth& b1 = HealthOf(out, "b1");
+  EXPECT_FALSE(b1.healthy);
+  EXPECT_TRUE(b1.ssh_egress_blocked);
+  EXPECT_NE(b1.reason.find("outbound SSH is filtered where it sits"), std::string::npos)
+      << b1.reason;
+  EXPECT_TRUE(out.blocked_networks.empty());
+  for (const char* p : {"a1", "b2", "c1"}) EXPECT_FALSE(HealthOf(out, p).ssh_egress_blocked) << p;
+}
+
+TEST(DiagnoseEvidence, FilteredIsolatedAndBlockedNetworkDoNotContradict) {
+  // Nothing answers b1: its own network is down (isolated), not filtered.
+  World isolated;
+  isolated.AllOk();
+  for (const char* t : {"t1", "t2", "t3"}) {
+    isolated.SeeResult("b1", t, ev::Timeout(false, false, false));
+  }
+  Output a = isolated.Run();
+  EXPECT_FALSE(HealthOf(a, "b1").healthy);
+  EXPECT_FALSE(HealthOf(a, "b1").ssh_egress_blocked);
+  EXPECT_NE(HealthOf(a, "b1").reason.find("own network looks down"), std::string::npos);
+  // Both probes of isp-b fail while answers come back: the network blocks
+  // SSH (isp_block), both probes stay healthy and unflagged.
+  World network;
+  network.AllOk();
+  for (const char* t : {"t1", "t2", "t3"}) {
+    network.SeeResult("b1", t, ev::Timeout(true, true, true));
+    network.SeeResult("b2", t, ev::Timeout(true, true, true));
+  }
+  Output b = network.Run();
+  EXPECT_EQ(b.blocked_networks, std::vector<std::string>{"isp-b"});
+  for (const char* p : {"b1", "b2"}) {
+    EXPECT_TRUE(HealthOf(b, p).healthy) << p;
+    EXPECT_FALSE(HealthOf(b, p).ssh_egress_blocked) << p;
+  }
+  EXPECT_EQ(CauseOf(b, "t1"), "isp_block");
+  // One target only cannot tell: b1 failing t1 alone is source_block, not a filter.
+  World one;
+  one.AllOk().SeeResult("b1", "t1", ev::Timeout(true, true, true));
+  Output c = one.Run();
+  EXPECT_TRUE(HealthOf(c, "b1").healthy);
+  EXPECT_EQ(CauseOf(c, "t1"), "source_block");
 }
 
 }  // namespace

@@ -128,9 +128,13 @@ void Fleet::ForgetTarget(int target) {
 void Fleet::Count(int probe, int target, int sign) {
   ProbeState& p = probes_[probe];
   Slot& s = p.slots[target];
-  p.fresh += sign;
   fresh_total_ += sign;
-  if (s.alive) p.alive += sign;
+  if (s.probe_error()) {  // not an observation of the target: counted apart
+    p.errors += sign;
+    return;
+  }
+  p.fresh += sign;
+  if (s.alive()) p.alive += sign;
   if (s.ok) {
     p.ok += sign;
     auto& by_net = targets_[target].ok_by_network;
@@ -182,12 +186,22 @@ void Fleet::Update(int probe, int target, const v1::CheckResult* after, int64_t 
   }
   if (after == nullptr) {
     s = Slot();
+    if (!p.error_details.empty()) p.error_details.erase(target);
     return;
   }
   s.present = true;
   s.received_ms = received_ms;
+  const bool probe_error = after->outcome() == v1::OUTCOME_PROBE_ERROR;
   s.ok = after->outcome() == v1::OUTCOME_OK;
-  s.alive = SomethingAnswered(*after);
+  s.answer = probe_error                ? Slot::kProbeError
+             : SomethingAnswered(*after) ? Slot::kAlive
+                                         : Slot::kNone;
+  if (probe_error) {
+    // Kept (bounded) to say why the probe cannot run checks; rare.
+    p.error_details[target] = after->detail().substr(0, 256);
+  } else if (!p.error_details.empty()) {
+    p.error_details.erase(target);
+  }
   Refresh(probe, target);
 }
 
@@ -273,8 +287,18 @@ FleetContext Fleet::Context() const {
       if (p.ok > 0) excluded.push_back(static_cast<int>(i));
     }
   }
-  // 1. Isolated probes: fail everything (two targets at least), nothing
-  //    answers them, while a healthy probe elsewhere reaches one of those.
+  // 1b. Probes that cannot run checks: most of their fresh results are
+  //     probe_error (out of descriptors, no local port, ...).
+  for (size_t i = 0; i < n; ++i) {
+    const ProbeState& p = probes_[i];
+    if (!p.known || why[i] != Unhealthy::kNo || p.errors == 0) continue;
+    if (2 * p.errors > p.errors + p.fresh) {
+      why[i] = Unhealthy::kProbeErrors;
+      if (p.ok > 0) excluded.push_back(static_cast<int>(i));
+    }
+  }
+  // 1c. Isolated probes: fail everything (two targets at least), nothing
+  //     answers them, while a healthy probe elsewhere reaches one of those.
   for (size_t i = 0; i < n; ++i) {
     const ProbeState& p = probes_[i];
     if (!p.known || why[i] != Unhealthy::kNo || p.fresh < 2 || p.ok > 0 || p.alive > 0) continue;
@@ -284,6 +308,29 @@ FleetContext Fleet::Context() const {
         break;
       }
     }
+  }
+  // 1d. SSH egress filtered in front of one probe: it fails SSH to every
+  //     target (two at least), answers come back to it (so its network is
+  //     up), another healthy probe of ITS OWN network reads SSH (so the
+  //     network as a whole is not blocked: that is rule 2), and other probes
+  //     reach two of its failed targets at least.
+  std::vector<int> reaching(networks_.size(), 0);  // healthy probes with a fresh ok, by network
+  for (size_t i = 0; i < n; ++i) {
+    if (probes_[i].known && why[i] == Unhealthy::kNo && probes_[i].ok > 0) {
+      ++reaching[probes_[i].network];
+    }
+  }
+  for (size_t i = 0; i < n; ++i) {
+    const ProbeState& p = probes_[i];
+    if (!p.known || why[i] != Unhealthy::kNo || p.fresh < 2 || p.ok > 0 || p.alive == 0 ||
+        reaching[p.network] == 0) {
+      continue;
+    }
+    int reached = 0;
+    for (int t : p.fails) {
+      if (ReachedElsewhere(t, /*network=*/-1, excluded) && ++reached == 2) break;
+    }
+    if (reached == 2) why[i] = Unhealthy::kSshEgressBlocked;
   }
   // 2. Blocked networks: each healthy probe of the network has fresh results
   //    and fails SSH to every target it checks, two or more of which other
@@ -336,7 +383,23 @@ FleetContext Fleet::Context() const {
     f.why = why[i];
     f.silent_ms = f.why == Unhealthy::kSilent ? now_ - p.input.last_seen_ms : 0;
     f.fresh = p.fresh;
-    ctx.health.push_back({p.name, p.input.labels, f.healthy, HealthReason(f)});
+    f.probe_errors = p.errors;
+    f.ssh_egress_blocked = f.why == Unhealthy::kSshEgressBlocked;
+    const std::string* pick = nullptr;
+    if (f.why == Unhealthy::kProbeErrors) {
+      // The smallest detail of its fresh probe_error results: the same
+      // whatever order the results came in.
+      for (const auto& [t, detail] : p.error_details) {
+        if (p.slots[t].fresh && (pick == nullptr || detail < *pick)) pick = &detail;
+      }
+    }
+    ProbeHealth& h = ctx.health.emplace_back();
+    h.probe = p.name;
+    h.labels = p.input.labels;
+    h.healthy = f.healthy;
+    h.reason = HealthReason(f, pick != nullptr ? std::string_view(*pick) : std::string_view());
+    h.ssh_egress_blocked = f.ssh_egress_blocked;
+    h.cannot_run_checks = f.why == Unhealthy::kProbeErrors;
   }
   return ctx;
 }

@@ -56,7 +56,15 @@
 namespace parallax::collector::diagnosis {
 
 // Why a probe is excluded (rule 1); wording.h words it.
-enum class Unhealthy { kNo, kDisconnected, kSilent, kIsolated };
+enum class Unhealthy {
+  kNo,
+  kDisconnected,
+  kSilent,
+  kProbeErrors,       // most of its fresh results are probe_error: it cannot run checks
+  kIsolated,          // fails everything and nothing answers it: its network is down
+  kSshEgressBlocked,  // fails SSH everywhere, answers come back, a peer in its network
+                      // reaches SSH: outbound SSH is filtered in front of this probe
+};
 
 // What a target verdict needs to know about one probe.
 struct ProbeFacts {
@@ -67,8 +75,12 @@ struct ProbeFacts {
   bool reaches_some = false;     // a fresh ok on some target
   bool network_blocked = false;  // rule 2: its network blocks SSH
   Unhealthy why = Unhealthy::kNo;
-  int64_t silent_ms = 0;  // for kSilent: now - last_seen
-  int fresh = 0;          // fresh results (for kIsolated's wording)
+  int64_t silent_ms = 0;     // for kSilent: now - last_seen
+  int fresh = 0;             // fresh results, probe_error ones apart (for the wording)
+  int probe_errors = 0;      // fresh probe_error results
+  // kSshEgressBlocked: the evaluator exports it as
+  // parallax_probe_ssh_egress_blocked{probe} (1/0).
+  bool ssh_egress_blocked = false;
 };
 
 struct FleetContext {
@@ -138,16 +150,23 @@ class Fleet {
     bool present = false;
     bool fresh = false;
     bool ok = false;
-    bool alive = false;
+    // What the result was besides ok: kNone, kAlive (something answered),
+    // or kProbeError (no observation: counted apart, never a fail or an ok).
+    enum Answer : uint8_t { kNone, kAlive, kProbeError } answer = kNone;
+    bool alive() const { return answer == kAlive; }
+    bool probe_error() const { return answer == kProbeError; }
   };
+  static_assert(sizeof(Slot) == 16, "a million slots per full evaluation: keep them small");
   struct ProbeState {
     std::string name;
     bool known = false;
     ProbeInput input;
     int network = -1;
-    int fresh = 0, ok = 0, alive = 0;
-    std::vector<int> fails;   // targets with a fresh failure
-    std::vector<Slot> slots;  // by target
+    int fresh = 0, ok = 0, alive = 0;          // fresh results other than probe_error
+    int errors = 0;                            // fresh probe_error results
+    std::map<int, std::string> error_details;  // target -> detail of a present probe_error
+    std::vector<int> fails;                    // targets with a fresh failure
+    std::vector<Slot> slots;                   // by target
   };
   struct TargetState {
     std::string name;

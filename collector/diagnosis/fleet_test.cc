@@ -33,8 +33,10 @@ void SetResult(TargetInput& t, Observation o) {
 }
 
 // What a probe tends to see: a healthy view, its own network down, an ISP
-// that blocks SSH, or anything.
-enum class Mode { kNormal, kIsolated, kBlocked, kChaos };
+// (or an egress filter in front of it alone) that blocks SSH, anything, or
+// mostly its own failures (probe_error: out of descriptors).
+enum class Mode { kNormal, kIsolated, kBlocked, kChaos, kErrors };
+constexpr int kModes = 5;
 
 class RandomFleet {
  public:
@@ -51,7 +53,7 @@ class RandomFleet {
       p.connected = Uniform(0, 9) > 0;
       p.last_seen_ms = now_;
       input_.probes[name] = p;
-      modes_[name] = static_cast<Mode>(Uniform(0, 3));
+      modes_[name] = static_cast<Mode>(Uniform(0, kModes - 1));
       fleet_.SetProbe(fleet_.Probe(name), p);
     }
     for (int i = 0; i < targets; ++i) {
@@ -90,8 +92,11 @@ class RandomFleet {
         r.mutable_liveness()->set_icmp_attempted(true);
         r.mutable_liveness()->set_icmp_reply(x < 80);
         break;
+      case Mode::kErrors:
+        r.set_outcome(x < 70 ? v1::OUTCOME_PROBE_ERROR : v1::OUTCOME_OK);
+        break;
       case Mode::kChaos:
-        r.set_outcome(static_cast<v1::Outcome>(Uniform(1, 10)));
+        r.set_outcome(static_cast<v1::Outcome>(Uniform(1, 11)));
         if (x < 30) {
           v1::PortProbe* port = r.mutable_liveness()->add_ports();
           port->set_port(80);
@@ -102,6 +107,9 @@ class RandomFleet {
     if (r.outcome() == v1::OUTCOME_OK) {
       r.set_identification("SSH-2.0-OpenSSH_9.2p1");
       r.set_connect_us(1000 + x);
+    } else if (r.outcome() == v1::OUTCOME_PROBE_ERROR) {
+      r.set_error_number(24);
+      r.set_detail("socket: Too many open files (EMFILE) " + std::to_string(x % 3));
     } else {
       r.set_detail("detail " + std::to_string(x));
     }
@@ -170,7 +178,7 @@ class RandomFleet {
       }
       fleet_.SetProbe(fleet_.Probe(probe), p);
     } else if (x < 92 && !probes.empty()) {  // a probe's mode changes (a fault starts or ends)
-      modes_[probe] = static_cast<Mode>(Uniform(0, 3));
+      modes_[probe] = static_cast<Mode>(Uniform(0, kModes - 1));
     } else if (x < 95) {  // a target's interval changes
       TargetInput& t = TargetNamed(target);
       t.interval_ms = Uniform(0, 1) ? 1000 : 3000;
@@ -215,7 +223,7 @@ void ExpectSameVerdict(const Verdict& want, const Verdict& got, const std::strin
 }
 
 TEST(Fleet, IncrementalEqualsFullOnRandomFleets) {
-  int isolated = 0, blocked = 0, expired = 0, cached = 0;
+  int isolated = 0, blocked = 0, expired = 0, cached = 0, egress = 0, errors = 0, excluded = 0;
   std::set<v1::Cause> causes;
   for (uint32_t seed = 1; seed <= 150; ++seed) {
     RandomFleet w(seed);
@@ -240,7 +248,11 @@ TEST(Fleet, IncrementalEqualsFullOnRandomFleets) {
         EXPECT_EQ(ctx.health[i].healthy, full.probes[i].healthy) << where;
         EXPECT_EQ(ctx.health[i].reason, full.probes[i].reason) << where;
         EXPECT_EQ(ctx.health[i].labels, full.probes[i].labels) << where;
+        EXPECT_EQ(ctx.health[i].ssh_egress_blocked, full.probes[i].ssh_egress_blocked) << where;
+        EXPECT_EQ(ctx.health[i].cannot_run_checks, full.probes[i].cannot_run_checks) << where;
         isolated += ctx.health[i].reason.find("own network") != std::string::npos;
+        egress += ctx.health[i].ssh_egress_blocked;
+        errors += ctx.health[i].cannot_run_checks;
       }
       // The evaluator's protocol: re-diagnose the targets whose results
       // changed or expired, every target when the fleet facts changed; the
@@ -253,6 +265,8 @@ TEST(Fleet, IncrementalEqualsFullOnRandomFleets) {
         Verdict fresh = DiagnoseTarget(t, ctx);
         ExpectSameVerdict(full.verdicts[i], fresh, where + " " + t.name);
         causes.insert(fresh.cause);
+        for (const Evidence& e : fresh.evidence)
+          excluded += e.role == v1::ROLE_EXCLUDED_PROBE_ERROR;
         if (all || redo.count(t.name)) {
           kept[t.name] = fresh;
         } else {
@@ -276,6 +290,9 @@ TEST(Fleet, IncrementalEqualsFullOnRandomFleets) {
   EXPECT_GT(blocked, 25);
   EXPECT_GT(expired, 50);
   EXPECT_GT(cached, 500);
+  EXPECT_GT(egress, 25);
+  EXPECT_GT(errors, 25);
+  EXPECT_GT(excluded, 100);
   for (v1::Cause c :
        {v1::CAUSE_OK, v1::CAUSE_SSH_REFUSED, v1::CAUSE_FIREWALL_BLOCK, v1::CAUSE_HOST_OFFLINE,
         v1::CAUSE_ISP_BLOCK, v1::CAUSE_SOURCE_BLOCK, v1::CAUSE_PARTIAL, v1::CAUSE_UNKNOWN}) {

@@ -10,6 +10,11 @@ std::vector<std::string> Remediation(v1::Cause cause) {
               "Check which port it listens on: ss -tlnp | grep ssh, and Port in "
               "/etc/ssh/sshd_config",
               "Check host firewall REJECT rules: nft list ruleset, iptables -S, ufw status"};
+    case v1::CAUSE_SSH_MOVED:
+      return {"If port 22 was intended: check Port and ListenAddress in /etc/ssh/sshd_config "
+              "(sshd -T | grep -i port) and restart sshd",
+              "With socket activation, check ListenStream: systemctl cat ssh.socket",
+              "Update firewall rules and jump-host configs that still point at the old port"};
     case v1::CAUSE_FIREWALL_BLOCK:
       return {"Check the host firewall for DROP/REJECT on the SSH port: ufw status, "
               "nft list ruleset, iptables -S",

@@ -8,28 +8,162 @@
 #include "common/words.h"
 
 namespace parallax::collector::diagnosis {
+
 namespace {
 
-std::string LivenessText(const v1::CheckResult& r) {
-  const v1::Liveness& l = r.liveness();
-  std::string out;
-  if (l.icmp_attempted()) {
-    out += l.icmp_reply()
-               ? "ping answers"
-               : "no ping reply" + (l.icmp_error().empty() ? "" : " (" + l.icmp_error() + ")");
+// Printable ASCII only (others as \xNN, backslashes and, when `quotes`,
+// double quotes escaped), cut with "..." at about `max_bytes`.
+std::string Escape(std::string_view text, size_t max_bytes, bool quotes) {
+  auto plain = [quotes](unsigned char c) {
+    return c >= 0x20 && c < 0x7f && !(quotes && (c == '"' || c == '\\'));
+  };
+  // The usual case (every evidence row of a failing verdict): nothing to do.
+  if (text.size() <= max_bytes &&
+      std::all_of(text.begin(), text.end(), [&](char c) { return plain(c); })) {
+    return std::string(text);
   }
-  for (const v1::PortProbe& p : l.ports()) {
-    if (!out.empty()) out += ", ";
-    out += "port " + std::to_string(p.port()) + " " +
-           (p.outcome() == v1::OUTCOME_OK ? std::string("open")
-                                          : std::string(OutcomeWord(p.outcome())));
+  static const char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(std::min(text.size(), max_bytes) + 8);
+  for (char ch : text) {
+    auto c = static_cast<unsigned char>(ch);
+    size_t width = plain(c) ? 1 : (c >= 0x20 && c < 0x7f) ? 2 : 4;
+    if (out.size() + width > max_bytes) {
+      out += "...";
+      break;
+    }
+    if (width == 1) {
+      out += static_cast<char>(c);
+    } else if (width == 2) {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else {
+      out += {'\\', 'x', kHex[c >> 4], kHex[c & 15]};
+    }
   }
   return out;
 }
 
+}  // namespace
+
+std::string Quote(std::string_view text, size_t max_bytes) {
+  return "\"" + Escape(text, max_bytes, true) + "\"";
+}
+
+namespace {
+
+// Text from a probe (an address, a description, a detail it composed):
+// printable and bounded, not quoted.
+std::string Safe(std::string_view text, size_t max_bytes = 64) {
+  return Escape(text, max_bytes, false);
+}
+
+std::string IcmpText(const v1::IcmpError& e) {
+  std::string what = e.description().empty()
+                         ? "type " + std::to_string(e.type()) + " code " + std::to_string(e.code())
+                         : Safe(e.description());
+  return "ICMP " + what + " from " + (e.sender().empty() ? "?" : Safe(e.sender())) +
+         (e.from_target() ? " (the target itself)" : "");
+}
+
+// The liveness evidence in words; only what answered when `answers_only`.
+std::string LivenessText(const v1::CheckResult& r, bool answers_only = false) {
+  if (!r.has_liveness()) return "";
+  const v1::Liveness& l = r.liveness();
+  std::string out;
+  auto add = [&out](const std::string& part) {
+    if (!out.empty()) out += ", ";
+    out += part;
+  };
+  if (answers_only) {
+    if (l.icmp_reply()) add("ping answers");
+    for (const v1::PortProbe& p : l.ports()) {
+      if (p.outcome() == v1::OUTCOME_OK) add("port " + std::to_string(p.port()) + " open");
+      if (p.outcome() == v1::OUTCOME_REFUSED) {
+        add("port " + std::to_string(p.port()) + " answers with a reset");
+      }
+    }
+    if (l.has_closed_port() && l.closed_port().outcome() == v1::OUTCOME_REFUSED) {
+      add("closed port " + std::to_string(l.closed_port().port()) + " answers with a reset");
+    }
+    if (l.has_ssh_icmp_error() && l.ssh_icmp_error().from_target()) {
+      add("the host sent " + IcmpText(l.ssh_icmp_error()));
+    }
+    return out;
+  }
+  if (l.has_ssh_icmp_error()) add("SSH connect failed with " + IcmpText(l.ssh_icmp_error()));
+  if (l.icmp_attempted()) {
+    add(l.icmp_reply()
+            ? "ping answers"
+            : "no ping reply" + (l.icmp_error().empty() ? "" : " (" + Safe(l.icmp_error()) + ")"));
+  }
+  for (const v1::PortProbe& p : l.ports()) {
+    add("port " + std::to_string(p.port()) + " " +
+        (p.outcome() == v1::OUTCOME_OK ? std::string("open")
+                                       : std::string(OutcomeWord(p.outcome()))));
+  }
+  if (l.has_closed_port()) {
+    const v1::PortProbe& p = l.closed_port();
+    add("closed port " + std::to_string(p.port()) + " " +
+        (p.outcome() == v1::OUTCOME_REFUSED ? std::string("answers with a reset (the host is up)")
+         : p.outcome() == v1::OUTCOME_OK    ? std::string("accepts a connection")
+                                            : std::string(OutcomeWord(p.outcome()))));
+  }
+  for (const v1::AltPortProbe& a : l.alt_ports()) {
+    add("port " + std::to_string(a.port()) + " " +
+        (a.outcome() == v1::OUTCOME_OK ? "answers " + Quote(a.identification(), 80)
+                                       : std::string(OutcomeWord(a.outcome()))));
+  }
+  return out;
+}
+
+// Up to three of the server's own lines, quoted, within ~120 bytes.
+std::string ServerWords(const v1::CheckResult& r) {
+  std::string out;
+  size_t room = 120;
+  for (int i = 0; i < r.pre_banner_size() && i < 3 && room > 8; ++i) {
+    std::string q = Quote(r.pre_banner(i), room);
+    room = q.size() >= room ? 0 : room - q.size();
+    out += (out.empty() ? "" : " / ") + q;
+  }
+  return out;
+}
+
+std::string ProtocolText(Protocol p) {
+  switch (p) {
+    case Protocol::kSsh1:
+      return "speaks SSH protocol 1 only (OpenSSH refuses it: \"Protocol major versions "
+             "differ\")";
+    case Protocol::kOtherSshVersion:
+      return "speaks an SSH version other than 2.0 or 1.99";
+    case Protocol::kRedis:
+      return "a Redis server (it answered with a RESP error)";
+    case Protocol::kHttp:
+      return "an HTTP server";
+    case Protocol::kHtml:
+      return "an HTTP server (it sent an HTML document)";
+    case Protocol::kTls:
+      return "a TLS service (it answered a TLS ClientHello)";
+    case Protocol::kSmtpOrFtp:
+      return "an SMTP or FTP server";
+    case Protocol::kPop3:
+      return "a POP3 server";
+    case Protocol::kImap:
+      return "an IMAP server";
+    case Protocol::kEcho:
+      return "something that echoes what it receives (it sent back the probe's own "
+             "identification line)";
+    case Protocol::kBinary:
+      return "a service that sends binary data";
+    case Protocol::kUnknown:
+      break;
+  }
+  return "";
+}
+
 std::string DetailOf(const v1::CheckResult& r) {
-  std::string d = r.outcome() == v1::OUTCOME_OK ? r.identification() : r.detail();
-  if (d.empty() && r.pre_banner_size() > 0) d = "server said: " + r.pre_banner(0);
+  std::string d = Safe(r.outcome() == v1::OUTCOME_OK ? r.identification() : r.detail(), 256);
+  if (r.pre_banner_size() > 0) d += (d.empty() ? "" : "; ") + ("server said: " + ServerWords(r));
   std::string live = LivenessText(r);
   if (!live.empty()) d += (d.empty() ? "" : "; ") + live;
   return d;
@@ -122,34 +256,77 @@ std::string Summary(const TargetInput& t, const FleetContext& ctx, const Classif
                                Plural(DistinctNetworks(c.rows, c.fail), "network");
       const v1::CheckResult& first = ResultOf(c, c.fail[0]);
       switch (c.cause) {
-        case v1::CAUSE_SSH_REFUSED:
+        case v1::CAUSE_SSH_REFUSED: {
           s = "Refused on " + where + " from every vantage point (" + from +
-              "): nothing accepts SSH there — sshd stopped, moved to another "
-              "port, or a firewall rejects it.";
+              "): the host answers with a TCP reset, so nothing listens there — sshd "
+              "stopped, or listens on another port or address.";
+          if (c.witness >= 0) {  // some, not all, found SSH elsewhere
+            const auto i = static_cast<uint32_t>(c.witness);
+            s += " (" + *c.rows[i].probe + " found SSH on port " +
+                 std::to_string(ResultOf(c, i).liveness().ssh_answered_on_port()) + ".)";
+          }
+          s += " A firewall rule can send resets too (reject with tcp reset): if sshd "
+               "runs, check the host's firewall.";
           break;
+        }
+        case v1::CAUSE_SSH_MOVED: {
+          const v1::CheckResult& w = ResultOf(c, static_cast<uint32_t>(c.witness));
+          std::string id;
+          for (const v1::AltPortProbe& a : w.liveness().alt_ports()) {
+            if (a.port() == c.moved_port && !a.identification().empty()) {
+              id = " (" + Quote(a.identification(), 80) + ")";
+            }
+          }
+          s = "sshd answers on " + std::to_string(c.moved_port) + ", not on " +
+              std::to_string(t.port) + ": " + where + " refuses from every vantage point (" + from +
+              ") while port " + std::to_string(c.moved_port) +
+              " answers with an SSH identification" + id + ".";
+          break;
+        }
         case v1::CAUSE_SSH_UNRESPONSIVE:
           s = "TCP connects on " + where + " from " + from +
-              ", but no SSH identification line comes back: sshd overloaded "
-              "(MaxStartups), a tarpit, or a middlebox.";
+              ", but no SSH identification line comes back";
+          if (c.answer == Answer::kServerWords) {
+            s += "; the server says " + ServerWords(ResultOf(c, static_cast<uint32_t>(c.witness))) +
+                 " before closing: sshd (or a wrapper in front of it) turns connections away "
+                 "(MaxStartups, a connection limit, TCP wrappers).";
+          } else {
+            s += ": sshd overloaded (MaxStartups), a tarpit, or a middlebox.";
+          }
           break;
-        case v1::CAUSE_NOT_SSH:
-          s = "Another protocol answers on " + where + " (" + from + ")" +
-              (first.detail().empty() ? "" : ": " + first.detail()) + ".";
+        case v1::CAUSE_NOT_SSH: {
+          std::string what = ProtocolText(c.protocol);
+          if (c.protocol == Protocol::kSsh1 || c.protocol == Protocol::kOtherSshVersion) {
+            s = "The server on " + where + " " + what + " (" + from + ")";
+          } else {
+            s = "Another protocol answers on " + where + " (" + from + ")" +
+                (what.empty() ? "" : ": " + what);
+          }
+          s += first.detail().empty() ? "." : " — " + Safe(first.detail(), 120) + ".";
           break;
+        }
         case v1::CAUSE_DNS_ERROR:
           s = "The name " + t.host + " does not resolve from " + from + ".";
           break;
         case v1::CAUSE_FIREWALL_BLOCK: {
-          uint32_t alive = c.fail[0];
-          for (uint32_t i : c.fail) {
-            if (AliveEvidence(ResultOf(c, i))) {
-              alive = i;
-              break;
-            }
+          const v1::CheckResult& w = ResultOf(c, static_cast<uint32_t>(c.witness));
+          if (c.answer == Answer::kIcmpRejectOnHost) {
+            s = "SSH on " + where + " is rejected by the host itself from " + from +
+                ": it "
+                "answers with " +
+                IcmpText(w.liveness().ssh_icmp_error()) +
+                " instead of a TCP reset — a REJECT rule in the host's firewall (nftables/"
+                "iptables reject), not a stopped sshd.";
+          } else if (c.answer == Answer::kIcmpProhibitedOnPath) {
+            const v1::IcmpError& e = w.liveness().ssh_icmp_error();
+            s = "SSH on " + where + " is rejected on the way from " + from + ": router " +
+                Safe(e.sender()) + " answers with ICMP " +
+                (e.description().empty() ? "administratively prohibited" : Safe(e.description())) +
+                " — a firewall at " + Safe(e.sender()) + " on the path, not the host.";
+          } else {
+            s = "SSH on " + where + " gets no answer from " + from + " while the host is up (" +
+                LivenessText(w, /*answers_only=*/true) + "): a firewall drops SSH.";
           }
-          s = "SSH on " + where + " is filtered from " + from +
-              " (no answer, or ICMP prohibited) while the host is up (" +
-              DetailOf(ResultOf(c, alive)) + "): a firewall drops or rejects SSH.";
           break;
         }
         default: {  // host_offline
@@ -158,6 +335,11 @@ std::string Summary(const TargetInput& t, const FleetContext& ctx, const Classif
           s = "Nothing answers from " + from + ": no SSH" +
               (tried ? ", no ping, no liveness port" : "") +
               " — the host is down or its address unreachable.";
+          if (c.answer == Answer::kGatewayHostUnreachable) {
+            const v1::IcmpError& e =
+                ResultOf(c, static_cast<uint32_t>(c.witness)).liveness().ssh_icmp_error();
+            s += " The gateway " + Safe(e.sender()) + " says so: " + IcmpText(e) + ".";
+          }
           if (!tried) {
             s += " (No liveness evidence was gathered: a firewall that drops "
                  "everything looks the same; enable ICMP or liveness_ports.)";
@@ -192,7 +374,7 @@ std::string Seconds(int64_t ms) {
   return buf;
 }
 
-std::string HealthReason(const ProbeFacts& f) {
+std::string HealthReason(const ProbeFacts& f, std::string_view error_detail) {
   switch (f.why) {
     case Unhealthy::kNo:
       return "";
@@ -204,6 +386,16 @@ std::string HealthReason(const ProbeFacts& f) {
       return "fails every target (" + std::to_string(f.fresh) +
              ") and no liveness check answers, while other probes reach them: its own "
              "network looks down";
+    case Unhealthy::kProbeErrors:
+      return "cannot run checks: " + std::to_string(f.probe_errors) + " of its " +
+             std::to_string(f.probe_errors + f.fresh) + " fresh checks ended in probe_error" +
+             (error_detail.empty() ? "" : " (" + Quote(error_detail, 120) + ")") +
+             "; a probe-side failure, never counted against a target";
+    case Unhealthy::kSshEgressBlocked:
+      return "cannot reach SSH on any of its " + std::to_string(f.fresh) +
+             " targets while other probes (in its own network too) reach them, and its "
+             "liveness checks answer: outbound SSH is filtered where it sits (an egress "
+             "firewall or proxy in front of this probe); its results are excluded";
   }
   return "";
 }
@@ -235,6 +427,12 @@ Verdict Word(const TargetInput& t, const FleetContext& ctx, const Classification
   if (c.cause == v1::CAUSE_ISP_BLOCK) v.blocked_networks = NetworksOf(c, c.aside);
   v.summary = Summary(t, ctx, c);
   v.remediation = Remediation(c.cause);
+  if (c.cause == v1::CAUSE_SSH_MOVED) {
+    const std::string moved = std::to_string(c.moved_port);
+    v.remediation.insert(v.remediation.begin(),
+                         "Connect with ssh -p " + moved + ", or set port: " + moved +
+                             " for this target in Parallax's config if the move is intended");
+  }
   return v;
 }
 

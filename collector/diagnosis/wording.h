@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "collector/diagnosis/classify.h"
 #include "collector/diagnosis/engine.h"
@@ -21,7 +22,14 @@ namespace parallax::collector::diagnosis {
 Verdict Word(const TargetInput& target, const FleetContext& context, const Classification& c);
 
 // Why a probe is unhealthy, in words ("" when healthy).
-std::string HealthReason(const ProbeFacts& facts);
+// `error_detail`: for kProbeErrors, the detail of one of its probe_error
+// results (raw; quoted and bounded here).
+std::string HealthReason(const ProbeFacts& facts, std::string_view error_detail = {});
+
+// `text` in double quotes, printable ASCII only (others as \xNN, quotes and
+// backslashes escaped), cut with "..." to at most about `max_bytes`: safe for
+// a terminal, a log or /metrics. For what probes and servers send.
+std::string Quote(std::string_view text, size_t max_bytes);
 
 // A duration for people: "0.3 s", "12 s", "4 min 5 s".
 std::string Seconds(int64_t ms);
