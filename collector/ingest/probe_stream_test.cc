@@ -277,7 +277,9 @@ TEST_F(ProbeStreamTest, FlowControlStopsReadingWhileBatchesWaitForCommit) {
   ASSERT_TRUE(WaitUntil([&] { return store_.pending() == 2; }));
   std::this_thread::sleep_for(milliseconds(100));
   EXPECT_EQ(store_.pending(), 2u) << "read beyond max_outstanding_batches";
-  store_.CommitPending();
+  // Exactly the two waiting: committing them lets the stream read the next two,
+  // which a plain CommitPending() could commit too before we look.
+  EXPECT_EQ(store_.CommitPending(2), 2u);
   ASSERT_TRUE(WaitUntil([&] { return store_.pending() == 2; }));
   store_.CommitPending();
   ASSERT_TRUE(WaitUntil([&] { return c->last_ack() == 4; }));

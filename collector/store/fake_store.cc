@@ -185,9 +185,9 @@ Status FakeStore::ListIncidents(const std::string& target, bool open_only, size_
   return Status::Ok();
 }
 
-size_t FakeStore::CommitPending() {
+size_t FakeStore::CommitPending(size_t max) {
   size_t n = 0;
-  while (true) {
+  while (n < max) {
     std::function<void()> op;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -198,6 +198,7 @@ size_t FakeStore::CommitPending() {
     op();
     ++n;
   }
+  return n;
 }
 
 size_t FakeStore::pending() const {

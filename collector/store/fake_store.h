@@ -14,6 +14,7 @@
 // without the internal lock held.
 #pragma once
 
+#include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
@@ -49,7 +50,10 @@ class FakeStore : public Store {
                        std::vector<IncidentRecord>* out) override;
 
   // Applies every queued write; returns how many submissions it applied.
-  size_t CommitPending();
+  // Applies queued operations in order until the queue is empty, or after
+  // `max` of them (operations queued by the callbacks meanwhile count too,
+  // unless `max` stops first). Returns how many it applied.
+  size_t CommitPending(size_t max = SIZE_MAX);
   size_t pending() const;
   // The next `n` result submissions fail with `status`.
   void FailNextCommits(int n, Status status);
