@@ -68,7 +68,9 @@ nlohmann::json Cluster::CliJson(const std::vector<std::string>& args,
   argv.insert(argv.end(), tls_args.begin(), tls_args.end());
   argv.insert(argv.end(), args.begin(), args.end());
   CommandResult r = RunCommand(argv);
-  if (r.exit_code != 0) {
+  // Exit 1 means "something shown is failing" (docs/CLI.md): the JSON is the
+  // answer all the same. 2 is a usage or connection error.
+  if (r.exit_code != 0 && r.exit_code != 1) {
     last_cli_error_ = "exit " + std::to_string(r.exit_code) + ": " + r.err;
     return nlohmann::json();
   }
