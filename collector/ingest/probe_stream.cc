@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <functional>
 #include <mutex>
 
 #include "collector/auth/hello_check.h"
@@ -68,9 +69,19 @@ class ProbeStream::Link : public StreamLink {
     }
     stream_->StartRead(&stream_->in_);
   }
-  void BatchSubmitted() {
+  // Runs `submit` (which must only queue, never block or call back into this
+  // Link synchronously) and counts the batch as outstanding, unless the stream
+  // is closing: then returns false and submits nothing. Under the lock, so a
+  // Close() from another thread (a newer stream of the probe replacing this
+  // one, then asking the store for its Welcome's committed seq) either
+  // happens after the batch is queued or prevents it: an old stream never
+  // queues results behind the new stream's resume point.
+  bool SubmitUnlessClosing(const std::function<void()>& submit) {
     std::lock_guard<std::mutex> lock(mu_);
+    if (stream_ == nullptr || finishing_) return false;
     ++outstanding_;
+    submit();
+    return true;
   }
   void BatchCommitted() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -245,8 +256,7 @@ void ProbeStream::HandleResults(v1::ResultBatch* batch) {
       // probe (or its clock) can make a result look older, never fresher.
       r->set_received_unix_ms(received);
       r->set_collector_started_unix_ms(
-          clock_.known() ? std::min(received, clock_.ToCollector(r->started_unix_ms()))
-                         : received);
+          clock_.known() ? std::min(received, clock_.ToCollector(r->started_unix_ms())) : received);
       results.push_back(std::move(*r));
       continue;
     }
@@ -268,34 +278,41 @@ void ProbeStream::HandleResults(v1::ResultBatch* batch) {
   if (unassigned > 0) deps_->metrics->CountRejected("unassigned", unassigned);
   deps_->state->ProbeSeen(probe_, received);
 
-  link_->BatchSubmitted();
   const IngestDeps* deps = deps_;
   std::shared_ptr<Link> link = link_;
   std::string probe = probe_;
-  deps_->store->SubmitResults(
-      probe_, boot_id_, std::move(results),
-      [deps, link, probe, batch_max_seq](const CommitInfo& info) {
-        if (info.status.ok()) {
-          // The last `stored` results (sorted by seq) are new; the rest were
-          // duplicates of stored ones and must not count twice.
-          const std::vector<v1::CheckResult>& all = *info.results;
-          std::span<const v1::CheckResult> stored(
-              all.end() - std::min<size_t>(all.size(), info.stored), all.end());
-          deps->state->UpdateResults(probe, stored);
-          deps->metrics->ObserveResults(probe, stored);
-          deps->metrics->CountIngest(info.stored, info.duplicates);
-          v1::CollectorMessage ack;
-          ack.mutable_ack()->set_seq(std::max(info.committed_seq, batch_max_seq));
-          ack.mutable_ack()->set_collector_unix_ms(deps->now_ms());
-          link->Send(ack);
-        } else {
-          Logf(LogLevel::kError, "storing results of probe %s failed: %s", probe.c_str(),
-               info.status.ToString().c_str());
-          link->Close(grpc::StatusCode::UNAVAILABLE,
-                      "collector storage failed; reconnect and resend: " + info.status.message());
-        }
-        link->BatchCommitted();
-      });
+  const bool submitted = link_->SubmitUnlessClosing([&] {
+    deps_->store->SubmitResults(
+        probe_, boot_id_, std::move(results),
+        [deps, link, probe, batch_max_seq](const CommitInfo& info) {
+          if (info.status.ok()) {
+            // The last `stored` results (sorted by seq) are new; the rest were
+            // duplicates of stored ones and must not count twice.
+            const std::vector<v1::CheckResult>& all = *info.results;
+            std::span<const v1::CheckResult> stored(
+                all.end() - std::min<size_t>(all.size(), info.stored), all.end());
+            deps->state->UpdateResults(probe, stored);
+            deps->metrics->ObserveResults(probe, stored);
+            deps->metrics->CountIngest(info.stored, info.duplicates);
+            v1::CollectorMessage ack;
+            ack.mutable_ack()->set_seq(std::max(info.committed_seq, batch_max_seq));
+            ack.mutable_ack()->set_collector_unix_ms(deps->now_ms());
+            link->Send(ack);
+          } else {
+            Logf(LogLevel::kError, "storing results of probe %s failed: %s", probe.c_str(),
+                 info.status.ToString().c_str());
+            link->Close(grpc::StatusCode::UNAVAILABLE,
+                        "collector storage failed; reconnect and resend: " + info.status.message());
+          }
+          link->BatchCommitted();
+        });
+  });
+  if (!submitted) {
+    // Closing (replaced, cancelled or failed): the probe resends these on its
+    // next stream, from that stream's Welcome. Nothing to count: not stored,
+    // not acknowledged, not lost.
+    return;
+  }
   link_->ReadMore();
 }
 

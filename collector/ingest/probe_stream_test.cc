@@ -10,6 +10,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <map>
 #include <thread>
 
 #include "collector/store/fake_store.h"
@@ -28,6 +29,40 @@ bool WaitUntil(const std::function<bool()>& pred, milliseconds timeout = millise
   }
   return pred();
 }
+
+// FakeStore that records, per (probe, boot), the order of CommittedSeq()
+// calls (one per Welcome) and result submissions.
+class OrderingStore : public FakeStore {
+ public:
+  void SubmitResults(const std::string& probe, const std::string& boot_id,
+                     std::vector<v1::CheckResult> results, CommitCallback done) override {
+    {
+      std::lock_guard<std::mutex> lock(log_mu_);
+      Counts& c = counts_[probe + "/" + boot_id];
+      if (c.welcomes >= 2) ++c.after_second_welcome;
+    }
+    FakeStore::SubmitResults(probe, boot_id, std::move(results), std::move(done));
+  }
+  uint64_t CommittedSeq(const std::string& probe, const std::string& boot_id) const override {
+    {
+      std::lock_guard<std::mutex> lock(log_mu_);
+      ++counts_[probe + "/" + boot_id].welcomes;
+    }
+    return FakeStore::CommittedSeq(probe, boot_id);
+  }
+  int SubmissionsAfterSecondWelcome(const std::string& probe, const std::string& boot_id) const {
+    std::lock_guard<std::mutex> lock(log_mu_);
+    return counts_[probe + "/" + boot_id].after_second_welcome;
+  }
+
+ private:
+  struct Counts {
+    int welcomes = 0;
+    int after_second_welcome = 0;
+  };
+  mutable std::mutex log_mu_;
+  mutable std::map<std::string, Counts> counts_;
+};
 
 class ProbeStreamTest : public ::testing::Test {
  protected:
@@ -142,7 +177,7 @@ class ProbeStreamTest : public ::testing::Test {
 
   std::atomic<int64_t> now_{kNow};
   ConfigSnapshot snapshot_;
-  FakeStore store_;
+  OrderingStore store_;
   LiveState state_;
   Metrics metrics_;
   StreamHub hub_;
@@ -267,6 +302,51 @@ TEST_F(ProbeStreamTest, ANewStreamOfTheSameProbeReplacesTheOld) {
   EXPECT_EQ(hub_.size(), 1u);
   EXPECT_EQ(state_.Snapshot().probes["p1"].boot_id, "b2");
   EXPECT_TRUE(state_.Snapshot().probes["p1"].connected);
+}
+
+// A replaced stream must not queue results behind the new stream's Welcome
+// (after a failed commit the store accepts what is queued after the Welcome's
+// CommittedSeq wherever it starts, past a gap). The old stream of boot bN
+// keeps reading and submitting (commits run continuously) while a new stream
+// of the same boot says hello; only the old one writes results, so any
+// submission of the boot after the new stream's CommittedSeq came from the
+// replaced stream. Repeated, to hit the window where the old stream's read
+// completes while the new one is being welcomed.
+TEST_F(ProbeStreamTest, AReplacedStreamSubmitsNothingAfterTheNewWelcome) {
+  std::atomic<bool> stop_commits{false};
+  std::thread committer([&] {
+    while (!stop_commits) {
+      store_.CommitPending();
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  });
+  for (int round = 0; round < 20; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    const std::string boot = "b" + std::to_string(round);
+    auto a = Connect("p1", boot, kNow);
+    ASSERT_TRUE(WaitUntil([&] { return a->count() >= 2; }));
+    std::atomic<bool> stop{false};
+    std::thread writer([&] {
+      for (uint64_t seq = 1; seq <= 2000 && !stop; ++seq) {
+        if (!a->stream->Write(Batch(seq, 1, kNow))) break;
+      }
+    });
+    ASSERT_TRUE(WaitUntil([&] { return a->acks() >= 3; }));
+    auto b = Connect("p1", boot, kNow);
+    ASSERT_TRUE(WaitUntil([&] { return b->count() >= 2; }));
+    ASSERT_TRUE(WaitUntil([&] { return a->done.load(); }));
+    stop = true;
+    writer.join();
+    EXPECT_EQ(a->status.error_code(), grpc::StatusCode::ABORTED);
+    std::this_thread::sleep_for(milliseconds(5));
+    EXPECT_EQ(store_.SubmissionsAfterSecondWelcome("p1", boot), 0)
+        << "the replaced stream queued results behind the new stream's resume point";
+    b.reset();
+    a.reset();
+    ASSERT_TRUE(WaitUntil([&] { return hub_.size() == 0; }));
+  }
+  stop_commits = true;
+  committer.join();
 }
 
 TEST_F(ProbeStreamTest, FlowControlStopsReadingWhileBatchesWaitForCommit) {

@@ -18,7 +18,10 @@
 //    later submission of those boots until either one starts at or below
 //    committed seq + 1 (it continues what is stored) or a new stream asked
 //    CommittedSeq() (the Welcome): the high-water mark never passes a result
-//    that is not stored.
+//    that is not stored. A probe whose spool overflowed declares the lost
+//    range in ResultBatch.dropped_through; the store does not need it: the
+//    gap is accepted like any other outside a failed transaction, and after
+//    one from the probe's next stream (its Welcome), never on the failed one.
 //  - SQLITE_BUSY/LOCKED (another process holds the write lock, e.g. a backup)
 //    is waited for by SQLite for `busy_timeout`, then the transaction is
 //    retried with backoff until `busy_retry` has passed, then it fails.

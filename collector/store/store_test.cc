@@ -658,6 +658,41 @@ TEST_F(StoreTest, AfterAFailureAContiguousResendOrANewStreamIsAccepted) {
   EXPECT_EQ(after_gap.committed_seq, 12u);
 }
 
+// A probe whose spool overflowed during an outage sends its next batch with
+// ResultBatch.dropped_through (issue 14): the results up to there are gone
+// for good. The store does not see that field; it never needs to: outside a
+// failed transaction gaps are accepted anyway, and after one a batch that
+// starts past the gap is refused on the failed stream (the mark never passes
+// an unstored result) and accepted from the probe's next stream, whose
+// Welcome asked CommittedSeq() first.
+TEST_F(StoreTest, ADeclaredSpoolGapAfterAFailedTransactionIsAcceptedFromTheNextStream) {
+  options_.busy_timeout = std::chrono::milliseconds(50);
+  options_.busy_retry = std::chrono::milliseconds(0);
+  OpenStore();
+  ASSERT_EQ(Submit("p1", "b", Seqs(1, 2)).stored, 2);
+  RawDb raw(options_.path);
+  ASSERT_EQ(raw.Exec("BEGIN EXCLUSIVE"), SQLITE_OK);
+  EXPECT_FALSE(Submit("p1", "b", Seqs(3, 5)).status.ok());
+  ASSERT_EQ(raw.Exec("ROLLBACK"), SQLITE_OK);
+  // The probe dropped 3..9 (dropped_through = 9); still on the failed stream,
+  // a batch starting at 10 is refused and the mark stays at 2.
+  CommitInfo same_stream = Submit("p1", "b", Seqs(10, 12));
+  EXPECT_FALSE(same_stream.status.ok());
+  EXPECT_EQ(same_stream.committed_seq, 2u);
+  EXPECT_EQ(raw.Int("SELECT max_seq FROM probe_boots WHERE boot_id = 'b'"), 2);
+  // The next stream: Welcome says 2; the probe sends 10.. (dropped_through 9).
+  EXPECT_EQ(store_->CommittedSeq("p1", "b"), 2u);
+  CommitInfo next_stream = Submit("p1", "b", Seqs(10, 12));
+  ASSERT_TRUE(next_stream.status.ok()) << next_stream.status.ToString();
+  EXPECT_EQ(next_stream.stored, 3);
+  EXPECT_EQ(next_stream.committed_seq, 12u);
+  EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM results"), 5);  // 1, 2, 10, 11, 12
+  EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM results WHERE seq BETWEEN 3 AND 9"), 0);
+  EXPECT_EQ(raw.Int("SELECT max_seq FROM probe_boots WHERE boot_id = 'b'"), 12);
+  // Healed: later gaps on this stream are accepted as before the failure.
+  EXPECT_EQ(Submit("p1", "b", Seqs(20, 21)).stored, 2);
+}
+
 TEST_F(StoreTest, BusyIsRetriedWithBackoffUntilTheLockIsReleased) {
   options_.busy_timeout = std::chrono::milliseconds(50);
   options_.busy_retry = std::chrono::seconds(20);
