@@ -21,12 +21,12 @@ class Parser {
 
   Status Parse(const YAML::Node& root, Config* c) {
     if (root.IsNull()) return Status::Ok();  // an empty file: every default
-    Status s = f_.CheckKeys(root, "",
-                            {"listen", "metrics_listen", "tls", "storage", "interval", "timeout",
-                             "liveness_ports", "diagnosis", "targets", "probes", "revoked", "metrics",
-                             "max_receive_message_bytes", "alt_ports", "closed_port",
-                             "path_max_hops", "path_budget"},
-                            {"targets"});
+    Status s = f_.CheckKeys(
+        root, "",
+        {"listen", "metrics_listen", "tls", "storage", "interval", "timeout", "liveness_ports",
+         "diagnosis", "targets", "probes", "revoked", "metrics", "max_receive_message_bytes",
+         "alt_ports", "closed_port", "path_max_hops", "path_budget", "max_probes"},
+        {"targets"});
     if (!s.ok()) return s;
     if (root["listen"] && !(s = Listen(root["listen"], "listen", &c->listen)).ok()) return s;
     if (root["metrics_listen"] &&
@@ -37,6 +37,10 @@ class Parser {
         !(s = f_.Int(root["max_receive_message_bytes"], "max_receive_message_bytes", 1 << 20,
                      int64_t{1} << 30, &c->max_receive_message_bytes))
              .ok()) {
+      return s;
+    }
+    if (root["max_probes"] &&
+        !(s = f_.Int(root["max_probes"], "max_probes", 1, 1'000'000, &c->max_probes)).ok()) {
       return s;
     }
     if (root["tls"] && !(s = Tls(root["tls"], &c->tls)).ok()) return s;

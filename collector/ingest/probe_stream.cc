@@ -186,14 +186,26 @@ void ProbeStream::HandleHello(const v1::Hello& hello) {
     link_->Close(grpc::StatusCode::PERMISSION_DENIED, st.message());
     return;
   }
+  std::map<std::string, std::string> labels(hello.labels().begin(), hello.labels().end());
+  link_->set_labels(labels);
+  std::shared_ptr<StreamLink> old;
+  const int64_t max_probes = deps_->config().config->max_probes;
+  if (!deps_->hub->RegisterWithin(hello.probe_name(), link_, static_cast<size_t>(max_probes),
+                                  &old)) {
+    const std::string why = "probe \"" + hello.probe_name() + "\" refused: max_probes (" +
+                            std::to_string(max_probes) +
+                            ") probes are connected already; raise max_probes in the "
+                            "collector config";
+    Logf(LogLevel::kWarning, "probe stream from %s refused: %s", link_->peer().c_str(),
+         why.c_str());
+    deps_->metrics->CountStreamEvent("refused");
+    link_->Close(grpc::StatusCode::RESOURCE_EXHAUSTED, why);
+    return;
+  }
   hello_done_ = true;
   probe_ = hello.probe_name();
   boot_id_ = hello.boot_id();
-  std::map<std::string, std::string> labels(hello.labels().begin(), hello.labels().end());
-  link_->set_labels(labels);
   int64_t now = deps_->now_ms();
-
-  std::shared_ptr<StreamLink> old = deps_->hub->Register(probe_, link_);
   registered_ = true;
   if (deps_->certs != nullptr) deps_->certs->Set(probe_, peer_identity_);
   if (old) {
@@ -245,8 +257,7 @@ void ProbeStream::HandleResults(v1::ResultBatch* batch) {
       // probe (or its clock) can make a result look older, never fresher.
       r->set_received_unix_ms(received);
       r->set_collector_started_unix_ms(
-          clock_.known() ? std::min(received, clock_.ToCollector(r->started_unix_ms()))
-                         : received);
+          clock_.known() ? std::min(received, clock_.ToCollector(r->started_unix_ms())) : received);
       results.push_back(std::move(*r));
       continue;
     }

@@ -298,6 +298,34 @@ TEST_F(ProbeStreamTest, AFailedCommitClosesTheStreamWithoutAck) {
   EXPECT_TRUE(state_.CopyTargetResults("t1").empty());
 }
 
+TEST_F(ProbeStreamTest, ProbesBeyondMaxProbesAreRefusedButKnownOnesReconnect) {
+  auto config = std::make_shared<Config>(*snapshot_.config);
+  config->max_probes = 2;
+  snapshot_ = {config, 2};
+  auto a = Connect("p1", "b1", kNow);
+  auto b = Connect("p2", "b1", kNow);
+  ASSERT_TRUE(WaitUntil([&] { return a->count() >= 2 && b->count() >= 2; }));
+  auto c = Connect("p3", "b1", kNow);
+  ASSERT_TRUE(WaitUntil([&] { return c->done.load(); }));
+  EXPECT_EQ(c->status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(c->status.error_message().find("max_probes (2)"), std::string::npos)
+      << c->status.error_message();
+  EXPECT_EQ(c->count(), 0u);
+  EXPECT_EQ(hub_.size(), 2u);
+  EXPECT_EQ(state_.Snapshot().probes.count("p3"), 0u);
+  // A connected probe reconnecting replaces its own stream: always accepted.
+  auto a2 = Connect("p1", "b2", kNow);
+  ASSERT_TRUE(WaitUntil([&] { return a2->count() >= 2; }));
+  ASSERT_TRUE(WaitUntil([&] { return a->done.load(); }));
+  EXPECT_EQ(a->status.error_code(), grpc::StatusCode::ABORTED);
+  // Once one disconnects, a new probe fits.
+  b.reset();
+  ASSERT_TRUE(WaitUntil([&] { return hub_.size() == 1; }));
+  auto d = Connect("p3", "b1", kNow);
+  ASSERT_TRUE(WaitUntil([&] { return d->count() >= 2; }));
+  EXPECT_EQ(hub_.size(), 2u);
+}
+
 TEST_F(ProbeStreamTest, FirstMessageMustBeAHello) {
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
