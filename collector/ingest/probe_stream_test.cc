@@ -326,6 +326,48 @@ TEST_F(ProbeStreamTest, ProbesBeyondMaxProbesAreRefusedButKnownOnesReconnect) {
   EXPECT_EQ(hub_.size(), 2u);
 }
 
+TEST_F(ProbeStreamTest, HelloLabelsAreBoundedInCountLengthAndCharset) {
+  auto hello_status = [&](const std::map<std::string, std::string>& labels) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    auto stream = stub_->Connect(&ctx);
+    v1::ProbeMessage m;
+    m.mutable_hello()->set_probe_name("p1");
+    m.mutable_hello()->set_boot_id("b1");
+    m.mutable_hello()->mutable_labels()->insert(labels.begin(), labels.end());
+    EXPECT_TRUE(stream->Write(m));
+    stream->WritesDone();
+    v1::CollectorMessage in;
+    while (stream->Read(&in)) {
+    }
+    return stream->Finish();
+  };
+  std::map<std::string, std::string> many;
+  for (int i = 0; i < 33; ++i) many["k" + std::to_string(i)] = "v";
+  grpc::Status st = hello_status(many);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("33 labels, at most 32"), std::string::npos)
+      << st.error_message();
+  for (const std::string& key :
+       {std::string("net-work"), std::string("1st"), std::string("__name__"), std::string("a.b"),
+        std::string(65, 'k')}) {
+    st = hello_status({{key, "v"}});
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << key;
+    EXPECT_NE(st.error_message().find("hello.labels key"), std::string::npos) << st.error_message();
+  }
+  st = hello_status({{"site", std::string(257, 'v')}});
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("257 bytes, at most 256"), std::string::npos)
+      << st.error_message();
+  EXPECT_EQ(hub_.size(), 0u);
+  // At the limits: accepted.
+  std::map<std::string, std::string> edge;
+  for (int i = 0; i < 31; ++i) edge["k" + std::to_string(i)] = "v";
+  edge[std::string("_") + std::string(63, 'K')] = std::string(256, 'v');
+  st = hello_status(edge);
+  EXPECT_TRUE(st.ok()) << st.error_message();
+}
+
 TEST_F(ProbeStreamTest, FirstMessageMustBeAHello) {
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
