@@ -21,12 +21,28 @@ class Parser {
 
   Status Parse(const YAML::Node& root, Config* c) {
     if (root.IsNull()) return Status::Ok();  // an empty file: every default
-    Status s = f_.CheckKeys(
-        root, "",
-        {"listen", "metrics_listen", "tls", "storage", "interval", "timeout", "liveness_ports",
-         "diagnosis", "targets", "probes", "revoked", "metrics", "max_receive_message_bytes",
-         "alt_ports", "closed_port", "path_max_hops", "path_budget", "max_probes"},
-        {"targets"});
+    Status s = f_.CheckKeys(root, "",
+                            {"listen",
+                             "metrics_listen",
+                             "tls",
+                             "storage",
+                             "interval",
+                             "timeout",
+                             "liveness_ports",
+                             "diagnosis",
+                             "targets",
+                             "probes",
+                             "revoked",
+                             "metrics",
+                             "max_receive_message_bytes",
+                             "alt_ports",
+                             "closed_port",
+                             "path_max_hops",
+                             "path_budget",
+                             "max_probes",
+                             "stream_results_per_second",
+                             "stream_results_burst"},
+                            {"targets"});
     if (!s.ok()) return s;
     if (root["listen"] && !(s = Listen(root["listen"], "listen", &c->listen)).ok()) return s;
     if (root["metrics_listen"] &&
@@ -41,6 +57,18 @@ class Parser {
     }
     if (root["max_probes"] &&
         !(s = f_.Int(root["max_probes"], "max_probes", 1, 1'000'000, &c->max_probes)).ok()) {
+      return s;
+    }
+    if (root["stream_results_per_second"] &&
+        !(s = f_.Int(root["stream_results_per_second"], "stream_results_per_second", 0, 10'000'000,
+                     &c->stream_results_per_second))
+             .ok()) {
+      return s;
+    }
+    if (root["stream_results_burst"] &&
+        !(s = f_.Int(root["stream_results_burst"], "stream_results_burst", 1, 100'000'000,
+                     &c->stream_results_burst))
+             .ok()) {
       return s;
     }
     if (root["tls"] && !(s = Tls(root["tls"], &c->tls)).ok()) return s;

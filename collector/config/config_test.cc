@@ -166,6 +166,12 @@ TEST(ConfigTest, MaxProbesIsBounded) {
   Status s = ParseConfig("max_probes: 0\n", "c.yaml", &c);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("max_probes"), std::string::npos) << s.message();
+  Config r = MustParse("stream_results_per_second: 0\nstream_results_burst: 5\n");
+  EXPECT_EQ(r.stream_results_per_second, 0);
+  EXPECT_EQ(r.stream_results_burst, 5);
+  s = ParseConfig("stream_results_burst: 0\n", "c.yaml", &c);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("stream_results_burst"), std::string::npos) << s.message();
 }
 
 TEST(ConfigTest, EmptyDocumentGivesDefaults) {
@@ -175,6 +181,8 @@ TEST(ConfigTest, EmptyDocumentGivesDefaults) {
   EXPECT_EQ(c.metrics_listen, "127.0.0.1:9420");
   EXPECT_EQ(c.max_receive_message_bytes, 4 << 20);
   EXPECT_EQ(c.max_probes, 1000);
+  EXPECT_EQ(c.stream_results_per_second, 10000);
+  EXPECT_EQ(c.stream_results_burst, 20000);
   EXPECT_EQ(c.storage.path, d.storage.path);
   EXPECT_EQ(c.storage.retention, std::chrono::hours(24 * 14));
   EXPECT_EQ(c.interval, std::chrono::seconds(10));

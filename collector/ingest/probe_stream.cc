@@ -1,6 +1,9 @@
 #include "collector/ingest/probe_stream.h"
 
+#include <grpcpp/alarm.h>
+
 #include <algorithm>
+#include <chrono>
 #include <deque>
 #include <mutex>
 
@@ -61,12 +64,32 @@ class ProbeStream::Link : public StreamLink {
   // wait for commit (then BatchCommitted starts it).
   void ReadMore() {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stream_ == nullptr || finishing_) return;
+    if (stream_ == nullptr || finishing_ || throttled_) return;
     if (outstanding_ >= max_outstanding_) {
       paused_ = true;
       return;
     }
     stream_->StartRead(&stream_->in_);
+  }
+  // Pauses reading for `ms` (the per-stream result rate limit), then reads
+  // on as ReadMore would. `self` is this link (the alarm holds it weakly).
+  void PauseFor(int64_t ms, const std::shared_ptr<Link>& self) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stream_ == nullptr || finishing_) return;
+    throttled_ = true;
+    std::weak_ptr<Link> weak = self;
+    // A fresh alarm each pause (the last one has fired: no read ran before).
+    alarm_ = std::make_unique<grpc::Alarm>();
+    alarm_->Set(std::chrono::system_clock::now() + std::chrono::milliseconds(ms),
+                [weak](bool fired) {
+                  std::shared_ptr<Link> link = weak.lock();
+                  if (link == nullptr) return;
+                  {
+                    std::lock_guard<std::mutex> lock(link->mu_);
+                    link->throttled_ = false;
+                  }
+                  if (fired) link->ReadMore();
+                });
   }
   void BatchSubmitted() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -75,14 +98,19 @@ class ProbeStream::Link : public StreamLink {
   void BatchCommitted() {
     std::lock_guard<std::mutex> lock(mu_);
     --outstanding_;
-    if (paused_ && stream_ != nullptr && !finishing_) {
+    if (paused_ && !throttled_ && stream_ != nullptr && !finishing_) {
       paused_ = false;
       stream_->StartRead(&stream_->in_);
     }
   }
   void Detach() {
-    std::lock_guard<std::mutex> lock(mu_);
-    stream_ = nullptr;
+    std::unique_ptr<grpc::Alarm> alarm;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stream_ = nullptr;
+      alarm = std::move(alarm_);
+    }
+    if (alarm != nullptr) alarm->Cancel();  // outside the lock: the callback may run at once
   }
 
  private:
@@ -109,6 +137,8 @@ class ProbeStream::Link : public StreamLink {
   bool finishing_ = false;
   bool finish_called_ = false;
   bool paused_ = false;
+  bool throttled_ = false;  // waiting for the rate limit's alarm
+  std::unique_ptr<grpc::Alarm> alarm_;
   int outstanding_ = 0;
   grpc::Status status_;
 };
@@ -203,6 +233,10 @@ void ProbeStream::HandleHello(const v1::Hello& hello) {
     return;
   }
   hello_done_ = true;
+  {
+    const Config& config = *deps_->config().config;
+    rate_limit_.emplace(config.stream_results_per_second, config.stream_results_burst);
+  }
   probe_ = hello.probe_name();
   boot_id_ = hello.boot_id();
   int64_t now = deps_->now_ms();
@@ -307,6 +341,12 @@ void ProbeStream::HandleResults(v1::ResultBatch* batch) {
         }
         link->BatchCommitted();
       });
+  const int64_t wait_ms = rate_limit_->Take(batch->results_size(), received);
+  if (wait_ms > 0) {
+    deps_->metrics->CountThrottled(probe_);
+    link_->PauseFor(wait_ms, link_);
+    return;
+  }
   link_->ReadMore();
 }
 

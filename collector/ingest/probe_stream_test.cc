@@ -368,6 +368,41 @@ TEST_F(ProbeStreamTest, HelloLabelsAreBoundedInCountLengthAndCharset) {
   EXPECT_TRUE(st.ok()) << st.error_message();
 }
 
+TEST_F(ProbeStreamTest, TheResultRateLimitPausesReadsAndCountsButDropsNothing) {
+  auto config = std::make_shared<Config>(*snapshot_.config);
+  config->stream_results_per_second = 10;
+  config->stream_results_burst = 10;
+  snapshot_ = {config, 2};
+  deps_.max_outstanding_batches = 100;
+  auto throttled = [&] {
+    double n = 0;
+    for (const auto& family : metrics_.registry()->Collect()) {
+      if (family.name != "parallax_ingest_throttled_total") continue;
+      for (const auto& m : family.metric) n += m.counter.value;
+    }
+    return n;
+  };
+  auto c = Connect("p1", "b1", kNow);
+  ASSERT_TRUE(WaitUntil([&] { return c->count() >= 2; }));
+  store_.CommitPending();
+  // The burst (10 results) passes; the simulated clock stands still, so the
+  // next batch puts the stream 20 results (2 s) in debt: it is stored and
+  // acknowledged, but the batch after it waits for the pause.
+  ASSERT_TRUE(c->stream->Write(Batch(1, 10, kNow)));
+  ASSERT_TRUE(c->stream->Write(Batch(11, 20, kNow)));
+  ASSERT_TRUE(c->stream->Write(Batch(31, 1, kNow)));
+  ASSERT_TRUE(WaitUntil([&] { return store_.pending() == 2; }));
+  store_.CommitPending();
+  ASSERT_TRUE(WaitUntil([&] { return c->last_ack() == 30; }));
+  EXPECT_EQ(throttled(), 1);
+  EXPECT_EQ(store_.pending(), 0u) << "read while throttled";
+  // After the pause the third batch is read, stored and acknowledged.
+  ASSERT_TRUE(WaitUntil([&] { return store_.pending() == 1; }, milliseconds(6000)));
+  store_.CommitPending();
+  ASSERT_TRUE(WaitUntil([&] { return c->last_ack() == 31; }));
+  EXPECT_EQ(store_.AllResults().size(), 31u);
+}
+
 TEST_F(ProbeStreamTest, FirstMessageMustBeAHello) {
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
