@@ -86,6 +86,15 @@ struct Config {
   // The largest gRPC message the collector accepts (a probe's batch of
   // results); probes size their batches well below it (--max-batch-bytes).
   int64_t max_receive_message_bytes = 4 << 20;
+  // The most probes connected at once: a Hello from a further probe name is
+  // refused with RESOURCE_EXHAUSTED; a connected probe reconnecting (which
+  // replaces its own stream) is always accepted.
+  int64_t max_probes = 1000;
+  // Per probe stream: results accepted per second on average, and in one
+  // burst. Beyond them the stream's reads pause (gRPC flow control pushes
+  // back on the probe; nothing read is dropped). 0 per second: unlimited.
+  int64_t stream_results_per_second = 10000;
+  int64_t stream_results_burst = 20000;
   TlsConfig tls;
   StorageConfig storage;
   DiagnosisConfig diagnosis;

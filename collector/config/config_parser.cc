@@ -22,10 +22,26 @@ class Parser {
   Status Parse(const YAML::Node& root, Config* c) {
     if (root.IsNull()) return Status::Ok();  // an empty file: every default
     Status s = f_.CheckKeys(root, "",
-                            {"listen", "metrics_listen", "tls", "storage", "interval", "timeout",
-                             "liveness_ports", "diagnosis", "targets", "probes", "revoked", "metrics",
-                             "max_receive_message_bytes", "alt_ports", "closed_port",
-                             "path_max_hops", "path_budget"},
+                            {"listen",
+                             "metrics_listen",
+                             "tls",
+                             "storage",
+                             "interval",
+                             "timeout",
+                             "liveness_ports",
+                             "diagnosis",
+                             "targets",
+                             "probes",
+                             "revoked",
+                             "metrics",
+                             "max_receive_message_bytes",
+                             "alt_ports",
+                             "closed_port",
+                             "path_max_hops",
+                             "path_budget",
+                             "max_probes",
+                             "stream_results_per_second",
+                             "stream_results_burst"},
                             {"targets"});
     if (!s.ok()) return s;
     if (root["listen"] && !(s = Listen(root["listen"], "listen", &c->listen)).ok()) return s;
@@ -36,6 +52,22 @@ class Parser {
     if (root["max_receive_message_bytes"] &&
         !(s = f_.Int(root["max_receive_message_bytes"], "max_receive_message_bytes", 1 << 20,
                      int64_t{1} << 30, &c->max_receive_message_bytes))
+             .ok()) {
+      return s;
+    }
+    if (root["max_probes"] &&
+        !(s = f_.Int(root["max_probes"], "max_probes", 1, 1'000'000, &c->max_probes)).ok()) {
+      return s;
+    }
+    if (root["stream_results_per_second"] &&
+        !(s = f_.Int(root["stream_results_per_second"], "stream_results_per_second", 0, 10'000'000,
+                     &c->stream_results_per_second))
+             .ok()) {
+      return s;
+    }
+    if (root["stream_results_burst"] &&
+        !(s = f_.Int(root["stream_results_burst"], "stream_results_burst", 1, 100'000'000,
+                     &c->stream_results_burst))
              .ok()) {
       return s;
     }

@@ -160,12 +160,29 @@ TEST(ConfigTest, MaxReceiveMessageBytes) {
   EXPECT_NE(s.message().find("max_receive_message_bytes"), std::string::npos) << s.message();
 }
 
+TEST(ConfigTest, MaxProbesIsBounded) {
+  EXPECT_EQ(MustParse("max_probes: 5\n").max_probes, 5);
+  Config c;
+  Status s = ParseConfig("max_probes: 0\n", "c.yaml", &c);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("max_probes"), std::string::npos) << s.message();
+  Config r = MustParse("stream_results_per_second: 0\nstream_results_burst: 5\n");
+  EXPECT_EQ(r.stream_results_per_second, 0);
+  EXPECT_EQ(r.stream_results_burst, 5);
+  s = ParseConfig("stream_results_burst: 0\n", "c.yaml", &c);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("stream_results_burst"), std::string::npos) << s.message();
+}
+
 TEST(ConfigTest, EmptyDocumentGivesDefaults) {
   Config c = MustParse("");
   Config d;
   EXPECT_EQ(c.listen, "127.0.0.1:7420");
   EXPECT_EQ(c.metrics_listen, "127.0.0.1:9420");
   EXPECT_EQ(c.max_receive_message_bytes, 4 << 20);
+  EXPECT_EQ(c.max_probes, 1000);
+  EXPECT_EQ(c.stream_results_per_second, 10000);
+  EXPECT_EQ(c.stream_results_burst, 20000);
   EXPECT_EQ(c.storage.path, d.storage.path);
   EXPECT_EQ(c.storage.retention, std::chrono::hours(24 * 14));
   EXPECT_EQ(c.interval, std::chrono::seconds(10));
@@ -315,9 +332,9 @@ TEST(ConfigTest, NestingLimitHasAPlainMessage) {
   Config c;
   Status s = ParseConfig("interval: 30s # " + std::string(100, '[') + "\n", "x", &c);
   EXPECT_TRUE(s.ok()) << s.ToString();
-  s = ParseConfig("targets:\n  - name: a\n    host: h\n    labels: {note: \"" +
-                      std::string(100, '{') + "\"}\n",
-                  "x", &c);
+  s = ParseConfig(
+      "targets:\n  - name: a\n    host: h\n    labels: {note: \"" + std::string(100, '{') + "\"}\n",
+      "x", &c);
   EXPECT_TRUE(s.ok()) << s.ToString();
 }
 

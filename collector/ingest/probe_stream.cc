@@ -1,6 +1,9 @@
 #include "collector/ingest/probe_stream.h"
 
+#include <grpcpp/alarm.h>
+
 #include <algorithm>
+#include <chrono>
 #include <deque>
 #include <functional>
 #include <mutex>
@@ -62,12 +65,32 @@ class ProbeStream::Link : public StreamLink {
   // wait for commit (then BatchCommitted starts it).
   void ReadMore() {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stream_ == nullptr || finishing_) return;
+    if (stream_ == nullptr || finishing_ || throttled_) return;
     if (outstanding_ >= max_outstanding_) {
       paused_ = true;
       return;
     }
     stream_->StartRead(&stream_->in_);
+  }
+  // Pauses reading for `ms` (the per-stream result rate limit), then reads
+  // on as ReadMore would. `self` is this link (the alarm holds it weakly).
+  void PauseFor(int64_t ms, const std::shared_ptr<Link>& self) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stream_ == nullptr || finishing_) return;
+    throttled_ = true;
+    std::weak_ptr<Link> weak = self;
+    // A fresh alarm each pause (the last one has fired: no read ran before).
+    alarm_ = std::make_unique<grpc::Alarm>();
+    alarm_->Set(std::chrono::system_clock::now() + std::chrono::milliseconds(ms),
+                [weak](bool fired) {
+                  std::shared_ptr<Link> link = weak.lock();
+                  if (link == nullptr) return;
+                  {
+                    std::lock_guard<std::mutex> lock(link->mu_);
+                    link->throttled_ = false;
+                  }
+                  if (fired) link->ReadMore();
+                });
   }
   // Runs `submit` (which must only queue, never block or call back into this
   // Link synchronously) and counts the batch as outstanding, unless the stream
@@ -86,14 +109,19 @@ class ProbeStream::Link : public StreamLink {
   void BatchCommitted() {
     std::lock_guard<std::mutex> lock(mu_);
     --outstanding_;
-    if (paused_ && stream_ != nullptr && !finishing_) {
+    if (paused_ && !throttled_ && stream_ != nullptr && !finishing_) {
       paused_ = false;
       stream_->StartRead(&stream_->in_);
     }
   }
   void Detach() {
-    std::lock_guard<std::mutex> lock(mu_);
-    stream_ = nullptr;
+    std::unique_ptr<grpc::Alarm> alarm;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stream_ = nullptr;
+      alarm = std::move(alarm_);
+    }
+    if (alarm != nullptr) alarm->Cancel();  // outside the lock: the callback may run at once
   }
 
  private:
@@ -120,6 +148,8 @@ class ProbeStream::Link : public StreamLink {
   bool finishing_ = false;
   bool finish_called_ = false;
   bool paused_ = false;
+  bool throttled_ = false;  // waiting for the rate limit's alarm
+  std::unique_ptr<grpc::Alarm> alarm_;
   int outstanding_ = 0;
   grpc::Status status_;
 };
@@ -197,14 +227,30 @@ void ProbeStream::HandleHello(const v1::Hello& hello) {
     link_->Close(grpc::StatusCode::PERMISSION_DENIED, st.message());
     return;
   }
-  hello_done_ = true;
-  probe_ = hello.probe_name();
-  boot_id_ = hello.boot_id();
   std::map<std::string, std::string> labels(hello.labels().begin(), hello.labels().end());
   link_->set_labels(labels);
+  std::shared_ptr<StreamLink> old;
+  const int64_t max_probes = deps_->config().config->max_probes;
+  if (!deps_->hub->RegisterWithin(hello.probe_name(), link_, static_cast<size_t>(max_probes),
+                                  &old)) {
+    const std::string why = "probe \"" + hello.probe_name() + "\" refused: max_probes (" +
+                            std::to_string(max_probes) +
+                            ") probes are connected already; raise max_probes in the "
+                            "collector config";
+    Logf(LogLevel::kWarning, "probe stream from %s refused: %s", link_->peer().c_str(),
+         why.c_str());
+    deps_->metrics->CountStreamEvent("refused");
+    link_->Close(grpc::StatusCode::RESOURCE_EXHAUSTED, why);
+    return;
+  }
+  hello_done_ = true;
+  {
+    const Config& config = *deps_->config().config;
+    rate_limit_.emplace(config.stream_results_per_second, config.stream_results_burst);
+  }
+  probe_ = hello.probe_name();
+  boot_id_ = hello.boot_id();
   int64_t now = deps_->now_ms();
-
-  std::shared_ptr<StreamLink> old = deps_->hub->Register(probe_, link_);
   registered_ = true;
   if (deps_->certs != nullptr) deps_->certs->Set(probe_, peer_identity_);
   if (old) {
@@ -311,6 +357,12 @@ void ProbeStream::HandleResults(v1::ResultBatch* batch) {
     // Closing (replaced, cancelled or failed): the probe resends these on its
     // next stream, from that stream's Welcome. Nothing to count: not stored,
     // not acknowledged, not lost.
+    return;
+  }
+  const int64_t wait_ms = rate_limit_->Take(batch->results_size(), received);
+  if (wait_ms > 0) {
+    deps_->metrics->CountThrottled(probe_);
+    link_->PauseFor(wait_ms, link_);
     return;
   }
   link_->ReadMore();

@@ -4,13 +4,16 @@
 // Life: StartRead in the constructor; the first message must be a valid Hello
 // whose name is the client certificate's identity (collector/auth; refused
 // with PERMISSION_DENIED otherwise, so a stream only ever replaces one of the
-// same identity) and whose pinned labels match the config (registers the probe in the StreamHub, answers Welcome with the highest seq
-// already committed for its boot, then the probe's Assignment). Result batches
-// are validated and submitted to the Store; the Ack is sent from the store's
-// commit callback, so a probe never sees an ack before its results are in
-// SQLite. At most `max_outstanding_batches` batches per stream wait for commit:
-// beyond that the stream stops reading (gRPC flow control pushes back on the
-// probe) until a commit frees a slot.
+// same identity) and whose pinned labels match the config (registers the probe in the StreamHub,
+// answers Welcome with the highest seq already committed for its boot, then the probe's
+// Assignment). Result batches are validated and submitted to the Store; the Ack is sent from the
+// store's commit callback, so a probe never sees an ack before its results are in SQLite. At most
+// `max_outstanding_batches` batches per stream wait for commit: beyond that the stream stops
+// reading (gRPC flow control pushes back on the probe) until a commit frees a slot. Likewise each
+// stream may deliver at most `stream_results_per_second` results on average (`stream_results_burst`
+// at once, ResultRateLimit): beyond that its reads pause until the debt is
+// repaid, counted in parallax_ingest_throttled_total{probe}. Nothing read is
+// ever dropped.
 //
 // Time: the collector's clock decides. Every result is stamped at arrival with
 // received_unix_ms (now) and collector_started_unix_ms = min(now, started -
@@ -30,14 +33,16 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "collector/auth/peer_identity.h"
 #include "collector/auth/revocation.h"
 #include "collector/ingest/assigned_targets.h"
 #include "collector/ingest/assignment.h"
-#include "collector/ingest/policy_reports.h"
 #include "collector/ingest/clock_offset.h"
+#include "collector/ingest/policy_reports.h"
+#include "collector/ingest/rate_limit.h"
 #include "collector/ingest/stream_hub.h"
 #include "collector/metrics/metrics.h"
 #include "collector/state/live_state.h"
@@ -51,7 +56,7 @@ struct IngestDeps {
   LiveState* state = nullptr;
   Metrics* metrics = nullptr;
   StreamHub* hub = nullptr;
-  StreamCertificates* certs = nullptr;  // optional: certificates of live streams
+  StreamCertificates* certs = nullptr;      // optional: certificates of live streams
   PolicyReports* policy_reports = nullptr;  // optional: probes' target policy refusals
   std::function<ConfigSnapshot()> config;
   std::function<int64_t()> now_ms;  // wall clock, ms since the epoch
@@ -86,7 +91,8 @@ class ProbeStream : public grpc::ServerBidiReactor<v1::ProbeMessage, v1::Collect
   int64_t last_reject_log_ms_ = 0;
   PeerIdentity peer_identity_;  // from the client certificate (collector/auth)
   AssignedTargets assigned_;
-  ClockOffset clock_;  // reactions of one stream never run at once
+  ClockOffset clock_;                          // reactions of one stream never run at once
+  std::optional<ResultRateLimit> rate_limit_;  // set at the Hello
   bool clock_published_ = false;
   int64_t clock_published_ms_ = 0;
 };

@@ -380,6 +380,111 @@ TEST_F(ProbeStreamTest, AFailedCommitClosesTheStreamWithoutAck) {
   EXPECT_TRUE(state_.CopyTargetResults("t1").empty());
 }
 
+TEST_F(ProbeStreamTest, ProbesBeyondMaxProbesAreRefusedButKnownOnesReconnect) {
+  auto config = std::make_shared<Config>(*snapshot_.config);
+  config->max_probes = 2;
+  snapshot_ = {config, 2};
+  auto a = Connect("p1", "b1", kNow);
+  auto b = Connect("p2", "b1", kNow);
+  ASSERT_TRUE(WaitUntil([&] { return a->count() >= 2 && b->count() >= 2; }));
+  auto c = Connect("p3", "b1", kNow);
+  ASSERT_TRUE(WaitUntil([&] { return c->done.load(); }));
+  EXPECT_EQ(c->status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(c->status.error_message().find("max_probes (2)"), std::string::npos)
+      << c->status.error_message();
+  EXPECT_EQ(c->count(), 0u);
+  EXPECT_EQ(hub_.size(), 2u);
+  EXPECT_EQ(state_.Snapshot().probes.count("p3"), 0u);
+  // A connected probe reconnecting replaces its own stream: always accepted.
+  auto a2 = Connect("p1", "b2", kNow);
+  ASSERT_TRUE(WaitUntil([&] { return a2->count() >= 2; }));
+  ASSERT_TRUE(WaitUntil([&] { return a->done.load(); }));
+  EXPECT_EQ(a->status.error_code(), grpc::StatusCode::ABORTED);
+  // Once one disconnects, a new probe fits.
+  b.reset();
+  ASSERT_TRUE(WaitUntil([&] { return hub_.size() == 1; }));
+  auto d = Connect("p3", "b1", kNow);
+  ASSERT_TRUE(WaitUntil([&] { return d->count() >= 2; }));
+  EXPECT_EQ(hub_.size(), 2u);
+}
+
+TEST_F(ProbeStreamTest, HelloLabelsAreBoundedInCountLengthAndCharset) {
+  auto hello_status = [&](const std::map<std::string, std::string>& labels) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    auto stream = stub_->Connect(&ctx);
+    v1::ProbeMessage m;
+    m.mutable_hello()->set_probe_name("p1");
+    m.mutable_hello()->set_boot_id("b1");
+    m.mutable_hello()->mutable_labels()->insert(labels.begin(), labels.end());
+    EXPECT_TRUE(stream->Write(m));
+    stream->WritesDone();
+    v1::CollectorMessage in;
+    while (stream->Read(&in)) {
+    }
+    return stream->Finish();
+  };
+  std::map<std::string, std::string> many;
+  for (int i = 0; i < 33; ++i) many["k" + std::to_string(i)] = "v";
+  grpc::Status st = hello_status(many);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("33 labels, at most 32"), std::string::npos)
+      << st.error_message();
+  for (const std::string& key :
+       {std::string("net-work"), std::string("1st"), std::string("__name__"), std::string("a.b"),
+        std::string(65, 'k')}) {
+    st = hello_status({{key, "v"}});
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << key;
+    EXPECT_NE(st.error_message().find("hello.labels key"), std::string::npos) << st.error_message();
+  }
+  st = hello_status({{"site", std::string(257, 'v')}});
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("257 bytes, at most 256"), std::string::npos)
+      << st.error_message();
+  EXPECT_EQ(hub_.size(), 0u);
+  // At the limits: accepted.
+  std::map<std::string, std::string> edge;
+  for (int i = 0; i < 31; ++i) edge["k" + std::to_string(i)] = "v";
+  edge[std::string("_") + std::string(63, 'K')] = std::string(256, 'v');
+  st = hello_status(edge);
+  EXPECT_TRUE(st.ok()) << st.error_message();
+}
+
+TEST_F(ProbeStreamTest, TheResultRateLimitPausesReadsAndCountsButDropsNothing) {
+  auto config = std::make_shared<Config>(*snapshot_.config);
+  config->stream_results_per_second = 10;
+  config->stream_results_burst = 10;
+  snapshot_ = {config, 2};
+  deps_.max_outstanding_batches = 100;
+  auto throttled = [&] {
+    double n = 0;
+    for (const auto& family : metrics_.registry()->Collect()) {
+      if (family.name != "parallax_ingest_throttled_total") continue;
+      for (const auto& m : family.metric) n += m.counter.value;
+    }
+    return n;
+  };
+  auto c = Connect("p1", "b1", kNow);
+  ASSERT_TRUE(WaitUntil([&] { return c->count() >= 2; }));
+  store_.CommitPending();
+  // The burst (10 results) passes; the simulated clock stands still, so the
+  // next batch puts the stream 20 results (2 s) in debt: it is stored and
+  // acknowledged, but the batch after it waits for the pause.
+  ASSERT_TRUE(c->stream->Write(Batch(1, 10, kNow)));
+  ASSERT_TRUE(c->stream->Write(Batch(11, 20, kNow)));
+  ASSERT_TRUE(c->stream->Write(Batch(31, 1, kNow)));
+  ASSERT_TRUE(WaitUntil([&] { return store_.pending() == 2; }));
+  store_.CommitPending();
+  ASSERT_TRUE(WaitUntil([&] { return c->last_ack() == 30; }));
+  EXPECT_EQ(throttled(), 1);
+  EXPECT_EQ(store_.pending(), 0u) << "read while throttled";
+  // After the pause the third batch is read, stored and acknowledged.
+  ASSERT_TRUE(WaitUntil([&] { return store_.pending() == 1; }, milliseconds(6000)));
+  store_.CommitPending();
+  ASSERT_TRUE(WaitUntil([&] { return c->last_ack() == 31; }));
+  EXPECT_EQ(store_.AllResults().size(), 31u);
+}
+
 TEST_F(ProbeStreamTest, FirstMessageMustBeAHello) {
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));

@@ -11,6 +11,21 @@ std::shared_ptr<StreamLink> StreamHub::Register(const std::string& probe,
   return old;
 }
 
+bool StreamHub::RegisterWithin(const std::string& probe, std::shared_ptr<StreamLink> link,
+                               size_t max_probes, std::shared_ptr<StreamLink>* replaced) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = streams_.find(probe);
+  if (it == streams_.end()) {
+    if (streams_.size() >= max_probes) return false;
+    streams_.emplace(probe, std::move(link));
+    replaced->reset();
+    return true;
+  }
+  *replaced = std::move(it->second);
+  it->second = std::move(link);
+  return true;
+}
+
 bool StreamHub::Unregister(const std::string& probe, const StreamLink* link) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = streams_.find(probe);

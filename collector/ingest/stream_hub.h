@@ -35,6 +35,11 @@ class StreamHub {
  public:
   // Registers `link` for `probe`; returns the link it replaced, or nullptr.
   std::shared_ptr<StreamLink> Register(const std::string& probe, std::shared_ptr<StreamLink> link);
+  // Like Register, but refuses (returns false, registers nothing) when
+  // `probe` is not connected already and `max_probes` probes are: the check
+  // and the registration are one step, so concurrent Hellos cannot overshoot.
+  bool RegisterWithin(const std::string& probe, std::shared_ptr<StreamLink> link, size_t max_probes,
+                      std::shared_ptr<StreamLink>* replaced);
   // Removes `probe` only if `link` is still the registered one; returns
   // whether it was.
   bool Unregister(const std::string& probe, const StreamLink* link);

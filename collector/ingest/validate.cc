@@ -34,6 +34,26 @@ Status CheckName(const std::string& field, const std::string& value, size_t max,
   return Status::Ok();
 }
 
+// A Prometheus label name: [a-zA-Z_][a-zA-Z0-9_]*, and not "__..." (reserved
+// for Prometheus' internal labels), at most kMaxLabelKeyBytes.
+Status CheckLabelKey(const std::string& key) {
+  if (key.empty() || key.size() > kMaxLabelKeyBytes) {
+    return Status::InvalidArgument("hello.labels key " + Quote(key) + ": must be 1.." +
+                                   std::to_string(kMaxLabelKeyBytes) + " bytes");
+  }
+  bool ok = !(key[0] >= '0' && key[0] <= '9') && key.rfind("__", 0) != 0;
+  for (char c : key) {
+    ok = ok &&
+         ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_');
+  }
+  if (!ok) {
+    return Status::InvalidArgument(
+        "hello.labels key " + Quote(key) +
+        ": must be a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with \"__\")");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status ValidateHello(const v1::Hello& hello) {
@@ -43,15 +63,17 @@ Status ValidateHello(const v1::Hello& hello) {
     return Status::InvalidArgument("hello.boot_id: " + Quote(hello.boot_id()) +
                                    " must be 1..64 characters");
   }
-  if (hello.labels_size() > 32) {
+  if (hello.labels_size() > kMaxLabels) {
     return Status::InvalidArgument("hello.labels: " + std::to_string(hello.labels_size()) +
-                                   " labels, at most 32 allowed");
+                                   " labels, at most " + std::to_string(kMaxLabels) + " allowed");
   }
   for (const auto& [key, value] : hello.labels()) {
-    st = CheckName("hello.labels key", key, 64, false);
+    st = CheckLabelKey(key);
     if (!st.ok()) return st;
-    if (value.size() > 128) {
-      return Status::InvalidArgument("hello.labels[" + key + "]: value longer than 128 characters");
+    if (value.size() > kMaxLabelValueBytes) {
+      return Status::InvalidArgument("hello.labels[" + key + "]: value of " +
+                                     std::to_string(value.size()) + " bytes, at most " +
+                                     std::to_string(kMaxLabelValueBytes));
     }
     if (!IsSafeText(value)) {
       return Status::InvalidArgument("hello.labels[" + key + "]: value \"" +

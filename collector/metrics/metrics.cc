@@ -47,6 +47,11 @@ Metrics::Metrics()
                          .Name("parallax_ingest_streams_total")
                          .Help("Probe streams by event: opened, replaced, rejected")
                          .Register(*registry_)),
+      throttled_(BuildCounter()
+                     .Name("parallax_ingest_throttled_total")
+                     .Help("Times a probe stream's reads paused for the per-stream result "
+                           "rate limit (stream_results_per_second)")
+                     .Register(*registry_)),
       reloads_(BuildCounter()
                    .Name("parallax_config_reloads_total")
                    .Help("Configuration reloads by result")
@@ -179,9 +184,9 @@ void Metrics::ObserveResults(const std::string& probe, std::span<const v1::Check
     s.by_outcome[o]->Increment();
     // Results may arrive out of order after a resend: gauges follow the newest.
     // On the collector's clock (see LiveState's ResultTimeMs).
-    double started = (r.collector_started_unix_ms() != 0 ? r.collector_started_unix_ms()
-                                                         : r.started_unix_ms()) /
-                     1000.0;
+    double started =
+        (r.collector_started_unix_ms() != 0 ? r.collector_started_unix_ms() : r.started_unix_ms()) /
+        1000.0;
     if (started < s.last_check->Value()) continue;
     s.last_check->Set(started);
     s.up->Set(r.outcome() == v1::OUTCOME_OK ? 1 : 0);
@@ -241,6 +246,10 @@ void Metrics::CountRejected(const std::string& reason, int n) {
 
 void Metrics::CountStreamEvent(const std::string& event) {
   stream_events_.Add({{"event", event}}).Increment();
+}
+
+void Metrics::CountThrottled(const std::string& probe) {
+  throttled_.Add({{"probe", probe}}).Increment();
 }
 
 void Metrics::CountReload(bool ok) { reloads_.Add({{"result", ok ? "ok" : "error"}}).Increment(); }

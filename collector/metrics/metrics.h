@@ -54,6 +54,9 @@ class Metrics {
   void CountRejected(const std::string& reason, int n);
   void ObserveCommit(double seconds) { commit_seconds_.Observe(seconds); }
   void CountStreamEvent(const std::string& event);  // "opened", "replaced", "rejected"
+  // parallax_ingest_throttled_total{probe}: times a stream's reads paused
+  // for the per-stream result rate limit.
+  void CountThrottled(const std::string& probe);
   void SetConfigGeneration(uint64_t g) { config_generation_.Set(static_cast<double>(g)); }
   void CountReload(bool ok);
   // Drops the per-pair series of targets not in `keep`.
@@ -92,6 +95,7 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>& probe_info_;
   prometheus::Family<prometheus::Counter>& ingest_results_;
   prometheus::Family<prometheus::Counter>& stream_events_;
+  prometheus::Family<prometheus::Counter>& throttled_;
   prometheus::Family<prometheus::Counter>& reloads_;
   prometheus::Family<prometheus::Gauge>& target_up_;
   prometheus::Family<prometheus::Gauge>& target_cause_;
