@@ -64,6 +64,17 @@ Metrics::Metrics()
                          .Name("parallax_probe_healthy")
                          .Help("1 if the probe is connected, fresh and can see the world")
                          .Register(*registry_)),
+      probe_egress_blocked_(BuildGauge()
+                                .Name("parallax_probe_ssh_egress_blocked")
+                                .Help("1 if the probe fails SSH to every target others reach "
+                                      "while answers come back to it (an egress filter in "
+                                      "front of the probe)")
+                                .Register(*registry_)),
+      probe_cannot_run_(BuildGauge()
+                            .Name("parallax_probe_cannot_run_checks")
+                            .Help("1 if most of the probe's results are probe_error (it cannot "
+                                  "run its checks)")
+                            .Register(*registry_)),
       network_blocked_(BuildGauge()
                            .Name("parallax_network_ssh_blocked")
                            .Help("1 if the network's probes fail SSH to every target others "
@@ -179,9 +190,9 @@ void Metrics::ObserveResults(const std::string& probe, std::span<const v1::Check
     s.by_outcome[o]->Increment();
     // Results may arrive out of order after a resend: gauges follow the newest.
     // On the collector's clock (see LiveState's ResultTimeMs).
-    double started = (r.collector_started_unix_ms() != 0 ? r.collector_started_unix_ms()
-                                                         : r.started_unix_ms()) /
-                     1000.0;
+    double started =
+        (r.collector_started_unix_ms() != 0 ? r.collector_started_unix_ms() : r.started_unix_ms()) /
+        1000.0;
     if (started < s.last_check->Value()) continue;
     s.last_check->Set(started);
     s.up->Set(r.outcome() == v1::OUTCOME_OK ? 1 : 0);
@@ -258,6 +269,12 @@ void Metrics::SetTargetCause(const std::string& target, v1::Cause cause) {
 
 void Metrics::SetProbeHealthy(const std::string& probe, bool healthy) {
   probe_healthy_.Add({{"probe", probe}}).Set(healthy ? 1 : 0);
+}
+
+void Metrics::SetProbeFacts(const std::string& probe, bool ssh_egress_blocked,
+                            bool cannot_run_checks) {
+  probe_egress_blocked_.Add({{"probe", probe}}).Set(ssh_egress_blocked ? 1 : 0);
+  probe_cannot_run_.Add({{"probe", probe}}).Set(cannot_run_checks ? 1 : 0);
 }
 
 void Metrics::SetNetworkBlocked(const std::string& network, bool blocked) {

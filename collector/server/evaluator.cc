@@ -12,9 +12,8 @@ bool IsFailure(v1::Cause c) {
   return c != v1::CAUSE_OK && c != v1::CAUSE_UNKNOWN && c != v1::CAUSE_UNSPECIFIED;
 }
 
-void ToProto(const diagnosis::Verdict& v, const std::string& host, uint32_t port,
-             int64_t since_ms, int64_t now_ms, const std::map<std::string, ProbeState>& probes,
-             v1::Verdict* out) {
+void ToProto(const diagnosis::Verdict& v, const std::string& host, uint32_t port, int64_t since_ms,
+             int64_t now_ms, const std::map<std::string, ProbeState>& probes, v1::Verdict* out) {
   out->set_target(v.target);
   out->set_host(host);
   out->set_port(port);
@@ -27,7 +26,8 @@ void ToProto(const diagnosis::Verdict& v, const std::string& host, uint32_t port
     v1::EvidenceItem* item = out->add_evidence();
     item->set_probe(e.probe);
     auto p = probes.find(e.probe);
-    if (p != probes.end()) item->mutable_labels()->insert(p->second.labels.begin(), p->second.labels.end());
+    if (p != probes.end())
+      item->mutable_labels()->insert(p->second.labels.begin(), p->second.labels.end());
     item->set_network(e.network);
     item->set_outcome(e.outcome);
     item->set_connect_ms(e.connect_ms);
@@ -140,13 +140,15 @@ void Evaluator::EvaluateOnce() {
     hysteresis_required_ = config.diagnosis.hysteresis;
     auto next = std::make_unique<diagnosis::Hysteresis>(hysteresis_required_);
     if (hysteresis_) {
-      for (const auto& [target, s] : hysteresis_->stable()) next->Seed(target, s.verdict.cause, s.since_ms);
+      for (const auto& [target, s] : hysteresis_->stable())
+        next->Seed(target, s.verdict.cause, s.since_ms);
     } else {
       std::vector<IncidentRecord> open;
       if (store_->ListIncidents("", true, 100000, &open).ok()) {
         for (const IncidentRecord& i : open) {
           open_incidents_[i.target] = static_cast<v1::Cause>(i.cause);
-          next->Seed(i.target, static_cast<v1::Cause>(i.cause), i.changes.empty() ? i.opened_ms : i.changes.back().at_ms);
+          next->Seed(i.target, static_cast<v1::Cause>(i.cause),
+                     i.changes.empty() ? i.opened_ms : i.changes.back().at_ms);
         }
       }
     }
@@ -242,6 +244,7 @@ void Evaluator::EvaluateOnce() {
   }
   for (const diagnosis::ProbeHealth& p : out.probes) {
     metrics_->SetProbeHealthy(p.probe, p.healthy);
+    metrics_->SetProbeFacts(p.probe, p.ssh_egress_blocked, p.cannot_run_checks);
     auto [pit, inserted] = probe_health_published_.try_emplace(p.probe, p.healthy);
     if (!inserted && pit->second != p.healthy) {
       Logf(p.healthy ? LogLevel::kInfo : LogLevel::kWarning, "probe %s %s%s", p.probe.c_str(),

@@ -4,6 +4,7 @@
 #include "collector/server/evaluator.h"
 
 #include <gtest/gtest.h>
+#include <prometheus/text_serializer.h>
 
 #include "collector/store/fake_store.h"
 
@@ -112,6 +113,29 @@ TEST_F(EvaluatorTest, HysteresisThenIncidentOpenChangeClose) {
   inc = Incidents();
   ASSERT_EQ(inc.size(), 1u);
   EXPECT_EQ(inc[0].closed_ms, now_);
+  EXPECT_EQ(Cause(*e), v1::CAUSE_OK);
+}
+
+// The diagnosis' per-probe facts reach /metrics: a probe whose checks all
+// fail with probe_error is exported as cannot_run_checks (and unhealthy),
+// the other one not; neither is egress-blocked.
+TEST_F(EvaluatorTest, ProbeFactsArePublishedAsMetrics) {
+  auto e = MakeEvaluator();
+  Connect("p1", "a");
+  Connect("p2", "b");
+  for (int i = 0; i < 2; ++i) {
+    now_ += 1000;
+    Result("p1", v1::OUTCOME_PROBE_ERROR, now_ - 100, now_ - 100);
+    Result("p2", v1::OUTCOME_OK, now_ - 100, now_ - 100);
+    e->EvaluateOnce();
+  }
+  std::string text = prometheus::TextSerializer().Serialize(metrics_.registry()->Collect());
+  EXPECT_NE(text.find(R"(parallax_probe_cannot_run_checks{probe="p1"} 1)"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find(R"(parallax_probe_cannot_run_checks{probe="p2"} 0)"), std::string::npos);
+  EXPECT_NE(text.find(R"(parallax_probe_ssh_egress_blocked{probe="p1"} 0)"), std::string::npos);
+  EXPECT_NE(text.find(R"(parallax_probe_ssh_egress_blocked{probe="p2"} 0)"), std::string::npos);
+  EXPECT_NE(text.find(R"(parallax_probe_healthy{probe="p1"} 0)"), std::string::npos);
   EXPECT_EQ(Cause(*e), v1::CAUSE_OK);
 }
 
