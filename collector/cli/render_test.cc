@@ -56,6 +56,25 @@ TEST(RenderTest, StatusTableHasTargetsAsRowsAndProbesAsColumns) {
   EXPECT_NE(StatusTable(Sample(), true).find("\033[32m"), std::string::npos);
 }
 
+// ssh_moved is a warning (SSH answers, on another port): yellow, not red,
+// in the status table's cause column and the explain headline.
+TEST(RenderTest, SshMovedIsYellowNotRed) {
+  v1::StatusResponse resp = Sample();
+  resp.mutable_targets(0)->set_cause(v1::CAUSE_SSH_MOVED);
+  std::string table = StatusTable(resp, true);
+  EXPECT_NE(table.find("\033[33mssh_moved"), std::string::npos) << table;
+  resp.mutable_targets(0)->set_cause(v1::CAUSE_SSH_REFUSED);
+  EXPECT_NE(StatusTable(resp, true).find("\033[31mssh_refused"), std::string::npos);
+  v1::Verdict v;
+  v.set_target("web1");
+  v.set_cause(v1::CAUSE_SSH_MOVED);
+  v.set_summary("sshd answers on 2222, not on 22");
+  std::string text = ExplainText(v, 0, true);
+  EXPECT_NE(text.find("\033[33m"), std::string::npos) << text;
+  EXPECT_EQ(text.find("\033[31m"), std::string::npos) << text;
+  EXPECT_NE(ExplainText(v, 0, false).find("SSH MOVED"), std::string::npos);
+}
+
 TEST(RenderTest, HistoryShowsWhatTheServerSaid) {
   v1::HistoryResponse resp;
   resp.set_target("web1");
@@ -75,7 +94,9 @@ TEST(RenderTest, HistoryShowsWhatTheServerSaid) {
 // Untrusted text from servers and probes: a C1 CSI banner, an OSC title
 // label, a bidi override and a raw C1 byte render inert in every view.
 TEST(RenderTest, EveryViewEscapesControlAndBidiCharacters) {
-  const std::string banner = "SSH-2.0-x\xc2\x9b" "2J";
+  const std::string banner =
+      "SSH-2.0-x\xc2\x9b"
+      "2J";
   const std::string label = "\x1b]0;PWNED\a";
   auto clean = [](const std::string& text) {
     for (unsigned char c : text) {
