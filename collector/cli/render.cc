@@ -288,7 +288,11 @@ json VerdictJson(const v1::Verdict& raw) {
          {"role", e.role()},
          {"alive_evidence", e.alive_evidence()},
          {"detail", e.detail()},
-         {"clock_offset_s", e.clock_measured() ? json(Round(e.clock_offset_s(), 3)) : json()}});
+         {"clock_offset_s", e.clock_measured() ? json(Round(e.clock_offset_s(), 3)) : json()},
+         {"pre_banner", std::vector<std::string>(e.pre_banner().begin(), e.pre_banner().end())},
+         {"ssh_icmp_error", e.has_ssh_icmp_error() ? ProtoJson(e.ssh_icmp_error()) : json()},
+         {"path", e.has_path() ? ProtoJson(e.path()) : json()},
+         {"ssh_answered_on_port", e.ssh_answered_on_port()}});
   }
   return {
       {"target", v.target()},
@@ -368,6 +372,24 @@ std::string ExplainText(const v1::Verdict& raw, int64_t now_ms, bool color) {
       out += "  ";
       for (size_t i = 0; i < r.size(); ++i) out += i + 1 == r.size() ? r[i] : Pad(r[i], w[i] + 2);
       out += "\n";
+    }
+    // For a failing vantage point whose path was traced: where it went silent.
+    for (const v1::EvidenceItem& e : v.evidence()) {
+      if (e.outcome() == v1::OUTCOME_OK || !e.has_path() || e.path().reached()) continue;
+      const v1::TcpPath& path = e.path();
+      std::string line = "  " + e.probe() + ": path ";
+      if (path.last_answering_ttl() == 0) {
+        line += "silent from the first hop";
+      } else {
+        std::string sender;
+        for (const v1::TcpPathHop& h : path.hops()) {
+          if (h.ttl() == path.last_answering_ttl()) sender = h.sender();
+        }
+        line += "went silent after hop " + std::to_string(path.last_answering_ttl());
+        if (!sender.empty()) line += " (" + sender + ")";
+      }
+      if (!path.ended().empty()) line += "; ended: " + path.ended();
+      out += line + "\n";
     }
     for (const v1::EvidenceItem& e : v.evidence()) {
       if (!e.clock_measured()) continue;

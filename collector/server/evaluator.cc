@@ -12,8 +12,11 @@ bool IsFailure(v1::Cause c) {
   return c != v1::CAUSE_OK && c != v1::CAUSE_UNKNOWN && c != v1::CAUSE_UNSPECIFIED;
 }
 
+// `results`: the target's newest result per probe (may be null); each
+// evidence row gets its probe's pre-banner lines and ICMP/path evidence.
 void ToProto(const diagnosis::Verdict& v, const std::string& host, uint32_t port, int64_t since_ms,
-             int64_t now_ms, const std::map<std::string, ProbeState>& probes, v1::Verdict* out) {
+             int64_t now_ms, const std::map<std::string, ProbeState>& probes,
+             const std::map<std::string, v1::CheckResult>* results, v1::Verdict* out) {
   out->set_target(v.target);
   out->set_host(host);
   out->set_port(port);
@@ -39,6 +42,18 @@ void ToProto(const diagnosis::Verdict& v, const std::string& host, uint32_t port
     if (p != probes.end() && p->second.clock_measured) {
       item->set_clock_measured(true);
       item->set_clock_offset_s(p->second.clock_offset_ms / 1000.0);
+    }
+    auto r = results != nullptr ? results->find(e.probe)
+                                : std::map<std::string, v1::CheckResult>::const_iterator();
+    if (results != nullptr && r != results->end()) {
+      const v1::CheckResult& res = r->second;
+      item->mutable_pre_banner()->CopyFrom(res.pre_banner());
+      if (res.has_liveness()) {
+        const v1::Liveness& l = res.liveness();
+        if (l.has_ssh_icmp_error()) *item->mutable_ssh_icmp_error() = l.ssh_icmp_error();
+        if (l.has_path()) *item->mutable_path() = l.path();
+        item->set_ssh_answered_on_port(l.ssh_answered_on_port());
+      }
     }
   }
   for (const std::string& d : v.disagreeing) out->add_disagreeing(d);
@@ -274,7 +289,9 @@ v1::ExplainResponse Evaluator::Explain(const std::string& target) const {
   v1::ExplainResponse out;
   for (const Published::Entry& e : p->verdicts) {
     if (target.empty() || e.verdict.target == target) {
-      ToProto(e.verdict, e.host, e.port, e.since_ms, p->evaluated_ms, p->probe_state,
+      const std::map<std::string, v1::CheckResult> results =
+          state_->CopyTargetResults(e.verdict.target);
+      ToProto(e.verdict, e.host, e.port, e.since_ms, p->evaluated_ms, p->probe_state, &results,
               out.add_verdicts());
     }
   }
