@@ -123,13 +123,13 @@ json StatusJson(const v1::StatusResponse& raw) {
   }
   json probes = json::array();
   for (const v1::ProbeInfo& p : resp.probes()) {
-    probes.push_back({{"name", p.name()},
-                      {"labels", Labels(p.labels())},
-                      {"connected", p.connected()},
-                      {"version", p.version()},
-                      {"last_seen_age_s", Round(p.last_seen_age_s(), 1)},
-                      {"clock_offset_s",
-                       p.clock_measured() ? json(Round(p.clock_offset_s(), 3)) : json()}});
+    probes.push_back(
+        {{"name", p.name()},
+         {"labels", Labels(p.labels())},
+         {"connected", p.connected()},
+         {"version", p.version()},
+         {"last_seen_age_s", Round(p.last_seen_age_s(), 1)},
+         {"clock_offset_s", p.clock_measured() ? json(Round(p.clock_offset_s(), 3)) : json()}});
   }
   return {{"targets", targets}, {"probes", probes}};
 }
@@ -148,22 +148,22 @@ json HistoryJson(const v1::HistoryResponse& raw) {
   const v1::HistoryResponse resp = Safe(raw, EscapeMode::kUtf8Only);
   json entries = json::array();
   for (const v1::HistoryEntry& e : resp.entries()) {
-    entries.push_back({{"time", FormatTime(e.unix_ms())},
-                       {"unix_ms", e.unix_ms()},
-                       {"probe", e.probe()},
-                       {"outcome", std::string(OutcomeWord(e.outcome()))},
-                       {"connect_ms", Round(e.connect_ms(), 3)},
-                       {"banner_ms", Round(e.banner_ms(), 3)},
-                       {"banner", e.banner()},
-                       {"address", e.address()},
-                       {"errno", e.error_number()},
-                       {"detail", e.detail()},
-                       {"pre_banner", std::vector<std::string>(e.pre_banner().begin(),
-                                                               e.pre_banner().end())},
-                       // unix_ms is the probe's clock; these the collector's
-                       // (0: stored before the collector recorded them).
-                       {"collector_unix_ms", e.collector_unix_ms()},
-                       {"received_unix_ms", e.received_unix_ms()}});
+    entries.push_back(
+        {{"time", FormatTime(e.unix_ms())},
+         {"unix_ms", e.unix_ms()},
+         {"probe", e.probe()},
+         {"outcome", std::string(OutcomeWord(e.outcome()))},
+         {"connect_ms", Round(e.connect_ms(), 3)},
+         {"banner_ms", Round(e.banner_ms(), 3)},
+         {"banner", e.banner()},
+         {"address", e.address()},
+         {"errno", e.error_number()},
+         {"detail", e.detail()},
+         {"pre_banner", std::vector<std::string>(e.pre_banner().begin(), e.pre_banner().end())},
+         // unix_ms is the probe's clock; these the collector's
+         // (0: stored before the collector recorded them).
+         {"collector_unix_ms", e.collector_unix_ms()},
+         {"received_unix_ms", e.received_unix_ms()}});
     if (e.has_evidence()) entries.back()["evidence"] = ProtoJson(e.evidence());
   }
   return {{"target", resp.target()}, {"entries", entries}};
@@ -184,9 +184,12 @@ std::string StatusTable(const v1::StatusResponse& raw, bool color) {
     std::vector<std::string> row = {t.name(), t.host() + ":" + std::to_string(t.port()),
                                     std::string(CauseWord(cause))};
     std::vector<v1::Outcome> oc(3, v1::OUTCOME_UNSPECIFIED);
-    oc[2] = cause == v1::CAUSE_OK        ? v1::OUTCOME_OK
-            : cause == v1::CAUSE_UNKNOWN ? v1::OUTCOME_UNSPECIFIED
-                                         : v1::OUTCOME_TIMEOUT;  // colour only
+    // Colour only: green ok, grey unknown, yellow ssh_moved (SSH answers,
+    // on another port), red for the other failures.
+    oc[2] = cause == v1::CAUSE_OK          ? v1::OUTCOME_OK
+            : cause == v1::CAUSE_UNKNOWN   ? v1::OUTCOME_UNSPECIFIED
+            : cause == v1::CAUSE_SSH_MOVED ? v1::OUTCOME_BANNER_TIMEOUT
+                                           : v1::OUTCOME_TIMEOUT;
     for (const std::string& probe : probes) {
       auto it = std::find_if(t.probes().begin(), t.probes().end(),
                              [&](const v1::ProbeStatus& p) { return p.probe() == probe; });
@@ -227,8 +230,8 @@ std::string StatusTable(const v1::StatusResponse& raw, bool color) {
 std::string ClockOffsetText(const std::string& probe, double offset_s) {
   if (std::abs(offset_s) <= kClockOffsetShownS) return "";
   char buf[160];
-  std::snprintf(buf, sizeof(buf), "probe %s's clock is %.1f s %s the collector's",
-                probe.c_str(), std::abs(offset_s), offset_s > 0 ? "ahead of" : "behind");
+  std::snprintf(buf, sizeof(buf), "probe %s's clock is %.1f s %s the collector's", probe.c_str(),
+                std::abs(offset_s), offset_s > 0 ? "ahead of" : "behind");
   return buf;
 }
 
@@ -275,17 +278,21 @@ json VerdictJson(const v1::Verdict& raw) {
   const v1::Verdict v = Safe(raw, EscapeMode::kUtf8Only);
   json evidence = json::array();
   for (const v1::EvidenceItem& e : v.evidence()) {
-    evidence.push_back({{"probe", e.probe()},
-                        {"labels", Labels(e.labels())},
-                        {"network", e.network()},
-                        {"outcome", std::string(OutcomeWord(e.outcome()))},
-                        {"connect_ms", Round(e.connect_ms(), 3)},
-                        {"age_s", Round(e.age_s(), 1)},
-                        {"role", e.role()},
-                        {"alive_evidence", e.alive_evidence()},
-                        {"detail", e.detail()},
-                        {"clock_offset_s",
-                         e.clock_measured() ? json(Round(e.clock_offset_s(), 3)) : json()}});
+    evidence.push_back(
+        {{"probe", e.probe()},
+         {"labels", Labels(e.labels())},
+         {"network", e.network()},
+         {"outcome", std::string(OutcomeWord(e.outcome()))},
+         {"connect_ms", Round(e.connect_ms(), 3)},
+         {"age_s", Round(e.age_s(), 1)},
+         {"role", e.role()},
+         {"alive_evidence", e.alive_evidence()},
+         {"detail", e.detail()},
+         {"clock_offset_s", e.clock_measured() ? json(Round(e.clock_offset_s(), 3)) : json()},
+         {"pre_banner", std::vector<std::string>(e.pre_banner().begin(), e.pre_banner().end())},
+         {"ssh_icmp_error", e.has_ssh_icmp_error() ? ProtoJson(e.ssh_icmp_error()) : json()},
+         {"path", e.has_path() ? ProtoJson(e.path()) : json()},
+         {"ssh_answered_on_port", e.ssh_answered_on_port()}});
   }
   return {
       {"target", v.target()},
@@ -334,7 +341,10 @@ std::string ExplainText(const v1::Verdict& raw, int64_t now_ms, bool color) {
   std::string upper;
   for (char c : cause) upper += c == '_' ? ' ' : static_cast<char>(std::toupper(c));
   std::string bold = color ? "\033[1m" : "", reset = color ? "\033[0m" : "";
-  std::string tint = !color ? "" : v.cause() == v1::CAUSE_OK ? "\033[32m" : "\033[31m";
+  std::string tint = !color                             ? ""
+                     : v.cause() == v1::CAUSE_OK        ? "\033[32m"
+                     : v.cause() == v1::CAUSE_SSH_MOVED ? "\033[33m"
+                                                        : "\033[31m";
   char conf[64];
   std::snprintf(conf, sizeof(conf), "%.0f%%", v.confidence() * 100);
   std::string out = bold + v.target() + reset + " (" + v.host() + ":" + std::to_string(v.port()) +
@@ -362,6 +372,24 @@ std::string ExplainText(const v1::Verdict& raw, int64_t now_ms, bool color) {
       out += "  ";
       for (size_t i = 0; i < r.size(); ++i) out += i + 1 == r.size() ? r[i] : Pad(r[i], w[i] + 2);
       out += "\n";
+    }
+    // For a failing vantage point whose path was traced: where it went silent.
+    for (const v1::EvidenceItem& e : v.evidence()) {
+      if (e.outcome() == v1::OUTCOME_OK || !e.has_path() || e.path().reached()) continue;
+      const v1::TcpPath& path = e.path();
+      std::string line = "  " + e.probe() + ": path ";
+      if (path.last_answering_ttl() == 0) {
+        line += "silent from the first hop";
+      } else {
+        std::string sender;
+        for (const v1::TcpPathHop& h : path.hops()) {
+          if (h.ttl() == path.last_answering_ttl()) sender = h.sender();
+        }
+        line += "went silent after hop " + std::to_string(path.last_answering_ttl());
+        if (!sender.empty()) line += " (" + sender + ")";
+      }
+      if (!path.ended().empty()) line += "; ended: " + path.ended();
+      out += line + "\n";
     }
     for (const v1::EvidenceItem& e : v.evidence()) {
       if (!e.clock_measured()) continue;

@@ -56,6 +56,77 @@ TEST(RenderTest, StatusTableHasTargetsAsRowsAndProbesAsColumns) {
   EXPECT_NE(StatusTable(Sample(), true).find("\033[32m"), std::string::npos);
 }
 
+// ssh_moved is a warning (SSH answers, on another port): yellow, not red,
+// in the status table's cause column and the explain headline.
+TEST(RenderTest, SshMovedIsYellowNotRed) {
+  v1::StatusResponse resp = Sample();
+  resp.mutable_targets(0)->set_cause(v1::CAUSE_SSH_MOVED);
+  std::string table = StatusTable(resp, true);
+  EXPECT_NE(table.find("\033[33mssh_moved"), std::string::npos) << table;
+  resp.mutable_targets(0)->set_cause(v1::CAUSE_SSH_REFUSED);
+  EXPECT_NE(StatusTable(resp, true).find("\033[31mssh_refused"), std::string::npos);
+  v1::Verdict v;
+  v.set_target("web1");
+  v.set_cause(v1::CAUSE_SSH_MOVED);
+  v.set_summary("sshd answers on 2222, not on 22");
+  std::string text = ExplainText(v, 0, true);
+  EXPECT_NE(text.find("\033[33m"), std::string::npos) << text;
+  EXPECT_EQ(text.find("\033[31m"), std::string::npos) << text;
+  EXPECT_NE(ExplainText(v, 0, false).find("SSH MOVED"), std::string::npos);
+}
+
+// Issue 10 item 7: explain carries the probe's pre-banner lines and its
+// ICMP/path evidence (escaped); the text names the hop where a failing path
+// went silent.
+TEST(RenderTest, ExplainShowsPreBannerIcmpAndWherePathWentSilent) {
+  v1::Verdict v;
+  v.set_target("web1");
+  v.set_host("192.0.2.1");
+  v.set_port(22);
+  v.set_cause(v1::CAUSE_HOST_OFFLINE);
+  v.set_confidence(0.9);
+  v.set_summary("Nothing answers.");
+  v1::EvidenceItem* e = v.add_evidence();
+  e->set_probe("a1");
+  e->set_network("isp-a");
+  e->set_outcome(v1::OUTCOME_TIMEOUT);
+  e->set_role("agrees");
+  e->add_pre_banner("Exceeded MaxStartups\x1b[2J");
+  e->mutable_ssh_icmp_error()->set_sender("198.51.100.1");
+  e->mutable_ssh_icmp_error()->set_type(3);
+  e->mutable_ssh_icmp_error()->set_description("host unreachable");
+  v1::TcpPath* path = e->mutable_path();
+  path->set_last_answering_ttl(2);
+  path->set_ended("silent after hop 2");
+  for (uint32_t ttl = 1; ttl <= 4; ++ttl) {
+    v1::TcpPathHop* h = path->add_hops();
+    h->set_ttl(ttl);
+    if (ttl <= 2) h->set_sender("198.51.100." + std::to_string(ttl));
+  }
+  v1::EvidenceItem* ok = v.add_evidence();
+  ok->set_probe("b1");
+  ok->set_outcome(v1::OUTCOME_OK);
+  *ok->mutable_path() = *path;  // an ok row never gets a silence line
+
+  nlohmann::json j = VerdictJson(v);
+  const auto& row = j.at("evidence").at(0);
+  // The JSON document is ASCII: the server's ESC reaches scripts as \u001b.
+  ASSERT_EQ(row.at("pre_banner").size(), 1u) << row.dump();
+  EXPECT_NE(j.dump().find(R"(Exceeded MaxStartups\u001b[2J)"), std::string::npos) << j.dump();
+  EXPECT_EQ(j.dump().find('\x1b'), std::string::npos);
+  EXPECT_EQ(row.at("ssh_icmp_error").at("sender"), "198.51.100.1");
+  EXPECT_EQ(row.at("ssh_icmp_error").at("type"), 3);
+  EXPECT_EQ(row.at("path").at("last_answering_ttl"), 2);
+  EXPECT_EQ(row.at("path").at("hops").size(), 4u);
+  EXPECT_TRUE(j.at("evidence").at(1).at("ssh_icmp_error").is_null());
+
+  std::string text = ExplainText(v, 0, false);
+  EXPECT_NE(text.find("a1: path went silent after hop 2 (198.51.100.2); ended: silent after hop 2"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("b1: path"), std::string::npos) << text;
+}
+
 TEST(RenderTest, HistoryShowsWhatTheServerSaid) {
   v1::HistoryResponse resp;
   resp.set_target("web1");
@@ -75,7 +146,9 @@ TEST(RenderTest, HistoryShowsWhatTheServerSaid) {
 // Untrusted text from servers and probes: a C1 CSI banner, an OSC title
 // label, a bidi override and a raw C1 byte render inert in every view.
 TEST(RenderTest, EveryViewEscapesControlAndBidiCharacters) {
-  const std::string banner = "SSH-2.0-x\xc2\x9b" "2J";
+  const std::string banner =
+      "SSH-2.0-x\xc2\x9b"
+      "2J";
   const std::string label = "\x1b]0;PWNED\a";
   auto clean = [](const std::string& text) {
     for (unsigned char c : text) {

@@ -69,6 +69,17 @@ Metrics::Metrics()
                          .Name("parallax_probe_healthy")
                          .Help("1 if the probe is connected, fresh and can see the world")
                          .Register(*registry_)),
+      probe_egress_blocked_(BuildGauge()
+                                .Name("parallax_probe_ssh_egress_blocked")
+                                .Help("1 if the probe fails SSH to every target others reach "
+                                      "while answers come back to it (an egress filter in "
+                                      "front of the probe)")
+                                .Register(*registry_)),
+      probe_cannot_run_(BuildGauge()
+                            .Name("parallax_probe_cannot_run_checks")
+                            .Help("1 if most of the probe's results are probe_error (it cannot "
+                                  "run its checks)")
+                            .Register(*registry_)),
       network_blocked_(BuildGauge()
                            .Name("parallax_network_ssh_blocked")
                            .Help("1 if the network's probes fail SSH to every target others "
@@ -267,6 +278,12 @@ void Metrics::SetTargetCause(const std::string& target, v1::Cause cause) {
 
 void Metrics::SetProbeHealthy(const std::string& probe, bool healthy) {
   probe_healthy_.Add({{"probe", probe}}).Set(healthy ? 1 : 0);
+}
+
+void Metrics::SetProbeFacts(const std::string& probe, bool ssh_egress_blocked,
+                            bool cannot_run_checks) {
+  probe_egress_blocked_.Add({{"probe", probe}}).Set(ssh_egress_blocked ? 1 : 0);
+  probe_cannot_run_.Add({{"probe", probe}}).Set(cannot_run_checks ? 1 : 0);
 }
 
 void Metrics::SetNetworkBlocked(const std::string& network, bool blocked) {

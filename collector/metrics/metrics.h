@@ -66,6 +66,9 @@ class Metrics {
   // before), target up (cause ok), probe health, blocked networks, incidents.
   void SetTargetCause(const std::string& target, v1::Cause cause);
   void SetProbeHealthy(const std::string& probe, bool healthy);
+  // parallax_probe_ssh_egress_blocked{probe} and
+  // parallax_probe_cannot_run_checks{probe} (1/0, from the diagnosis).
+  void SetProbeFacts(const std::string& probe, bool ssh_egress_blocked, bool cannot_run_checks);
   void SetNetworkBlocked(const std::string& network, bool blocked);
   void CountIncident(v1::Cause cause);
 
@@ -100,6 +103,8 @@ class Metrics {
   prometheus::Family<prometheus::Gauge>& target_up_;
   prometheus::Family<prometheus::Gauge>& target_cause_;
   prometheus::Family<prometheus::Gauge>& probe_healthy_;
+  prometheus::Family<prometheus::Gauge>& probe_egress_blocked_;
+  prometheus::Family<prometheus::Gauge>& probe_cannot_run_;
   prometheus::Family<prometheus::Gauge>& network_blocked_;
   prometheus::Family<prometheus::Counter>& incidents_;
   prometheus::Counter& stored_;

@@ -22,11 +22,12 @@ v1::CheckResult Result(const std::string& target, int64_t ms, v1::Outcome o, uin
 TEST(MetricsTest, CountsOutcomesAndFollowsNewestResult) {
   Metrics m;
   m.ObserveResults("p1", std::vector<v1::CheckResult>{Result("t1", 2000, v1::OUTCOME_OK, 1500),
-                          Result("t1", 1000, v1::OUTCOME_REFUSED, 0),
-                          Result("t1", 3000, v1::OUTCOME_OK, 2500)});
+                                                      Result("t1", 1000, v1::OUTCOME_REFUSED, 0),
+                                                      Result("t1", 3000, v1::OUTCOME_OK, 2500)});
   std::string text = Render(m);
   EXPECT_NE(text.find(R"(parallax_check_total{outcome="ok",probe="p1",target="t1"} 2)"),
-            std::string::npos) << text;
+            std::string::npos)
+      << text;
   EXPECT_NE(text.find(R"(parallax_check_total{outcome="refused",probe="p1",target="t1"} 1)"),
             std::string::npos);
   EXPECT_NE(text.find(R"(parallax_check_up{probe="p1",target="t1"} 1)"), std::string::npos);
@@ -38,7 +39,9 @@ TEST(MetricsTest, CountsOutcomesAndFollowsNewestResult) {
 
 TEST(MetricsTest, RetainTargetsDropsSeriesOfRemovedTargets) {
   Metrics m;
-  m.ObserveResults("p1", std::vector<v1::CheckResult>{Result("keep", 1000, v1::OUTCOME_OK, 1), Result("gone", 1000, v1::OUTCOME_TIMEOUT, 0)});
+  m.ObserveResults("p1",
+                   std::vector<v1::CheckResult>{Result("keep", 1000, v1::OUTCOME_OK, 1),
+                                                Result("gone", 1000, v1::OUTCOME_TIMEOUT, 0)});
   m.RetainTargets({"keep"});
   std::string text = Render(m);
   EXPECT_EQ(text.find("target=\"gone\""), std::string::npos) << text;
@@ -75,24 +78,45 @@ TEST(MetricsTest, TargetCauseKeepsOneCurrentCauseAndZeroesFormerOnes) {
   m.SetProbeInfo("p1", {{"network", "isp-a"}, {"site", "fra1"}});
   m.SetProbeInfo("p1", {{"network", "isp-b"}, {"site", "fra1"}});
   std::string text = Render(m);
-  EXPECT_NE(text.find(R"(parallax_target_cause{cause="ok",target="t1"} 0)"), std::string::npos) << text;
-  EXPECT_NE(text.find(R"(parallax_target_cause{cause="firewall_block",target="t1"} 1)"), std::string::npos);
+  EXPECT_NE(text.find(R"(parallax_target_cause{cause="ok",target="t1"} 0)"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find(R"(parallax_target_cause{cause="firewall_block",target="t1"} 1)"),
+            std::string::npos);
   EXPECT_NE(text.find(R"(parallax_target_up{target="t1"} 0)"), std::string::npos);
   EXPECT_NE(text.find(R"(parallax_incidents_total{cause="firewall_block"} 1)"), std::string::npos);
   EXPECT_NE(text.find(R"(parallax_probe_healthy{probe="p1"} 0)"), std::string::npos);
   EXPECT_NE(text.find(R"(parallax_network_ssh_blocked{network="isp-b"} 1)"), std::string::npos);
   EXPECT_NE(text.find(R"(parallax_probe_info{network="isp-b",probe="p1",site="fra1"} 1)"),
-            std::string::npos) << text;
+            std::string::npos)
+      << text;
   EXPECT_EQ(text.find(R"(network="isp-a",probe="p1")"), std::string::npos);
   m.RetainTargets({});
   EXPECT_EQ(Render(m).find("target=\"t1\""), std::string::npos);
+}
+
+TEST(MetricsTest, ProbeFactsAreExportedAndCleared) {
+  Metrics m;
+  m.SetProbeFacts("p1", true, false);
+  m.SetProbeFacts("p2", false, true);
+  std::string text = Render(m);
+  EXPECT_NE(text.find(R"(parallax_probe_ssh_egress_blocked{probe="p1"} 1)"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find(R"(parallax_probe_cannot_run_checks{probe="p1"} 0)"), std::string::npos);
+  EXPECT_NE(text.find(R"(parallax_probe_ssh_egress_blocked{probe="p2"} 0)"), std::string::npos);
+  EXPECT_NE(text.find(R"(parallax_probe_cannot_run_checks{probe="p2"} 1)"), std::string::npos);
+  m.SetProbeFacts("p1", false, false);
+  EXPECT_NE(Render(m).find(R"(parallax_probe_ssh_egress_blocked{probe="p1"} 0)"),
+            std::string::npos);
 }
 
 // Probe labels stored before hellos were validated may carry ESC/BEL or C1:
 // /metrics shows them escaped (issue 13).
 TEST(MetricsTest, ProbeInfoLabelValuesAreEscaped) {
   Metrics m;
-  m.SetProbeInfo("p1", {{"network", "\x1b]0;PWNED\a"}, {"site", "x\xc2\x9b" "2J"}});
+  m.SetProbeInfo("p1", {{"network", "\x1b]0;PWNED\a"},
+                        {"site",
+                         "x\xc2\x9b"
+                         "2J"}});
   std::string text = Render(m);
   EXPECT_NE(text.find(R"(network="\\x1b]0;PWNED\\x07")"), std::string::npos) << text;
   EXPECT_NE(text.find(R"(site="x\\u009b2J")"), std::string::npos) << text;

@@ -12,9 +12,11 @@ bool IsFailure(v1::Cause c) {
   return c != v1::CAUSE_OK && c != v1::CAUSE_UNKNOWN && c != v1::CAUSE_UNSPECIFIED;
 }
 
-void ToProto(const diagnosis::Verdict& v, const std::string& host, uint32_t port,
-             int64_t since_ms, int64_t now_ms, const std::map<std::string, ProbeState>& probes,
-             v1::Verdict* out) {
+// `results`: the target's newest result per probe (may be null); each
+// evidence row gets its probe's pre-banner lines and ICMP/path evidence.
+void ToProto(const diagnosis::Verdict& v, const std::string& host, uint32_t port, int64_t since_ms,
+             int64_t now_ms, const std::map<std::string, ProbeState>& probes,
+             const std::map<std::string, v1::CheckResult>* results, v1::Verdict* out) {
   out->set_target(v.target);
   out->set_host(host);
   out->set_port(port);
@@ -27,7 +29,8 @@ void ToProto(const diagnosis::Verdict& v, const std::string& host, uint32_t port
     v1::EvidenceItem* item = out->add_evidence();
     item->set_probe(e.probe);
     auto p = probes.find(e.probe);
-    if (p != probes.end()) item->mutable_labels()->insert(p->second.labels.begin(), p->second.labels.end());
+    if (p != probes.end())
+      item->mutable_labels()->insert(p->second.labels.begin(), p->second.labels.end());
     item->set_network(e.network);
     item->set_outcome(e.outcome);
     item->set_connect_ms(e.connect_ms);
@@ -39,6 +42,18 @@ void ToProto(const diagnosis::Verdict& v, const std::string& host, uint32_t port
     if (p != probes.end() && p->second.clock_measured) {
       item->set_clock_measured(true);
       item->set_clock_offset_s(p->second.clock_offset_ms / 1000.0);
+    }
+    auto r = results != nullptr ? results->find(e.probe)
+                                : std::map<std::string, v1::CheckResult>::const_iterator();
+    if (results != nullptr && r != results->end()) {
+      const v1::CheckResult& res = r->second;
+      item->mutable_pre_banner()->CopyFrom(res.pre_banner());
+      if (res.has_liveness()) {
+        const v1::Liveness& l = res.liveness();
+        if (l.has_ssh_icmp_error()) *item->mutable_ssh_icmp_error() = l.ssh_icmp_error();
+        if (l.has_path()) *item->mutable_path() = l.path();
+        item->set_ssh_answered_on_port(l.ssh_answered_on_port());
+      }
     }
   }
   for (const std::string& d : v.disagreeing) out->add_disagreeing(d);
@@ -140,13 +155,15 @@ void Evaluator::EvaluateOnce() {
     hysteresis_required_ = config.diagnosis.hysteresis;
     auto next = std::make_unique<diagnosis::Hysteresis>(hysteresis_required_);
     if (hysteresis_) {
-      for (const auto& [target, s] : hysteresis_->stable()) next->Seed(target, s.verdict.cause, s.since_ms);
+      for (const auto& [target, s] : hysteresis_->stable())
+        next->Seed(target, s.verdict.cause, s.since_ms);
     } else {
       std::vector<IncidentRecord> open;
       if (store_->ListIncidents("", true, 100000, &open).ok()) {
         for (const IncidentRecord& i : open) {
           open_incidents_[i.target] = static_cast<v1::Cause>(i.cause);
-          next->Seed(i.target, static_cast<v1::Cause>(i.cause), i.changes.empty() ? i.opened_ms : i.changes.back().at_ms);
+          next->Seed(i.target, static_cast<v1::Cause>(i.cause),
+                     i.changes.empty() ? i.opened_ms : i.changes.back().at_ms);
         }
       }
     }
@@ -242,6 +259,7 @@ void Evaluator::EvaluateOnce() {
   }
   for (const diagnosis::ProbeHealth& p : out.probes) {
     metrics_->SetProbeHealthy(p.probe, p.healthy);
+    metrics_->SetProbeFacts(p.probe, p.ssh_egress_blocked, p.cannot_run_checks);
     auto [pit, inserted] = probe_health_published_.try_emplace(p.probe, p.healthy);
     if (!inserted && pit->second != p.healthy) {
       Logf(p.healthy ? LogLevel::kInfo : LogLevel::kWarning, "probe %s %s%s", p.probe.c_str(),
@@ -271,7 +289,9 @@ v1::ExplainResponse Evaluator::Explain(const std::string& target) const {
   v1::ExplainResponse out;
   for (const Published::Entry& e : p->verdicts) {
     if (target.empty() || e.verdict.target == target) {
-      ToProto(e.verdict, e.host, e.port, e.since_ms, p->evaluated_ms, p->probe_state,
+      const std::map<std::string, v1::CheckResult> results =
+          state_->CopyTargetResults(e.verdict.target);
+      ToProto(e.verdict, e.host, e.port, e.since_ms, p->evaluated_ms, p->probe_state, &results,
               out.add_verdicts());
     }
   }

@@ -4,6 +4,7 @@
 #include "collector/server/evaluator.h"
 
 #include <gtest/gtest.h>
+#include <prometheus/text_serializer.h>
 
 #include "collector/store/fake_store.h"
 
@@ -113,6 +114,77 @@ TEST_F(EvaluatorTest, HysteresisThenIncidentOpenChangeClose) {
   ASSERT_EQ(inc.size(), 1u);
   EXPECT_EQ(inc[0].closed_ms, now_);
   EXPECT_EQ(Cause(*e), v1::CAUSE_OK);
+}
+
+// The diagnosis' per-probe facts reach /metrics: a probe whose checks all
+// fail with probe_error is exported as cannot_run_checks (and unhealthy),
+// the other one not; neither is egress-blocked.
+TEST_F(EvaluatorTest, ProbeFactsArePublishedAsMetrics) {
+  auto e = MakeEvaluator();
+  Connect("p1", "a");
+  Connect("p2", "b");
+  for (int i = 0; i < 2; ++i) {
+    now_ += 1000;
+    Result("p1", v1::OUTCOME_PROBE_ERROR, now_ - 100, now_ - 100);
+    Result("p2", v1::OUTCOME_OK, now_ - 100, now_ - 100);
+    e->EvaluateOnce();
+  }
+  std::string text = prometheus::TextSerializer().Serialize(metrics_.registry()->Collect());
+  EXPECT_NE(text.find(R"(parallax_probe_cannot_run_checks{probe="p1"} 1)"), std::string::npos)
+      << text;
+  EXPECT_NE(text.find(R"(parallax_probe_cannot_run_checks{probe="p2"} 0)"), std::string::npos);
+  EXPECT_NE(text.find(R"(parallax_probe_ssh_egress_blocked{probe="p1"} 0)"), std::string::npos);
+  EXPECT_NE(text.find(R"(parallax_probe_ssh_egress_blocked{probe="p2"} 0)"), std::string::npos);
+  EXPECT_NE(text.find(R"(parallax_probe_healthy{probe="p1"} 0)"), std::string::npos);
+  EXPECT_EQ(Cause(*e), v1::CAUSE_OK);
+}
+
+// Explain fills each evidence row from its probe's newest result: the
+// pre-banner lines, the ICMP error that failed the connect, the traced path.
+TEST_F(EvaluatorTest, ExplainCarriesPreBannerIcmpAndPathPerEvidenceRow) {
+  auto e = MakeEvaluator();
+  Connect("p1", "a");
+  Connect("p2", "b");
+  for (int i = 0; i < 2; ++i) {
+    now_ += 1000;
+    v1::CheckResult r;
+    r.set_seq(++seq_);
+    r.set_target("t1");
+    r.set_outcome(v1::OUTCOME_TIMEOUT);
+    r.set_started_unix_ms(now_ - 100);
+    r.set_collector_started_unix_ms(now_ - 100);
+    r.set_received_unix_ms(now_);
+    r.add_pre_banner("Please wait");
+    v1::IcmpError* icmp = r.mutable_liveness()->mutable_ssh_icmp_error();
+    icmp->set_sender("198.51.100.9");
+    icmp->set_type(3);
+    icmp->set_code(1);
+    v1::TcpPath* path = r.mutable_liveness()->mutable_path();
+    path->set_last_answering_ttl(1);
+    path->add_hops()->set_ttl(1);
+    path->mutable_hops(0)->set_sender("198.51.100.1");
+    path->add_hops()->set_ttl(2);
+    r.mutable_liveness()->set_ssh_answered_on_port(2222);
+    state_.UpdateResults("p1", std::vector<v1::CheckResult>{r});
+    Result("p2", v1::OUTCOME_TIMEOUT, now_ - 100, now_ - 100);
+    e->EvaluateOnce();
+  }
+  v1::ExplainResponse resp = e->Explain("t1");
+  ASSERT_EQ(resp.verdicts_size(), 1);
+  const v1::Verdict& v = resp.verdicts(0);
+  ASSERT_EQ(v.evidence_size(), 2);
+  const v1::EvidenceItem& p1 = v.evidence(0).probe() == "p1" ? v.evidence(0) : v.evidence(1);
+  const v1::EvidenceItem& p2 = v.evidence(0).probe() == "p1" ? v.evidence(1) : v.evidence(0);
+  ASSERT_EQ(p1.pre_banner_size(), 1);
+  EXPECT_EQ(p1.pre_banner(0), "Please wait");
+  EXPECT_EQ(p1.ssh_icmp_error().sender(), "198.51.100.9");
+  EXPECT_EQ(p1.ssh_icmp_error().code(), 1u);
+  EXPECT_EQ(p1.path().hops_size(), 2);
+  EXPECT_EQ(p1.path().last_answering_ttl(), 1u);
+  EXPECT_EQ(p1.ssh_answered_on_port(), 2222u);
+  EXPECT_EQ(p2.pre_banner_size(), 0);
+  EXPECT_FALSE(p2.has_ssh_icmp_error());
+  EXPECT_FALSE(p2.has_path());
 }
 
 TEST_F(EvaluatorTest, FreshnessIsJudgedOnTheCollectorsClock) {

@@ -107,6 +107,26 @@ for p in panels:
     assert p.get("description"), "panel %r has no description" % p["title"]
 PY
 done
+# Every cause word (common/words.cc) has a coloured value mapping in the
+# "current cause" panel: a new cause must not show up uncoloured.
+python3 - "$root/dashboard/parallax.json" "$root/common/words.cc" <<'PY' && pass "parallax.json: every cause word has a coloured mapping" || fail "parallax.json: cause mappings"
+import json, re, sys
+d = json.load(open(sys.argv[1]))
+src = open(sys.argv[2]).read()
+block = src[src.index("kCauses"):]
+block = block[:block.index("}};")]
+words = set(re.findall(r'CAUSE_\w+, "(\w+)"', block)) - {"unspecified"}
+assert "ssh_moved" in words and "ssh_refused" in words, words
+panels = [p for p in d["panels"] if any("parallax_target_cause" in t.get("expr", "") for t in p.get("targets", []))]
+mapped = {}
+for p in panels:
+    for m in p.get("fieldConfig", {}).get("defaults", {}).get("mappings", []):
+        if m.get("type") == "value":
+            mapped.update(m["options"])
+assert mapped, "no panel maps parallax_target_cause values"
+missing = sorted(w for w in words if w not in mapped or not mapped[w].get("color"))
+assert not missing, "cause words without a coloured mapping: %s" % missing
+PY
 for f in "$root"/dashboard/provisioning/*/*.yaml; do
   python3 - "$f" <<'PY' && pass "$(basename "$f") parses" || fail "$f does not parse"
 import sys
