@@ -5,7 +5,9 @@ namespace parallax::collector {
 bool AssignedTargets::Contains(const ConfigSnapshot& snapshot, const Labels& probe_labels,
                                const std::string& target) {
   if (!built_ || generation_ != snapshot.generation) {
-    names_.clear();
+    // Union over the stream's life: a result checked under an earlier
+    // assignment (in flight or spooled when a reload removed its target) was
+    // legitimately asked for and must not be acknowledged and dropped.
     if (snapshot.config) {
       for (const TargetConfig& t : snapshot.config->targets) {
         if (t.SelectsProbe(probe_labels)) names_.insert(t.name);
