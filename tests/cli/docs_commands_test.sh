@@ -69,7 +69,8 @@ YAML
   && pass "timeout equal to interval is accepted" || fail "collector refused timeout == interval"
 "$collector_bin" --config "$work/collector.yaml" --insecure 2>"$work/collector.log" &
 pids+=($!)
-"$probe_bin" --collector "127.0.0.1:$grpc" --insecure --name p1 --label network=lo 2>"$work/probe.log" &
+"$probe_bin" --collector "127.0.0.1:$grpc" --insecure --name p1 --label network=lo \
+  --allow-loopback --state-dir "$work/probe-state" 2>"$work/probe.log" &
 pids+=($!)
 
 # The documented commands run as a user types them: the collector comes from

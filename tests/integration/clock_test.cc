@@ -37,7 +37,10 @@ std::unique_ptr<Process> StartSkewedProbe(Cluster& cluster, const TempDir& dir,
                                    name,
                                    "--label",
                                    "network=" + network,
-                                   "--insecure"};
+                                   "--insecure",
+                                   "--allow-loopback",
+                                   "--state-dir",
+                                   dir.File("state-" + name)};
   return std::make_unique<Process>(argv, dir.File("probe-" + name + ".log"));
 }
 

@@ -28,11 +28,11 @@ TEST(TargetPolicy, BreachingTargetsAreRefusedOneByOneAndTheRestRuns) {
   cluster.StartCollector();
   // p1 allows loopback (and nothing else special), at most 2 targets.
   Process p1({ProbeBinary(), "--collector", cluster.collector_address(), "--name", "p1", "--label",
-              "network=lo", "--insecure", "--allow-loopback", "--max-targets", "2"},
+              "network=lo", "--insecure", "--allow-loopback", "--max-targets", "2", "--state-dir", dir.File("p1-state")},
              dir.File("p1.log"));
   // p2 runs the default policy: loopback is refused too.
   Process p2({ProbeBinary(), "--collector", cluster.collector_address(), "--name", "p2", "--label",
-              "network=lo2", "--insecure"},
+              "network=lo2", "--insecure", "--state-dir", dir.File("p2-state")},
              dir.File("p2.log"));
 
   nlohmann::json status;

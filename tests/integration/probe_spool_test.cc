@@ -381,7 +381,7 @@ TEST(ProbeSpool, OutOfDescriptorsIsAProbeErrorNotATargetFailure) {
                                    "--name",      "p1",
                                    "--label",     "network=loopback",
                                    "--insecure",  "--state-dir",
-                                   state};
+                                   state,         "--allow-loopback"};
   Process probe(argv, dir.File("p1.log"));
   std::string db = cluster.db_path();
   ASSERT_TRUE(WaitFor(

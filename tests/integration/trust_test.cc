@@ -67,6 +67,7 @@ TEST_F(TrustTest, ImpersonationIsRefusedAndOnlyTheSameIdentityReplaces) {
                                    "--name",          "fra1",        "--label",
                                    "network=evil-net"};
   for (const std::string& a : Tls("probe-ams1")) argv.push_back(a);
+  argv.insert(argv.end(), {"--state-dir", dir_.File("impostor-state")});
   Process impostor(argv, dir_.File("impostor.log"));
   bool refused = WaitFor(
       [&] {
@@ -98,6 +99,7 @@ TEST_F(TrustTest, ImpersonationIsRefusedAndOnlyTheSameIdentityReplaces) {
                                     "--name",          "fra1",        "--label",
                                     "network=evil-net"};
   for (const std::string& a : Tls("probe-fra1")) moved.push_back(a);
+  moved.insert(moved.end(), {"--state-dir", dir_.File("moved-state")});
   Process mover(moved, dir_.File("mover.log"));
   EXPECT_TRUE(WaitFor(
       [&] {
@@ -114,6 +116,7 @@ TEST_F(TrustTest, ImpersonationIsRefusedAndOnlyTheSameIdentityReplaces) {
                                     "--name",       "fra1",        "--label",
                                     "network=isp-a"};
   for (const std::string& a : Tls("probe-fra1")) again.push_back(a);
+  again.insert(again.end(), {"--state-dir", dir_.File("again-state"), "--allow-loopback"});
   Process second(again, dir_.File("fra1-second.log"));
   EXPECT_TRUE(WaitMetric(R"(parallax_ingest_streams_total{event="replaced"})", 1))
       << cluster_.collector()->log();
@@ -147,6 +150,7 @@ TEST_F(TrustTest, RolesSeparateProbesReadersAndAdmins) {
   std::vector<std::string> argv = {ProbeBinary(), "--collector", cluster_.collector_address(),
                                    "--name", "alice"};
   for (const std::string& a : Tls("reader-alice")) argv.push_back(a);
+  argv.insert(argv.end(), {"--state-dir", dir_.File("alice-state")});
   Process reader_as_probe(argv, dir_.File("reader-probe.log"));
   EXPECT_TRUE(WaitFor(
       [&] {

@@ -280,7 +280,7 @@ pids+=($collector_pid)
 install -D -m 0644 /usr/share/doc/parallax-probe/examples/probe.conf /etc/parallax/probe.conf
 sed -i -e "s/^PARALLAX_COLLECTOR=.*/PARALLAX_COLLECTOR=localhost:$grpc/" \
     -e 's/^PARALLAX_PROBE_NAME=.*/PARALLAX_PROBE_NAME=site1/' \
-    -e 's/network=isp-a/network=lo/' /etc/parallax/probe.conf
+    -e 's/network=isp-a/network=lo --allow-loopback/' /etc/parallax/probe.conf  # the test's targets are on loopback
 as_unit $p "$(unit_value $p ExecStart)" 2>"$work/probe.log" &
 probe_pid=$!
 pids+=($probe_pid)
