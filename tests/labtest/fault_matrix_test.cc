@@ -147,8 +147,15 @@ TEST_F(FaultMatrix, SshdStopIsSshRefused) {
   EXPECT_EQ(inc["incidents"][0]["cause"], "ssh_refused");
 }
 
-TEST_F(FaultMatrix, SshdOnAnotherPortIsSshRefused) {
-  Check({"sshd-port", "t2", "2222"}, AllProbes("t2", {"refused"}), {{"t2", "ssh_refused"}});
+// sshd moved to 2222, nothing on 22: every probe finds SSH on the target's
+// alt_ports (default [2222]), so the verdict says where it went.
+TEST_F(FaultMatrix, SshdMovedTo2222IsSshMoved) {
+  Check({"sshd-port", "t2", "2222"}, AllProbes("t2", {"refused"}), {{"t2", "ssh_moved"}});
+}
+
+// sshd on a port nobody tries: refused, nothing listens on 22.
+TEST_F(FaultMatrix, SshdOnAnUnknownPortIsSshRefused) {
+  Check({"sshd-port", "t2", "2299"}, AllProbes("t2", {"refused"}), {{"t2", "ssh_refused"}});
 }
 
 TEST_F(FaultMatrix, FirewallRejectWithResetIsSshRefused) {
