@@ -120,7 +120,9 @@ TEST(Escape, BannersAndLabelsRenderEscapedEverywhere) {
                                      "--insecure"};
     argv.insert(argv.end(), args.begin(), args.end());
     CommandResult r = RunCommand(argv);
-    EXPECT_EQ(r.exit_code, 0) << r.err;
+    // 1 = a failing cause or a probe not connected (p2 is refused): the view
+    // is printed all the same, and it is what this test reads.
+    EXPECT_TRUE(r.exit_code == 0 || r.exit_code == 1) << r.exit_code << ": " << r.err;
     return r.out;
   };
   std::string why;
