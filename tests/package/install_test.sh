@@ -241,7 +241,7 @@ pids+=($!)
 closed_port=$(free_port) grpc=$(free_port) metrics=$(free_port)
 
 # Certificates (DEPLOY.md step 1), with the packaged script.
-/usr/share/parallax/make-certs.sh -o "$work/certs" -c localhost,127.0.0.1 site1 admin >/dev/null \
+/usr/share/parallax/make-certs.sh -o "$work/certs" -c localhost,127.0.0.1 -a me site1 >/dev/null \
   || fail "make-certs.sh"
 install -d -m 0750 -g parallax-collector /etc/parallax/tls
 install -m 0640 -g parallax-collector "$work"/certs/{ca.pem,collector.pem,collector.key} /etc/parallax/tls/
@@ -291,8 +291,8 @@ mkdir -p "$HOME/.config/parallax"
 cat >"$HOME/.config/parallax/cli.yaml" <<YAML
 collector: localhost:$grpc
 ca: $work/certs/ca.pem
-cert: $work/certs/probe-admin.pem
-key: $work/certs/probe-admin.key
+cert: $work/certs/admin-me.pem
+key: $work/certs/admin-me.key
 YAML
 ok=0
 for _ in $(seq 1 60); do
