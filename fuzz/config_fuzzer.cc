@@ -24,7 +24,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(!t.name.empty() && !t.host.empty());
     FUZZ_CHECK(names.insert(t.name).second);  // names are unique
     FUZZ_CHECK(t.port != 0);
-    FUZZ_CHECK(t.interval.count() > 0 && t.timeout.count() > 0 && t.timeout < t.interval);
+    // timeout may equal the interval (like Prometheus' scrape_timeout), never exceed it.
+    FUZZ_CHECK(t.interval.count() > 0 && t.timeout.count() > 0 && t.timeout <= t.interval);
   }
   return 0;
 }
