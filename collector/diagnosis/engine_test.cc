@@ -495,7 +495,8 @@ TEST(Diagnose, BlockedNetworkNeedsTwoTargetsReachedElsewhere) {
 TEST(Diagnose, JudgesTimeByReceiveTimeNotTheProbesClock) {
   World w;
   w.AllOk().SeeAll("t1", O(v1::OUTCOME_REFUSED));
-  const Verdict& v = VerdictFor(w.Run(), "t1");
+  const Output out = w.Run();  // VerdictFor returns a reference into it
+  const Verdict& v = VerdictFor(out, "t1");
   EXPECT_EQ(v.cause, v1::CAUSE_SSH_REFUSED);
   for (const Evidence& e : v.evidence) {
     EXPECT_EQ(e.role_word(), "agrees");
