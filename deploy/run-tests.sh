@@ -24,9 +24,9 @@ grep -ahoE '(package-build|lintian|package-test)-seconds: .*' \
   "$BUILD_DIR/Testing/Temporary/LastTest.log" 2>/dev/null | sed 's/^/run-tests: /' || true
 tested=$(date +%s)
 echo "run-tests: tests took $((tested - built)) s"
-# The sanitizer stage is opt-in (PARALLAX_SANITIZERS=1) until the four
-# findings it reported after the merge of issue 14's branches are fixed
-# (ASan heap-use-after-free in engine_test, an LSan leak at probe exit,
+# The sanitizer stage is opt-in (PARALLAX_SANITIZERS=1) until the findings
+# it reported after the merge of issue 14's branches are fixed (an LSan leak
+# at probe exit,
 # scheduler and spool descriptor tests under ASan): see docs/TESTING.md.
 if [[ "${PARALLAX_SANITIZERS:-0}" != "0" ]]; then
   JOBS=$JOBS bash deploy/run-sanitizers.sh
