@@ -181,7 +181,7 @@ int main(int argc, char** argv) {
     if (!gs.ok()) return Fail(collector, gs);
     if (*probes) {
       std::cout << (json ? parallax::cli::DumpJson(parallax::cli::ProbesJson(resp)) + "\n"
-                         : parallax::EscapeForTerminal(parallax::cli::ProbesTable(resp)));
+                         : parallax::cli::ProbesTable(resp));
       for (const auto& p : resp.probes()) {
         if (!p.connected()) return kExitCause;
       }

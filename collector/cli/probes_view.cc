@@ -6,24 +6,13 @@
 #include <vector>
 
 #include "collector/cli/render.h"
+#include "common/escape.h"
 
 namespace parallax::cli {
 namespace {
 
-// Bytes outside printable ASCII become \xNN: a probe names itself.
-std::string Printable(const std::string& s) {
-  std::string out;
-  for (unsigned char c : s) {
-    if (c >= 0x20 && c < 0x7f) {
-      out += static_cast<char>(c);
-    } else {
-      char buf[8];
-      std::snprintf(buf, sizeof(buf), "\\x%02x", c);
-      out += buf;
-    }
-  }
-  return out;
-}
+// A probe names and labels itself: every cell is escaped (common/escape.h).
+std::string Printable(const std::string& s) { return EscapeForTerminal(s); }
 
 }  // namespace
 
