@@ -28,7 +28,9 @@ class Certs {
   bool ok() const { return ok_; }
 
   // A certificate with subject CN `cn` and subjectAltName `san` (may be "").
-  std::string Make(const std::string& cn, const std::string& san) {
+  // `serial` (hex, optional) is set as is, leading zeros included.
+  std::string Make(const std::string& cn, const std::string& san,
+                   const std::string& serial = "") {
     std::string base = dir_ + "/c" + std::to_string(++n_);
     std::ofstream(base + ".ext") << (san.empty() ? "basicConstraints=CA:FALSE\n"
                                                  : "subjectAltName=" + san + "\n");
@@ -36,7 +38,8 @@ class Certs {
         Run("openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout " + base +
             ".key -out " + base + ".csr -subj /CN=" + cn) &&
         Run("openssl x509 -req -in " + base + ".csr -CA " + dir_ + "/ca.pem -CAkey " + dir_ +
-            "/ca.key -CAcreateserial -days 1 -extfile " + base + ".ext -out " + base + ".pem");
+            "/ca.key " + (serial.empty() ? "-CAcreateserial" : "-set_serial 0x" + serial) +
+            " -days 1 -extfile " + base + ".ext -out " + base + ".pem");
     if (!ok) return "";
     std::ifstream in(base + ".pem");
     std::stringstream ss;
@@ -61,6 +64,18 @@ TEST(PeerIdentity, FromCertificates) {
   EXPECT_EQ(p.name, "fra1");
   EXPECT_FALSE(p.serial.empty());
   EXPECT_NE(p.Describe().find("probe \"fra1\""), std::string::npos) << p.Describe();
+
+  // One serial spelling: openssl prints whole bytes ("0F1A..."), the revoked list
+  // is compared without leading zeros (a 1-in-16 CI failure before).
+  PeerIdentity zero = IdentityFromPem(certs.Make("z", "URI:parallax:probe/z", "0F1A2B"));
+  EXPECT_EQ(zero.serial, "F1A2B");
+  EXPECT_EQ(CanonicalSerial("0F1A2B"), "F1A2B");
+  EXPECT_EQ(CanonicalSerial("00"), "0");
+  EXPECT_EQ(CanonicalSerial("0x1"), "");
+  EXPECT_EQ(CanonicalSerial(""), "");
+  RevokedConfig revoked;
+  revoked.serials = {CanonicalSerial("0f1a2b")};
+  EXPECT_TRUE(IsRevoked(revoked, zero));
 
   PeerIdentity legacy = IdentityFromPem(certs.Make("ams1", "DNS:ams1"));
   EXPECT_EQ(legacy.role, PeerRole::kProbe);

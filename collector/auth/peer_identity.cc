@@ -8,6 +8,7 @@
 
 #include <memory>
 
+#include "collector/config/config.h"
 #include "common/escape.h"
 
 namespace parallax::collector {
@@ -33,7 +34,9 @@ std::string Serial(X509* cert) {
   BIGNUM* bn = ASN1_INTEGER_to_BN(X509_get_serialNumber(cert), nullptr);
   if (bn == nullptr) return "";
   char* hex = BN_bn2hex(bn);
-  std::string out = hex != nullptr ? hex : "";
+  // BN_bn2hex prints whole bytes ("0F1A"); `openssl x509 -serial` may too, and
+  // the revoked list is written without leading zeros: compare one spelling.
+  std::string out = hex != nullptr ? CanonicalSerial(hex) : "";
   OPENSSL_free(hex);
   BN_free(bn);
   return out;

@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -17,6 +18,17 @@ bool TargetConfig::SelectsProbe(const Labels& probe_labels) const {
     if (it == probe_labels.end() || it->second != value) return false;
   }
   return true;
+}
+
+std::string CanonicalSerial(std::string_view hex) {
+  if (hex.empty() || hex.size() > 40) return "";
+  std::string out;
+  for (char c : hex) {
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return "";
+    if (out.empty() && c == '0') continue;
+    out.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+  }
+  return out.empty() ? "0" : out;
 }
 
 const TargetConfig* Config::FindTarget(std::string_view name) const {

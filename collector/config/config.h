@@ -72,6 +72,11 @@ struct RevokedConfig {
   bool empty() const { return identities.empty() && serials.empty(); }
 };
 
+// The one spelling of a certificate serial that RevokedConfig and PeerIdentity
+// compare: upper-case hex without leading zeros ("0f1a" -> "F1A", "00" -> "0").
+// Returns "" when `hex` is empty, longer than 40 digits or not hex.
+std::string CanonicalSerial(std::string_view hex);
+
 // /metrics endpoint hardening (metrics: section).
 struct MetricsConfig {
   int threads = 16;               // web server worker threads

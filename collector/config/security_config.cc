@@ -54,12 +54,8 @@ Status ParseRevokedSection(const FieldReader& f, const YAML::Node& node, Revoked
     std::string v;
     if (!(s = f.String(node[i], path, &v)).ok()) return s;
     if (v.rfind("serial:", 0) == 0) {
-      std::string hex = v.substr(7);
-      for (char& c : hex) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-      hex.erase(0, std::min(hex.find_first_not_of('0'), hex.size() - 1));
-      if (hex.empty() || hex.size() > 40 || !std::all_of(hex.begin(), hex.end(), [](char c) {
-            return std::isxdigit(static_cast<unsigned char>(c));
-          })) {
+      std::string hex = CanonicalSerial(std::string_view(v).substr(7));
+      if (hex.empty()) {
         return f.Error(
             path, node[i],
             Quote(v) + " is not a serial (serial:HEX, as `openssl x509 -serial` prints)");

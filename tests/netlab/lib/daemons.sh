@@ -52,17 +52,33 @@ port_listening() {  # HOST PORT
   [[ -n "$(nsx "${HOST_NS[$1]}" ss -Hltn "sport = :$2" 2>/dev/null)" ]]
 }
 
-# Waits (up to 5 s) until HOST listens on PORT while service NAME is alive.
-wait_listen() {
-  local h="$1" port="$2" name="$3" i log
+# Waits (up to 5 s) until HOST listens on PORT while service NAME is alive; returns 1 and
+# sets LISTEN_WHY when it does not (with the service's exit status when it died).
+try_listen() {
+  local h="$1" port="$2" name="$3" i pid st
+  LISTEN_WHY=""
   for ((i = 0; i < 100; i++)); do
     port_listening "$h" "$port" && return 0
     service_alive "$h" "$name" || break
     sleep 0.05
   done
-  log="$(host_dir "$h")/$name.log"
-  die "$name on $h did not listen on port $port; last log lines:
-$(tail -n 5 "$log" 2>/dev/null)"
+  port_listening "$h" "$port" && return 0
+  pid="$(cat "$(host_dir "$h")/$name.pid" 2>/dev/null)"
+  if [[ -n "$pid" ]] && ! pid_alive "$pid"; then
+    st=0
+    wait "$pid" 2>/dev/null || st=$?
+    LISTEN_WHY="pid $pid exited with status $st$( ((st > 128)) && echo " (signal $((st - 128)))")"
+  else
+    LISTEN_WHY="still not listening after 5 s"
+  fi
+  return 1
+}
+
+# Waits (up to 5 s) until HOST listens on PORT while service NAME is alive; dies otherwise.
+wait_listen() {
+  try_listen "$@" && return 0
+  die "$3 on $1 did not listen on port $2 ($LISTEN_WHY); last log lines:
+$(tail -n 5 "$(host_dir "$1")/$3.log" 2>/dev/null)"
 }
 
 wait_port_free() {  # HOST PORT, up to 5 s
@@ -108,9 +124,17 @@ start_sshd() {
   write_sshd_config "$h" "$port"
   mkdir -p /run/sshd
   chmod 755 /run/sshd
-  start_service "$h" sshd /usr/sbin/sshd -D -f "$(host_dir "$h")/sshd_config" \
-    -E "$(host_dir "$h")/sshd.log"
-  wait_listen "$h" "$port" sshd
+  # One retry: a CI run once saw sshd log "Server listening" and vanish without a word.
+  local attempt
+  for attempt in 1 2; do
+    start_service "$h" sshd /usr/sbin/sshd -D -f "$(host_dir "$h")/sshd_config" \
+      -E "$(host_dir "$h")/sshd.log"
+    try_listen "$h" "$port" sshd && return 0
+    note "sshd on $h, attempt $attempt: $LISTEN_WHY"
+    stop_service "$h" sshd
+  done
+  die "sshd on $h did not listen on port $port ($LISTEN_WHY); last log lines:
+$(tail -n 5 "$(host_dir "$h")/sshd.log" 2>/dev/null)"
 }
 
 # Starts a netlab_listen.py listener: start_listener HOST NAME MODE PORT.
