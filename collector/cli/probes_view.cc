@@ -47,6 +47,21 @@ std::string ProbesTable(const v1::StatusResponse& resp) {
     out += line + "\n";
   }
   if (resp.probes_size() == 0) out += "(no probe has connected yet)\n";
+  // What a probe declines under its own target policy (its flags, not the
+  // collector's config): the first few, the rest counted.
+  constexpr int kShown = 5;
+  for (const v1::ProbeInfo& p : resp.probes()) {
+    if (p.policy_refused() == 0) continue;
+    out += "\nprobe " + Printable(p.name()) + " refuses " + std::to_string(p.policy_refused()) +
+           " assigned target" + (p.policy_refused() == 1 ? "" : "s") +
+           " under its own target policy (its flags, e.g. --allow-loopback):\n";
+    for (int i = 0; i < p.policy_refusals_size() && i < kShown; ++i) {
+      const v1::PolicyRefusal& r = p.policy_refusals(i);
+      out += "  " + Printable(r.target()) + ": " + Printable(r.reason()) + "\n";
+    }
+    int rest = static_cast<int>(p.policy_refused()) - std::min(p.policy_refusals_size(), kShown);
+    if (rest > 0) out += "  ... and " + std::to_string(rest) + " more (-o json lists 100)\n";
+  }
   return out;
 }
 

@@ -1,6 +1,8 @@
 // `parallax probes`: the probes the collector knows, as a table (name,
-// labels, connected, version, last seen) or JSON {"probes":[{"name",
-// "labels","connected","version","last_seen_age_s"}]} — the same objects as
+// labels, connected, version, last seen; then the targets each probe refuses
+// under its own target policy) or JSON {"probes":[{"name","labels",
+// "connected","version","last_seen_age_s","clock_offset_s","policy_refused",
+// "policy_refusals":[{"target","reason"}]}]} — the same objects as
 // the "probes" array of `status -o json`. Probe-sent strings are made
 // printable before they reach a terminal. Pure functions, thread-safe.
 #pragma once

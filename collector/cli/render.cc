@@ -25,6 +25,14 @@ json Labels(const google::protobuf::Map<std::string, std::string>& labels) {
   return out;
 }
 
+json PolicyRefusalsJson(const v1::ProbeInfo& p) {
+  json out = json::array();
+  for (const v1::PolicyRefusal& r : p.policy_refusals()) {
+    out.push_back({{"target", r.target()}, {"reason", r.reason()}});
+  }
+  return out;
+}
+
 double Round(double v, int digits) {
   double scale = digits == 3 ? 1000 : 10;
   return static_cast<double>(static_cast<int64_t>(v * scale + (v >= 0 ? 0.5 : -0.5))) / scale;
@@ -129,7 +137,9 @@ json StatusJson(const v1::StatusResponse& raw) {
          {"connected", p.connected()},
          {"version", p.version()},
          {"last_seen_age_s", Round(p.last_seen_age_s(), 1)},
-         {"clock_offset_s", p.clock_measured() ? json(Round(p.clock_offset_s(), 3)) : json()}});
+         {"clock_offset_s", p.clock_measured() ? json(Round(p.clock_offset_s(), 3)) : json()},
+         {"policy_refused", p.policy_refused()},
+         {"policy_refusals", PolicyRefusalsJson(p)}});
   }
   return {{"targets", targets}, {"probes", probes}};
 }

@@ -1,5 +1,7 @@
 #include "collector/ingest/policy_reports.h"
 
+#include <algorithm>
+
 #include "common/log.h"
 
 namespace parallax::collector {
@@ -15,6 +17,8 @@ void PolicyReports::OnHeartbeat(const std::string& probe, const v1::Heartbeat& h
   Last& last = last_[probe];
   if (last.gauge == nullptr) last.gauge = &family_.Add({{"probe", probe}});
   last.gauge->Set(hb.policy_refused());
+  last.first.assign(hb.policy_refusals().begin(),
+                    hb.policy_refusals().begin() + std::min(hb.policy_refusals_size(), 100));
   if (last.generation == hb.policy_generation() && last.refused == hb.policy_refused()) return;
   last.generation = hb.policy_generation();
   last.refused = hb.policy_refused();
@@ -29,6 +33,13 @@ void PolicyReports::OnHeartbeat(const std::string& probe, const v1::Heartbeat& h
     Logf(LogLevel::kWarning, "probe %s refuses %s", probe.c_str(),
          hb.policy_refusals(i).reason().substr(0, 512).c_str());
   }
+}
+
+std::map<std::string, PolicyReports::Refusals> PolicyReports::Snapshot() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::map<std::string, Refusals> out;
+  for (const auto& [probe, last] : last_) out[probe] = {last.refused, last.first};
+  return out;
 }
 
 }  // namespace parallax::collector

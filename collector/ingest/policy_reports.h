@@ -2,7 +2,8 @@
 // in heartbeats: the targets of their assignment they refuse to check. Each
 // change is logged (the first refusals named) and exported as
 //   parallax_probe_policy_refused_targets{probe="..."}  (gauge)
-// so an operator sees at once that a probe declines part of the config.
+// so an operator sees at once that a probe declines part of the config, and
+// kept (count and the first 100 with reasons) for `parallax probes`.
 // Thread-safe (short internal lock).
 #pragma once
 
@@ -13,6 +14,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "parallax/v1/probe.pb.h"
 
@@ -23,13 +25,21 @@ class PolicyReports {
   explicit PolicyReports(prometheus::Registry& registry);
   void OnHeartbeat(const std::string& probe, const v1::Heartbeat& hb);
 
+  // The last report of each probe that ever sent one (refused may be 0).
+  struct Refusals {
+    uint32_t refused = 0;
+    std::vector<v1::PolicyRefusal> first;  // at most 100, as the probe sent them
+  };
+  std::map<std::string, Refusals> Snapshot() const;
+
  private:
   struct Last {
     uint64_t generation = 0;
     uint32_t refused = 0;
     prometheus::Gauge* gauge = nullptr;
+    std::vector<v1::PolicyRefusal> first;
   };
-  std::mutex mu_;
+  mutable std::mutex mu_;
   prometheus::Family<prometheus::Gauge>& family_;
   std::map<std::string, Last> last_;
 };

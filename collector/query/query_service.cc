@@ -50,8 +50,15 @@ grpc::Status QueryServiceImpl::Status(grpc::ServerContext*, const v1::StatusRequ
       if (r != nullptr) FillProbeStatus(*r, now, p);
     }
   }
+  std::map<std::string, Refusals> refusals;
+  if (refusals_) refusals = refusals_();
   for (const auto& [name, ps] : state.probes) {
     v1::ProbeInfo* p = resp->add_probes();
+    auto refused = refusals.find(name);
+    if (refused != refusals.end()) {
+      p->set_policy_refused(refused->second.refused);
+      for (const v1::PolicyRefusal& r : refused->second.first) *p->add_policy_refusals() = r;
+    }
     p->set_name(name);
     p->mutable_labels()->insert(ps.labels.begin(), ps.labels.end());
     p->set_connected(ps.connected);

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <map>
+#include <vector>
 
 #include "collector/ingest/assignment.h"
 #include "collector/state/live_state.h"
@@ -30,6 +31,16 @@ class QueryServiceImpl final : public v1::QueryService::Service {
         explain_(std::move(explain)),
         causes_(std::move(causes)) {}
 
+  // Optional: each probe's refusals under its own target policy (shown in
+  // Status's probes). Set before the service is registered.
+  struct Refusals {
+    uint32_t refused = 0;
+    std::vector<v1::PolicyRefusal> first;
+  };
+  void set_refusals(std::function<std::map<std::string, Refusals>()> refusals) {
+    refusals_ = std::move(refusals);
+  }
+
   grpc::Status Status(grpc::ServerContext* ctx, const v1::StatusRequest* req,
                       v1::StatusResponse* resp) override;
   grpc::Status History(grpc::ServerContext* ctx, const v1::HistoryRequest* req,
@@ -46,6 +57,7 @@ class QueryServiceImpl final : public v1::QueryService::Service {
   std::function<int64_t()> now_ms_;
   std::function<v1::ExplainResponse(const std::string&)> explain_;
   std::function<Causes()> causes_;
+  std::function<std::map<std::string, Refusals>()> refusals_;
 };
 
 // Fills `out` from one result (for Status; age on the collector's clock).

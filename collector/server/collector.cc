@@ -114,6 +114,13 @@ Status Collector::Start(const Config& config, const CollectorOptions& options,
       c->store_.get(), &c->state_, [self] { return self->config(); }, WallClockMs,
       [self](const std::string& target) { return self->evaluator_->Explain(target); },
       [self] { return self->evaluator_->Causes(); });
+  c->query_service_->set_refusals([self] {
+    std::map<std::string, QueryServiceImpl::Refusals> out;
+    for (auto& [probe, r] : self->policy_reports_->Snapshot()) {
+      out[probe] = {r.refused, std::move(r.first)};
+    }
+    return out;
+  });
 
   std::shared_ptr<grpc::ServerCredentials> creds;
   if (config.tls.enabled()) {

@@ -21,20 +21,8 @@ trap cleanup EXIT
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 pass() { echo "ok: $*"; }
-# A free port below Linux's ephemeral range (no outgoing connection holds it).
-free_port() {
-  python3 -c '
-import random, socket
-for _ in range(1000):
-    p = random.randint(10000, 32767)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p)); print(p); break
-    except OSError:
-        pass
-    finally:
-        s.close()'
-}
+# shellcheck source=tests/lib/free_port.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/free_port.sh"
 
 # A real sshd (Debian's openssh-server) for the target that is ok.
 ssh_port=$(free_port)

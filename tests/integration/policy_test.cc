@@ -69,6 +69,25 @@ TEST(TargetPolicy, BreachingTargetsAreRefusedOneByOneAndTheRestRuns) {
   std::string clog = cluster.collector()->log();
   EXPECT_NE(clog.find("probe p1 refuses 4 targets of assignment"), std::string::npos) << clog;
   EXPECT_NE(clog.find("probe p2 refuses 6 targets"), std::string::npos) << clog;
+  // ... and in `parallax probes`, table and JSON.
+  nlohmann::json probes = cluster.CliJson({"probes"});
+  bool listed = false;
+  for (const auto& p : probes.value("probes", nlohmann::json::array())) {
+    if (p.value("name", "") != "p1") continue;
+    listed = true;
+    EXPECT_EQ(p.value("policy_refused", 0), 4) << p.dump(2);
+    std::string reasons = p.value("policy_refusals", nlohmann::json::array()).dump();
+    EXPECT_NE(reasons.find("the cloud metadata service"), std::string::npos) << reasons;
+  }
+  EXPECT_TRUE(listed) << probes.dump(2);
+  CommandResult table = RunCommand(
+      {CliBinary(), "probes", "--collector", cluster.collector_address(), "--insecure"});
+  EXPECT_NE(table.out.find("probe p1 refuses 4 assigned targets under its own target policy"),
+            std::string::npos)
+      << table.out << table.err;
+  EXPECT_NE(table.out.find("127.0.0.1 is loopback (allow with --allow-loopback)"),
+            std::string::npos)
+      << table.out;
   // Nothing refused was checked: no result for those targets from anyone.
   status = cluster.CliJson({"status"});
   for (const char* t : {"meta", "fast100", "mcast", "extra"}) {

@@ -16,20 +16,8 @@ failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 pass() { echo "ok: $*"; }
 command -v openssl >/dev/null || { echo "FAIL: openssl not found"; exit 1; }
-# A free port below Linux's ephemeral range (no outgoing connection holds it).
-free_port() {
-  python3 -c '
-import random, socket
-for _ in range(1000):
-    p = random.randint(10000, 32767)
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", p)); print(p); break
-    except OSError:
-        pass
-    finally:
-        s.close()'
-}
+# shellcheck source=tests/lib/free_port.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/free_port.sh"
 
 "$mk" -o "$work/a" -c localhost,127.0.0.1 p1 >/dev/null || fail "make-certs.sh failed"
 "$mk" -o "$work/other" -c localhost rogue >/dev/null || fail "make-certs.sh (second CA) failed"
