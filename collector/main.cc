@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "collector/config/config.h"
+#include "collector/enroll/token_command.h"
 #include "collector/server/collector.h"
 #include "collector/store/store.h"
 #include "common/log.h"
@@ -35,6 +36,21 @@ int main(int argc, char** argv) {
                "With --insecure, allow a non-loopback listen address (anyone who reaches it "
                "can pose as any probe and read every result)")
       ->needs("--insecure");
+  // `token create`: a one-time enrollment token (docs/DEPLOY.md, "A new site
+  // in one command"); runs beside the running collector.
+  CLI::App* token_cmd = app.add_subcommand("token", "Enrollment tokens for new probes");
+  token_cmd->fallthrough();
+  token_cmd->require_subcommand(1);
+  CLI::App* token_create = token_cmd->add_subcommand(
+      "create",
+      "Print a one-time token, the CA fingerprint and the `parallax-probe enroll` command that "
+      "enrolls probe NAME (needs enroll.ca_key in the config)");
+  token_create->fallthrough();
+  std::string token_name;
+  std::string token_ttl = "1h";
+  token_create->add_option("--name", token_name, "Probe name the token is for")->required();
+  token_create->add_option("--ttl", token_ttl, "How long the token stays valid (1s..7d)")
+      ->capture_default_str();
   app.set_version_flag("--version", std::string("parallax-collector ") + PARALLAX_VERSION);
   try {
     app.parse(argc, argv);
@@ -47,6 +63,10 @@ int main(int argc, char** argv) {
   if (!st.ok()) {
     std::fprintf(stderr, "parallax-collector: %s\n", st.message().c_str());
     return 2;
+  }
+  if (token_create->parsed()) {
+    return parallax::collector::RunTokenCreate(config, config_path, token_name, token_ttl, stdout,
+                                               stderr);
   }
   if (check_config) {
     std::printf("%s: OK (%zu targets)\n", config_path.c_str(), config.targets.size());
@@ -63,7 +83,8 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   std::unique_ptr<parallax::collector::Collector> collector;
-  st = parallax::collector::Collector::Start(config, {insecure, insecure_allow_remote}, &collector);
+  st = parallax::collector::Collector::Start(config, {insecure, insecure_allow_remote, config_path},
+                                             &collector);
   if (!st.ok()) {
     std::fprintf(stderr, "parallax-collector: %s\n", st.message().c_str());
     // A damaged database does not heal by restarting: a distinct exit code

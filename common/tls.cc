@@ -67,13 +67,24 @@ grpc::ChannelArguments MakeChannelArguments(const ClientTlsFlags& flags) {
 
 Status MakeServerCredentials(const std::string& cert, const std::string& key,
                              const std::string& client_ca,
-                             std::shared_ptr<grpc::ServerCredentials>* out) {
+                             std::shared_ptr<grpc::ServerCredentials>* out,
+                             const ServerTlsExtras& extras) {
   grpc::SslServerCredentialsOptions opts(
-      client_ca.empty() ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
-                        : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+      client_ca.empty()             ? GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE
+      : extras.client_cert_optional ? GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY
+                                    : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
   grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
   Status st = ReadFileToString(cert, "tls.cert", &pair.cert_chain);
   if (!st.ok()) return st;
+  if (!extras.extra_chain_pem_file.empty()) {
+    std::string extra;
+    st = ReadFileToString(extras.extra_chain_pem_file, "enroll.ca_cert", &extra);
+    if (!st.ok()) return st;
+    if (pair.cert_chain.find(extra) == std::string::npos) {
+      if (pair.cert_chain.back() != '\n') pair.cert_chain += '\n';
+      pair.cert_chain += extra;
+    }
+  }
   st = ReadFileToString(key, "tls.key", &pair.private_key);
   if (!st.ok()) return st;
   opts.pem_key_cert_pairs.push_back(std::move(pair));

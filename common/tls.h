@@ -28,11 +28,23 @@ Status MakeChannelCredentials(const ClientTlsFlags& flags,
 // Channel arguments for flags (the TLS server name override) and our limits.
 grpc::ChannelArguments MakeChannelArguments(const ClientTlsFlags& flags);
 
+// Optional server TLS settings.
+struct ServerTlsExtras {
+  // Request and verify client certificates but let a client without one
+  // finish the handshake (the collector's AccessProcessor then allows it
+  // only EnrollService/Enroll).
+  bool client_cert_optional = false;
+  // A PEM certificate appended to the served chain unless already in it
+  // (the enrollment CA, which probes pin by fingerprint).
+  std::string extra_chain_pem_file;
+};
+
 // TLS with cert/key, requiring client certificates signed by client_ca when
 // it is not empty. All three are file paths.
 Status MakeServerCredentials(const std::string& cert, const std::string& key,
                              const std::string& client_ca,
-                             std::shared_ptr<grpc::ServerCredentials>* out);
+                             std::shared_ptr<grpc::ServerCredentials>* out,
+                             const ServerTlsExtras& extras = {});
 
 // Reads a whole file; the Status names `what` (e.g. "--ca") and the path.
 Status ReadFileToString(const std::string& path, const std::string& what, std::string* out);

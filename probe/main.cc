@@ -26,6 +26,8 @@
 #include "common/tls.h"
 #include "common/tls_flags.h"
 #include "common/version.h"
+#include "probe/enroll/enroll_command.h"
+#include "probe/enroll/enrolled_credentials.h"
 #include "probe/policy/policy_gate.h"
 #include "probe/scheduler/scheduler.h"
 #include "probe/transport/spool.h"
@@ -53,10 +55,17 @@ std::string HostName() {
 int main(int argc, char** argv) {
   using parallax::LogLevel;
   using parallax::Logf;
+  // `parallax-probe enroll ...`: its own command line (probe/enroll/).
+  if (argc > 1 && std::strcmp(argv[1], "enroll") == 0) {
+    return parallax::probe::RunEnroll(argc - 1, argv + 1);
+  }
   CLI::App app{
       "parallax-probe: checks SSH reachability (TCP connect, SSH identification) of the targets "
       "the collector assigns, from the network it runs in, and streams the results to the "
-      "collector. Give each probe a unique --name and a network label (--label network=ISP).",
+      "collector. Give each probe a unique --name and a network label (--label network=ISP).\n"
+      "Enroll a new probe with a token: parallax-probe enroll --help. Started without "
+      "--ca/--cert/--key/--insecure, the probe uses the credentials enrollment stored under "
+      "--state-dir (STATE_DIR/enroll) when there are some.",
       "parallax-probe"};
   std::string collector;
   std::string name = HostName();
@@ -126,6 +135,28 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "parallax-probe: --batch-linger \"%s\": %s\n", linger_text.c_str(),
                  ds.ok() ? "at most 10s" : ds.message().c_str());
     return 2;
+  }
+  // Credentials: the TLS flags when given, else what `enroll` stored.
+  parallax::probe::EnrolledCredentials enrolled;
+  bool have_enrolled = false;
+  if (parallax::Status es = parallax::probe::FindEnrolled(state_dir, &enrolled, &have_enrolled);
+      !es.ok()) {
+    std::fprintf(stderr, "parallax-probe: %s\n", es.message().c_str());
+    return 2;
+  }
+  bool tls_flags = !tls.ca.empty() || !tls.cert.empty() || !tls.key.empty() || tls.insecure;
+  if (have_enrolled && !tls_flags) {
+    tls.ca = enrolled.ca;
+    tls.cert = enrolled.cert;
+    tls.key = enrolled.key;
+    if (app.count("--name") == 0) name = enrolled.name;
+    Logf(LogLevel::kInfo, "using the enrolled credentials in %s (probe \"%s\")",
+         enrolled.dir.c_str(), enrolled.name.c_str());
+  } else if (have_enrolled) {
+    Logf(LogLevel::kInfo, "TLS flags given: not using the enrolled credentials in %s",
+         enrolled.dir.c_str());
+  } else if (!tls.cert.empty()) {
+    Logf(LogLevel::kInfo, "using the client certificate %s (--cert)", tls.cert.c_str());
   }
   std::shared_ptr<grpc::ChannelCredentials> creds;
   parallax::Status st = parallax::MakeChannelCredentials(tls, &creds);

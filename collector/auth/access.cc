@@ -9,6 +9,9 @@ namespace {
 
 constexpr std::string_view kProbeService = "/parallax.v1.ProbeService/";
 constexpr std::string_view kQueryService = "/parallax.v1.QueryService/";
+// The one method a caller without a client certificate may call: a new probe
+// enrolling with a one-time token (collector/enroll/enroll_service.h).
+constexpr std::string_view kEnrollMethod = "/parallax.v1.EnrollService/Enroll";
 // QueryService methods that change something: admins only. Append here when
 // a write RPC is added (check, hostkey accept, ...).
 constexpr std::string_view kAdminMethods[] = {"/parallax.v1.QueryService/Check",
@@ -21,6 +24,7 @@ bool StartsWith(std::string_view s, std::string_view prefix) {
 }  // namespace
 
 Status CheckMethodAccess(const PeerIdentity& who, std::string_view method) {
+  if (method == kEnrollMethod) return Status::Ok();  // the token is the credential
   if (!who.authenticated) return Status::Ok();
   if (who.role == PeerRole::kNone) {
     return Status::InvalidArgument("client certificate refused: " + who.Describe());
@@ -65,6 +69,15 @@ grpc::Status AccessProcessor::Process(const InputMetadata& auth_metadata,
          who.Describe().c_str());
     return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
                         "certificate revoked: " + who.Describe());
+  }
+  if (!who.authenticated && method != kEnrollMethod) {
+    // mTLS: the handshake lets a client without a certificate in (to
+    // enroll), and this is where it stops for everything else.
+    Logf(LogLevel::kWarning, "refused %s: no client certificate", std::string(method).c_str());
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        "no client certificate: the collector requires mTLS (tls.client_ca); "
+                        "without a certificate only " +
+                            std::string(kEnrollMethod) + " may be called");
   }
   Status st = CheckMethodAccess(who, method);
   if (!st.ok()) {

@@ -5,9 +5,13 @@
 //   - QueryService reads (status, history, explain, incidents): readers and
 //     admins; QueryService writes (none yet: `check`, `hostkey accept`): admins;
 //   - any other method: admins;
+//   - EnrollService/Enroll (a new probe with a one-time token): anybody, with
+//     or without a client certificate; every other method needs one
+//     (UNAUTHENTICATED without: the TLS handshake lets certificate-less
+//     clients in only so that they can enroll);
 //   - a revoked certificate (config `revoked:`, by identity or serial): nobody.
-// Installed only with mTLS (tls.client_ca); without client certificates there
-// is no identity to check and every caller may do everything.
+// Installed only with mTLS (tls.client_ca); without client_ca there is no
+// identity to check and every caller may do everything.
 //
 // Thread-safe: Process runs on gRPC threads, reads the config through the
 // given function (a snapshot per call), keeps no state.

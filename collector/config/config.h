@@ -85,6 +85,18 @@ struct MetricsConfig {
   std::string basic_auth_password;  // plaintext in the config file: keep it 0600
 };
 
+// Enrollment (enroll: section, docs/CONFIG.md): with a CA key the collector
+// signs probe CSRs that come with a token from `parallax-collector token
+// create`; without one enrollment is off.
+struct EnrollConfig {
+  std::string ca_cert;  // PEM CA certificate (default: tls.client_ca)
+  std::string ca_key;   // PEM CA private key; empty: enrollment is off
+  int64_t cert_days = 365;  // lifetime of the certificates it signs
+  std::string tokens;       // token file (default: beside storage.path)
+  std::string address;      // HOST:PORT printed for probes (default: listen)
+  bool enabled() const { return !ca_key.empty(); }
+};
+
 struct Config {
   std::string listen = "127.0.0.1:7420";
   std::string metrics_listen = "127.0.0.1:9420";
@@ -120,6 +132,7 @@ struct Config {
   std::map<std::string, ProbePolicyConfig> probes;  // by probe name (certificate identity)
   RevokedConfig revoked;
   MetricsConfig metrics;
+  EnrollConfig enroll;
 
   // nullptr if no target has that name.
   const TargetConfig* FindTarget(std::string_view name) const;

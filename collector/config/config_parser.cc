@@ -1,6 +1,7 @@
 #include "collector/config/config_parser.h"
 
 #include "collector/config/address.h"
+#include "collector/config/enroll_config.h"
 #include "collector/config/security_config.h"
 #include "collector/config/yaml_fields.h"
 #include "common/duration.h"
@@ -41,7 +42,8 @@ class Parser {
                              "path_budget",
                              "max_probes",
                              "stream_results_per_second",
-                             "stream_results_burst"},
+                             "stream_results_burst",
+                             "enroll"},
                             {"targets"});
     if (!s.ok()) return s;
     if (root["listen"] && !(s = Listen(root["listen"], "listen", &c->listen)).ok()) return s;
@@ -96,6 +98,7 @@ class Parser {
       return s;
     }
     if (!(s = Path(root, "", &c->path_max_hops, &c->path_budget)).ok()) return s;
+    if (root["enroll"] && !(s = ParseEnrollSection(f_, root["enroll"], c)).ok()) return s;
     if (!root["targets"]) return Status::Ok();
     const YAML::Node targets = root["targets"];
     if (targets.IsNull()) return Status::Ok();

@@ -122,9 +122,19 @@ Status Collector::Start(const Config& config, const CollectorOptions& options,
     return out;
   });
 
+  st = EnrollServiceImpl::Create(config, options.config_path, &c->enroll_service_);
+  if (!st.ok()) return st;
+
   std::shared_ptr<grpc::ServerCredentials> creds;
   if (config.tls.enabled()) {
-    st = MakeServerCredentials(config.tls.cert, config.tls.key, config.tls.client_ca, &creds);
+    // Client certificates are requested, verified when presented, but not
+    // required by the handshake: a new probe calls EnrollService/Enroll
+    // without one; AccessProcessor refuses every other call without one.
+    ServerTlsExtras extras;
+    extras.client_cert_optional = true;
+    if (config.enroll.enabled()) extras.extra_chain_pem_file = config.enroll.ca_cert;
+    st = MakeServerCredentials(config.tls.cert, config.tls.key, config.tls.client_ca, &creds,
+                               extras);
     if (!st.ok()) return st;
     if (!config.tls.client_ca.empty()) {
       // mTLS: every call is checked against the caller's certificate role
@@ -153,6 +163,7 @@ Status Collector::Start(const Config& config, const CollectorOptions& options,
   builder.AddListeningPort(config.listen, creds, &c->grpc_port_);
   builder.RegisterService(c->probe_service_.get());
   builder.RegisterService(c->query_service_.get());
+  builder.RegisterService(c->enroll_service_.get());
   builder.SetMaxReceiveMessageSize(static_cast<int>(config.max_receive_message_bytes));
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
@@ -186,9 +197,12 @@ Status Collector::Reload(const Config& next) {
   if (next.listen != old.listen || next.metrics_listen != old.metrics_listen ||
       next.tls.cert != old.tls.cert || next.tls.key != old.tls.key ||
       next.tls.client_ca != old.tls.client_ca || next.storage.path != old.storage.path ||
-      next.max_receive_message_bytes != old.max_receive_message_bytes) {
+      next.max_receive_message_bytes != old.max_receive_message_bytes ||
+      next.enroll.ca_key != old.enroll.ca_key || next.enroll.ca_cert != old.enroll.ca_cert ||
+      next.enroll.tokens != old.enroll.tokens || next.enroll.cert_days != old.enroll.cert_days) {
     Logf(LogLevel::kWarning,
-         "reload: listen, metrics_listen, tls, storage.path and max_receive_message_bytes changes "
+         "reload: listen, metrics_listen, tls, enroll, storage.path and max_receive_message_bytes "
+         "changes "
          "take effect only after a "
          "restart; keeping the running ones");
   }
@@ -197,6 +211,7 @@ Status Collector::Reload(const Config& next) {
   merged->metrics_listen = old.metrics_listen;
   merged->max_receive_message_bytes = old.max_receive_message_bytes;
   merged->tls = old.tls;
+  merged->enroll = old.enroll;    // the EnrollService keeps what it loaded at start
   merged->metrics = old.metrics;  // the web server's settings are fixed at start
   merged->storage.path = old.storage.path;
   uint64_t generation;

@@ -19,6 +19,7 @@
 #include <string>
 
 #include "collector/config/config.h"
+#include "collector/enroll/enroll_service.h"
 #include "collector/ingest/probe_stream.h"
 #include "collector/metrics/metrics.h"
 #include "collector/query/query_service.h"
@@ -33,6 +34,7 @@ namespace parallax::collector {
 struct CollectorOptions {
   bool insecure = false;  // serve plaintext when the config has no tls section
   bool insecure_allow_remote = false;  // ... even on a non-loopback listen address
+  std::string config_path;  // named in messages (e.g. "enrollment is off: set ... in PATH")
 };
 
 class Collector {
@@ -68,6 +70,7 @@ class Collector {
   std::unique_ptr<prometheus::Exposer> exposer_;
   std::unique_ptr<ProbeServiceImpl> probe_service_;
   std::unique_ptr<QueryServiceImpl> query_service_;
+  std::unique_ptr<EnrollServiceImpl> enroll_service_;
   std::unique_ptr<grpc::Server> server_;
   int grpc_port_ = 0;
   bool shut_down_ = false;
