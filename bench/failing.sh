@@ -13,6 +13,9 @@
 #   fallback the probe without CAP_NET_RAW (setpriv drops it): a ping socket
 #            per ping (net.ipv4.ping_group_range opened in the namespace),
 #            IP_RECVERR per connect
+#   before   (only with PEER_PROBE_BIN=<an older parallax-probe>) that build as
+#            packaged, e.g. main before the shared receiver: a raw ICMP socket
+#            per ping, at most 256 at once
 # Everything runs inside a network namespace this script creates (unshare
 # --net; needs root): loopback only, the drop rule is an nftables table of
 # that namespace, gone with it. Every process is stopped on exit; every wait
@@ -103,10 +106,9 @@ failing_run() {
   rm -rf "$dir" && mkdir -p "$dir"
   write_failing_config "$dir/collector.yaml"
   start_collector "$dir"
-  local t0 s0 t1 s1
-  s0=$(stored)
+  local t0 t1
   t0=$(now_s)
-  "$@" "$PROBE" --collector "127.0.0.1:$COL_GRPC" --name bench-probe --label network=loopback \
+  "$@" "${RUN_PROBE:-$PROBE}" --collector "127.0.0.1:$COL_GRPC" --name bench-probe --label network=loopback \
     --insecure --max-in-flight 20000 --state-dir "$dir/probe-state" \
     --allow-loopback --min-interval 100ms --max-targets 1000000 --max-connects-per-second 10000000 \
     2>"$dir/probe.log" &
@@ -117,25 +119,37 @@ failing_run() {
   c1=$(cpu_s "$probe")
   fds=$(ls "/proc/$probe/fd" | wc -l)
   t1=$(now_s)
-  s1=$(stored)
-  record "failing.$key.results_per_s" "$(calc "($s1 - $s0) / ($t1 - $t0)" 0)"
-  record "failing.$key.cpu_per_1000" "$(calc "$c1 * 1000 / (($s1 - $s0) > 0 ? ($s1 - $s0) : 1)" 4)"
-  record "failing.$key.cpu_util" "$(calc "$c1 / ($t1 - $t0)" 2)"
-  record "failing.$key.hwm_mb" "$(calc "$(status_kb "$probe" VmHWM) / 1024" 1)"
-  record "failing.$key.threads" "$(status_kb "$probe" Threads)"
-  record "failing.$key.fds_at_end" "$fds"
-  record "failing.$key.icmp_mode" "\"$(sed -n 's/.*ICMP evidence: //p' "$dir/probe.log" | head -1)\""
+  local hwm threads
+  hwm=$(status_kb "$probe" VmHWM)
+  threads=$(status_kb "$probe" Threads)
+  # Stopping sends what the probe holds: every result of the window is stored.
   stop_pid "$probe"
   stop_pid "$COL_PID"
-  record "failing.$key.results" "$(sqlite3 "$dir/parallax.db" "SELECT count(*) FROM results;" 2>/dev/null || echo 0)"
+  local n
+  n=$(sqlite3 "$dir/parallax.db" "SELECT count(*) FROM results;" 2>/dev/null || echo 0)
+  record "failing.$key.results" "$n"
+  record "failing.$key.results_per_s" "$(calc "$n / ($t1 - $t0)" 0)"
+  record "failing.$key.cpu_per_1000" "$(calc "$c1 * 1000 / ($n > 0 ? $n : 1)" 4)"
+  record "failing.$key.cpu_util" "$(calc "$c1 / ($t1 - $t0)" 2)"
+  record "failing.$key.hwm_mb" "$(calc "$hwm / 1024" 1)"
+  record "failing.$key.threads" "$threads"
+  record "failing.$key.fds_at_end" "$fds"
+  local mode
+  mode=$(sed -n 's/.*ICMP evidence: //p' "$dir/probe.log" | head -1)
+  record "failing.$key.icmp_mode" "${mode:-(before: a raw socket per ping, at most 256)}"
 }
 
 echo "== failing: $N targets dropping SSH at once (interval $INTERVAL, timeout $TIMEOUT), ${WINDOW}s each, load $(cut -d' ' -f1-3 /proc/loadavg)"
+KEYS="shared fallback"
+if [[ -n ${PEER_PROBE_BIN:-} ]]; then
+  RUN_PROBE=$PEER_PROBE_BIN failing_run before env
+  KEYS="before $KEYS"
+fi
 failing_run shared env
 failing_run fallback setpriv --inh-caps=-net_raw --ambient-caps=-net_raw --bounding-set=-net_raw
 
 printf '\n| probe | ICMP evidence | results/s | CPU-s per 1,000 failing checks | CPU util | peak RSS MB | fds at end |\n|---|---|---:|---:|---:|---:|---:|\n'
-for k in shared fallback; do
+for k in $KEYS; do
   printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$k" "$(get "failing.$k.icmp_mode")" \
     "$(get "failing.$k.results_per_s")" "$(get "failing.$k.cpu_per_1000")" \
     "$(get "failing.$k.cpu_util")" "$(get "failing.$k.hwm_mb")" "$(get "failing.$k.fds_at_end")"

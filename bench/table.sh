@@ -89,7 +89,8 @@ print_table() {
     echo
     echo "| probe | ICMP evidence | results/s | CPU-s per 1,000 failing checks | CPU util | peak RSS MB | fds at end |"
     echo "|---|---|---:|---:|---:|---:|---:|"
-    for k in shared fallback; do
+    for k in before shared fallback; do
+      [[ $(get failing.$k.results) == - ]] && continue
       echo "| $k | $(get failing.$k.icmp_mode) | $(get failing.$k.results_per_s) | $(get failing.$k.cpu_per_1000) | $(get failing.$k.cpu_util) | $(get failing.$k.hwm_mb) | $(get failing.$k.fds_at_end) |"
     done
   fi
