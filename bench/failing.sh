@@ -20,6 +20,7 @@
 # --net; needs root): loopback only, the drop rule is an nftables table of
 # that namespace, gone with it. Every process is stopped on exit; every wait
 # is bounded. Results: OUT/results.tsv (failing.*) and a table on stdout.
+# Exit 1 when a run stored no result, 77 (skip) when not root.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -40,6 +41,10 @@ while (($#)); do
   shift
 done
 
+if [[ $(id -u) != 0 ]]; then
+  echo "failing.sh: needs root (a network namespace and nftables); skipped" >&2
+  exit 77
+fi
 if [[ ${PARALLAX_BENCH_NETNS:-} != 1 ]]; then
   exec unshare --net env PARALLAX_BENCH_NETNS=1 bash "$0" "${ARGS[@]}"
 fi
@@ -153,4 +158,10 @@ for k in $KEYS; do
   printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$k" "$(get "failing.$k.icmp_mode")" \
     "$(get "failing.$k.results_per_s")" "$(get "failing.$k.cpu_per_1000")" \
     "$(get "failing.$k.cpu_util")" "$(get "failing.$k.hwm_mb")" "$(get "failing.$k.fds_at_end")"
+done
+for k in $KEYS; do
+  if [[ $(get "failing.$k.results") == - || $(get "failing.$k.results") == 0 ]]; then
+    echo "failing.sh: the $k run stored no result" >&2
+    exit 1
+  fi
 done
