@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Parallax benchmark suite (issue 6; method and results: docs/PERFORMANCE.md).
 #
-#   bench/run.sh [--quick] [--build-dir DIR] [--out DIR] [--skip-build]
+#   bench/run.sh [--quick] [--build-dir DIR] [--out DIR] [--skip-build] [--only "SECTION..."]
 #
 # Runs, side by side on one machine and all on loopback (127.0.0.1 only):
 #   micro     Google Benchmark: banner parsing, result encoding, diagnosis, /metrics
@@ -13,6 +13,9 @@
 #   ingest    parallax-bench-loadgen: N synthetic probe streams into a real
 #             collector: results/s acknowledged (committed), ack latency, memory
 #   scaling   cost against targets, probe streams and timeouts (3 sizes each)
+#   failing   bench/failing.sh (not with --quick: ctest failing_smoke): 5,000 targets failing at once (liveness, ICMP,
+#             path), the probe with and without its shared ICMP socket, inside
+#             a network namespace it creates (root only; skipped otherwise)
 # and prints one table (also written to OUT/table.md). --quick is the ctest
 # smoke: every piece for a second or two, small sizes; figures mean nothing.
 # Every process started here is stopped on exit; every load is bounded in time.
@@ -23,13 +26,15 @@ QUICK=0
 BUILD=$ROOT/build-bench
 OUT=""
 SKIP_BUILD=0
+ONLY=""
 while (($#)); do
   case $1 in
     --quick) QUICK=1 ;;
     --build-dir) BUILD=$2; shift ;;
     --out) OUT=$2; shift ;;
     --skip-build) SKIP_BUILD=1 ;;
-    -h|--help) sed -n 2,20p "$0"; exit 0 ;;
+    --only) ONLY=$2; shift ;;
+    -h|--help) sed -n 2,23p "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument \"$1\" (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -53,7 +58,7 @@ if ((!SKIP_BUILD)) && ((!QUICK)); then
 fi
 for b in "$PROBE" "$COLLECTOR" "$BIN/parallax-bench-listener" "$BIN/parallax-bench-ceiling" \
          "$BIN/parallax-bench-http" "$BIN/parallax-bench-loadgen" "$BIN/parallax-bench-micro"; do
-  [[ -x $b ]] || { echo "run.sh: $b is not built (cmake --build $BUILD --target parallax-bench)" >&2; exit 1; }
+  [[ -x $b ]] || [[ -n $ONLY ]] || { echo "run.sh: $b is not built (cmake --build $BUILD --target parallax-bench)" >&2; exit 1; }
 done
 
 : >"$OUT/results.tsv"
@@ -80,13 +85,25 @@ BANNER_PORTS=$(ports_csv banner)
 SILENT_PORTS=$(ports_csv silent)
 REFUSED_PORTS=$(ports_csv refused)
 
-section_micro
-section_checks
-section_footprint
-section_ingest
-section_scaling
+section_failing() {
+  if [[ $(id -u) != 0 ]]; then
+    record failing.skipped "\"needs root (a network namespace and nftables)\""
+    return
+  fi
+  local quick=()
+  ((QUICK)) && quick=(--quick)
+  PROBE_BIN=$PROBE COLLECTOR_BIN=$COLLECTOR bash "$ROOT/bench/failing.sh" "${quick[@]}" --out "$OUT"
+}
+
+# --quick leaves failing out: ctest runs it on its own (failing_smoke).
+DEFAULT_SECTIONS="micro checks footprint ingest scaling failing"
+((QUICK)) && DEFAULT_SECTIONS="micro checks footprint ingest scaling"
+for s in ${ONLY:-$DEFAULT_SECTIONS}; do
+  "section_$s"
+done
 
 print_table | tee "$OUT/table.md"
+if [[ -n $ONLY ]]; then exit 0; fi
 
 # Every piece must have produced work: the smoke fails when one did not.
 failed=0

@@ -76,6 +76,26 @@ print_table() {
   echo "| /metrics render, 100 probes × 1,000 targets (real time) | < 200 ms | $(get micro.BM_RenderMetrics_100_1000_real_time.real_ms) | $(verdict "$(get micro.BM_RenderMetrics_100_1000_real_time.real_ms)" '<' 200) |"
 
   echo
+  echo "## Targets (issue 10, item 9: the probe stays cheap)"
+  echo
+  echo "| target | bar | measured | verdict |"
+  echo "|---|---|---:|---|"
+  echo "| probe CPU per 1,000 successful checks (check + encoding + gRPC) | ≤ 0.040 s | $probe_cpu | $(verdict "$probe_cpu" '<=' 0.040) |"
+  echo "| probe checks/s, one process | ≥ 20,000 | $(get probe.sat.checks_per_s) | $(verdict "$(get probe.sat.checks_per_s)" '>=' 20000) |"
+  echo "| probe peak RSS, $SAT_TARGETS targets / $SAT_INTERVAL | ≤ 48 MB | $(get probe.sat.hwm_mb) | $(verdict "$(get probe.sat.hwm_mb)" '<=' 48) |"
+  if [[ $(get failing.shared.results) != - ]]; then
+    echo
+    echo "Targets failing at once (bench/failing.sh: SSH dropped; ICMP echo, ports 443/80/65535, path trace):"
+    echo
+    echo "| probe | ICMP evidence | results/s | CPU-s per 1,000 failing checks | CPU util | peak RSS MB | fds at end |"
+    echo "|---|---|---:|---:|---:|---:|---:|"
+    for k in before shared fallback; do
+      [[ $(get failing.$k.results) == - ]] && continue
+      echo "| $k | $(get failing.$k.icmp_mode) | $(get failing.$k.results_per_s) | $(get failing.$k.cpu_per_1000) | $(get failing.$k.cpu_util) | $(get failing.$k.hwm_mb) | $(get failing.$k.fds_at_end) |"
+    done
+  fi
+
+  echo
   echo "## Microbenchmarks (real / CPU ms)"
   echo
   echo "| benchmark | real ms | CPU ms | series |"

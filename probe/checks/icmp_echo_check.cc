@@ -60,13 +60,17 @@ int OpenIcmpSocket(bool v6, int type, int* error) {
 
 std::shared_ptr<IcmpEchoCheck> IcmpEchoCheck::Create(boost::asio::io_context& io,
                                                      boost::asio::ip::address target,
-                                                     IcmpSocketKind kind) {
-  return std::shared_ptr<IcmpEchoCheck>(new IcmpEchoCheck(io, target, kind));
+                                                     IcmpSocketKind kind,
+                                                     std::shared_ptr<IcmpReceiver> receiver) {
+  return std::shared_ptr<IcmpEchoCheck>(new IcmpEchoCheck(io, target, kind, std::move(receiver)));
 }
 
 IcmpEchoCheck::IcmpEchoCheck(boost::asio::io_context& io, boost::asio::ip::address target,
-                             IcmpSocketKind kind)
-    : io_(io), target_(target), kind_(kind), socket_(io) {
+                             IcmpSocketKind kind, std::shared_ptr<IcmpReceiver> receiver)
+    : io_(io), target_(target), kind_(kind), socket_(io), receiver_(std::move(receiver)) {
+  if (target_.is_v6() && target_.to_v6().is_v4_mapped()) {
+    target_ = boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, target_.to_v6());
+  }
   uint32_t n = g_counter.fetch_add(1);
   id_ = static_cast<uint16_t>((static_cast<uint32_t>(::getpid()) * 2654435761u) ^ (n >> 16));
   seq_ = static_cast<uint16_t>(n);
@@ -120,8 +124,41 @@ bool IcmpEchoCheck::Open() {
   return true;
 }
 
+bool IcmpEchoCheck::StartShared() {
+  if (!receiver_ || kind_ != IcmpSocketKind::kAuto || !receiver_->shared(target_.is_v6())) {
+    return false;
+  }
+  id_ = receiver_->echo_id();
+  seq_ = receiver_->NextEchoSeq(target_);
+  IcmpFlowKey key = IcmpFlowKey::Echo(target_, id_, seq_);
+  std::weak_ptr<IcmpEchoCheck> weak = shared_from_this();
+  bool v6 = target_.is_v6();
+  if (!receiver_->Register(key, [weak, v6](const IcmpEvent& e) {
+        auto self = weak.lock();
+        if (!self || self->finished_) return;
+        if (e.kind == IcmpEvent::Kind::kEchoReply) {
+          self->result_.rtt_us = ElapsedUs(self->sent_at_, Clock::now());
+          self->Complete(true, "");
+        } else {
+          self->Complete(false, EchoErrorText(v6, e.type, e.code));
+        }
+      })) {
+    return false;
+  }
+  flow_ = key;
+  result_.used = IcmpSocketKind::kShared;
+  result_.attempted = true;
+  sent_at_ = Clock::now();
+  int error = receiver_->SendEcho(target_, seq_);
+  if (error != 0) {
+    Complete(false, ErrnoText(boost::system::error_code(error, boost::system::system_category())));
+  }
+  return true;
+}
+
 void IcmpEchoCheck::Start(Done done) {
   done_ = std::move(done);
+  if (StartShared()) return;
   if (!Open()) {
     Complete(false, result_.error);
     return;
@@ -203,6 +240,10 @@ void IcmpEchoCheck::Complete(bool reply, std::string error) {
   finished_ = true;
   result_.reply = reply;
   result_.error = std::move(error);
+  if (flow_) {
+    receiver_->Unregister(*flow_);
+    flow_.reset();
+  }
   boost::system::error_code ignored;
   socket_.close(ignored);
   boost::asio::post(io_, [self = shared_from_this()]() {

@@ -89,4 +89,15 @@ IcmpPacketVerdict ParseIcmpPacket(std::string_view p, const IcmpEchoMatch& m) {
   return v;
 }
 
+std::string EchoErrorText(bool v6, uint8_t type, uint8_t code) {
+  if (!v6) {
+    if (type == kTimeExceededV4) return "time exceeded";
+    if (type != kUnreachableV4) return "ICMP type " + std::to_string(type);
+  } else {
+    if (type == kTimeExceededV6) return "time exceeded";
+    if (type != kUnreachableV6) return "ICMPv6 type " + std::to_string(type);
+  }
+  return v6 ? ErrorTextV6(type, code) : ErrorTextV4(type, code);
+}
+
 }  // namespace parallax::probe

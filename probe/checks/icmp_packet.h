@@ -28,6 +28,11 @@ struct IcmpPacketVerdict {
   std::string error;  // kError: "host unreachable", "time exceeded", ...
 };
 
+// The words for an ICMP (v6 false) / ICMPv6 error about an echo request:
+// "host unreachable", "port unreachable", "administratively prohibited",
+// "time exceeded", ...
+std::string EchoErrorText(bool v6, uint8_t type, uint8_t code);
+
 IcmpPacketVerdict ParseIcmpPacket(std::string_view packet, const IcmpEchoMatch& match);
 
 }  // namespace parallax::probe

@@ -19,6 +19,7 @@ SshCheck::SshCheck(boost::asio::io_context& io, SshCheckOptions options)
       options_(std::move(options)),
       resolver_(io),
       socket_(io),
+      icmp_watch_(options_.icmp_receiver),
       parser_(options_.identification) {}
 
 void SshCheck::Start(Done done) {
@@ -73,7 +74,7 @@ void SshCheck::Connect(const tcp::endpoint& endpoint) {
   address_ = endpoint.address();
   result_.set_address(EndpointText(endpoint));
   connect_start_ = Clock::now();
-  EnableIcmpErrors(socket_, endpoint.protocol());
+  icmp_watch_.BeforeConnect(socket_, endpoint.protocol());
   if (options_.source_port != 0) {
     boost::system::error_code ec;
     if (!socket_.is_open()) socket_.open(endpoint.protocol(), ec);
@@ -88,13 +89,14 @@ void SshCheck::Connect(const tcp::endpoint& endpoint) {
   socket_.async_connect(endpoint, [self = shared_from_this()](const boost::system::error_code& ec) {
     self->OnConnected(ec);
   });
+  icmp_watch_.Started(socket_, endpoint);
 }
 
 void SshCheck::OnConnected(const boost::system::error_code& ec) {
   if (finished_) return;
   if (ec) {
     MappedError m = MapError(Phase::kConnect, ec);
-    if (auto icmp = TakeIcmpError(socket_, *address_)) {
+    if (auto icmp = icmp_watch_.Take(socket_, *address_)) {
       m.detail += " (ICMP " + icmp->description() + " from " +
                   (icmp->sender().empty() ? std::string("an unknown sender") : icmp->sender()) +
                   ")";
@@ -103,6 +105,7 @@ void SshCheck::OnConnected(const boost::system::error_code& ec) {
     Complete(m.outcome, m.error_number, std::move(m.detail));
     return;
   }
+  icmp_watch_.Stop();
   connected_at_ = Clock::now();
   result_.set_connect_us(ElapsedUs(connect_start_, connected_at_));
   phase_ = Phase::kBanner;
@@ -174,6 +177,7 @@ void SshCheck::EndBanner(MappedError m) {
 void SshCheck::Complete(v1::Outcome outcome, int error_number, std::string detail) {
   if (finished_) return;
   finished_ = true;
+  icmp_watch_.Stop();
   result_.set_outcome(outcome);
   result_.set_error_number(error_number);
   for (const auto& line : parser_.pre_banner()) result_.add_pre_banner(line);

@@ -38,6 +38,7 @@
 #include "parallax/v1/probe.pb.h"
 #include "probe/checks/banner_parser.h"
 #include "probe/checks/check.h"
+#include "probe/checks/icmp_receiver.h"
 #include "probe/checks/outcome_mapping.h"
 
 namespace parallax::probe {
@@ -48,6 +49,8 @@ struct SshCheckOptions {
   std::string identification;  // e.g. "SSH-2.0-parallax_probe_0.1.0"; sent with CR LF;
                                // empty: send nothing
   uint16_t source_port = 0;    // 0: the kernel's choice (tests pin it to provoke a self-connect)
+  // The probe's shared ICMP receiver (null: only IP_RECVERR on the socket).
+  std::shared_ptr<IcmpReceiver> icmp_receiver;
 };
 
 class SshCheck : public Check, public std::enable_shared_from_this<SshCheck> {
@@ -86,6 +89,7 @@ class SshCheck : public Check, public std::enable_shared_from_this<SshCheck> {
   SshCheckOptions options_;
   boost::asio::ip::tcp::resolver resolver_;
   boost::asio::ip::tcp::socket socket_;
+  ConnectIcmpWatch icmp_watch_;
   Done done_;
   bool finished_ = false;
   Phase phase_ = Phase::kResolve;

@@ -11,25 +11,27 @@ namespace parallax::probe {
 using boost::asio::ip::tcp;
 
 std::shared_ptr<TcpConnectCheck> TcpConnectCheck::Create(boost::asio::io_context& io,
-                                                         tcp::endpoint endpoint) {
-  return std::shared_ptr<TcpConnectCheck>(new TcpConnectCheck(io, endpoint));
+                                                         tcp::endpoint endpoint,
+                                                         std::shared_ptr<IcmpReceiver> receiver) {
+  return std::shared_ptr<TcpConnectCheck>(new TcpConnectCheck(io, endpoint, std::move(receiver)));
 }
 
-TcpConnectCheck::TcpConnectCheck(boost::asio::io_context& io, tcp::endpoint endpoint)
-    : io_(io), endpoint_(endpoint), socket_(io) {
+TcpConnectCheck::TcpConnectCheck(boost::asio::io_context& io, tcp::endpoint endpoint,
+                                 std::shared_ptr<IcmpReceiver> receiver)
+    : io_(io), endpoint_(endpoint), socket_(io), icmp_watch_(std::move(receiver)) {
   result_.set_port(endpoint.port());
 }
 
 void TcpConnectCheck::Start(Done done) {
   done_ = std::move(done);
   start_ = std::chrono::steady_clock::now();
-  EnableIcmpErrors(socket_, endpoint_.protocol());
+  icmp_watch_.BeforeConnect(socket_, endpoint_.protocol());
   socket_.async_connect(
       endpoint_, [self = shared_from_this()](const boost::system::error_code& ec) {
         if (self->finished_) return;
         if (ec) {
           MappedError m = MapError(Phase::kConnect, ec);
-          if (auto icmp = TakeIcmpError(self->socket_, self->endpoint_.address())) {
+          if (auto icmp = self->icmp_watch_.Take(self->socket_, self->endpoint_.address())) {
             *self->result_.mutable_icmp_error() = std::move(*icmp);
           }
           self->Complete(m.outcome, m.error_number, std::move(m.detail));
@@ -38,6 +40,7 @@ void TcpConnectCheck::Start(Done done) {
         self->result_.set_connect_us(ElapsedUs(self->start_, std::chrono::steady_clock::now()));
         self->Complete(v1::OUTCOME_OK, 0, "");
       });
+  icmp_watch_.Started(socket_, endpoint_);
 }
 
 void TcpConnectCheck::Cancel() {
@@ -48,6 +51,7 @@ void TcpConnectCheck::Cancel() {
 
 void TcpConnectCheck::Complete(v1::Outcome outcome, int error_number, std::string detail) {
   finished_ = true;
+  icmp_watch_.Stop();
   result_.set_outcome(outcome);
   error_number_ = error_number;
   detail_ = std::move(detail);

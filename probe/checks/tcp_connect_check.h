@@ -18,13 +18,15 @@
 
 #include "parallax/v1/probe.pb.h"
 #include "probe/checks/check.h"
+#include "probe/checks/icmp_receiver.h"
 
 namespace parallax::probe {
 
 class TcpConnectCheck : public Check, public std::enable_shared_from_this<TcpConnectCheck> {
  public:
   static std::shared_ptr<TcpConnectCheck> Create(boost::asio::io_context& io,
-                                                 boost::asio::ip::tcp::endpoint endpoint);
+                                                 boost::asio::ip::tcp::endpoint endpoint,
+                                                 std::shared_ptr<IcmpReceiver> receiver = nullptr);
 
   void Start(Done done) override;
   void Cancel() override;
@@ -35,12 +37,14 @@ class TcpConnectCheck : public Check, public std::enable_shared_from_this<TcpCon
   const std::string& detail() const { return detail_; }
 
  private:
-  TcpConnectCheck(boost::asio::io_context& io, boost::asio::ip::tcp::endpoint endpoint);
+  TcpConnectCheck(boost::asio::io_context& io, boost::asio::ip::tcp::endpoint endpoint,
+                  std::shared_ptr<IcmpReceiver> receiver);
   void Complete(v1::Outcome outcome, int error_number, std::string detail);
 
   boost::asio::io_context& io_;
   boost::asio::ip::tcp::endpoint endpoint_;
   boost::asio::ip::tcp::socket socket_;
+  ConnectIcmpWatch icmp_watch_;
   Done done_;
   bool finished_ = false;
   std::chrono::steady_clock::time_point start_;

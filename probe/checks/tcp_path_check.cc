@@ -17,7 +17,11 @@ std::shared_ptr<TcpPathCheck> TcpPathCheck::Create(boost::asio::io_context& io,
 }
 
 TcpPathCheck::TcpPathCheck(boost::asio::io_context& io, TcpPathOptions options)
-    : io_(io), options_(std::move(options)), socket_(io), timer_(io) {}
+    : io_(io),
+      options_(std::move(options)),
+      socket_(io),
+      icmp_watch_(options_.icmp_receiver),
+      timer_(io) {}
 
 void TcpPathCheck::Start(Done done) {
   done_ = std::move(done);
@@ -33,10 +37,11 @@ void TcpPathCheck::Hop() {
   }
   uint32_t ttl = ++ttl_;
   boost::system::error_code ec;
+  icmp_watch_.Stop();
   socket_.close(ec);
   ec.clear();
   tcp protocol = options_.endpoint.protocol();
-  EnableIcmpErrors(socket_, protocol);
+  icmp_watch_.BeforeConnect(socket_, protocol);
   if (socket_.is_open()) socket_.set_option(tcp::socket::reuse_address(true), ec);
   int fd = socket_.native_handle();
   int value = static_cast<int>(ttl);
@@ -83,6 +88,7 @@ void TcpPathCheck::Hop() {
                         [self = shared_from_this(), ttl](const boost::system::error_code& e) {
                           self->OnHop(ttl, e);
                         });
+  icmp_watch_.Started(socket_, options_.endpoint);
 }
 
 void TcpPathCheck::OnHop(uint32_t ttl, const boost::system::error_code& ec) {
@@ -101,7 +107,7 @@ void TcpPathCheck::OnHop(uint32_t ttl, const boost::system::error_code& ec) {
   std::string target = options_.endpoint.address().to_string();
   if (!ec || ec == boost::asio::error::connection_refused ||
       ec == boost::asio::error::connection_reset) {
-    auto icmp = ec ? TakeIcmpError(socket_, options_.endpoint.address()) : std::nullopt;
+    auto icmp = ec ? icmp_watch_.Take(socket_, options_.endpoint.address()) : std::nullopt;
     if (!icmp) {
       hop->set_sender(target);
       hop->set_is_target(true);
@@ -118,7 +124,7 @@ void TcpPathCheck::OnHop(uint32_t ttl, const boost::system::error_code& ec) {
     Complete();
     return;
   }
-  auto icmp = TakeIcmpError(socket_, options_.endpoint.address());
+  auto icmp = icmp_watch_.Take(socket_, options_.endpoint.address());
   if (icmp &&
       ((icmp->family() == 4 && icmp->type() == 11) || (icmp->family() == 6 && icmp->type() == 3))) {
     hop->set_sender(icmp->sender());
@@ -148,6 +154,7 @@ void TcpPathCheck::Cancel() {
 void TcpPathCheck::Complete() {
   if (finished_) return;
   finished_ = true;
+  icmp_watch_.Stop();
   timer_.cancel();
   if (result_.source().empty() && source_port_ != 0) {
     result_.set_source("port " + std::to_string(source_port_));

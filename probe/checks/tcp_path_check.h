@@ -5,7 +5,8 @@
 // Sends TCP SYNs to the endpoint with TTL (hop limit) 1, 2, ... max_hops,
 // one at a time, always from the same source address and port (bound with
 // SO_REUSEADDR; a connect that never completed leaves no TIME_WAIT). Each
-// SYN's fate is read from its own socket (IP_RECVERR, no privilege needed):
+// SYN's fate comes from the probe's shared ICMP receiver when there is one
+// (icmp_receiver.h), else from its own socket (IP_RECVERR, no privilege):
 //   ICMP time exceeded            -> a router at this hop (its address)
 //   SYN-ACK or reset              -> the target answered: the path is complete
 //   other ICMP (unreachable, prohibited) -> that sender ends the path
@@ -27,6 +28,7 @@
 
 #include "parallax/v1/probe.pb.h"
 #include "probe/checks/check.h"
+#include "probe/checks/icmp_receiver.h"
 
 namespace parallax::probe {
 
@@ -35,6 +37,7 @@ struct TcpPathOptions {
   uint32_t max_hops = 30;
   uint32_t max_silent = 3;
   std::chrono::milliseconds hop_wait{500};
+  std::shared_ptr<IcmpReceiver> icmp_receiver;  // null: IP_RECVERR only
 };
 
 class TcpPathCheck : public Check, public std::enable_shared_from_this<TcpPathCheck> {
@@ -54,6 +57,7 @@ class TcpPathCheck : public Check, public std::enable_shared_from_this<TcpPathCh
   boost::asio::io_context& io_;
   TcpPathOptions options_;
   boost::asio::ip::tcp::socket socket_;
+  ConnectIcmpWatch icmp_watch_;
   boost::asio::steady_timer timer_;
   uint32_t ttl_ = 0;
   uint32_t silent_run_ = 0;

@@ -102,7 +102,7 @@ void CheckRun::Start(Done done) {
   std::chrono::milliseconds timeout(target_.timeout_ms());
   deadline_ = Clock::now() + timeout;
   auto ssh = SshCheck::Create(
-      io_, {target_.host(), static_cast<uint16_t>(target_.port()), identification_});
+      io_, {target_.host(), static_cast<uint16_t>(target_.port()), identification_, 0, Receiver()});
   ssh_ = ssh;
   StartWithDeadline(io_, ssh, timeout, [self = shared_from_this()] { self->OnSshDone(); });
   midpoint_.expires_after(timeout / 2);
@@ -136,7 +136,11 @@ void CheckRun::StartPart(std::shared_ptr<Check> check) {
 void CheckRun::StartLiveness(const boost::asio::ip::address& address) {
   if (liveness_started_) return;
   liveness_started_ = true;
-  if (icmp_budget_ == nullptr || icmp_budget_->in_flight < icmp_budget_->max) {
+  std::shared_ptr<IcmpReceiver> receiver = Receiver();
+  bool shared = receiver && receiver->shared(address.is_v6() && !address.to_v6().is_v4_mapped());
+  if (shared) {
+    icmp_ = IcmpEchoCheck::Create(io_, address, IcmpSocketKind::kAuto, receiver);
+  } else if (icmp_budget_ == nullptr || icmp_budget_->in_flight < icmp_budget_->max) {
     icmp_ = IcmpEchoCheck::Create(io_, address);
     if (icmp_budget_ != nullptr) {
       ++icmp_budget_->in_flight;
@@ -147,11 +151,12 @@ void CheckRun::StartLiveness(const boost::asio::ip::address& address) {
   for (uint32_t p : target_.liveness_ports()) {
     if (!seen.insert(p).second) continue;
     ports_.push_back(TcpConnectCheck::Create(
-        io_, boost::asio::ip::tcp::endpoint(address, static_cast<uint16_t>(p))));
+        io_, boost::asio::ip::tcp::endpoint(address, static_cast<uint16_t>(p)), receiver));
   }
   if (target_.closed_port() != 0) {
     closed_port_ = TcpConnectCheck::Create(
-        io_, boost::asio::ip::tcp::endpoint(address, static_cast<uint16_t>(target_.closed_port())));
+        io_, boost::asio::ip::tcp::endpoint(address, static_cast<uint16_t>(target_.closed_port())),
+        receiver);
   }
   if (icmp_) StartPart(icmp_);
   for (auto& p : ports_) StartPart(p);
@@ -171,6 +176,7 @@ void CheckRun::StartLiveness(const boost::asio::ip::address& address) {
                                                                     : 3000);
       o.hop_wait =
           std::clamp(budget / 10, std::chrono::milliseconds(50), std::chrono::milliseconds(1000));
+      o.icmp_receiver = receiver;
       path_ = TcpPathCheck::Create(io_, o);
       ++pending_;
       running_.push_back(path_);
@@ -183,8 +189,8 @@ void CheckRun::StartAltPorts(const boost::asio::ip::address& address) {
   std::set<uint32_t> seen;
   for (uint32_t p : target_.alt_ports()) {
     if (p == target_.port() || !seen.insert(p).second) continue;
-    auto check =
-        SshCheck::Create(io_, {address.to_string(), static_cast<uint16_t>(p), identification_});
+    auto check = SshCheck::Create(
+        io_, {address.to_string(), static_cast<uint16_t>(p), identification_, 0, Receiver()});
     alt_.push_back(check);
   }
   for (auto& c : alt_) StartPart(c);

@@ -46,6 +46,7 @@
 #include "common/status.h"
 #include "parallax/v1/probe.pb.h"
 #include "probe/checks/check.h"
+#include "probe/checks/icmp_receiver.h"
 
 namespace parallax::probe {
 
@@ -63,9 +64,12 @@ Status ValidateTarget(const v1::Target& target);
 // True for the outcomes that trigger liveness evidence.
 bool WantsLiveness(v1::Outcome outcome);
 
-// ICMP echoes in flight and the cap, shared by the runs of one scheduler
-// (io_context thread only).
+// ICMP resources shared by the runs of one scheduler (io_context thread
+// only): the probe's shared ICMP receiver (null: none; per-check sockets and
+// IP_RECVERR) and, for pings that fall back to a socket of their own, how
+// many are in flight and the cap.
 struct IcmpBudget {
+  std::shared_ptr<IcmpReceiver> receiver;
   size_t in_flight = 0;
   size_t max = 256;
 };
@@ -101,6 +105,10 @@ class CheckRun : public std::enable_shared_from_this<CheckRun> {
   CheckRun(boost::asio::io_context& io, v1::Target target, std::string identification,
            IcmpBudget* icmp_budget, RunMemory* memory);
   void OnSshDone();
+  // The shared ICMP receiver, or null.
+  std::shared_ptr<IcmpReceiver> Receiver() const {
+    return icmp_budget_ != nullptr ? icmp_budget_->receiver : nullptr;
+  }
   // Time left until the deadline, at least min(T/4, 500 ms).
   std::chrono::milliseconds Remaining() const;
   void StartLiveness(const boost::asio::ip::address& address);

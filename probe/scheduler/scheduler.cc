@@ -49,8 +49,11 @@ class Scheduler::Impl {
     run_check_ = std::move(seams.run_check);
     if (!run_check_) {
       run_check_ = [this](const v1::Target& target, SchedulerSeams::Done done) {
-        auto run = CheckRun::Create(io_, target, options_.identification, &icmp_budget_,
-                                    &run_memory_);
+        if (!icmp_budget_.receiver && options_.shared_icmp) {
+          icmp_budget_.receiver = IcmpReceiver::Open(io_);
+        }
+        auto run =
+            CheckRun::Create(io_, target, options_.identification, &icmp_budget_, &run_memory_);
         run->Start(std::move(done));
         return std::function<void()>([run] { run->Cancel(); });
       };
@@ -68,7 +71,10 @@ class Scheduler::Impl {
     }
   }
 
-  ~Impl() { Stop(); }
+  ~Impl() {
+    Stop();
+    if (icmp_budget_.receiver) icmp_budget_.receiver->Close();
+  }
 
   void SetAssignment(const v1::Assignment& assignment);
   void Stop();
@@ -101,7 +107,7 @@ class Scheduler::Impl {
   Clock::time_point armed_due_;
   ScheduleQueue queue_;
   IcmpBudget icmp_budget_;
-  RunMemory run_memory_;  // second opinions per target (check_run.h)
+  RunMemory run_memory_;                      // second opinions per target (check_run.h)
   std::deque<ScheduleQueue::Entry> waiting_;  // due, held back by max_in_flight
   std::unordered_map<uint64_t, TargetState> targets_;
   std::unordered_map<std::string, uint64_t> keys_;               // target name -> key

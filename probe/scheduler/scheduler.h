@@ -54,11 +54,15 @@ struct SchedulerOptions {
   std::string probe_name;      // seeds the jitter
   std::string identification;  // sent to servers: "SSH-2.0-parallax_probe_<version>"
   size_t max_in_flight = 4096;
-  // ICMP echoes (liveness evidence) in flight at once, at most; beyond that a
-  // run skips its ping (ports are still checked). Each echo has its own ICMP
-  // socket and the kernel hands every reply to every raw socket, so this
-  // bounds that cost when many targets time out together.
+  // ICMP evidence goes through one shared raw ICMP socket per address family
+  // (probe/checks/icmp_receiver.h), opened with the first real check; pings
+  // through it are not capped. Without CAP_NET_RAW each ping falls back to a
+  // ping socket of its own, and at most this many of those are open at once;
+  // beyond that a run skips its ping (ports are still checked).
   size_t max_icmp_in_flight = 256;
+  // False: no shared receiver, every ping and connect uses its own socket as
+  // without CAP_NET_RAW (tests of that fallback).
+  bool shared_icmp = true;
   // How long new checks pause when the probe runs out of descriptors/buffers.
   std::chrono::milliseconds resource_pause{1000};
 };

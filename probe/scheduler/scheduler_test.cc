@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "common/version.h"
+#include "probe/checks/icmp_receiver.h"
 #include "probe/checks/test_server.h"
 #include "probe/scheduler/schedule_queue.h"
 #include "probe/scheduler/scheduler_clock.h"
@@ -100,6 +101,7 @@ class SchedulerTest : public ::testing::Test {
                   std::string identification = "SSH-2.0-parallax_probe_test") {
     SchedulerOptions options{kProbe, identification, max_in_flight};
     options.max_icmp_in_flight = max_icmp_;
+    options.shared_icmp = shared_icmp_;
     SchedulerSeams seams = real_checks ? SchedulerSeams{&clock_, nullptr} : FakeSeams();
     scheduler_ = std::make_unique<Scheduler>(io_, options, Sink(), seams);
     return *scheduler_;
@@ -147,6 +149,7 @@ class SchedulerTest : public ::testing::Test {
   Fake fake_;
   int fake_started_ = 0;
   size_t max_icmp_ = 256;
+  bool shared_icmp_ = true;
   std::vector<Seen> seen_;
   std::unique_ptr<Scheduler> scheduler_;
 };
@@ -406,6 +409,7 @@ TEST_F(SchedulerTest, PingBudgetSkipsIcmpButStillChecksPorts) {
   if (listener.port() == 0) GTEST_SKIP() << "could not fill a loopback accept queue here";
   TestServer open_port(io_, ServerBehavior::kSilent);
   max_icmp_ = 0;
+  shared_icmp_ = false;  // the cap is for pings on sockets of their own
   Scheduler& s = Make(4096, true);
   v1::Assignment a;
   v1::Target t = MakeTarget("filtered", listener.port(), 2000, 300);
@@ -426,6 +430,7 @@ TEST_F(SchedulerTest, PingBudgetSpentAndNoPortsStillReportsTheResult) {
   testing::FullBacklogListener listener;
   if (listener.port() == 0) GTEST_SKIP() << "could not fill a loopback accept queue here";
   max_icmp_ = 0;
+  shared_icmp_ = false;
   Scheduler& s = Make(4096, true);
   v1::Assignment a;
   *a.add_targets() = MakeTarget("filtered", listener.port(), 2000, 300);
@@ -434,6 +439,28 @@ TEST_F(SchedulerTest, PingBudgetSpentAndNoPortsStillReportsTheResult) {
   ASSERT_TRUE(RunRealUntil([&] { return !seen_.empty(); }));
   EXPECT_EQ(seen_[0].result.outcome(), v1::OUTCOME_TIMEOUT);
   EXPECT_NE(seen_[0].result.liveness().icmp_error().find("skipped"), std::string::npos);
+}
+
+TEST_F(SchedulerTest, PingsThroughTheSharedReceiverAreNotCapped) {
+  testing::FullBacklogListener listener;
+  if (listener.port() == 0) GTEST_SKIP() << "could not fill a loopback accept queue here";
+  {
+    boost::asio::io_context probe_io;
+    if (!IcmpReceiver::Open(probe_io, false)->shared(false)) {
+      GTEST_SKIP() << "no raw ICMP socket here (CAP_NET_RAW)";
+    }
+  }
+  max_icmp_ = 0;  // would skip every ping on a socket of its own
+  Scheduler& s = Make(4096, true);
+  v1::Assignment a;
+  *a.add_targets() = MakeTarget("filtered", listener.port(), 2000, 300);
+  s.SetAssignment(a);
+  clock_.Advance(JitterOffset(kProbe, "filtered", milliseconds(2000)));
+  ASSERT_TRUE(RunRealUntil([&] { return !seen_.empty(); }));
+  EXPECT_EQ(seen_[0].result.outcome(), v1::OUTCOME_TIMEOUT);
+  const v1::Liveness& l = seen_[0].result.liveness();
+  EXPECT_TRUE(l.icmp_attempted()) << l.DebugString();
+  EXPECT_TRUE(l.icmp_reply()) << l.DebugString();
 }
 
 TEST_F(SchedulerTest, DestroyWithRealChecksInFlightIsSafe) {
