@@ -12,7 +12,7 @@
 #         PARALLAX_ASAN_INTEGRATION=all builds and runs every integration test.
 #   tsan  build-tsan: TSan; runs the threaded unit tests (TSAN_TESTS below,
 #         label tsan): the store's writer thread (store_test), live state,
-#         metrics, common, the probe's spool (transport_test).
+#         metrics, common.
 #         collector_threads_test (gRPC streams, evaluator, reloads at once)
 #         is left out: Debian's gRPC is not instrumented and TSan reports
 #         ~260 races per run inside its message transport (fuzz/tsan.supp
@@ -42,8 +42,9 @@ FUZZ_SECONDS=${PARALLAX_FUZZ_SECONDS:-25}
 # probe, out of descriptors), malformed input from a fake probe.
 ASAN_INTEGRATION=${PARALLAX_ASAN_INTEGRATION:-reliability_test store_failure_test probe_spool_test bad_input_test}
 # The threaded tests of the tsan run: the store's writer thread, live state,
-# metrics, common, and the probe's spool (its writer thread).
-TSAN_TESTS=${PARALLAX_TSAN_TESTS:-collector/store/store_test collector/state/state_test collector/metrics/metrics_test common/common_test probe/transport/transport_test}
+# metrics, common. (probe/transport/transport_test, the spool's writer
+# thread, is a candidate: not yet run under TSan.)
+TSAN_TESTS=${PARALLAX_TSAN_TESTS:-collector/store/store_test collector/state/state_test collector/metrics/metrics_test common/common_test}
 do_build=true do_tests=true
 stages=()
 for s in "$@"; do
