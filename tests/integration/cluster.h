@@ -30,7 +30,9 @@ class Cluster {
   // More lines under `storage:` (each indented by 2) for the next Configure.
   void set_storage_extra(std::string yaml) { storage_extra_ = std::move(yaml); }
   std::string config_path() const { return dir_.File("config.yaml"); }
-  std::string db_path() const { return dir_.File("parallax.db"); }
+  std::string db_path() const { return db_path_.empty() ? dir_.File("parallax.db") : db_path_; }
+  // Another database file for the next Configure (e.g. on a small tmpfs).
+  void set_db_path(std::string path) { db_path_ = std::move(path); }
   int grpc_port() const { return grpc_port_; }
   int metrics_port() const { return metrics_port_; }
   std::string collector_address() const { return "127.0.0.1:" + std::to_string(grpc_port_); }
@@ -64,6 +66,7 @@ class Cluster {
   int collector_starts_ = 0;
   std::string last_cli_error_;
   std::string storage_extra_;
+  std::string db_path_;
   std::unique_ptr<Process> collector_;
   std::map<std::string, std::unique_ptr<Process>> probes_;
 };
