@@ -558,6 +558,11 @@ TEST_F(FaultMatrix, FlappingFaultShorterThanHysteresisOpensNoIncident) {
   }
   std::printf("[ flap ] 5 blips, the longest %.1f s (hysteresis x interval %.1f s)\n", longest,
               3 * 1.0);
+  // A blip as long as the hysteresis is a real fault: nothing left to prove.
+  if (longest > 2.0) {
+    GTEST_SKIP() << "the machine is too loaded: a 0.4 s blip lasted up to " << longest
+                 << " s, as long as the hysteresis (3 evaluations, 1 s apart)";
+  }
   // The probes did see the blips...
   int64_t since = std::chrono::duration_cast<std::chrono::milliseconds>(
                       std::chrono::system_clock::now() - flap_start)
