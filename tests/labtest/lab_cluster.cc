@@ -13,7 +13,7 @@ constexpr int kGrpcPort = 7420;
 }  // namespace
 
 std::unique_ptr<LabCluster> LabCluster::Up(const std::string& yaml_extra, std::string* why,
-                                           bool* can_run) {
+                                           bool* can_run, const LabOptions& options) {
   *can_run = false;
   if (geteuid() != 0) {
     *why = "needs root for network namespaces (CI runs as root)";
@@ -24,10 +24,15 @@ std::unique_ptr<LabCluster> LabCluster::Up(const std::string& yaml_extra, std::s
     return nullptr;
   }
   *can_run = true;
+  if (!options.probe_faketime.empty() && access(kLibFaketime, R_OK) != 0) {
+    *why = std::string(kLibFaketime) +
+           " is missing: install Debian's faketime (deploy/install-deps.sh --test)";
+    return nullptr;
+  }
   auto lab = std::unique_ptr<LabCluster>(new LabCluster());
   lab->lab_id_ = "fm" + std::to_string(getpid() % 100000);
   setenv("LAB_ID", lab->lab_id_.c_str(), 1);
-  setenv("NETLAB_TARGETS", "4", 1);
+  setenv("NETLAB_TARGETS", std::to_string(options.targets).c_str(), 1);
   CommandResult up = lab->Lab({"up"});
   if (up.exit_code != 0) {
     *why = "lab.sh up failed: " + up.err;
@@ -52,9 +57,10 @@ std::unique_ptr<LabCluster> LabCluster::Up(const std::string& yaml_extra, std::s
   }
 
   lab->dir_ = std::make_unique<TempDir>();
-  std::string yaml = "listen: 0.0.0.0:" + std::to_string(kGrpcPort) +
-                     "\nmetrics_listen: 0.0.0.0:9420\nstorage:\n  path: " +
-                     lab->dir_->File("parallax.db") + "\n" + yaml_extra + "targets:\n";
+  std::string yaml =
+      "listen: 0.0.0.0:" + std::to_string(kGrpcPort) +
+      "\nmetrics_listen: 0.0.0.0:9420\nstorage:\n  path: " + lab->dir_->File("parallax.db") + "\n" +
+      yaml_extra + "targets:\n";
   for (const LabHost& t : lab->targets_) {
     yaml += "  - name: " + t.name + "\n    host: " + t.address + "\n";
   }
@@ -70,13 +76,20 @@ std::unique_ptr<LabCluster> LabCluster::Up(const std::string& yaml_extra, std::s
     return nullptr;
   }
   for (const LabHost& p : lab->probes_) {
-    lab->probe_procs_[p.name] = std::make_unique<Process>(
-        std::vector<std::string>{"ip", "netns", "exec", p.ns, ProbeBinary(), "--collector",
-                                 lab->collector_host_.address + ":" + std::to_string(kGrpcPort),
-                                 "--name", p.name, "--label", "network=" + p.network, "--label",
-                                 "site=" + p.name, "--insecure", "--state-dir",
-                                 lab->dir_->File("probe-" + p.name + "-state")},
-        lab->dir_->File("probe-" + p.name + ".log"));
+    // ip netns exec and env exec (no fork): the process is the probe's.
+    std::vector<std::string> argv = {"ip", "netns", "exec", p.ns};
+    if (auto skew = options.probe_faketime.find(p.name); skew != options.probe_faketime.end()) {
+      argv.insert(argv.end(),
+                  {"env", std::string("LD_PRELOAD=") + kLibFaketime, "FAKETIME=" + skew->second,
+                   "FAKETIME_DONT_FAKE_MONOTONIC=1", "FAKETIME_NO_CACHE=1"});
+    }
+    argv.insert(argv.end(),
+                {ProbeBinary(), "--collector",
+                 lab->collector_host_.address + ":" + std::to_string(kGrpcPort), "--name", p.name,
+                 "--label", "network=" + p.network, "--label", "site=" + p.name, "--insecure",
+                 "--state-dir", lab->dir_->File("probe-" + p.name + "-state")});
+    lab->probe_procs_[p.name] =
+        std::make_unique<Process>(argv, lab->dir_->File("probe-" + p.name + ".log"));
   }
   return lab;
 }
@@ -90,12 +103,18 @@ LabCluster::~LabCluster() {
 CommandResult LabCluster::Lab(const std::vector<std::string>& args) {
   std::vector<std::string> argv = {"bash", kLabScript};
   argv.insert(argv.end(), args.begin(), args.end());
-  return RunCommand(argv, std::chrono::seconds(120));
+  // `up` starts a few processes per host: minutes on a loaded 2-core machine.
+  return RunCommand(argv, std::chrono::seconds(!args.empty() && args[0] == "up" ? 300 : 120));
 }
 
 std::string LabCluster::CliText(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {"ip", "netns", "exec", collector_host_.ns, CliBinary(),
-                                   "--collector", "127.0.0.1:" + std::to_string(kGrpcPort),
+  std::vector<std::string> argv = {"ip",
+                                   "netns",
+                                   "exec",
+                                   collector_host_.ns,
+                                   CliBinary(),
+                                   "--collector",
+                                   "127.0.0.1:" + std::to_string(kGrpcPort),
                                    "--insecure"};
   argv.insert(argv.end(), args.begin(), args.end());
   CommandResult r = RunCommand(argv);
@@ -108,6 +127,19 @@ nlohmann::json LabCluster::Cli(const std::vector<std::string>& args) {
   with_json.insert(with_json.end(), args.begin(), args.end());
   std::string out = CliText(with_json);
   return out.empty() ? nlohmann::json() : nlohmann::json::parse(out, nullptr, false);
+}
+
+void LabCluster::SignalProbe(const std::string& name, int sig) {
+  auto it = probe_procs_.find(name);
+  if (it != probe_procs_.end()) it->second->Signal(sig);
+}
+
+std::string LabCluster::Metrics() {
+  CommandResult r =
+      RunCommand({"ip", "netns", "exec", collector_host_.ns, "python3", "-c",
+                  "import urllib.request, sys; sys.stdout.write(urllib.request.urlopen("
+                  "'http://127.0.0.1:9420/metrics', timeout=5).read().decode())"});
+  return r.exit_code == 0 ? r.out : "";
 }
 
 std::string LabCluster::ProbeLog(const std::string& name) const {

@@ -7,10 +7,9 @@
 // stops the processes and runs `lab.sh down`.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -22,13 +21,25 @@ struct LabHost {
   std::string name, ns, address, role, network;
 };
 
+// How the lab is built and its probes run.
+struct LabOptions {
+  int targets = 4;  // NETLAB_TARGETS
+  // Probe name -> libfaketime offset ("-10m", "+10m"): that probe runs with
+  // LD_PRELOAD of Debian's libfaketime, its wall clock shifted (monotonic
+  // time untouched), the process still the probe's own (same PID).
+  std::map<std::string, std::string> probe_faketime;
+};
+
+// Debian's libfaketime (package libfaketime, pulled by faketime).
+inline constexpr const char* kLibFaketime = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+
 class LabCluster {
  public:
   // Brings the lab up (unique LAB_ID), starts the collector and the probes.
   // On nullptr, *why says why and *can_run whether this machine could run it
   // at all (false: not root, no `ip netns`: skip; true: a real failure).
   static std::unique_ptr<LabCluster> Up(const std::string& collector_yaml_extra, std::string* why,
-                                        bool* can_run);
+                                        bool* can_run, const LabOptions& options = LabOptions());
   ~LabCluster();
 
   // Runs tests/netlab/lab.sh with `args`; returns its result.
@@ -42,6 +53,10 @@ class LabCluster {
   const std::string& collector_namespace() const { return collector_host_.ns; }
   std::string CollectorLog() const { return collector_->log(); }
   std::string ProbeLog(const std::string& name) const;
+  // Sends `sig` to the probe process of host `name` (SIGSTOP, SIGCONT, ...).
+  void SignalProbe(const std::string& name, int sig);
+  // The collector's /metrics text (fetched inside its namespace); empty on failure.
+  std::string Metrics();
   const std::string& last_cli_error() const { return last_cli_error_; }
 
  private:

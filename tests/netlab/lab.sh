@@ -28,11 +28,12 @@ usage: lab.sh COMMAND [ARGS]
   probe FROM HOST [PORT] [--send LINE] [--timeout S]
                            connect from FROM to HOST:PORT (22) and print the outcome
 faults (undo with clear):
-  sshd-stop T | sshd-port T P | tarpit T | not-ssh T
-  fw-reject T | fw-reject-icmp T | fw-drop T
-  ban T PROBE [drop|reject] | offline T [unreach|silent]
+  sshd-stop T | sshd-port T P | tarpit T | not-ssh T | maxstartups T
+  fw-reject T | fw-reject-rst T | fw-reject-icmp T | fw-drop T | fw-https-only T
+  ban T PROBE [drop|reject] | offline T [unreach|silent] | path-prohibit T
+  egress-block PROBE
   isp-block SITE | site-down SITE          (SITE: isp-a, isp-b, isp-c)
-  clear [T|SITE]                           undo the faults of one subject, or all
+  clear [T|PROBE|SITE]                     undo the faults of one subject, or all
 environment: LAB_ID (default plx), NETLAB_STATE (default /tmp/parallax-netlab-$LAB_ID),
   NETLAB_TARGETS (default 4, at up), NETLAB_OCTET (force 10.X.0.0/16, at up)
 EOF
@@ -65,7 +66,7 @@ cmd_status() {
   for h in "${HOSTS[@]}"; do
     svc=""
     if [[ "${HOST_ROLE[$h]}" == target ]]; then
-      for s in sshd alt22 http80; do
+      for s in sshd alt22 holder http80 https443; do
         service_alive "$h" "$s" && svc+="$s(pid $(cat "$(host_dir "$h")/$s.pid")) "
       done
     fi
@@ -120,8 +121,9 @@ main() {
       ;;
     probe) need_args 2 "probe FROM HOST [PORT] [--send LINE] [--timeout S]" "$@"; load_lab
       cmd_probe "$@" ;;
-    sshd-stop | tarpit | not-ssh | fw-reject | fw-reject-icmp | fw-drop | sshd-port | ban | \
-      offline | isp-block | site-down | clear)
+    sshd-stop | tarpit | not-ssh | maxstartups | fw-reject | fw-reject-rst | fw-reject-icmp | \
+      fw-drop | fw-https-only | sshd-port | ban | offline | path-prohibit | egress-block | \
+      isp-block | site-down | clear)
       need_root
       load_lab
       lock_lab
@@ -129,6 +131,9 @@ main() {
         sshd-stop) need_args 1 "sshd-stop T" "$@"; fault_sshd_stop "$1" ;;
         sshd-port) need_args 2 "sshd-port T P" "$@"; fault_sshd_port "$1" "$2" ;;
         tarpit | not-ssh) need_args 1 "$cmd T" "$@"; fault_listener22 "$1" "$cmd" ;;
+        maxstartups) need_args 1 "maxstartups T" "$@"; fault_maxstartups "$1" ;;
+        path-prohibit) need_args 1 "path-prohibit T" "$@"; fault_path_prohibit "$1" ;;
+        egress-block) need_args 1 "egress-block PROBE" "$@"; fault_egress_block "$1" ;;
         fw-*) need_args 1 "$cmd T" "$@"; fault_firewall "$1" "$cmd" ;;
         ban) need_args 2 "ban T PROBE [drop|reject]" "$@"; fault_ban "$@" ;;
         offline) need_args 1 "offline T [unreach|silent]" "$@"; fault_offline "$@" ;;

@@ -6,6 +6,11 @@ usage: netlab_listen.py MODE PORT [NAME]
           request line (e.g. "SSH-2.0-...") gets "HTTP/1.1 400 Bad Request", as nginx does.
           (python3's http.server sends no status line for a one-word request line.)
   tarpit  accepts connections and never sends a byte; holds each for up to 600 s.
+  hold    not a listener: keeps one connection to 127.0.0.1:PORT open without ever sending a
+          byte (an unauthenticated SSH client, to use up sshd's MaxStartups). Prints
+          "holding LINE" once the server's first line came; reconnects (every 0.2 s at most)
+          when the server closes it or its first line is not "SSH-" (another client held
+          the slot).
 
 Single-threaded (selectors), at most 512 open connections, stops on SIGTERM.
 """
@@ -34,14 +39,61 @@ def http_reply(name, line):
     return head + (b"" if words[:1] == ["HEAD"] else body)
 
 
+def first_line(sock, running):
+    """The server's first line (bytes, without CR LF), or None when it closed first."""
+    buf = b""
+    while running[0] and b"\n" not in buf and len(buf) < 1024:
+        try:
+            data = sock.recv(1024)
+        except socket.timeout:
+            continue
+        except OSError:
+            return None
+        if not data:
+            return None
+        buf += data
+    return buf.split(b"\n", 1)[0].rstrip(b"\r")
+
+
+def hold_one(port, running):
+    """Mode hold: one silent client connection to 127.0.0.1:port, kept open."""
+    while running[0]:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.settimeout(1.0)
+        try:
+            sock.connect(("127.0.0.1", port))
+            line = first_line(sock, running)
+            if line is not None and line.startswith(b"SSH-"):
+                print("holding " + line.decode("latin-1"), flush=True)
+                while running[0]:  # until the server closes it (or SIGTERM)
+                    try:
+                        if not sock.recv(1024):
+                            break
+                    except socket.timeout:
+                        continue
+                    except OSError:
+                        break
+                print("released", flush=True)
+            elif line is not None:
+                print("refused: " + line.decode("latin-1")[:200], flush=True)
+        except OSError as e:
+            print(f"connect: {e}", flush=True)
+        finally:
+            sock.close()
+        time.sleep(0.2)
+
+
 def main():
-    if len(sys.argv) < 3 or sys.argv[1] not in ("http", "tarpit"):
-        sys.exit("usage: netlab_listen.py http|tarpit PORT [NAME]")
+    if len(sys.argv) < 3 or sys.argv[1] not in ("http", "tarpit", "hold"):
+        sys.exit("usage: netlab_listen.py http|tarpit|hold PORT [NAME]")
     os.closerange(3, 4096)  # fds a caller leaked to us (pipes, locks) must not stay open
     mode, port = sys.argv[1], int(sys.argv[2])
     name = sys.argv[3] if len(sys.argv) > 3 else "host"
     running = [True]
     signal.signal(signal.SIGTERM, lambda *_: running.__setitem__(0, False))
+    if mode == "hold":
+        hold_one(port, running)
+        return
 
     srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

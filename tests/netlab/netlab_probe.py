@@ -15,13 +15,38 @@ Prints one line "OUTCOME MILLISECONDS [DETAIL]" and exits 0, where OUTCOME is:
   closed      connected, then closed without a line
   reset       connected, then reset
   error       any other error (DETAIL: errno name)
+When the connect failed because of an ICMP error, DETAIL ends with "icmp TYPE/CODE from ADDR"
+(read from the socket's error queue, IP_RECVERR): e.g. "ECONNREFUSED icmp 3/3 from 10.1.10.11"
+for a REJECT rule, plain "ECONNREFUSED" for a TCP reset.
 Exits 2 on bad arguments. Each phase (connect, read) is bounded by the timeout.
 """
 import argparse
 import errno
 import socket
+import struct
 import sys
 import time
+
+IP_RECVERR = 11  # linux/in.h
+SO_EE_ORIGIN_ICMP = 2
+
+
+def icmp_error(s):
+    """ "icmp TYPE/CODE from ADDR" of the ICMP error queued on s, or "" (linux/errqueue.h)."""
+    try:
+        s.setblocking(False)  # else Python waits for readability up to the socket's timeout
+        _, ancdata, _, _ = s.recvmsg(1, 512, socket.MSG_ERRQUEUE)
+    except OSError:
+        return ""
+    for level, kind, data in ancdata:
+        if level != socket.IPPROTO_IP or kind != IP_RECVERR or len(data) < 24:
+            continue
+        _, origin, icmp_type, code, _, _, _ = struct.unpack_from("=IBBBBII", data)
+        if origin != SO_EE_ORIGIN_ICMP:
+            continue
+        sender = socket.inet_ntoa(data[20:24])  # sockaddr_in after the 16-byte header
+        return f" icmp {icmp_type}/{code} from {sender}"
+    return ""
 
 
 def classify(err):
@@ -51,13 +76,14 @@ def main():
         print(f"{outcome} {ms} {detail}".rstrip(), flush=True)
 
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.IPPROTO_IP, IP_RECVERR, 1)
     s.settimeout(a.timeout)
     try:
         s.connect((a.address, a.port))
     except socket.timeout:
         return report("timeout")
     except OSError as e:
-        return report(classify(e.errno), errno.errorcode.get(e.errno, str(e.errno)))
+        return report(classify(e.errno), errno.errorcode.get(e.errno, str(e.errno)) + icmp_error(s))
     if a.connect_only:
         s.close()
         return report("connected")

@@ -69,6 +69,24 @@ expect_line() {
 
 expect_ssh() { expect_line "$1" "$2" 22 "SSH-2.0-OpenSSH"; }
 
+# expect_icmp FROM TO OUTCOME SENDER: the connect to TO:22 failed at once with OUTCOME, because
+# of an ICMP error from SENDER ("icmp 3/3 from ADDR" in the probe's detail); SENDER "-": the
+# failure came with no ICMP error at all (a TCP reset).
+expect_icmp() {
+  local from="$1" to="$2" want="$3" sender="$4" out got ms detail
+  out="$("$LAB" probe "$from" "$to" 22 --timeout 1.5 2>&1)" || true
+  read -r got ms detail <<<"$out"
+  if [[ "$got" != "$want" ]] || ((ms > 1000)); then
+    fail "$from -> $to:22: want $want at once, got '$out'"
+  elif [[ "$sender" == - && "$detail" == *icmp* ]]; then
+    fail "$from -> $to:22: want no ICMP error (a TCP reset), got '$out'"
+  elif [[ "$sender" != - && "$detail" != *"icmp "*" from $sender" ]]; then
+    fail "$from -> $to:22: want an ICMP error from $sender, got '$out'"
+  else
+    pass "$from -> $to:22: $out"
+  fi
+}
+
 ping_ok() {  # FROM TO WANT(yes|no)
   local got=no
   "$LAB" exec "$1" ping -c 1 -W 1 "$("$LAB" addr "$2")" >/dev/null 2>&1 && got=yes
@@ -114,19 +132,47 @@ expect_ssh a1 t1
 run sshd-port t2 2222
 expect a1 t2 22 refused 1000
 expect_line a1 t2 2222 "SSH-2.0-OpenSSH"
+T3="$("$LAB" addr t3)"
 run fw-reject t3
-expect b2 t3 22 refused 1000
+expect_icmp b2 t3 refused "$T3"
 ping_ok b2 t3 yes
+run fw-reject-rst t3
+expect_icmp b2 t3 refused -
 run fw-reject-icmp t3
-expect b2 t3 22 unreachable 1000
+expect_icmp b2 t3 unreachable "$T3"
 run fw-drop t4
 expect c1 t4 22 timeout
 ping_ok c1 t4 yes
 expect c1 t4 80 connected 0 --connect-only
 "$LAB" status | grep -q "t4 fw-drop" && pass "status shows fw-drop" ||
   fail "status lacks t4 fw-drop"
+run fw-https-only t4
+expect c1 t4 22 timeout
+ping_ok c1 t4 no
+expect c1 t4 80 timeout 0 --connect-only
+expect c1 t4 65535 timeout 0 --connect-only
+expect c1 t4 443 connected 0 --connect-only
 run clear
 for t in "${TARGETS[@]}"; do expect_ssh a1 "$t"; done
+"$LAB" status | grep -q https443 && fail "https443 still runs after clear" ||
+  pass "https443 stopped by clear"
+
+echo "== path-prohibit / egress-block / maxstartups"
+run path-prohibit t1
+expect_icmp a1 t1 unreachable "$("$LAB" addr core | sed 's/\.100\.1$/.101.1/')"
+expect_icmp c1 t1 unreachable "$("$LAB" addr core | sed 's/\.100\.1$/.103.1/')"
+expect a1 t1 80 connected 0 --connect-only
+expect_ssh a1 t2
+run egress-block b1
+for t in t1 t2; do expect b1 "$t" 22 timeout; done
+expect b1 t2 80 connected 0 --connect-only
+ping_ok b1 t2 yes
+expect_ssh b2 t2
+run maxstartups t2
+expect_line a1 t2 22 "Exceeded MaxStartups"
+expect_line c1 t2 22 "Exceeded MaxStartups" --send "SSH-2.0-OpenSSH_9.2 netlab-selftest"
+run clear
+ssh_everywhere
 
 echo "== offline / isp-block / ban"
 run offline t1

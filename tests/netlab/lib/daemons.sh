@@ -90,9 +90,11 @@ wait_port_free() {  # HOST PORT, up to 5 s
   die "port $2 on $1 is still in use"
 }
 
-# Writes the private sshd config (and host key) of target H listening on PORT.
+# Writes the private sshd config (and host key) of target H listening on PORT, with
+# MaxStartups MAXSTARTUPS (default 100:30:200) and LoginGraceTime GRACE seconds (default 30;
+# 0 = no limit).
 write_sshd_config() {
-  local h="$1" port="$2" dir
+  local h="$1" port="$2" maxstartups="${3:-100:30:200}" grace="${4:-30}" dir
   dir="$(host_dir "$h")"
   mkdir -p "$dir"
   if [[ ! -f "$dir/ssh_host_ed25519_key" ]]; then
@@ -111,17 +113,17 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 PubkeyAuthentication no
 AuthorizedKeysFile none
-MaxStartups 100:30:200
-LoginGraceTime 30
+MaxStartups $maxstartups
+LoginGraceTime $grace
 EOF
 }
 
-# (Re)starts sshd of target H on PORT (default 22).
+# (Re)starts sshd of target H on PORT (default 22) [MAXSTARTUPS [GRACE]] (write_sshd_config).
 start_sshd() {
   local h="$1" port="${2:-22}"
   stop_service "$h" sshd
   wait_port_free "$h" "$port"
-  write_sshd_config "$h" "$port"
+  write_sshd_config "$h" "$port" "${3:-}" "${4:-}"
   mkdir -p /run/sshd
   chmod 755 /run/sshd
   # One retry: a CI run once saw sshd log "Server listening" and vanish without a word.

@@ -3,10 +3,13 @@
 #
 # Contract: an active fault is a file $STATE/faults/SUBJECT/SLOT holding the command that
 # made it (SUBJECT is a target such as t1 or a network such as isp-b). One fault per slot:
-#   service   sshd-stop | sshd-port P | tarpit | not-ssh   (what answers on tcp/22)
-#   firewall  fw-reject | fw-reject-icmp | fw-drop          (nft table netlab_fw, target)
+#   service   sshd-stop | sshd-port P | tarpit | not-ssh | maxstartups  (what answers on tcp/22)
+#   firewall  fw-reject | fw-reject-rst | fw-reject-icmp | fw-drop | fw-https-only
+#                                                            (nft table netlab_fw, target)
 #   ban-PROBE ban PROBE drop|reject                          (nft table netlab_ban_PROBE)
 #   offline   offline unreach|silent                         (link down; dc table for silent)
+#   path      path-prohibit                                  (core: nft table netlab_path_T)
+#   egress    egress-block (subject: a probe)                (its site router: netlab_egress_P)
 #   isp-block / site-down                                    (site router)
 # A new fault in a slot replaces the old one. clear_subject undoes every slot of a subject.
 
@@ -43,6 +46,7 @@ forward_chain() { chain forward "$1"; }
 
 # --- service faults (what answers on tcp/22) ---------------------------------------------
 stop_port22() {  # stops whatever a target runs for ssh
+  stop_service "$1" holder
   stop_service "$1" sshd
   stop_service "$1" alt22
 }
@@ -73,6 +77,25 @@ fault_listener22() {  # tarpit | not-ssh
   start_listener "$t" alt22 "$mode" 22
 }
 
+# sshd whose MaxStartups (1:100:1) one held, never authenticating connection uses up: every
+# other connection gets sshd's own "Exceeded MaxStartups" line and is closed.
+fault_maxstartups() {
+  local t="$1" i
+  target_or_die "$t"
+  stop_port22 "$t"
+  record_fault "$t" service maxstartups
+  start_sshd "$t" 22 1:100:1 0
+  : >"$(host_dir "$t")/holder.log"
+  start_service "$t" holder "$PY" "$NETLAB_DIR/netlab_listen.py" hold 22 "$t"
+  for ((i = 0; i < 100; i++)); do
+    grep -q '^holding SSH-' "$(host_dir "$t")/holder.log" 2>/dev/null && return 0
+    service_alive "$t" holder || break
+    sleep 0.05
+  done
+  die "maxstartups: the holder on $t holds no sshd connection after 5 s; last log lines:
+$(tail -n 5 "$(host_dir "$t")/holder.log" 2>/dev/null)"
+}
+
 undo_service() {
   stop_port22 "$1"
   rm -f "$(fault_file "$1" service)"
@@ -80,21 +103,69 @@ undo_service() {
 }
 
 # --- host firewall faults ----------------------------------------------------------------
-fault_firewall() {  # T fw-reject|fw-reject-icmp|fw-drop
-  local t="$1" kind="$2" verdict
+# fw-reject: nftables' plain reject, i.e. ICMP port unreachable from the host itself (what
+# the kernel sends for a closed UDP port; for TCP the telltale of a REJECT rule).
+# fw-https-only: a cloud default: everything dropped (ICMP echo, SSH, :80, closed ports)
+# but tcp/443, where a listener answers (plain HTTP: liveness checks only connect).
+fault_firewall() {  # T fw-reject|fw-reject-rst|fw-reject-icmp|fw-drop|fw-https-only
+  local t="$1" kind="$2" rules
   target_or_die "$t"
+  stop_service "$t" https443
   case "$kind" in
-    fw-reject) verdict="reject with tcp reset" ;;
-    fw-reject-icmp) verdict="reject with icmpx type admin-prohibited" ;;
-    fw-drop) verdict="drop" ;;
+    fw-reject) rules="    tcp dport 22 reject" ;;
+    fw-reject-rst) rules="    tcp dport 22 reject with tcp reset" ;;
+    fw-reject-icmp) rules="    tcp dport 22 reject with icmpx type admin-prohibited" ;;
+    fw-drop) rules="    tcp dport 22 drop" ;;
+    fw-https-only)
+      start_listener "$t" https443 http 443
+      rules="    iif lo accept
+    tcp dport 443 accept
+    drop"
+      ;;
+    *) die "unknown firewall fault '$kind'" ;;
   esac
-  nft_table "${HOST_NS[$t]}" netlab_fw "$(input_chain "    tcp dport 22 $verdict")"
+  nft_table "${HOST_NS[$t]}" netlab_fw "$(input_chain "$rules")"
   record_fault "$t" firewall "$kind"
 }
 
 undo_firewall() {
   nft_drop_table "${HOST_NS[$1]}" netlab_fw
+  stop_service "$1" https443
   rm -f "$(fault_file "$1" firewall)"
+}
+
+# --- on the path -------------------------------------------------------------------------
+# path-prohibit T: the core router rejects tcp/22 to T with ICMP administratively prohibited
+# (type 3 code 13), sent from its own address on the probe's side.
+fault_path_prohibit() {
+  local t="$1"
+  target_or_die "$t"
+  nft_table "$L-core" "netlab_path_$t" \
+    "$(forward_chain "    ip daddr ${HOST_ADDR[$t]} tcp dport 22 reject with icmp type admin-prohibited")"
+  record_fault "$t" path path-prohibit
+}
+
+undo_path() {
+  nft_drop_table "$L-core" "netlab_path_$1"
+  rm -f "$(fault_file "$1" path)"
+}
+
+# egress-block P: the site router of probe P drops tcp/22 from P alone (a corporate egress
+# filter in front of one machine); everything else of P, and its network peers, pass.
+fault_egress_block() {
+  local p="$1" s
+  probe_or_die "$p"
+  s="$(site_of_net "${HOST_NET[$p]}")"
+  nft_table "$L-r$s" "netlab_egress_$p" \
+    "$(forward_chain "    ip saddr ${HOST_ADDR[$p]} tcp dport 22 drop")"
+  record_fault "$p" egress egress-block
+}
+
+undo_egress() {
+  local s
+  s="$(site_of_net "${HOST_NET[$1]}")"
+  nft_drop_table "$L-r$s" "netlab_egress_$1"
+  rm -f "$(fault_file "$1" egress)"
 }
 
 fault_ban() {  # T PROBE [drop|reject]
@@ -186,6 +257,8 @@ clear_subject() {
       firewall) undo_firewall "$s" ;;
       ban-*) undo_ban "$s" "$slot" ;;
       offline) undo_offline "$s" ;;
+      path) undo_path "$s" ;;
+      egress) undo_egress "$s" ;;
       isp-block) undo_isp_block "$s" ;;
       site-down) undo_site_down "$s" ;;
       *) die "unknown fault slot '$slot' in $f" ;;

@@ -155,6 +155,9 @@ ensure_services() {
   for h in "${HOSTS[@]}"; do
     [[ "${HOST_ROLE[$h]}" == target ]] || continue
     service_alive "$h" http80 || start_listener "$h" http80 http 80
+    if [[ "$(cat "$STATE/faults/$h/firewall" 2>/dev/null)" == fw-https-only ]]; then
+      service_alive "$h" https443 || start_listener "$h" https443 http 443
+    fi
     [[ -f "$STATE/faults/$h/service" ]] && continue
     service_alive "$h" sshd || start_sshd "$h" 22
   done
