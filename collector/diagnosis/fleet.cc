@@ -180,6 +180,16 @@ void Fleet::Update(int probe, int target, const v1::CheckResult* after, int64_t 
     p.slots.resize(targets_.size());
   }
   Slot& s = p.slots[target];
+  const bool probe_error = after != nullptr && after->outcome() == v1::OUTCOME_PROBE_ERROR;
+  const bool ok = after != nullptr && after->outcome() == v1::OUTCOME_OK;
+  const Slot::Answer answer = after == nullptr            ? Slot::kNone
+                              : probe_error               ? Slot::kProbeError
+                              : SomethingAnswered(*after) ? Slot::kAlive
+                                                          : Slot::kNone;
+  if (after != nullptr && s.present && s.received_ms == received_ms && s.ok == ok &&
+      s.answer == answer && !probe_error) {
+    return;  // the same facts at the same time: nothing changes (a re-read)
+  }
   if (s.fresh) {
     Count(probe, target, -1);
     s.fresh = false;
@@ -191,11 +201,8 @@ void Fleet::Update(int probe, int target, const v1::CheckResult* after, int64_t 
   }
   s.present = true;
   s.received_ms = received_ms;
-  const bool probe_error = after->outcome() == v1::OUTCOME_PROBE_ERROR;
-  s.ok = after->outcome() == v1::OUTCOME_OK;
-  s.answer = probe_error                ? Slot::kProbeError
-             : SomethingAnswered(*after) ? Slot::kAlive
-                                         : Slot::kNone;
+  s.ok = ok;
+  s.answer = answer;
   if (probe_error) {
     // Kept (bounded) to say why the probe cannot run checks; rare.
     p.error_details[target] = after->detail().substr(0, 256);

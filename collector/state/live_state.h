@@ -11,10 +11,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <span>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "parallax/v1/probe.pb.h"
@@ -27,9 +29,9 @@ struct ProbeState {
   std::string boot_id;
   std::string peer;
   bool connected = false;
-  int64_t last_seen_ms = 0;      // last message or result
+  int64_t last_seen_ms = 0;  // last message or result
   int64_t connected_since_ms = 0;
-  v1::Heartbeat heartbeat;       // the last one
+  v1::Heartbeat heartbeat;  // the last one
   // Measured clock offset (probe - collector) and the round trip of the best
   // sample (-1: one-way only); see collector/ingest/clock_offset.h.
   bool clock_measured = false;
@@ -40,8 +42,7 @@ struct ProbeState {
 // A result's time on the collector's clock: collector_started_unix_ms, or for
 // a result that never went through ingest's stamping, started_unix_ms.
 inline int64_t ResultTimeMs(const v1::CheckResult& r) {
-  return r.collector_started_unix_ms() != 0 ? r.collector_started_unix_ms()
-                                            : r.started_unix_ms();
+  return r.collector_started_unix_ms() != 0 ? r.collector_started_unix_ms() : r.started_unix_ms();
 }
 
 struct StateSnapshot {
@@ -71,11 +72,30 @@ class LiveState {
   // state never stalls the store's writer (which updates it) for long.
   std::map<std::string, ProbeState> CopyProbes() const;
   std::map<std::string, v1::CheckResult> CopyTargetResults(const std::string& target) const;
+  // Calls `fn` with the target's newest results (by probe name; empty when
+  // none) under the lock, without copying them. `fn` must be short (one
+  // target's diagnosis) and must not call back into this LiveState.
+  void VisitTargetResults(
+      const std::string& target,
+      const std::function<void(const std::map<std::string, v1::CheckResult>&)>& fn) const;
   size_t pair_count() const;
+
+  // The targets whose results changed since the last call (UpdateResults
+  // kept a result for them), for the evaluator's incremental diagnosis; one
+  // consumer. Probe changes (connect, labels, heartbeat) are not listed: the
+  // evaluator reads every probe each time (CopyProbes). `all` is set when
+  // the set was dropped (RetainTargets): re-read every target.
+  struct ChangedTargets {
+    std::vector<std::string> targets;
+    bool all = false;
+  };
+  ChangedTargets TakeChangedTargets();
 
  private:
   mutable std::mutex mu_;
   StateSnapshot s_;
+  std::unordered_set<std::string> changed_;  // at most one entry per target
+  bool changed_all_ = false;
 };
 
 }  // namespace parallax::collector
