@@ -23,6 +23,7 @@
 
 #include "collector/server/evaluator.h"
 #include "collector/store/fake_store.h"
+#include "common/log.h"
 
 namespace parallax::collector {
 namespace {
@@ -54,6 +55,7 @@ v1::CheckResult MakeResult(const std::string& target, int t, int p, int networks
 }
 
 void BM_EvaluatorPass(benchmark::State& state) {
+  SetLogLevel(LogLevel::kError);  // one line per transition: 10,000 at the first evaluation
   const int targets = static_cast<int>(state.range(0)), probes = static_cast<int>(state.range(1));
   const int shape = static_cast<int>(state.range(2));
   const int networks = std::max(1, probes / 10);

@@ -45,7 +45,6 @@
 #include <cstdint>
 #include <limits>
 #include <map>
-#include <queue>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -198,7 +197,12 @@ class Fleet {
   std::unordered_map<std::string, int> probe_index_, target_index_, network_index_;
   std::vector<std::string> networks_;
   std::map<int64_t, int> intervals_, timeouts_;  // over targets with a window: value -> count
-  std::priority_queue<Expiry, std::vector<Expiry>, std::greater<Expiry>> expiries_;
+  // A min-heap by `at` (std::push_heap with std::greater). Expiries added
+  // since the last Advance/NextExpiry wait in `added_`: a full read adds a
+  // million at once, and one make_heap is much cheaper than a million pushes.
+  std::vector<Expiry> expiries_;
+  std::vector<Expiry> added_;
+  void MergeAdded();
   int64_t fresh_total_ = 0;  // fresh slots, to bound the lazy heap
 };
 

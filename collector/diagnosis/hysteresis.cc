@@ -1,7 +1,5 @@
 #include "collector/diagnosis/hysteresis.h"
 
-#include <set>
-
 namespace parallax::collector::diagnosis {
 
 void Hysteresis::Seed(const std::string& target, v1::Cause cause, int64_t since_ms) {
@@ -20,6 +18,7 @@ void Hysteresis::Step(std::shared_ptr<const Verdict> v, int64_t now_ms,
                       std::vector<Transition>* out) {
   auto [it, inserted] = stable_.try_emplace(v->target);
   StableVerdict& s = it->second;
+  s.epoch = epoch_;
   if (inserted) {
     auto first = std::make_shared<Verdict>();
     first->target = v->target;
@@ -61,28 +60,26 @@ void Hysteresis::Step(std::shared_ptr<const Verdict> v, int64_t now_ms,
 
 std::vector<Transition> Hysteresis::Apply(std::vector<Verdict> verdicts, int64_t now_ms) {
   std::vector<Transition> transitions;
-  std::set<std::string> seen;
+  ++epoch_;
   for (Verdict& v : verdicts) {
-    seen.insert(v.target);
     Step(std::make_shared<const Verdict>(std::move(v)), now_ms, &transitions);
   }
   for (auto it = stable_.begin(); it != stable_.end();) {
-    it = seen.count(it->first) ? std::next(it) : stable_.erase(it);
+    it = it->second.epoch == epoch_ ? std::next(it) : stable_.erase(it);
   }
   return transitions;
 }
 
 std::vector<Transition> Hysteresis::ApplySome(std::vector<Verdict> verdicts, int64_t now_ms) {
   std::vector<Transition> transitions;
-  std::set<std::string> seen;
+  ++epoch_;
   for (Verdict& v : verdicts) {
-    seen.insert(v.target);
     Step(std::make_shared<const Verdict>(std::move(v)), now_ms, &transitions);
   }
   // The others: the engine would have named the same verdict again.
   std::vector<std::shared_ptr<const Verdict>> again;
   for (const auto& [target, s] : stable_) {
-    if (s.pending_verdict && !seen.count(target)) again.push_back(s.pending_verdict);
+    if (s.pending_verdict && s.epoch != epoch_) again.push_back(s.pending_verdict);
   }
   for (auto& v : again) Step(std::move(v), now_ms, &transitions);
   return transitions;

@@ -43,6 +43,7 @@ struct StableVerdict {
   v1::Cause pending = v1::CAUSE_UNSPECIFIED;  // a different cause seen, not yet confirmed
   int pending_count = 0;
   std::shared_ptr<const Verdict> pending_verdict;  // the latest verdict naming `pending`
+  uint64_t epoch = 0;  // the last Apply/ApplySome that gave this target a verdict
 };
 
 class Hysteresis {
@@ -65,6 +66,7 @@ class Hysteresis {
   void Step(std::shared_ptr<const Verdict> v, int64_t now_ms, std::vector<Transition>* out);
 
   int required_;
+  uint64_t epoch_ = 0;
   std::map<std::string, StableVerdict> stable_;
 };
 
