@@ -48,7 +48,9 @@ void ToProto(const diagnosis::Verdict& v, const std::string& host, uint32_t port
     if (results != nullptr && r != results->end()) {
       const v1::CheckResult& res = r->second;
       // A verdict that was not re-diagnosed keeps its roles; its ages age.
-      item->set_age_s(static_cast<double>(now_ms - ResultTimeMs(res)) / 1000.0);
+      // (A result newer than the evaluation counts as age 0.)
+      item->set_age_s(static_cast<double>(std::max<int64_t>(0, now_ms - ResultTimeMs(res))) /
+                      1000.0);
       item->set_connect_ms(res.connect_us() / 1000.0);
       item->mutable_pre_banner()->CopyFrom(res.pre_banner());
       if (res.has_liveness()) {

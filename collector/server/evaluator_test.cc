@@ -12,6 +12,7 @@
 #include <tuple>
 
 #include "collector/store/fake_store.h"
+#include "common/log.h"
 
 namespace parallax::collector {
 namespace {
@@ -418,6 +419,7 @@ void ExpectSameExplain(const v1::ExplainResponse& want, const v1::ExplainRespons
 // disconnect, change networks, go silent; results change, repeat or stop;
 // time jumps by less or more than the stale window; hysteresis 1-3.
 TEST(EvaluatorIncrementalTest, SameVerdictsAndIncidentsAsFullOnRandomizedInputs) {
+  SetLogLevel(LogLevel::kError);  // thousands of transitions
   size_t partial_passes = 0, skipped = 0, transitions_seen = 0;
   for (uint32_t seed = 1; seed <= 40; ++seed) {
     std::mt19937 rng(seed);
@@ -509,6 +511,7 @@ TEST(EvaluatorIncrementalTest, SameVerdictsAndIncidentsAsFullOnRandomizedInputs)
       if (HasFailure()) return;
     }
   }
+  SetLogLevel(LogLevel::kInfo);
   // The comparison means something: incremental passes happened, most of
   // them skipped targets, and incidents were opened.
   EXPECT_GT(partial_passes, 1000u);

@@ -5,7 +5,8 @@
 
 namespace parallax::collector {
 
-void LiveState::UpdateResults(const std::string& probe, std::span<const v1::CheckResult> results) {
+void LiveState::UpdateResults(const std::string& probe,
+                              std::span<const v1::CheckResult> results) {
   std::lock_guard<std::mutex> lock(mu_);
   int64_t newest = 0;
   for (const v1::CheckResult& r : results) {
@@ -40,7 +41,8 @@ void LiveState::ProbeDisconnected(const std::string& probe, int64_t now_ms) {
   it->second.last_seen_ms = std::max(it->second.last_seen_ms, now_ms);
 }
 
-void LiveState::ProbeHeartbeat(const std::string& probe, const v1::Heartbeat& hb, int64_t now_ms) {
+void LiveState::ProbeHeartbeat(const std::string& probe, const v1::Heartbeat& hb,
+                               int64_t now_ms) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = s_.probes.find(probe);
   if (it == s_.probes.end()) return;

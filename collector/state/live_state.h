@@ -7,7 +7,8 @@
 // aged by its collector_started_unix_ms (set at ingest; see ResultTimeMs), and
 // a probe's last_seen_ms is when something of it last arrived.
 //
-// Thread-safe: every method takes a short internal lock; readers get copies.
+// Thread-safe: every method takes a short internal lock; readers get copies,
+// except VisitTargetResults (a look at one target under the lock).
 #pragma once
 
 #include <cstdint>
@@ -29,9 +30,9 @@ struct ProbeState {
   std::string boot_id;
   std::string peer;
   bool connected = false;
-  int64_t last_seen_ms = 0;  // last message or result
+  int64_t last_seen_ms = 0;      // last message or result
   int64_t connected_since_ms = 0;
-  v1::Heartbeat heartbeat;  // the last one
+  v1::Heartbeat heartbeat;       // the last one
   // Measured clock offset (probe - collector) and the round trip of the best
   // sample (-1: one-way only); see collector/ingest/clock_offset.h.
   bool clock_measured = false;
@@ -42,7 +43,8 @@ struct ProbeState {
 // A result's time on the collector's clock: collector_started_unix_ms, or for
 // a result that never went through ingest's stamping, started_unix_ms.
 inline int64_t ResultTimeMs(const v1::CheckResult& r) {
-  return r.collector_started_unix_ms() != 0 ? r.collector_started_unix_ms() : r.started_unix_ms();
+  return r.collector_started_unix_ms() != 0 ? r.collector_started_unix_ms()
+                                            : r.started_unix_ms();
 }
 
 struct StateSnapshot {
