@@ -57,7 +57,8 @@
 // DiagnoseTarget() = Classify() + Word(); Diagnose() builds a Fleet from a
 // whole Input and calls DiagnoseTarget() for every target: the incremental
 // and the full evaluation are the same code and give identical verdicts
-// (engine_test.cc checks it on randomized fleets and update sequences).
+// (fleet_test.cc checks it on randomized fleets and update sequences, and
+// collector/server/evaluator_test.cc at the evaluator's level).
 #pragma once
 
 #include <cstdint>

@@ -170,7 +170,7 @@ void Fleet::Refresh(int probe, int target) {
   if (now_ > expiry) return;
   s.fresh = true;
   Count(probe, target, +1);
-  if (track_expiry_) expiries_.push({expiry, probe, target});
+  if (track_expiry_) added_.push_back({expiry, probe, target});
 }
 
 void Fleet::Update(int probe, int target, const v1::CheckResult* after, int64_t received_ms) {
@@ -180,6 +180,16 @@ void Fleet::Update(int probe, int target, const v1::CheckResult* after, int64_t 
     p.slots.resize(targets_.size());
   }
   Slot& s = p.slots[target];
+  const bool probe_error = after != nullptr && after->outcome() == v1::OUTCOME_PROBE_ERROR;
+  const bool ok = after != nullptr && after->outcome() == v1::OUTCOME_OK;
+  const Slot::Answer answer = after == nullptr            ? Slot::kNone
+                              : probe_error               ? Slot::kProbeError
+                              : SomethingAnswered(*after) ? Slot::kAlive
+                                                          : Slot::kNone;
+  if (after != nullptr && s.present && s.received_ms == received_ms && s.ok == ok &&
+      s.answer == answer && !probe_error) {
+    return;  // the same facts at the same time: nothing changes (a re-read)
+  }
   if (s.fresh) {
     Count(probe, target, -1);
     s.fresh = false;
@@ -191,11 +201,8 @@ void Fleet::Update(int probe, int target, const v1::CheckResult* after, int64_t 
   }
   s.present = true;
   s.received_ms = received_ms;
-  const bool probe_error = after->outcome() == v1::OUTCOME_PROBE_ERROR;
-  s.ok = after->outcome() == v1::OUTCOME_OK;
-  s.answer = probe_error                ? Slot::kProbeError
-             : SomethingAnswered(*after) ? Slot::kAlive
-                                         : Slot::kNone;
+  s.ok = ok;
+  s.answer = answer;
   if (probe_error) {
     // Kept (bounded) to say why the probe cannot run checks; rare.
     p.error_details[target] = after->detail().substr(0, 256);
@@ -209,9 +216,11 @@ std::vector<int> Fleet::Advance(int64_t now_ms) {
   std::vector<int> expired;
   if (now_ms <= now_) return expired;
   now_ = now_ms;
-  while (!expiries_.empty() && expiries_.top().at < now_) {
-    Expiry e = expiries_.top();
-    expiries_.pop();
+  MergeAdded();
+  while (!expiries_.empty() && expiries_.front().at < now_) {
+    std::pop_heap(expiries_.begin(), expiries_.end(), std::greater<Expiry>());
+    Expiry e = expiries_.back();
+    expiries_.pop_back();
     Slot& s = probes_[e.probe].slots[e.target];
     if (!s.fresh || ExpiryOf(e.target, s) != e.at) continue;  // superseded
     Count(e.probe, e.target, -1);
@@ -234,17 +243,34 @@ std::vector<int> Fleet::Advance(int64_t now_ms) {
         }
       }
     }
-    expiries_ = decltype(expiries_)(std::greater<Expiry>(), std::move(live));
+    expiries_ = std::move(live);
+    std::make_heap(expiries_.begin(), expiries_.end(), std::greater<Expiry>());
   }
   return expired;
 }
 
+void Fleet::MergeAdded() {
+  if (added_.empty()) return;
+  if (added_.size() > expiries_.size()) {  // e.g. a full read: one O(n) heapify
+    expiries_.insert(expiries_.end(), added_.begin(), added_.end());
+    std::make_heap(expiries_.begin(), expiries_.end(), std::greater<Expiry>());
+  } else {
+    for (const Expiry& e : added_) {
+      expiries_.push_back(e);
+      std::push_heap(expiries_.begin(), expiries_.end(), std::greater<Expiry>());
+    }
+  }
+  added_.clear();
+}
+
 int64_t Fleet::NextExpiry() {
+  MergeAdded();
   while (!expiries_.empty()) {
-    const Expiry& e = expiries_.top();
+    const Expiry& e = expiries_.front();
     const Slot& s = probes_[e.probe].slots[e.target];
     if (s.fresh && ExpiryOf(e.target, s) == e.at) return e.at + 1;
-    expiries_.pop();
+    std::pop_heap(expiries_.begin(), expiries_.end(), std::greater<Expiry>());
+    expiries_.pop_back();
   }
   return std::numeric_limits<int64_t>::max();
 }

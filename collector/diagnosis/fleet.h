@@ -1,7 +1,7 @@
 // Fleet: rules 1 and 2 of the diagnosis (engine.h) kept up to date result by
 // result, so an evaluation does not have to walk every result of the fleet.
 //
-// What the collector's evaluator calls (core of issue 9):
+// What the collector's evaluator (collector/server/evaluator.h) calls:
 //
 //   Fleet fleet(stale_intervals);
 //   int p = fleet.Probe("p1");            // intern names once; indices are stable
@@ -45,7 +45,6 @@
 #include <cstdint>
 #include <limits>
 #include <map>
-#include <queue>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -75,9 +74,9 @@ struct ProbeFacts {
   bool reaches_some = false;     // a fresh ok on some target
   bool network_blocked = false;  // rule 2: its network blocks SSH
   Unhealthy why = Unhealthy::kNo;
-  int64_t silent_ms = 0;     // for kSilent: now - last_seen
-  int fresh = 0;             // fresh results, probe_error ones apart (for the wording)
-  int probe_errors = 0;      // fresh probe_error results
+  int64_t silent_ms = 0;  // for kSilent: now - last_seen
+  int fresh = 0;          // fresh results, probe_error ones apart (for the wording)
+  int probe_errors = 0;   // fresh probe_error results
   // kSshEgressBlocked: the evaluator exports it as
   // parallax_probe_ssh_egress_blocked{probe} (1/0).
   bool ssh_egress_blocked = false;
@@ -127,7 +126,9 @@ class Fleet {
 
   // The newest result of `probe` for `target` is now `after` (received at
   // `received_ms`), or none when `after` is null. Only a few facts of it are
-  // kept (ok, alive evidence); the pointer is not stored.
+  // kept (ok, alive evidence); the pointer is not stored. Giving the same
+  // result again (same time, same facts) changes nothing and costs O(1):
+  // a caller may re-read a whole target when one of its results changed.
   void Update(int probe, int target, const v1::CheckResult* after, int64_t received_ms);
 
   // Moves time to `now_ms` (never back) and expires the results that became
@@ -196,7 +197,12 @@ class Fleet {
   std::unordered_map<std::string, int> probe_index_, target_index_, network_index_;
   std::vector<std::string> networks_;
   std::map<int64_t, int> intervals_, timeouts_;  // over targets with a window: value -> count
-  std::priority_queue<Expiry, std::vector<Expiry>, std::greater<Expiry>> expiries_;
+  // A min-heap by `at` (std::push_heap with std::greater). Expiries added
+  // since the last Advance/NextExpiry wait in `added_`: a full read adds a
+  // million at once, and one make_heap is much cheaper than a million pushes.
+  std::vector<Expiry> expiries_;
+  std::vector<Expiry> added_;
+  void MergeAdded();
   int64_t fresh_total_ = 0;  // fresh slots, to bound the lazy heap
 };
 

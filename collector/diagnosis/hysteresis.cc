@@ -1,58 +1,87 @@
 #include "collector/diagnosis/hysteresis.h"
 
-#include <set>
-
 namespace parallax::collector::diagnosis {
 
 void Hysteresis::Seed(const std::string& target, v1::Cause cause, int64_t since_ms) {
+  auto v = std::make_shared<Verdict>();
+  v->target = target;
+  v->cause = cause;
   StableVerdict& s = stable_[target];
-  s.verdict.target = target;
-  s.verdict.cause = cause;
+  s.verdict = std::move(v);
   s.since_ms = since_ms;
+  s.pending = v1::CAUSE_UNSPECIFIED;
+  s.pending_count = 0;
+  s.pending_verdict.reset();
 }
 
-std::vector<Transition> Hysteresis::Apply(const std::vector<Verdict>& verdicts, int64_t now_ms) {
+void Hysteresis::Step(std::shared_ptr<const Verdict> v, int64_t now_ms,
+                      std::vector<Transition>* out) {
+  auto [it, inserted] = stable_.try_emplace(v->target);
+  StableVerdict& s = it->second;
+  s.epoch = epoch_;
+  if (inserted) {
+    auto first = std::make_shared<Verdict>();
+    first->target = v->target;
+    first->cause = v1::CAUSE_UNKNOWN;
+    first->summary = "Not evaluated yet.";
+    s.verdict = std::move(first);
+    s.since_ms = now_ms;
+  }
+  if (v->cause == s.verdict->cause) {
+    s.verdict = std::move(v);  // fresher evidence for the same cause
+    s.pending = v1::CAUSE_UNSPECIFIED;
+    s.pending_count = 0;
+    s.pending_verdict.reset();
+    return;
+  }
+  if (v->cause == s.pending) {
+    ++s.pending_count;
+  } else {
+    s.pending = v->cause;
+    s.pending_count = 1;
+  }
+  if (s.pending_count < required_) {
+    s.pending_verdict = std::move(v);
+    return;
+  }
+  Transition t;
+  t.target = v->target;
+  t.from = s.verdict->cause;
+  t.to = v->cause;
+  t.at_ms = now_ms;
+  t.verdict = v;
+  s.verdict = std::move(v);
+  s.since_ms = now_ms;
+  s.pending = v1::CAUSE_UNSPECIFIED;
+  s.pending_count = 0;
+  s.pending_verdict.reset();
+  out->push_back(std::move(t));
+}
+
+std::vector<Transition> Hysteresis::Apply(std::vector<Verdict> verdicts, int64_t now_ms) {
   std::vector<Transition> transitions;
-  std::set<std::string> seen;
-  for (const Verdict& v : verdicts) {
-    seen.insert(v.target);
-    auto [it, inserted] = stable_.try_emplace(v.target);
-    StableVerdict& s = it->second;
-    if (inserted) {
-      s.verdict.target = v.target;
-      s.verdict.cause = v1::CAUSE_UNKNOWN;
-      s.verdict.summary = "Not evaluated yet.";
-      s.since_ms = now_ms;
-    }
-    if (v.cause == s.verdict.cause) {
-      s.verdict = v;  // fresher evidence for the same cause
-      s.pending = v1::CAUSE_UNSPECIFIED;
-      s.pending_count = 0;
-      continue;
-    }
-    if (v.cause == s.pending) {
-      ++s.pending_count;
-    } else {
-      s.pending = v.cause;
-      s.pending_count = 1;
-    }
-    if (s.pending_count >= required_) {
-      Transition t;
-      t.target = v.target;
-      t.from = s.verdict.cause;
-      t.to = v.cause;
-      t.at_ms = now_ms;
-      s.verdict = v;
-      s.since_ms = now_ms;
-      s.pending = v1::CAUSE_UNSPECIFIED;
-      s.pending_count = 0;
-      transitions.push_back(t);
-    }
+  ++epoch_;
+  for (Verdict& v : verdicts) {
+    Step(std::make_shared<const Verdict>(std::move(v)), now_ms, &transitions);
   }
   for (auto it = stable_.begin(); it != stable_.end();) {
-    it = seen.count(it->first) ? std::next(it) : stable_.erase(it);
+    it = it->second.epoch == epoch_ ? std::next(it) : stable_.erase(it);
   }
-  for (Transition& t : transitions) t.verdict = &stable_.at(t.target).verdict;
+  return transitions;
+}
+
+std::vector<Transition> Hysteresis::ApplySome(std::vector<Verdict> verdicts, int64_t now_ms) {
+  std::vector<Transition> transitions;
+  ++epoch_;
+  for (Verdict& v : verdicts) {
+    Step(std::make_shared<const Verdict>(std::move(v)), now_ms, &transitions);
+  }
+  // The others: the engine would have named the same verdict again.
+  std::vector<std::shared_ptr<const Verdict>> again;
+  for (const auto& [target, s] : stable_) {
+    if (s.pending_verdict && s.epoch != epoch_) again.push_back(s.pending_verdict);
+  }
+  for (auto& v : again) Step(std::move(v), now_ms, &transitions);
   return transitions;
 }
 

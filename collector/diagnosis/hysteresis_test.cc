@@ -25,7 +25,7 @@ TEST(HysteresisTest, ChangesOnlyAfterRequiredConsecutiveEvaluations) {
   // A single blip does not change anything.
   EXPECT_TRUE(h.Apply({V("t", v1::CAUSE_FIREWALL_BLOCK)}, 3000).empty());
   EXPECT_TRUE(h.Apply({V("t", v1::CAUSE_OK)}, 4000).empty());
-  EXPECT_EQ(h.stable().at("t").verdict.cause, v1::CAUSE_OK);
+  EXPECT_EQ(h.stable().at("t").verdict->cause, v1::CAUSE_OK);
   EXPECT_EQ(h.stable().at("t").since_ms, 2000);
 
   // Two in a row do.
@@ -42,9 +42,10 @@ TEST(HysteresisTest, AlternatingCandidatesNeverConfirm) {
   h.Apply({V("t", v1::CAUSE_OK)}, 0);
   h.Apply({V("t", v1::CAUSE_OK)}, 1);
   for (int i = 0; i < 10; ++i) {
-    EXPECT_TRUE(h.Apply({V("t", i % 2 ? v1::CAUSE_SSH_REFUSED : v1::CAUSE_HOST_OFFLINE)}, 10 + i).empty());
+    EXPECT_TRUE(
+        h.Apply({V("t", i % 2 ? v1::CAUSE_SSH_REFUSED : v1::CAUSE_HOST_OFFLINE)}, 10 + i).empty());
   }
-  EXPECT_EQ(h.stable().at("t").verdict.cause, v1::CAUSE_OK);
+  EXPECT_EQ(h.stable().at("t").verdict->cause, v1::CAUSE_OK);
 }
 
 TEST(HysteresisTest, RequiredOneIsImmediateAndMissingTargetsAreForgotten) {
@@ -60,6 +61,36 @@ TEST(HysteresisTest, SeedKeepsACauseAcrossRestarts) {
   h.Seed("t", v1::CAUSE_FIREWALL_BLOCK, 500);
   EXPECT_TRUE(h.Apply({V("t", v1::CAUSE_FIREWALL_BLOCK)}, 1000).empty());
   EXPECT_EQ(h.stable().at("t").since_ms, 500);
+}
+
+// ApplySome with only the re-diagnosed targets behaves like Apply with every
+// target's (unchanged) verdict: a pending cause keeps counting.
+TEST(HysteresisTest, ApplySomeCountsPendingCausesOfUntouchedTargets) {
+  Hysteresis full(3), some(3);
+  std::vector<Verdict> all = {V("a", v1::CAUSE_OK), V("b", v1::CAUSE_OK)};
+  for (int64_t now : {0, 1, 2}) {
+    full.Apply(all, now);
+    some.ApplySome(now == 0 ? all : std::vector<Verdict>{}, now);
+  }
+  // b fails once; afterwards nothing of it changes (not re-diagnosed).
+  all[1] = V("b", v1::CAUSE_SSH_REFUSED);
+  EXPECT_TRUE(full.Apply(all, 3).empty());
+  EXPECT_TRUE(some.ApplySome({all[1]}, 3).empty());
+  EXPECT_TRUE(full.Apply(all, 4).empty());
+  EXPECT_TRUE(some.ApplySome({}, 4).empty());
+  auto tf = full.Apply(all, 5);
+  auto ts = some.ApplySome({}, 5);
+  ASSERT_EQ(tf.size(), 1u);
+  ASSERT_EQ(ts.size(), 1u);
+  EXPECT_EQ(ts[0].target, "b");
+  EXPECT_EQ(ts[0].to, v1::CAUSE_SSH_REFUSED);
+  EXPECT_EQ(ts[0].verdict->summary, "s");
+  EXPECT_EQ(some.stable().at("b").since_ms, full.stable().at("b").since_ms);
+  EXPECT_EQ(some.stable().at("a").verdict->cause, v1::CAUSE_OK);
+  // Nothing pending any more: no further transitions, and Forget drops.
+  EXPECT_TRUE(some.ApplySome({}, 6).empty());
+  some.Forget("a");
+  EXPECT_EQ(some.stable().count("a"), 0u);
 }
 
 }  // namespace

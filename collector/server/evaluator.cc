@@ -34,7 +34,7 @@ void ToProto(const diagnosis::Verdict& v, const std::string& host, uint32_t port
     item->set_network(e.network);
     item->set_outcome(e.outcome);
     item->set_connect_ms(e.connect_ms);
-    item->set_age_s(e.age_s);
+    item->set_age_s(e.age_s);  // replaced below by the newest result's, when there is one
     item->set_detail(e.detail);
     item->set_role(std::string(e.role_word()));
     item->set_role_code(e.role);
@@ -47,6 +47,11 @@ void ToProto(const diagnosis::Verdict& v, const std::string& host, uint32_t port
                                 : std::map<std::string, v1::CheckResult>::const_iterator();
     if (results != nullptr && r != results->end()) {
       const v1::CheckResult& res = r->second;
+      // A verdict that was not re-diagnosed keeps its roles; its ages age.
+      // (A result newer than the evaluation counts as age 0.)
+      item->set_age_s(static_cast<double>(std::max<int64_t>(0, now_ms - ResultTimeMs(res))) /
+                      1000.0);
+      item->set_connect_ms(res.connect_us() / 1000.0);
       item->mutable_pre_banner()->CopyFrom(res.pre_banner());
       if (res.has_liveness()) {
         const v1::Liveness& l = res.liveness();
@@ -112,9 +117,11 @@ void Evaluator::BeginStartupGrace(const Config& config, int64_t now) {
   // timeout) of now, on the collector's clock.
   const int64_t active_since = now - (3 * max_interval + max_timeout);
   for (const TargetConfig& t : config.targets) {
-    for (const auto& [probe, r] : state_->CopyTargetResults(t.name)) {
-      if (ResultTimeMs(r) >= active_since) awaited_.insert(probe);
-    }
+    state_->VisitTargetResults(t.name, [&](const std::map<std::string, v1::CheckResult>& rs) {
+      for (const auto& [probe, r] : rs) {
+        if (ResultTimeMs(r) >= active_since) awaited_.insert(probe);
+      }
+    });
   }
   grace_start_ms_ = now;
   grace_until_ms_ = now + 2 * max_interval + max_timeout;
@@ -147,6 +154,73 @@ bool Evaluator::InStartupGrace(int64_t now, const std::map<std::string, ProbeSta
   return false;
 }
 
+void Evaluator::UpdateProbes(const std::map<std::string, ProbeState>& probes) {
+  auto id = probe_ids_.begin();
+  for (const auto& [name, p] : probes) {
+    while (id != probe_ids_.end() && id->first < name) ++id;
+    if (id == probe_ids_.end() || id->first != name) {
+      id = probe_ids_.emplace_hint(id, name, fleet_->Probe(name));
+    }
+    auto [in, inserted] = probe_inputs_.try_emplace(name);
+    if (!inserted && in->second.connected == p.connected &&
+        in->second.last_seen_ms == p.last_seen_ms && in->second.labels == p.labels) {
+      continue;
+    }
+    in->second = {p.labels, p.connected, p.last_seen_ms};
+    fleet_->SetProbe(id->second, in->second);
+  }
+  // LiveState never forgets a probe today; if it does, the Fleet follows.
+  for (auto it = probe_inputs_.begin(); it != probe_inputs_.end();) {
+    if (probes.count(it->first)) {
+      ++it;
+      continue;
+    }
+    fleet_->ForgetProbe(probe_ids_.at(it->first));
+    it = probe_inputs_.erase(it);
+  }
+}
+
+void Evaluator::ReadTarget(size_t index) {
+  const int target = fleet_targets_[index];
+  state_->VisitTargetResults(fleet_config_->targets[index].name,
+                             [&](const std::map<std::string, v1::CheckResult>& results) {
+                               // Both maps are ordered by probe name: walk them side by side.
+                               auto id = probe_ids_.begin();
+                               for (const auto& [probe, r] : results) {
+                                 while (id != probe_ids_.end() && id->first < probe) ++id;
+                                 if (id == probe_ids_.end() || id->first != probe) {
+                                   id = probe_ids_.emplace_hint(id, probe, fleet_->Probe(probe));
+                                 }
+                                 fleet_->Update(id->second, target, &r, ResultTimeMs(r));
+                               }
+                             });
+}
+
+diagnosis::Verdict Evaluator::DiagnoseOne(size_t index, const diagnosis::FleetContext& ctx) {
+  const TargetConfig& t = fleet_config_->targets[index];
+  diagnosis::TargetInput ti;
+  ti.name = t.name;
+  ti.host = t.host;
+  ti.port = t.port;
+  ti.interval_ms = t.interval.count();
+  ti.timeout_ms = t.timeout.count();
+  diagnosis::Verdict v;
+  // Diagnosed under LiveState's lock (one target, tens of microseconds): the
+  // engine reads the results through pointers, nothing is copied.
+  state_->VisitTargetResults(t.name, [&](const std::map<std::string, v1::CheckResult>& results) {
+    ti.results.reserve(results.size());
+    for (const auto& [probe, r] : results) {
+      // Judged on the collector's clock: the check's start corrected by the
+      // probe's measured clock offset, never later than its arrival
+      // (ResultTimeMs), so a probe's wrong clock neither hides its fresh
+      // results nor keeps its old ones alive.
+      ti.results.push_back({probe, &r, ResultTimeMs(r)});  // in probe order (a map)
+    }
+    v = diagnosis::DiagnoseTarget(ti, ctx);
+  });
+  return v;
+}
+
 void Evaluator::EvaluateOnce() {
   ConfigSnapshot snap = config_();
   const Config& config = *snap.config;
@@ -156,7 +230,7 @@ void Evaluator::EvaluateOnce() {
     auto next = std::make_unique<diagnosis::Hysteresis>(hysteresis_required_);
     if (hysteresis_) {
       for (const auto& [target, s] : hysteresis_->stable())
-        next->Seed(target, s.verdict.cause, s.since_ms);
+        next->Seed(target, s.verdict->cause, s.since_ms);
     } else {
       std::vector<IncidentRecord> open;
       if (store_->ListIncidents("", true, 100000, &open).ok()) {
@@ -169,57 +243,91 @@ void Evaluator::EvaluateOnce() {
     }
     const bool first = !hysteresis_;
     hysteresis_ = std::move(next);
+    need_full_ = true;
     if (first) BeginStartupGrace(config, now);
   }
 
-  // Piecewise, target by target: never one long lock over the whole state.
   std::map<std::string, ProbeState> probes = state_->CopyProbes();
   if (InStartupGrace(now, probes)) {
-    // Publish the seeded stable causes as they are; change nothing.
+    // Publish the seeded stable causes as they are; change nothing. (The
+    // changed targets keep accumulating in LiveState; the first evaluation
+    // after the grace is a full one.)
     auto published = std::make_shared<Published>();
     published->evaluated_ms = now;
+    published->config = snap.config;
     for (const TargetConfig& t : config.targets) {
       auto it = hysteresis_->stable().find(t.name);
       if (it == hysteresis_->stable().end()) continue;
-      Published::Entry e{it->second.verdict, t.host, t.port, it->second.since_ms};
-      if (e.verdict.summary.empty()) {
-        e.verdict.summary =
+      std::shared_ptr<const diagnosis::Verdict> v = it->second.verdict;
+      if (v->summary.empty()) {
+        auto restored = std::make_shared<diagnosis::Verdict>(*v);
+        restored->summary =
             "Restored from the open incident at start-up; waiting for the probes to reconnect.";
+        v = std::move(restored);
       }
-      published->verdicts.push_back(std::move(e));
+      published->verdicts.push_back({std::move(v), &t, it->second.since_ms});
     }
     published->probe_state = std::move(probes);
     std::lock_guard<std::mutex> lock(mu_);
     published_ = std::move(published);
     return;
   }
-  diagnosis::Input in;
-  in.now_ms = now;
-  // The engine reads results through pointers: keep the copies alive here.
-  std::vector<std::map<std::string, v1::CheckResult>> copies;
-  copies.reserve(config.targets.size());
-  for (const auto& [name, p] : probes) {
-    in.probes[name] = {p.labels, p.connected, p.last_seen_ms};
-  }
-  for (const TargetConfig& t : config.targets) {
-    diagnosis::TargetInput ti;
-    ti.name = t.name;
-    ti.host = t.host;
-    ti.port = t.port;
-    ti.interval_ms = t.interval.count();
-    ti.timeout_ms = t.timeout.count();
-    copies.push_back(state_->CopyTargetResults(t.name));
-    for (const auto& [probe, r] : copies.back()) {
-      // Judged on the collector's clock: the check's start corrected by the
-      // probe's measured clock offset, never later than its arrival
-      // (ResultTimeMs), so a probe's wrong clock neither hides its fresh
-      // results nor keeps its old ones alive.
-      ti.results.push_back({probe, &r, ResultTimeMs(r)});  // in probe order (a map)
+
+  LiveState::ChangedTargets changed = state_->TakeChangedTargets();
+  const bool full = need_full_ || changed.all || snap.config != fleet_config_ ||
+                    (full_every_ > 0 && since_full_ + 1 >= full_every_);
+  std::vector<size_t> dirty;  // config target indices
+  if (full) {
+    // A new Fleet read from the whole LiveState: whatever an incremental
+    // evaluation could have missed is gone.
+    fleet_config_ = snap.config;
+    fleet_ = std::make_unique<diagnosis::Fleet>(diagnosis::Input().stale_intervals);
+    fleet_targets_.clear();
+    target_index_.clear();
+    probe_ids_.clear();
+    probe_inputs_.clear();
+    fleet_->Advance(now);
+    for (size_t i = 0; i < config.targets.size(); ++i) {
+      const TargetConfig& t = config.targets[i];
+      fleet_targets_.push_back(fleet_->Target(t.name));
+      fleet_->SetTarget(fleet_targets_.back(), t.interval.count(), t.timeout.count());
+      target_index_[t.name].push_back(i);
     }
-    in.targets.push_back(std::move(ti));
+    UpdateProbes(probes);
+    for (size_t i = 0; i < config.targets.size(); ++i) ReadTarget(i);
+    need_full_ = false;
+    since_full_ = 0;
+  } else {
+    ++since_full_;
+    for (int t : fleet_->Advance(now)) {  // fresh results that went stale
+      const auto& idx = target_index_.at(fleet_->TargetName(t));
+      dirty.insert(dirty.end(), idx.begin(), idx.end());
+    }
+    UpdateProbes(probes);
+    for (const std::string& name : changed.targets) {
+      auto it = target_index_.find(name);
+      if (it == target_index_.end()) continue;  // not configured (any more)
+      for (size_t i : it->second) {
+        ReadTarget(i);
+        dirty.push_back(i);
+      }
+    }
   }
-  diagnosis::Output out = diagnosis::Diagnose(in);
-  std::vector<diagnosis::Transition> transitions = hysteresis_->Apply(out.verdicts, now);
+  diagnosis::FleetContext ctx = fleet_->Context();
+  if (full || !ctx.SameFacts(last_context_)) {
+    dirty.resize(config.targets.size());
+    for (size_t i = 0; i < dirty.size(); ++i) dirty[i] = i;
+  } else {
+    std::sort(dirty.begin(), dirty.end());
+    dirty.erase(std::unique(dirty.begin(), dirty.end()), dirty.end());
+  }
+  std::vector<diagnosis::Verdict> verdicts;
+  verdicts.reserve(dirty.size());
+  for (size_t i : dirty) verdicts.push_back(DiagnoseOne(i, ctx));
+  last_pass_ = {full, dirty.size()};
+  std::vector<diagnosis::Transition> transitions =
+      full ? hysteresis_->Apply(std::move(verdicts), now)
+           : hysteresis_->ApplySome(std::move(verdicts), now);
 
   for (const diagnosis::Transition& t : transitions) {
     const std::string& summary = t.verdict->summary;
@@ -247,17 +355,23 @@ void Evaluator::EvaluateOnce() {
 
   auto published = std::make_shared<Published>();
   published->evaluated_ms = now;
-  for (const auto& [target, s] : hysteresis_->stable()) {
-    metrics_->SetTargetCause(target, s.verdict.cause);
+  published->config = snap.config;
+  if (full) {
+    for (const auto& [target, s] : hysteresis_->stable()) {
+      metrics_->SetTargetCause(target, s.verdict->cause);
+    }
+  } else {
+    for (const diagnosis::Transition& t : transitions) metrics_->SetTargetCause(t.target, t.to);
   }
-  // The stable verdicts in config order, with the freshest evidence when the
-  // cause is unchanged.
+  // The stable verdicts in config order (shared, not copied), with the
+  // freshest evidence when the cause is unchanged.
+  published->verdicts.reserve(config.targets.size());
   for (const TargetConfig& t : config.targets) {
     auto it = hysteresis_->stable().find(t.name);
     if (it == hysteresis_->stable().end()) continue;
-    published->verdicts.push_back({it->second.verdict, t.host, t.port, it->second.since_ms});
+    published->verdicts.push_back({it->second.verdict, &t, it->second.since_ms});
   }
-  for (const diagnosis::ProbeHealth& p : out.probes) {
+  for (const diagnosis::ProbeHealth& p : ctx.health) {
     metrics_->SetProbeHealthy(p.probe, p.healthy);
     metrics_->SetProbeFacts(p.probe, p.ssh_egress_blocked, p.cannot_run_checks);
     auto [pit, inserted] = probe_health_published_.try_emplace(p.probe, p.healthy);
@@ -267,14 +381,15 @@ void Evaluator::EvaluateOnce() {
       pit->second = p.healthy;
     }
   }
-  std::set<std::string> blocked(out.blocked_networks.begin(), out.blocked_networks.end());
+  std::set<std::string> blocked(ctx.blocked_networks.begin(), ctx.blocked_networks.end());
   for (const std::string& n : networks_published_) {
     if (!blocked.count(n)) metrics_->SetNetworkBlocked(n, false);
   }
   for (const std::string& n : blocked) metrics_->SetNetworkBlocked(n, true);
   networks_published_.insert(blocked.begin(), blocked.end());
-  published->probes = std::move(out.probes);
+  published->probes = ctx.health;
   published->probe_state = std::move(probes);
+  last_context_ = std::move(ctx);
 
   std::lock_guard<std::mutex> lock(mu_);
   published_ = std::move(published);
@@ -288,11 +403,12 @@ v1::ExplainResponse Evaluator::Explain(const std::string& target) const {
   }
   v1::ExplainResponse out;
   for (const Published::Entry& e : p->verdicts) {
-    if (target.empty() || e.verdict.target == target) {
-      const std::map<std::string, v1::CheckResult> results =
-          state_->CopyTargetResults(e.verdict.target);
-      ToProto(e.verdict, e.host, e.port, e.since_ms, p->evaluated_ms, p->probe_state, &results,
-              out.add_verdicts());
+    if (target.empty() || e.verdict->target == target) {
+      state_->VisitTargetResults(
+          e.verdict->target, [&](const std::map<std::string, v1::CheckResult>& results) {
+            ToProto(*e.verdict, e.target->host, e.target->port, e.since_ms, p->evaluated_ms,
+                    p->probe_state, &results, out.add_verdicts());
+          });
     }
   }
   for (const diagnosis::ProbeHealth& ph : p->probes) {
@@ -313,7 +429,7 @@ std::map<std::string, std::pair<v1::Cause, std::string>> Evaluator::Causes() con
   }
   std::map<std::string, std::pair<v1::Cause, std::string>> out;
   for (const Published::Entry& e : p->verdicts) {
-    out[e.verdict.target] = {e.verdict.cause, e.verdict.summary};
+    out[e.verdict->target] = {e.verdict->cause, e.verdict->summary};
   }
   return out;
 }

@@ -1,8 +1,27 @@
-// Evaluator: runs the diagnosis on a timer. Each evaluation snapshots the
-// live state and the config, calls the pure engine, passes the verdicts
-// through hysteresis, and for every change of a target's stable cause records
-// the incident (open, cause change, close) in the Store, updates the metrics
-// and logs one line. Queries read the latest stable verdicts.
+// Evaluator: runs the diagnosis on a timer. Each evaluation re-diagnoses the
+// targets whose inputs changed, passes the verdicts through hysteresis, and
+// for every change of a target's stable cause records the incident (open,
+// cause change, close) in the Store, updates the metrics and logs one line.
+// Queries read the latest stable verdicts.
+//
+// Incremental (issue 9): the evaluator keeps a diagnosis::Fleet (rules 1-2,
+// updated result by result) and re-diagnoses only
+//  - the targets LiveState lists as changed (a result kept after commit:
+//    LiveState::TakeChangedTargets),
+//  - the targets one of whose fresh results went stale since the last
+//    evaluation (the Fleet's time-ordered index of staleness deadlines, on
+//    the injected clock `now_ms`),
+//  - every target when a fleet-wide fact changed (probe health, networks,
+//    blocked networks, who reaches any target: FleetContext::SameFacts),
+//    e.g. after a probe connected, disconnected, changed labels or went
+//    silent (probes are re-read every evaluation: CopyProbes, O(probes)).
+// Other targets keep their verdict; hysteresis counts their pending cause
+// again (Hysteresis::ApplySome), so the verdicts, incidents and transitions
+// are those of a full evaluation at the same times (evaluator_test checks
+// it on randomized inputs). A full evaluation (a new Fleet read from the
+// whole LiveState, every target diagnosed) runs first, after a config
+// reload, after LiveState dropped results, and every `full_every`
+// evaluations as a safety net (set_full_every; 0: never periodically).
 //
 // Incidents: a target that leaves ok for a failure cause opens one; a change
 // between failure causes is recorded in it; back to ok closes it. `unknown`
@@ -20,12 +39,15 @@
 // the restart needs its `hysteresis` evaluations again.
 //
 // Time: results are judged by their time on the collector's clock
-// (ResultTimeMs), handed to the engine as started_unix_ms.
+// (ResultTimeMs), handed to the engine as Observation::received_ms. Explain
+// reports each evidence row's age and connect time from the newest result
+// at query time (a verdict that was not re-diagnosed keeps its roles, not
+// its ages).
 //
 // Thread-safety: EvaluateOnce runs on the evaluator's thread (or a test's);
 // Explain/Causes from any thread (short lock on the published result). An
-// evaluation publishes the stable verdicts as they are; only Explain turns
-// them into protos, for the targets asked about.
+// evaluation publishes the stable verdicts as shared immutable values (no
+// copy); only Explain turns them into protos, for the targets asked about.
 #pragma once
 
 #include <condition_variable>
@@ -37,6 +59,7 @@
 #include <thread>
 
 #include "collector/diagnosis/engine.h"
+#include "collector/diagnosis/fleet.h"
 #include "collector/diagnosis/hysteresis.h"
 #include "collector/ingest/assignment.h"
 #include "collector/metrics/metrics.h"
@@ -57,6 +80,15 @@ class Evaluator {
   void Start();
   void Stop();
   void EvaluateOnce();
+  // Every how many evaluations a full one runs (0: only when needed).
+  // Evaluation thread, or before Start().
+  void set_full_every(int n) { full_every_ = n; }
+  // What the last evaluation did (evaluation thread, tests, benches).
+  struct PassStats {
+    bool full = false;
+    size_t rediagnosed = 0;
+  };
+  PassStats last_pass() const { return last_pass_; }
 
   // The stable verdict of `target` (every target if empty), with its evidence.
   v1::ExplainResponse Explain(const std::string& target) const;
@@ -69,6 +101,12 @@ class Evaluator {
   void BeginStartupGrace(const Config& config, int64_t now);
   // True while the start-up grace holds (logs when it ends).
   bool InStartupGrace(int64_t now, const std::map<std::string, ProbeState>& probes);
+  // Feeds the Fleet the probes' state (labels, connection, last seen).
+  void UpdateProbes(const std::map<std::string, ProbeState>& probes);
+  // Re-reads `target`'s results into the Fleet.
+  void ReadTarget(size_t index);
+  // Diagnoses config target `index` against `ctx`.
+  diagnosis::Verdict DiagnoseOne(size_t index, const diagnosis::FleetContext& ctx);
 
   Store* store_;
   LiveState* state_;
@@ -86,15 +124,28 @@ class Evaluator {
   int64_t grace_start_ms_ = 0;
   int64_t grace_until_ms_ = 0;
   std::set<std::string> awaited_;  // probes active before the start
+  // Incremental diagnosis: the Fleet of the current config, its target index
+  // per config target, the facts of the last evaluation.
+  std::shared_ptr<const Config> fleet_config_;
+  std::unique_ptr<diagnosis::Fleet> fleet_;
+  std::vector<int> fleet_targets_;                             // config target index -> Fleet index
+  std::map<std::string, std::vector<size_t>> target_index_;    // name -> config indices
+  std::map<std::string, int> probe_ids_;                       // probe name -> Fleet index (sorted)
+  std::map<std::string, diagnosis::ProbeInput> probe_inputs_;  // as last given to the Fleet
+  diagnosis::FleetContext last_context_;
+  bool need_full_ = true;
+  int full_every_ = 60;
+  int since_full_ = 0;
+  PassStats last_pass_;
 
   // What one evaluation leaves for the queries; immutable once published.
   struct Published {
     struct Entry {
-      diagnosis::Verdict verdict;  // the stable one
-      std::string host;
-      uint32_t port = 0;
+      std::shared_ptr<const diagnosis::Verdict> verdict;  // the stable one
+      const TargetConfig* target = nullptr;               // in `config`
       int64_t since_ms = 0;
     };
+    std::shared_ptr<const Config> config;  // keeps `Entry::target` alive
     std::vector<Entry> verdicts;
     std::vector<diagnosis::ProbeHealth> probes;
     std::map<std::string, ProbeState> probe_state;  // labels for the evidence

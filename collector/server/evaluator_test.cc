@@ -1,12 +1,18 @@
 // Evaluator on the in-memory FakeStore and a simulated clock: hysteresis,
 // incidents opened, changed and closed, the collector's clock for freshness,
-// and seamless restarts (no verdict change until the probes are back).
+// seamless restarts (no verdict change until the probes are back), and the
+// incremental evaluation against the full one on randomized inputs.
 #include "collector/server/evaluator.h"
 
 #include <gtest/gtest.h>
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
+#include <random>
+#include <tuple>
+
 #include "collector/store/fake_store.h"
+#include "common/log.h"
 
 namespace parallax::collector {
 namespace {
@@ -347,6 +353,226 @@ TEST_F(EvaluatorTest, NoGraceOnAFreshStart) {
   e->EvaluateOnce();
   EXPECT_EQ(Cause(*e), v1::CAUSE_SSH_REFUSED);
   EXPECT_EQ(Incidents().size(), 1u);
+}
+
+// One collector's evaluator world: its own live state, store and metrics.
+struct Side {
+  Side(ConfigSnapshot* snapshot, int64_t* now, int full_every) {
+    evaluator = std::make_unique<Evaluator>(
+        &store, &state, &metrics, [snapshot] { return *snapshot; }, [now] { return *now; });
+    evaluator->set_full_every(full_every);
+  }
+  FakeStore store;
+  LiveState state;
+  Metrics metrics;
+  std::unique_ptr<Evaluator> evaluator;
+};
+
+std::vector<std::tuple<std::string, int64_t, int64_t, int, size_t>> IncidentsOf(FakeStore& s) {
+  s.CommitPending();
+  std::vector<IncidentRecord> all;
+  EXPECT_TRUE(s.ListIncidents("", false, 0, &all).ok());
+  std::vector<std::tuple<std::string, int64_t, int64_t, int, size_t>> out;
+  for (const IncidentRecord& i : all)
+    out.emplace_back(i.target, i.opened_ms, i.closed_ms, static_cast<int>(i.cause),
+                     i.changes.size());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void ExpectSameExplain(const v1::ExplainResponse& want, const v1::ExplainResponse& got,
+                       const std::string& where) {
+  ASSERT_EQ(got.verdicts_size(), want.verdicts_size()) << where;
+  for (int i = 0; i < want.verdicts_size(); ++i) {
+    const v1::Verdict& a = want.verdicts(i);
+    const v1::Verdict& b = got.verdicts(i);
+    const std::string at = where + " " + a.target();
+    EXPECT_EQ(b.target(), a.target()) << at;
+    EXPECT_EQ(b.cause(), a.cause()) << at;
+    EXPECT_EQ(b.confidence(), a.confidence()) << at;
+    EXPECT_EQ(b.summary(), a.summary()) << at;
+    EXPECT_EQ(b.since_unix_ms(), a.since_unix_ms()) << at;
+    ASSERT_EQ(b.evidence_size(), a.evidence_size()) << at;
+    for (int e = 0; e < a.evidence_size(); ++e) {
+      EXPECT_EQ(b.evidence(e).probe(), a.evidence(e).probe()) << at;
+      EXPECT_EQ(b.evidence(e).role(), a.evidence(e).role()) << at;
+      EXPECT_EQ(b.evidence(e).outcome(), a.evidence(e).outcome()) << at;
+      EXPECT_EQ(b.evidence(e).detail(), a.evidence(e).detail()) << at;
+      EXPECT_EQ(b.evidence(e).age_s(), a.evidence(e).age_s()) << at;
+      EXPECT_EQ(b.evidence(e).network(), a.evidence(e).network()) << at;
+    }
+    EXPECT_EQ(std::vector<std::string>(b.disagreeing().begin(), b.disagreeing().end()),
+              std::vector<std::string>(a.disagreeing().begin(), a.disagreeing().end()))
+        << at;
+  }
+  ASSERT_EQ(got.probes_size(), want.probes_size()) << where;
+  for (int i = 0; i < want.probes_size(); ++i) {
+    EXPECT_EQ(got.probes(i).probe(), want.probes(i).probe()) << where;
+    EXPECT_EQ(got.probes(i).healthy(), want.probes(i).healthy()) << where;
+    EXPECT_EQ(got.probes(i).reason(), want.probes(i).reason()) << where;
+  }
+}
+
+// The incremental evaluation (only changed or expiring targets re-diagnosed,
+// no periodic full pass) gives the verdicts, ages, probe health and incidents
+// of a full evaluation every time, on randomized fleets: probes connect,
+// disconnect, change networks, go silent; results change, repeat or stop;
+// time jumps by less or more than the stale window; hysteresis 1-3.
+TEST(EvaluatorIncrementalTest, SameVerdictsAndIncidentsAsFullOnRandomizedInputs) {
+  SetLogLevel(LogLevel::kError);  // thousands of transitions
+  size_t partial_passes = 0, skipped = 0, transitions_seen = 0;
+  for (uint32_t seed = 1; seed <= 40; ++seed) {
+    std::mt19937 rng(seed);
+    auto uniform = [&](int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); };
+    auto config = std::make_shared<Config>();
+    const int targets = uniform(2, 8), probes = uniform(2, 6);
+    for (int i = 0; i < targets; ++i) {
+      TargetConfig t;
+      t.name = "t" + std::to_string(i);
+      t.host = "192.0.2." + std::to_string(i + 1);
+      t.interval = std::chrono::milliseconds(uniform(0, 1) ? 1000 : 2000);
+      t.timeout = std::chrono::milliseconds(500);
+      config->targets.push_back(t);
+    }
+    config->diagnosis.hysteresis = uniform(1, 3);
+    ConfigSnapshot snapshot{config, 1};
+    int64_t now = kStart;
+    Side inc(&snapshot, &now, /*full_every=*/0), full(&snapshot, &now, /*full_every=*/1);
+    const char* networks[] = {"a", "b", "c", ""};
+    const v1::Outcome outcomes[] = {v1::OUTCOME_OK,
+                                    v1::OUTCOME_OK,
+                                    v1::OUTCOME_REFUSED,
+                                    v1::OUTCOME_TIMEOUT,
+                                    v1::OUTCOME_BANNER_TIMEOUT,
+                                    v1::OUTCOME_PROBE_ERROR};
+    std::vector<int> probe_mood(probes);  // a probe's usual outcome, so causes form
+    std::vector<int> target_mood(targets);
+    uint64_t seq = 0;
+    for (int step = 0; step < 60; ++step) {
+      const std::string where = "seed " + std::to_string(seed) + " step " + std::to_string(step);
+      // Time moves on: usually a period, sometimes past the stale window.
+      now += uniform(0, 9) == 0 ? uniform(4000, 9000) : uniform(100, 1200);
+      for (int p = 0; p < probes; ++p) {
+        const std::string name = "p" + std::to_string(p);
+        int event = uniform(0, 39);
+        if (step == 0 || event == 0) {  // (re)connects, maybe to another network
+          v1::Hello h;
+          h.set_probe_name(name);
+          std::string net = networks[uniform(0, 3)];
+          if (!net.empty()) (*h.mutable_labels())["network"] = net;
+          inc.state.ProbeConnected(h, "peer", now);
+          full.state.ProbeConnected(h, "peer", now);
+          probe_mood[p] = uniform(0, 2);
+        } else if (event == 1) {
+          inc.state.ProbeDisconnected(name, now);
+          full.state.ProbeDisconnected(name, now);
+        } else if (event == 2) {
+          continue;  // silent this step
+        } else if (event == 3) {
+          inc.state.ProbeSeen(name, now);
+          full.state.ProbeSeen(name, now);
+          continue;
+        }
+        if (uniform(0, 9) == 0) target_mood[uniform(0, targets - 1)] = uniform(0, 5);
+        // Results for a random subset of the targets.
+        for (int t = 0; t < targets; ++t) {
+          if (uniform(0, 2) != 0) continue;
+          v1::CheckResult r;
+          r.set_seq(++seq);
+          r.set_target("t" + std::to_string(t));
+          int o = uniform(0, 9) == 0 ? uniform(0, 5) : probe_mood[p] == 2 ? 5 : target_mood[t];
+          r.set_outcome(outcomes[o]);
+          if (r.outcome() == v1::OUTCOME_TIMEOUT && uniform(0, 1)) {
+            r.mutable_liveness()->set_icmp_attempted(true);
+            r.mutable_liveness()->set_icmp_reply(true);
+          }
+          if (r.outcome() == v1::OUTCOME_PROBE_ERROR) r.set_detail("out of descriptors");
+          r.set_connect_us(uniform(100, 5000));
+          const int64_t at = now - uniform(0, 300);
+          r.set_started_unix_ms(at + uniform(-600000, 600000));  // the probe's clock
+          r.set_collector_started_unix_ms(at);
+          r.set_received_unix_ms(now);
+          inc.state.UpdateResults(name, std::vector<v1::CheckResult>{r});
+          full.state.UpdateResults(name, std::vector<v1::CheckResult>{r});
+        }
+      }
+      inc.evaluator->EvaluateOnce();
+      full.evaluator->EvaluateOnce();
+      ASSERT_TRUE(full.evaluator->last_pass().full);
+      if (!inc.evaluator->last_pass().full) {
+        ++partial_passes;
+        if (inc.evaluator->last_pass().rediagnosed < static_cast<size_t>(targets)) ++skipped;
+      }
+      ASSERT_EQ(inc.evaluator->Causes(), full.evaluator->Causes()) << where;
+      ExpectSameExplain(full.evaluator->Explain(""), inc.evaluator->Explain(""), where);
+      auto incidents = IncidentsOf(full.store);
+      ASSERT_EQ(IncidentsOf(inc.store), incidents) << where;
+      transitions_seen = std::max(transitions_seen, incidents.size());
+      if (HasFailure()) return;
+    }
+  }
+  SetLogLevel(LogLevel::kInfo);
+  // The comparison means something: incremental passes happened, most of
+  // them skipped targets, and incidents were opened.
+  EXPECT_GT(partial_passes, 1000u);
+  EXPECT_GT(skipped, 300u);
+  EXPECT_GT(transitions_seen, 3u);
+}
+
+// A periodic full evaluation (the safety net) and a reload run in full; the
+// evaluations in between re-diagnose only what changed.
+TEST_F(EvaluatorTest, FullEvaluationEveryNAndOnReload) {
+  auto e = MakeEvaluator();
+  e->set_full_every(3);
+  Connect("p1", "a");
+  Connect("p2", "b");
+  Both(v1::OUTCOME_OK);
+  e->EvaluateOnce();
+  EXPECT_TRUE(e->last_pass().full);  // the first one
+  now_ += 100;
+  e->EvaluateOnce();
+  EXPECT_FALSE(e->last_pass().full);
+  EXPECT_EQ(e->last_pass().rediagnosed, 0u);  // nothing changed
+  now_ += 100;
+  Both(v1::OUTCOME_OK);
+  e->EvaluateOnce();
+  EXPECT_FALSE(e->last_pass().full);
+  EXPECT_EQ(e->last_pass().rediagnosed, 1u);  // t1's results changed
+  now_ += 100;
+  e->EvaluateOnce();
+  EXPECT_TRUE(e->last_pass().full);  // the third since the last full one
+  // A reload (a new config snapshot) runs a full evaluation.
+  now_ += 100;
+  snapshot_ = {std::make_shared<Config>(*snapshot_.config), 2};
+  e->EvaluateOnce();
+  EXPECT_TRUE(e->last_pass().full);
+  EXPECT_EQ(Cause(*e), v1::CAUSE_OK);
+}
+
+// A result that goes stale re-diagnoses its target at the evaluation after
+// its deadline, with nothing else changed.
+TEST_F(EvaluatorTest, ExpiringResultsAreRediagnosedWithoutAnyChange) {
+  auto e = MakeEvaluator();
+  e->set_full_every(0);
+  Connect("p1", "a");
+  Connect("p2", "b");
+  Both(v1::OUTCOME_REFUSED);
+  e->EvaluateOnce();
+  now_ += 100;
+  Both(v1::OUTCOME_REFUSED);
+  e->EvaluateOnce();
+  ASSERT_EQ(Cause(*e), v1::CAUSE_SSH_REFUSED);
+  // The window is 3 x 1 s + 500 ms; the probes stay connected and seen.
+  for (int i = 0; i < 4; ++i) {
+    now_ += 1500;
+    state_.ProbeSeen("p1", now_);
+    state_.ProbeSeen("p2", now_);
+    e->EvaluateOnce();
+    EXPECT_FALSE(e->last_pass().full);
+    // Nothing to do until the results' deadline (received + 3.5 s) passed.
+    EXPECT_EQ(e->last_pass().rediagnosed, i == 2 ? 1u : 0u) << i;
+  }
+  EXPECT_EQ(Cause(*e), v1::CAUSE_UNKNOWN);  // stale: no data (after 2 evaluations)
 }
 
 }  // namespace

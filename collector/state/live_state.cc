@@ -11,7 +11,10 @@ void LiveState::UpdateResults(const std::string& probe,
   int64_t newest = 0;
   for (const v1::CheckResult& r : results) {
     v1::CheckResult& held = s_.results[r.target()][probe];
-    if (ResultTimeMs(r) >= ResultTimeMs(held)) held = r;
+    if (ResultTimeMs(r) >= ResultTimeMs(held)) {
+      held = r;
+      if (!changed_all_) changed_.insert(r.target());
+    }
     newest = std::max(newest, r.received_unix_ms());
   }
   auto it = s_.probes.find(probe);
@@ -73,6 +76,27 @@ void LiveState::RetainTargets(const std::vector<std::string>& keep) {
   for (auto it = s_.results.begin(); it != s_.results.end();) {
     it = k.count(it->first) ? std::next(it) : s_.results.erase(it);
   }
+  changed_.clear();
+  changed_all_ = true;
+}
+
+LiveState::ChangedTargets LiveState::TakeChangedTargets() {
+  ChangedTargets out;
+  std::lock_guard<std::mutex> lock(mu_);
+  out.targets.assign(changed_.begin(), changed_.end());
+  out.all = changed_all_;
+  changed_.clear();
+  changed_all_ = false;
+  return out;
+}
+
+void LiveState::VisitTargetResults(
+    const std::string& target,
+    const std::function<void(const std::map<std::string, v1::CheckResult>&)>& fn) const {
+  static const std::map<std::string, v1::CheckResult> kNone;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = s_.results.find(target);
+  fn(it == s_.results.end() ? kNone : it->second);
 }
 
 StateSnapshot LiveState::Snapshot() const {

@@ -7,14 +7,17 @@
 // aged by its collector_started_unix_ms (set at ingest; see ResultTimeMs), and
 // a probe's last_seen_ms is when something of it last arrived.
 //
-// Thread-safe: every method takes a short internal lock; readers get copies.
+// Thread-safe: every method takes a short internal lock; readers get copies,
+// except VisitTargetResults (a look at one target under the lock).
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <span>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "parallax/v1/probe.pb.h"
@@ -71,11 +74,30 @@ class LiveState {
   // state never stalls the store's writer (which updates it) for long.
   std::map<std::string, ProbeState> CopyProbes() const;
   std::map<std::string, v1::CheckResult> CopyTargetResults(const std::string& target) const;
+  // Calls `fn` with the target's newest results (by probe name; empty when
+  // none) under the lock, without copying them. `fn` must be short (one
+  // target's diagnosis) and must not call back into this LiveState.
+  void VisitTargetResults(
+      const std::string& target,
+      const std::function<void(const std::map<std::string, v1::CheckResult>&)>& fn) const;
   size_t pair_count() const;
+
+  // The targets whose results changed since the last call (UpdateResults
+  // kept a result for them), for the evaluator's incremental diagnosis; one
+  // consumer. Probe changes (connect, labels, heartbeat) are not listed: the
+  // evaluator reads every probe each time (CopyProbes). `all` is set when
+  // the set was dropped (RetainTargets): re-read every target.
+  struct ChangedTargets {
+    std::vector<std::string> targets;
+    bool all = false;
+  };
+  ChangedTargets TakeChangedTargets();
 
  private:
   mutable std::mutex mu_;
   StateSnapshot s_;
+  std::unordered_set<std::string> changed_;  // at most one entry per target
+  bool changed_all_ = false;
 };
 
 }  // namespace parallax::collector
