@@ -31,4 +31,12 @@ void PolicyReports::OnHeartbeat(const std::string& probe, const v1::Heartbeat& h
   }
 }
 
+void PolicyReports::Forget(const std::string& probe) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = last_.find(probe);
+  if (it == last_.end()) return;
+  if (it->second.gauge != nullptr) family_.Remove(it->second.gauge);
+  last_.erase(it);
+}
+
 }  // namespace parallax::collector

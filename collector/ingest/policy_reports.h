@@ -22,6 +22,8 @@ class PolicyReports {
  public:
   explicit PolicyReports(prometheus::Registry& registry);
   void OnHeartbeat(const std::string& probe, const v1::Heartbeat& hb);
+  // Drops the probe's series (it expired after probe_ttl).
+  void Forget(const std::string& probe);
 
  private:
   struct Last {

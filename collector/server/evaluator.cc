@@ -247,9 +247,6 @@ void Evaluator::EvaluateOnce() {
 
   auto published = std::make_shared<Published>();
   published->evaluated_ms = now;
-  for (const auto& [target, s] : hysteresis_->stable()) {
-    metrics_->SetTargetCause(target, s.verdict.cause);
-  }
   // The stable verdicts in config order, with the freshest evidence when the
   // cause is unchanged.
   for (const TargetConfig& t : config.targets) {
@@ -258,8 +255,6 @@ void Evaluator::EvaluateOnce() {
     published->verdicts.push_back({it->second.verdict, t.host, t.port, it->second.since_ms});
   }
   for (const diagnosis::ProbeHealth& p : out.probes) {
-    metrics_->SetProbeHealthy(p.probe, p.healthy);
-    metrics_->SetProbeFacts(p.probe, p.ssh_egress_blocked, p.cannot_run_checks);
     auto [pit, inserted] = probe_health_published_.try_emplace(p.probe, p.healthy);
     if (!inserted && pit->second != p.healthy) {
       Logf(p.healthy ? LogLevel::kInfo : LogLevel::kWarning, "probe %s %s%s", p.probe.c_str(),
@@ -267,12 +262,7 @@ void Evaluator::EvaluateOnce() {
       pit->second = p.healthy;
     }
   }
-  std::set<std::string> blocked(out.blocked_networks.begin(), out.blocked_networks.end());
-  for (const std::string& n : networks_published_) {
-    if (!blocked.count(n)) metrics_->SetNetworkBlocked(n, false);
-  }
-  for (const std::string& n : blocked) metrics_->SetNetworkBlocked(n, true);
-  networks_published_.insert(blocked.begin(), blocked.end());
+  published->blocked_networks = std::move(out.blocked_networks);
   published->probes = std::move(out.probes);
   published->probe_state = std::move(probes);
 
@@ -302,6 +292,24 @@ v1::ExplainResponse Evaluator::Explain(const std::string& target) const {
     h->set_healthy(ph.healthy);
     h->set_reason(ph.reason);
   }
+  return out;
+}
+
+DiagnosisFacts Evaluator::Facts() const {
+  std::shared_ptr<const Published> p;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    p = published_;
+  }
+  DiagnosisFacts out;
+  out.target_causes.reserve(p->verdicts.size());
+  for (const Published::Entry& e : p->verdicts) {
+    out.target_causes.emplace_back(e.verdict.target, e.verdict.cause);
+  }
+  for (const diagnosis::ProbeHealth& h : p->probes) {
+    out.probes.push_back({h.probe, h.healthy, h.ssh_egress_blocked, h.cannot_run_checks});
+  }
+  out.blocked_networks = p->blocked_networks;
   return out;
 }
 
