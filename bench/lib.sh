@@ -151,14 +151,16 @@ section_micro() {
   local name key
   for name in BM_BannerParseOneRead BM_EncodeResultBatch/1000 BM_Diagnose/1000/10/real_time \
               BM_Diagnose/10000/100/real_time BM_RenderMetrics/10/100/real_time \
-              BM_RenderMetrics/100/1000/real_time BM_ObserveResults BM_DiagnoseAllOk/10000/100/real_time \
-              BM_LiveStateSnapshot/100/10000/real_time; do
+              BM_RenderMetrics/100/1000/real_time BM_CollectMetrics/100/1000/real_time \
+              BM_IngestResultsIntoState BM_PairMemory/iterations:1 \
+              BM_DiagnoseAllOk/10000/100/real_time BM_LiveStateSnapshot/100/10000/real_time; do
     key=micro.${name//\//_}
     awk -v n="$name" -v k="$key" '$1 == n {
         f = ($3 == "ns") ? 1e-6 : ($3 == "us") ? 1e-3 : ($3 == "s") ? 1e3 : 1
         g = ($5 == "ns") ? 1e-6 : ($5 == "us") ? 1e-3 : ($5 == "s") ? 1e3 : 1
         printf "%s.real_ms\t%.4g\n%s.cpu_ms\t%.4g\n", k, $2 * f, k, $4 * g
         for (i = 7; i <= NF; i++) if ($i ~ /^series=/) { split($i, s, "="); printf "%s.series\t%s\n", k, s[2] }
+        for (i = 7; i <= NF; i++) if ($i ~ /^bytes_per_pair=/) { split($i, s, "="); printf "%s.bytes_per_pair\t%s\n", k, s[2] }
       }' "$OUT/micro.txt" >>"$OUT/results.tsv"
   done
 }

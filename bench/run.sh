@@ -69,7 +69,7 @@ if ((QUICK)); then
   FP_TARGETS=400 FP_INTERVAL=2s FP_TIMEOUT=1500ms FP_WARM=3 FP_WINDOW=2
   ING_STREAMS=4 ING_RATE=2000 ING_SECONDS=2 ING_TARGETS=100
   SCALE_TARGETS="" SCALE_STREAMS="" SCALE_TIMEOUTS=""
-  MICRO_ARGS=(--benchmark_filter='Banner|Encode|Diagnose/1000/10/|Render.*/10/100/|Observe'
+  MICRO_ARGS=(--benchmark_filter='Banner|Encode|Diagnose/1000/10/|Render.*/10/100/|IngestResults'
               --benchmark_min_time=0.01)
 else
   W=10 WARM=4 C_LIST="64 256" BB_LIST="8 64 256" SAT_TARGETS=20000 SAT_INTERVAL=1s SAT_TIMEOUT=900ms

@@ -62,8 +62,7 @@ void HandleHello(const v1::Hello& hello, pc::LiveState* state, pc::Metrics* metr
   std::map<std::string, std::string> labels(hello.labels().begin(), hello.labels().end());
   RoundTripLabels(labels);
   state->ProbeConnected(hello, "ipv4:127.0.0.1:1", 1000);
-  metrics->SetProbeInfo(hello.probe_name(), labels);
-  metrics->SetProbeConnected(hello.probe_name(), true);
+  (void)metrics->Collect();  // /metrics renders from the state
   v1::Assignment a = pc::BuildAssignment(Snapshot(), labels);
   FUZZ_CHECK(a.generation() == 7);
   for (const v1::Target& t : a.targets()) {
@@ -94,7 +93,7 @@ void HandleResults(const v1::ResultBatch& batch, pc::LiveState* state, pc::Metri
   }
   state->UpdateResults("fuzz-probe", valid);
   state->ProbeSeen("fuzz-probe", 2000);
-  metrics->ObserveResults("fuzz-probe", valid);
+  (void)metrics->Collect();
   (void)state->Snapshot();
 }
 
@@ -112,7 +111,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!msg.ParseFromArray(data, static_cast<int>(size))) return 0;
   // Fresh per input: series and state must not accumulate across inputs.
   pc::LiveState state;
-  pc::Metrics metrics;
+  pc::Metrics metrics(&state);
   switch (msg.msg_case()) {
     case v1::ProbeMessage::kHello:
       HandleHello(msg.hello(), &state, &metrics);

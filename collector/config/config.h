@@ -107,6 +107,10 @@ struct Config {
   // refused with RESOURCE_EXHAUSTED; a connected probe reconnecting (which
   // replaces its own stream) is always accepted.
   int64_t max_probes = 1000;
+  // A probe disconnected for longer than this (on the collector's clock)
+  // leaves the live state, /metrics, `status` and `probes`, and stops
+  // counting in the diagnosis; its stored history stays. 0: never.
+  std::chrono::milliseconds probe_ttl = std::chrono::hours(24 * 7);
   // Per probe stream: results accepted per second on average, and in one
   // burst. Beyond them the stream's reads pause (gRPC flow control pushes
   // back on the probe; nothing read is dropped). 0 per second: unlimited.

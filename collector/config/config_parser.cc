@@ -41,6 +41,7 @@ class Parser {
                              "path_max_hops",
                              "path_budget",
                              "max_probes",
+                             "probe_ttl",
                              "stream_results_per_second",
                              "stream_results_burst",
                              "enroll"},
@@ -59,6 +60,10 @@ class Parser {
     }
     if (root["max_probes"] &&
         !(s = f_.Int(root["max_probes"], "max_probes", 1, 1'000'000, &c->max_probes)).ok()) {
+      return s;
+    }
+    if (root["probe_ttl"] &&
+        !(s = f_.Duration(root["probe_ttl"], "probe_ttl", &c->probe_ttl)).ok()) {
       return s;
     }
     if (root["stream_results_per_second"] &&

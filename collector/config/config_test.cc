@@ -174,6 +174,16 @@ TEST(ConfigTest, MaxProbesIsBounded) {
   EXPECT_NE(s.message().find("stream_results_burst"), std::string::npos) << s.message();
 }
 
+TEST(ConfigTest, ProbeTtlDefaultsToSevenDays) {
+  EXPECT_EQ(MustParse("").probe_ttl, std::chrono::hours(24 * 7));
+  EXPECT_EQ(MustParse("probe_ttl: 2s\n").probe_ttl, std::chrono::seconds(2));
+  EXPECT_EQ(MustParse("probe_ttl: 30d\n").probe_ttl, std::chrono::hours(24 * 30));
+  Config c;
+  Status s = ParseConfig("probe_ttl: soon\n", "c.yaml", &c);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("probe_ttl"), std::string::npos) << s.message();
+}
+
 TEST(ConfigTest, EmptyDocumentGivesDefaults) {
   Config c = MustParse("");
   Config d;

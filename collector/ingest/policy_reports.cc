@@ -42,4 +42,12 @@ std::map<std::string, PolicyReports::Refusals> PolicyReports::Snapshot() const {
   return out;
 }
 
+void PolicyReports::Forget(const std::string& probe) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = last_.find(probe);
+  if (it == last_.end()) return;
+  if (it->second.gauge != nullptr) family_.Remove(it->second.gauge);
+  last_.erase(it);
+}
+
 }  // namespace parallax::collector

@@ -24,6 +24,8 @@ class PolicyReports {
  public:
   explicit PolicyReports(prometheus::Registry& registry);
   void OnHeartbeat(const std::string& probe, const v1::Heartbeat& hb);
+  // Drops the probe's series (it expired after probe_ttl).
+  void Forget(const std::string& probe);
 
   // The last report of each probe that ever sent one (refused may be 0).
   struct Refusals {

@@ -185,7 +185,6 @@ void ProbeStream::OnReadDone(bool ok) {
       const v1::Heartbeat& hb = in_.heartbeat();
       ClockSample(hb.unix_ms(), now, hb.echo_collector_unix_ms(), hb.echo_received_unix_ms());
       deps_->state->ProbeHeartbeat(probe_, hb, now);
-      deps_->metrics->ObserveHeartbeat(probe_, boot_id_, hb);
       if (deps_->policy_reports != nullptr) deps_->policy_reports->OnHeartbeat(probe_, hb);
       link_->ReadMore();
       return;
@@ -207,7 +206,6 @@ void ProbeStream::ClockSample(int64_t probe_sent_ms, int64_t received_ms, int64_
   clock_published_ = true;
   clock_published_ms_ = clock_.offset_ms();
   deps_->state->ProbeClock(probe_, clock_.offset_ms(), clock_.rtt_ms());
-  deps_->metrics->SetProbeClockOffset(probe_, clock_.offset_ms() / 1000.0);
 }
 
 void ProbeStream::HandleHello(const v1::Hello& hello) {
@@ -262,8 +260,6 @@ void ProbeStream::HandleHello(const v1::Hello& hello) {
   }
   deps_->metrics->CountStreamEvent("opened");
   deps_->metrics->SetStreams(deps_->hub->size());
-  deps_->metrics->SetProbeConnected(probe_, true);
-  deps_->metrics->SetProbeInfo(probe_, labels);
   deps_->state->ProbeConnected(hello, link_->peer(), now);
   ClockSample(hello.sent_unix_ms(), now, 0, 0);
   deps_->store->RecordProbe({probe_, labels, hello.version(), now, now});
@@ -338,7 +334,6 @@ void ProbeStream::HandleResults(v1::ResultBatch* batch) {
             std::span<const v1::CheckResult> stored(
                 all.end() - std::min<size_t>(all.size(), info.stored), all.end());
             deps->state->UpdateResults(probe, stored);
-            deps->metrics->ObserveResults(probe, stored);
             deps->metrics->CountIngest(info.stored, info.duplicates);
             v1::CollectorMessage ack;
             ack.mutable_ack()->set_seq(std::max(info.committed_seq, batch_max_seq));
@@ -361,7 +356,7 @@ void ProbeStream::HandleResults(v1::ResultBatch* batch) {
   }
   const int64_t wait_ms = rate_limit_->Take(batch->results_size(), received);
   if (wait_ms > 0) {
-    deps_->metrics->CountThrottled(probe_);
+    deps_->state->ProbeThrottled(probe_);
     link_->PauseFor(wait_ms, link_);
     return;
   }
@@ -375,7 +370,6 @@ void ProbeStream::OnCancel() { link_->Close(grpc::StatusCode::CANCELLED, "cancel
 void ProbeStream::OnDone() {
   if (registered_ && deps_->hub->Unregister(probe_, link_.get())) {
     deps_->state->ProbeDisconnected(probe_, deps_->now_ms());
-    deps_->metrics->SetProbeConnected(probe_, false);
     Logf(LogLevel::kInfo, "probe %s disconnected", probe_.c_str());
   }
   deps_->metrics->SetStreams(deps_->hub->size());

@@ -179,7 +179,7 @@ class ProbeStreamTest : public ::testing::Test {
   ConfigSnapshot snapshot_;
   OrderingStore store_;
   LiveState state_;
-  Metrics metrics_;
+  Metrics metrics_{&state_};
   StreamHub hub_;
   IngestDeps deps_;
   std::unique_ptr<ProbeServiceImpl> service_;
@@ -458,7 +458,7 @@ TEST_F(ProbeStreamTest, TheResultRateLimitPausesReadsAndCountsButDropsNothing) {
   deps_.max_outstanding_batches = 100;
   auto throttled = [&] {
     double n = 0;
-    for (const auto& family : metrics_.registry()->Collect()) {
+    for (const auto& family : metrics_.Collect()) {
       if (family.name != "parallax_ingest_throttled_total") continue;
       for (const auto& m : family.metric) n += m.counter.value;
     }

@@ -5,6 +5,7 @@
 
 #include "collector/auth/access.h"
 #include "collector/auth/listen_policy.h"
+#include "common/escape.h"
 #include "common/log.h"
 #include "common/tls.h"
 #include "common/version.h"
@@ -20,7 +21,7 @@ std::vector<TargetRecord> TargetRecords(const Config& config) {
 }
 
 // Seeds the live picture from storage so status survives a restart.
-Status LoadState(Store* store, LiveState* state, Metrics* metrics) {
+Status LoadState(Store* store, LiveState* state) {
   std::vector<ProbeRecord> probes;
   Status st = store->ListProbes(&probes);
   if (!st.ok()) return st;
@@ -29,14 +30,13 @@ Status LoadState(Store* store, LiveState* state, Metrics* metrics) {
     ps.labels = p.labels;
     ps.version = p.version;
     ps.last_seen_ms = p.last_seen_ms;
-    state->AddKnownProbe(p.name, ps);
-    metrics->SetProbeConnected(p.name, false);
-    metrics->SetProbeInfo(p.name, p.labels);
+    state->AddKnownProbe(p.name, ps);  // expires at once if beyond probe_ttl
   }
   std::vector<ResultRow> rows;
   st = store->LatestResults(&rows);
   if (!st.ok()) return st;
-  for (const ResultRow& row : rows) state->UpdateResults(row.probe, std::span(&row.result, 1));
+  for (const ResultRow& row : rows) state->SeedResult(row.probe, row.result);
+  state->ExpireProbes();  // with their seeded results
   return Status::Ok();
 }
 
@@ -55,6 +55,7 @@ Status StartExposer(const Config& config, Metrics* metrics,
                                "\": cannot listen: " + e.what());
   }
   (*out)->RegisterCollectable(metrics->registry());
+  (*out)->RegisterCollectable(metrics->state_collectable());  // rendered from the state
   if (!m.basic_auth_user.empty()) {
     std::string user = m.basic_auth_user, password = m.basic_auth_password;
     (*out)->RegisterAuth(
@@ -89,14 +90,20 @@ Status Collector::Start(const Config& config, const CollectorOptions& options,
   };
   Status st = Store::Open(so, &c->store_);
   if (!st.ok()) return Status::IoError("storage.path \"" + so.path + "\": " + st.message());
-  st = LoadState(c->store_.get(), &c->state_, &c->metrics_);
+  Collector* self = c.get();
+  c->state_.SetProbeTtl(config.probe_ttl.count(), WallClockMs, [self](const std::string& probe) {
+    if (self->policy_reports_) self->policy_reports_->Forget(probe);
+    Logf(LogLevel::kInfo,
+         "probe %s expired: disconnected for longer than probe_ttl; its history stays stored",
+         EscapeForTerminal(probe).c_str());
+  });
+  st = LoadState(c->store_.get(), &c->state_);
   if (!st.ok()) return st;
   c->store_->SyncTargets(TargetRecords(config));
 
   st = StartExposer(config, &c->metrics_, &c->exposer_);
   if (!st.ok()) return st;
 
-  Collector* self = c.get();
   c->deps_.store = c->store_.get();
   c->deps_.state = &c->state_;
   c->deps_.metrics = &c->metrics_;
@@ -124,6 +131,7 @@ Status Collector::Start(const Config& config, const CollectorOptions& options,
 
   st = EnrollServiceImpl::Create(config, options.config_path, &c->enroll_service_);
   if (!st.ok()) return st;
+  c->metrics_.SetDiagnosisSource(c->evaluator_.get());
 
   std::shared_ptr<grpc::ServerCredentials> creds;
   if (config.tls.enabled()) {
@@ -224,7 +232,7 @@ Status Collector::Reload(const Config& next) {
   std::set<std::string> names;
   for (const TargetConfig& t : merged->targets) names.insert(t.name);
   state_.RetainTargets({names.begin(), names.end()});
-  metrics_.RetainTargets(names);
+  state_.SetProbeTtl(merged->probe_ttl.count(), {});
   metrics_.SetConfigGeneration(generation);
   metrics_.CountReload(true);
   PushAssignments(deps_);
@@ -249,6 +257,8 @@ Collector::~Collector() {
   if (server_) Shutdown();
   // The store's last callbacks use state_ and metrics_: end it first.
   server_.reset();
+  metrics_.SetDiagnosisSource(nullptr);
+  exposer_.reset();  // no scrape reads the evaluator or the state any more
   evaluator_.reset();
   store_.reset();
 }

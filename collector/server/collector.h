@@ -61,7 +61,7 @@ class Collector {
 
   std::unique_ptr<Store> store_;
   LiveState state_;
-  Metrics metrics_;
+  Metrics metrics_{&state_};  // renders from state_ at scrape time
   StreamHub hub_;
   StreamCertificates certs_;
   std::unique_ptr<PolicyReports> policy_reports_;

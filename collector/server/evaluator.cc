@@ -16,7 +16,7 @@ bool IsFailure(v1::Cause c) {
 // evidence row gets its probe's pre-banner lines and ICMP/path evidence.
 void ToProto(const diagnosis::Verdict& v, const std::string& host, uint32_t port, int64_t since_ms,
              int64_t now_ms, const std::map<std::string, ProbeState>& probes,
-             const std::map<std::string, v1::CheckResult>* results, v1::Verdict* out) {
+             const LiveState::PairsOfTarget* results, v1::Verdict* out) {
   out->set_target(v.target);
   out->set_host(host);
   out->set_port(port);
@@ -44,9 +44,9 @@ void ToProto(const diagnosis::Verdict& v, const std::string& host, uint32_t port
       item->set_clock_offset_s(p->second.clock_offset_ms / 1000.0);
     }
     auto r = results != nullptr ? results->find(e.probe)
-                                : std::map<std::string, v1::CheckResult>::const_iterator();
+                                : LiveState::PairsOfTarget::const_iterator();
     if (results != nullptr && r != results->end()) {
-      const v1::CheckResult& res = r->second;
+      const v1::CheckResult& res = r->second.newest;
       // A verdict that was not re-diagnosed keeps its roles; its ages age.
       // (A result newer than the evaluation counts as age 0.)
       item->set_age_s(static_cast<double>(std::max<int64_t>(0, now_ms - ResultTimeMs(res))) /
@@ -117,9 +117,9 @@ void Evaluator::BeginStartupGrace(const Config& config, int64_t now) {
   // timeout) of now, on the collector's clock.
   const int64_t active_since = now - (3 * max_interval + max_timeout);
   for (const TargetConfig& t : config.targets) {
-    state_->VisitTargetResults(t.name, [&](const std::map<std::string, v1::CheckResult>& rs) {
-      for (const auto& [probe, r] : rs) {
-        if (ResultTimeMs(r) >= active_since) awaited_.insert(probe);
+    state_->VisitTargetResults(t.name, [&](const LiveState::PairsOfTarget& rs) {
+      for (const auto& [probe, pair] : rs) {
+        if (ResultTimeMs(pair.newest) >= active_since) awaited_.insert(probe);
       }
     });
   }
@@ -183,10 +183,11 @@ void Evaluator::UpdateProbes(const std::map<std::string, ProbeState>& probes) {
 void Evaluator::ReadTarget(size_t index) {
   const int target = fleet_targets_[index];
   state_->VisitTargetResults(fleet_config_->targets[index].name,
-                             [&](const std::map<std::string, v1::CheckResult>& results) {
+                             [&](const LiveState::PairsOfTarget& results) {
                                // Both maps are ordered by probe name: walk them side by side.
                                auto id = probe_ids_.begin();
-                               for (const auto& [probe, r] : results) {
+                               for (const auto& [probe, pair] : results) {
+                                 const v1::CheckResult& r = pair.newest;
                                  while (id != probe_ids_.end() && id->first < probe) ++id;
                                  if (id == probe_ids_.end() || id->first != probe) {
                                    id = probe_ids_.emplace_hint(id, probe, fleet_->Probe(probe));
@@ -207,9 +208,10 @@ diagnosis::Verdict Evaluator::DiagnoseOne(size_t index, const diagnosis::FleetCo
   diagnosis::Verdict v;
   // Diagnosed under LiveState's lock (one target, tens of microseconds): the
   // engine reads the results through pointers, nothing is copied.
-  state_->VisitTargetResults(t.name, [&](const std::map<std::string, v1::CheckResult>& results) {
+  state_->VisitTargetResults(t.name, [&](const LiveState::PairsOfTarget& results) {
     ti.results.reserve(results.size());
-    for (const auto& [probe, r] : results) {
+    for (const auto& [probe, pair] : results) {
+      const v1::CheckResult& r = pair.newest;
       // Judged on the collector's clock: the check's start corrected by the
       // probe's measured clock offset, never later than its arrival
       // (ResultTimeMs), so a probe's wrong clock neither hides its fresh
@@ -356,15 +358,9 @@ void Evaluator::EvaluateOnce() {
   auto published = std::make_shared<Published>();
   published->evaluated_ms = now;
   published->config = snap.config;
-  if (full) {
-    for (const auto& [target, s] : hysteresis_->stable()) {
-      metrics_->SetTargetCause(target, s.verdict->cause);
-    }
-  } else {
-    for (const diagnosis::Transition& t : transitions) metrics_->SetTargetCause(t.target, t.to);
-  }
   // The stable verdicts in config order (shared, not copied), with the
-  // freshest evidence when the cause is unchanged.
+  // freshest evidence when the cause is unchanged. Metrics render from them
+  // at scrape time (Facts(), collector/metrics/state_collectable.h).
   published->verdicts.reserve(config.targets.size());
   for (const TargetConfig& t : config.targets) {
     auto it = hysteresis_->stable().find(t.name);
@@ -372,8 +368,6 @@ void Evaluator::EvaluateOnce() {
     published->verdicts.push_back({it->second.verdict, &t, it->second.since_ms});
   }
   for (const diagnosis::ProbeHealth& p : ctx.health) {
-    metrics_->SetProbeHealthy(p.probe, p.healthy);
-    metrics_->SetProbeFacts(p.probe, p.ssh_egress_blocked, p.cannot_run_checks);
     auto [pit, inserted] = probe_health_published_.try_emplace(p.probe, p.healthy);
     if (!inserted && pit->second != p.healthy) {
       Logf(p.healthy ? LogLevel::kInfo : LogLevel::kWarning, "probe %s %s%s", p.probe.c_str(),
@@ -381,12 +375,7 @@ void Evaluator::EvaluateOnce() {
       pit->second = p.healthy;
     }
   }
-  std::set<std::string> blocked(ctx.blocked_networks.begin(), ctx.blocked_networks.end());
-  for (const std::string& n : networks_published_) {
-    if (!blocked.count(n)) metrics_->SetNetworkBlocked(n, false);
-  }
-  for (const std::string& n : blocked) metrics_->SetNetworkBlocked(n, true);
-  networks_published_.insert(blocked.begin(), blocked.end());
+  published->blocked_networks = ctx.blocked_networks;
   published->probes = ctx.health;
   published->probe_state = std::move(probes);
   last_context_ = std::move(ctx);
@@ -405,7 +394,7 @@ v1::ExplainResponse Evaluator::Explain(const std::string& target) const {
   for (const Published::Entry& e : p->verdicts) {
     if (target.empty() || e.verdict->target == target) {
       state_->VisitTargetResults(
-          e.verdict->target, [&](const std::map<std::string, v1::CheckResult>& results) {
+          e.verdict->target, [&](const LiveState::PairsOfTarget& results) {
             ToProto(*e.verdict, e.target->host, e.target->port, e.since_ms, p->evaluated_ms,
                     p->probe_state, &results, out.add_verdicts());
           });
@@ -418,6 +407,24 @@ v1::ExplainResponse Evaluator::Explain(const std::string& target) const {
     h->set_healthy(ph.healthy);
     h->set_reason(ph.reason);
   }
+  return out;
+}
+
+DiagnosisFacts Evaluator::Facts() const {
+  std::shared_ptr<const Published> p;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    p = published_;
+  }
+  DiagnosisFacts out;
+  out.target_causes.reserve(p->verdicts.size());
+  for (const Published::Entry& e : p->verdicts) {
+    out.target_causes.emplace_back(e.verdict->target, e.verdict->cause);
+  }
+  for (const diagnosis::ProbeHealth& h : p->probes) {
+    out.probes.push_back({h.probe, h.healthy, h.ssh_egress_blocked, h.cannot_run_checks});
+  }
+  out.blocked_networks = p->blocked_networks;
   return out;
 }
 

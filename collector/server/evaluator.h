@@ -62,6 +62,7 @@
 #include "collector/diagnosis/fleet.h"
 #include "collector/diagnosis/hysteresis.h"
 #include "collector/ingest/assignment.h"
+#include "collector/metrics/diagnosis_source.h"
 #include "collector/metrics/metrics.h"
 #include "collector/state/live_state.h"
 #include "collector/store/store.h"
@@ -69,7 +70,7 @@
 
 namespace parallax::collector {
 
-class Evaluator {
+class Evaluator : public DiagnosisSource {
  public:
   Evaluator(Store* store, LiveState* state, Metrics* metrics,
             std::function<ConfigSnapshot()> config, std::function<int64_t()> now_ms);
@@ -94,6 +95,9 @@ class Evaluator {
   v1::ExplainResponse Explain(const std::string& target) const;
   // target -> (cause, summary), for the status table.
   std::map<std::string, std::pair<v1::Cause, std::string>> Causes() const;
+  // For /metrics at scrape time (collector/metrics/diagnosis_source.h): the
+  // published stable causes, probe health and blocked networks.
+  DiagnosisFacts Facts() const override;
 
  private:
   std::chrono::milliseconds Period() const;
@@ -118,7 +122,6 @@ class Evaluator {
   std::unique_ptr<diagnosis::Hysteresis> hysteresis_;
   int hysteresis_required_ = 0;
   std::map<std::string, bool> probe_health_published_;
-  std::set<std::string> networks_published_;
   std::map<std::string, v1::Cause> open_incidents_;  // target -> its cause now
   bool grace_over_ = false;
   int64_t grace_start_ms_ = 0;
@@ -148,6 +151,7 @@ class Evaluator {
     std::shared_ptr<const Config> config;  // keeps `Entry::target` alive
     std::vector<Entry> verdicts;
     std::vector<diagnosis::ProbeHealth> probes;
+    std::vector<std::string> blocked_networks;
     std::map<std::string, ProbeState> probe_state;  // labels for the evidence
     int64_t evaluated_ms = 0;
   };

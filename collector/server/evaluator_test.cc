@@ -77,7 +77,7 @@ class EvaluatorTest : public ::testing::Test {
   ConfigSnapshot snapshot_;
   FakeStore store_;
   LiveState state_;
-  Metrics metrics_;
+  Metrics metrics_{&state_};
 };
 
 TEST_F(EvaluatorTest, HysteresisThenIncidentOpenChangeClose) {
@@ -135,7 +135,9 @@ TEST_F(EvaluatorTest, ProbeFactsArePublishedAsMetrics) {
     Result("p2", v1::OUTCOME_OK, now_ - 100, now_ - 100);
     e->EvaluateOnce();
   }
-  std::string text = prometheus::TextSerializer().Serialize(metrics_.registry()->Collect());
+  metrics_.SetDiagnosisSource(e.get());  // /metrics reads the published facts
+  std::string text = prometheus::TextSerializer().Serialize(metrics_.Collect());
+  metrics_.SetDiagnosisSource(nullptr);
   EXPECT_NE(text.find(R"(parallax_probe_cannot_run_checks{probe="p1"} 1)"), std::string::npos)
       << text;
   EXPECT_NE(text.find(R"(parallax_probe_cannot_run_checks{probe="p2"} 0)"), std::string::npos);

@@ -15,8 +15,9 @@ v1::CheckResult Result(const std::string& target, int64_t ms, v1::Outcome o) {
 
 TEST(LiveStateTest, KeepsNewestResultPerProbeAndTarget) {
   LiveState s;
-  s.UpdateResults("p1", std::vector<v1::CheckResult>{Result("t1", 2000, v1::OUTCOME_OK), Result("t1", 1000, v1::OUTCOME_REFUSED),
-                         Result("t2", 1000, v1::OUTCOME_TIMEOUT)});
+  s.UpdateResults("p1", std::vector<v1::CheckResult>{Result("t1", 2000, v1::OUTCOME_OK),
+                                                     Result("t1", 1000, v1::OUTCOME_REFUSED),
+                                                     Result("t2", 1000, v1::OUTCOME_TIMEOUT)});
   s.UpdateResults("p2", std::vector<v1::CheckResult>{Result("t1", 1500, v1::OUTCOME_REFUSED)});
   StateSnapshot snap = s.Snapshot();
   EXPECT_EQ(snap.results["t1"]["p1"].outcome(), v1::OUTCOME_OK);
@@ -41,7 +42,8 @@ TEST(LiveStateTest, TracksProbeConnectionsAndRetainsConfiguredTargets) {
   s.ProbeDisconnected("p1", 200);
   EXPECT_FALSE(s.Snapshot().probes["p1"].connected);
   EXPECT_EQ(s.Snapshot().probes["p1"].last_seen_ms, 200);
-  s.UpdateResults("p1", std::vector<v1::CheckResult>{Result("t1", 1, v1::OUTCOME_OK), Result("gone", 1, v1::OUTCOME_OK)});
+  s.UpdateResults("p1", std::vector<v1::CheckResult>{Result("t1", 1, v1::OUTCOME_OK),
+                                                     Result("gone", 1, v1::OUTCOME_OK)});
   s.RetainTargets({"t1"});
   EXPECT_EQ(s.Snapshot().results.count("gone"), 0u);
   EXPECT_EQ(s.Snapshot().results.count("t1"), 1u);
@@ -70,6 +72,80 @@ TEST(LiveStateTest, OrdersAndDatesByTheCollectorsClock) {
   EXPECT_EQ(s.Snapshot().probes["p1"].clock_offset_ms, 600'000);
   EXPECT_EQ(ResultTimeMs(b), 1500);
   EXPECT_EQ(ResultTimeMs(Result("t", 7, v1::OUTCOME_OK)), 7);  // not stamped: its own time
+}
+
+// issue 13: a probe disconnected longer than the TTL disappears with its
+// results from every reader, on the injected (simulated) clock; a connected
+// probe never expires however old; a probe that comes back in time stays.
+TEST(LiveStateTest, DisconnectedProbesExpireAfterTheTtl) {
+  int64_t now = 10'000;
+  std::vector<std::string> expired;
+  LiveState s;
+  s.SetProbeTtl(
+      2000, [&] { return now; }, [&](const std::string& p) { expired.push_back(p); });
+  for (const char* name : {"gone", "back", "up"}) {
+    v1::Hello hello;
+    hello.set_probe_name(name);
+    s.ProbeConnected(hello, "peer", now);
+    std::vector<v1::CheckResult> batch;
+    for (int t = 0; t < 40; ++t) {  // spread over every shard
+      v1::CheckResult r = Result("t" + std::to_string(t), now, v1::OUTCOME_OK);
+      r.set_received_unix_ms(now);
+      batch.push_back(r);
+    }
+    s.UpdateResults(name, batch);
+  }
+  ProbeState old;  // known from storage, last seen long ago
+  old.last_seen_ms = 1;
+  s.AddKnownProbe("stored", old);
+  EXPECT_EQ(s.probe_count(), 3u);  // "stored" was due at once
+  EXPECT_EQ(expired, std::vector<std::string>{"stored"});
+  s.ProbeDisconnected("gone", now);
+  s.ProbeDisconnected("back", now);
+  now += 1999;
+  EXPECT_EQ(s.probe_count(), 4u - 1);
+  EXPECT_EQ(s.pair_count(), 120u);
+  v1::Hello hello;
+  hello.set_probe_name("back");
+  s.ProbeConnected(hello, "peer", now);
+  now += 1;  // "gone": exactly the TTL
+  EXPECT_EQ(s.CopyProbes().count("gone"), 0u);
+  EXPECT_EQ(expired, (std::vector<std::string>{"stored", "gone"}));
+  EXPECT_EQ(s.pair_count(), 80u);
+  EXPECT_EQ(s.CopyTargetResults("t7").count("gone"), 0u);
+  EXPECT_EQ(s.CopyTargetResults("t7").count("back"), 1u);
+  StateSnapshot snap = s.Snapshot();
+  EXPECT_EQ(snap.probes.count("gone"), 0u);
+  for (const auto& [target, probes] : snap.results) EXPECT_EQ(probes.count("gone"), 0u);
+  now += 365LL * 24 * 3600 * 1000;  // connected probes never expire
+  EXPECT_EQ(s.probe_count(), 2u);
+  // A shorter TTL on reload applies at once; 0 turns expiry off.
+  s.ProbeDisconnected("up", now);
+  s.SetProbeTtl(0, {});
+  now += 10'000;
+  EXPECT_EQ(s.probe_count(), 2u);
+  s.SetProbeTtl(5000, {});
+  EXPECT_EQ(s.probe_count(), 1u);
+  EXPECT_EQ(s.ExpireProbes(), std::vector<std::string>{});
+}
+
+TEST(LiveStateTest, CountsChecksPerOutcomeButNotSeededResults) {
+  LiveState s;
+  s.SeedResult("p1", Result("t1", 500, v1::OUTCOME_TIMEOUT));
+  s.UpdateResults("p1", std::vector<v1::CheckResult>{Result("t1", 1000, v1::OUTCOME_OK),
+                                                     Result("t1", 400, v1::OUTCOME_REFUSED),
+                                                     Result("t1", 2000, v1::OUTCOME_OK)});
+  int visited = 0;
+  s.VisitTargets([&](const std::string& target, const LiveState::PairsOfTarget& pairs) {
+    ++visited;
+    EXPECT_EQ(target, "t1");
+    const PairState& p = pairs.at("p1");
+    EXPECT_EQ(p.checks[v1::OUTCOME_OK], 2u);
+    EXPECT_EQ(p.checks[v1::OUTCOME_REFUSED], 1u);
+    EXPECT_EQ(p.checks[v1::OUTCOME_TIMEOUT], 0u);  // seeded, not counted
+    EXPECT_EQ(p.newest.started_unix_ms(), 2000);
+  });
+  EXPECT_EQ(visited, 1);
 }
 
 }  // namespace
