@@ -198,6 +198,9 @@ int main(int argc, char** argv) {
   so.probe_name = name;
   so.identification = std::string("SSH-2.0-parallax_probe_") + PARALLAX_VERSION;
   so.max_in_flight = max_in_flight;
+  so.address_policy = [&policy](const std::string& address) {
+    return policy.ResolvedAddressRefusal(address);
+  };
   parallax::probe::Scheduler scheduler(io, so, [&spool](parallax::v1::CheckResult&& r) {
     spool.Append(std::move(r));
   });

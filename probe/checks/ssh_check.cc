@@ -66,7 +66,18 @@ void SshCheck::OnResolved(const boost::system::error_code& ec,
     Complete(v1::OUTCOME_DNS_ERROR, 0, "resolve " + options_.host + ": no addresses");
     return;
   }
-  Connect(results.begin()->endpoint());
+  const tcp::endpoint endpoint = results.begin()->endpoint();
+  if (options_.address_policy) {
+    std::string why = options_.address_policy(endpoint.address().to_string());
+    if (!why.empty()) {
+      // The probe's own policy, never the target's fault: no packet is sent.
+      Complete(v1::OUTCOME_PROBE_ERROR, 0,
+               "resolve " + options_.host + ": " + endpoint.address().to_string() +
+                   " refused by this probe's target policy: " + why);
+      return;
+    }
+  }
+  Connect(endpoint);
 }
 
 void SshCheck::Connect(const tcp::endpoint& endpoint) {

@@ -30,6 +30,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -51,6 +52,10 @@ struct SshCheckOptions {
   uint16_t source_port = 0;    // 0: the kernel's choice (tests pin it to provoke a self-connect)
   // The probe's shared ICMP receiver (null: only IP_RECVERR on the socket).
   std::shared_ptr<IcmpReceiver> icmp_receiver;
+  // For a DNS name: why the address it resolved to may not be checked ("" if
+  // it may), the probe's own target policy (probe/policy). A refused address
+  // ends the check as probe_error before any packet is sent to it.
+  std::function<std::string(const std::string& address)> address_policy;
 };
 
 class SshCheck : public Check, public std::enable_shared_from_this<SshCheck> {

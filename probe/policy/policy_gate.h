@@ -13,6 +13,7 @@
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -42,6 +43,9 @@ class PolicyGate {
 
   v1::Assignment Apply(const v1::Assignment& in);
   void FillHeartbeat(v1::Heartbeat* hb) const;
+  // Why `address` (what a DNS target resolved to) may not be checked, or "".
+  // The host's own addresses are re-read at most every 10 s. Thread-safe.
+  std::string ResolvedAddressRefusal(const std::string& address);
   // True once after an Apply: a heartbeat should carry the news now.
   bool TakeReportDue() { return report_due_.exchange(false); }
 
@@ -52,6 +56,9 @@ class PolicyGate {
   uint32_t refused_ = 0;
   uint64_t generation_ = 0;
   std::atomic<bool> report_due_{false};
+  std::mutex own_mu_;
+  std::vector<std::string> own_;  // this host's addresses, read at own_read_
+  std::chrono::steady_clock::time_point own_read_{};
 };
 
 }  // namespace parallax::probe

@@ -10,8 +10,11 @@
 //     own interface addresses. --allow-target CIDR (repeatable) switches to an
 //     allow list: only addresses inside one of them (then even loopback
 //     inside an allowed CIDR is fine). --allow-loopback allows loopback on
-//     top of either rule. DNS names are allowed here (their address is not
-//     known before the check).
+//     top of either rule. A DNS name passes here (its address is not known
+//     before the check) and is checked again after every resolution
+//     (PolicyGate::ResolvedAddressRefusal, applied by SshCheck): a name that
+//     resolves to a refused address, e.g. "127.1" or a name pointing at
+//     169.254.169.254, ends its check as probe_error before any packet.
 //   - port: any, or within --allow-port ranges when given;
 //   - interval at least min_interval (default 1 s);
 //   - at most max_targets targets (default 10,000): the rest are refused;

@@ -102,7 +102,8 @@ void CheckRun::Start(Done done) {
   std::chrono::milliseconds timeout(target_.timeout_ms());
   deadline_ = Clock::now() + timeout;
   auto ssh = SshCheck::Create(
-      io_, {target_.host(), static_cast<uint16_t>(target_.port()), identification_, 0, Receiver()});
+      io_, {target_.host(), static_cast<uint16_t>(target_.port()), identification_, 0, Receiver(),
+            memory_ != nullptr ? memory_->address_policy : nullptr});
   ssh_ = ssh;
   StartWithDeadline(io_, ssh, timeout, [self = shared_from_this()] { self->OnSshDone(); });
   midpoint_.expires_after(timeout / 2);

@@ -84,6 +84,9 @@ struct RunMemory {
   std::map<std::string, Opinion> second_opinions;  // by target name; stale ones pruned
   std::chrono::milliseconds path_every{std::chrono::minutes(5)};
   std::map<std::string, std::chrono::steady_clock::time_point> paths;  // last trace per target
+  // The probe's target policy for the address a DNS name resolves to
+  // (SchedulerOptions::address_policy; empty: every address).
+  std::function<std::string(const std::string& address)> address_policy;
 };
 
 class CheckRun : public std::enable_shared_from_this<CheckRun> {

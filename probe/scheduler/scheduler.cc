@@ -40,6 +40,7 @@ class Scheduler::Impl {
  public:
   Impl(boost::asio::io_context& io, SchedulerOptions options, Sink sink, SchedulerSeams seams)
       : io_(io), options_(std::move(options)), sink_(std::move(sink)) {
+    run_memory_.address_policy = options_.address_policy;
     if (seams.clock != nullptr) {
       clock_ = seams.clock;
     } else {

@@ -63,6 +63,11 @@ struct SchedulerOptions {
   // False: no shared receiver, every ping and connect uses its own socket as
   // without CAP_NET_RAW (tests of that fallback).
   bool shared_icmp = true;
+  // Why a DNS name's resolved address may not be checked ("" if it may): the
+  // probe's own target policy (probe/policy/policy_gate.h), applied after
+  // every resolution so a name cannot lead the probe where an address
+  // literal could not. Empty: no check.
+  std::function<std::string(const std::string& address)> address_policy;
   // How long new checks pause when the probe runs out of descriptors/buffers.
   std::chrono::milliseconds resource_pause{1000};
 };

@@ -99,5 +99,41 @@ TEST(TargetPolicy, BreachingTargetsAreRefusedOneByOneAndTheRestRuns) {
   EXPECT_EQ(fast.accepted() > 0, true);
 }
 
+// A name is judged by the address it resolves to, at every check: "127.1"
+// is no address literal (inet_pton refuses it) but getaddrinfo resolves it
+// to 127.0.0.1, so without the check after resolution it would slip past
+// the loopback rule.
+TEST(TargetPolicy, ANameResolvingToARefusedAddressIsAProbeErrorWithoutAPacket) {
+  TempDir dir;
+  Listener fast(Listener::Kind::kFastSsh);
+  Cluster cluster(dir);
+  cluster.Configure({{"dotted", "127.1", fast.port()}}, "1s", "500ms");
+  cluster.StartCollector();
+  Process strict({ProbeBinary(), "--collector", cluster.collector_address(), "--name", "strict",
+                  "--label", "network=a", "--insecure", "--state-dir", dir.File("s-state")},
+                 dir.File("strict.log"));
+  nlohmann::json status;
+  EXPECT_TRUE(cluster.WaitForOutcomes({{{"dotted", "strict"}, "probe_error"}}, seconds(30), &status))
+      << status.dump(2) << strict.log();
+  std::string detail;
+  for (const auto& t : status.value("targets", nlohmann::json::array())) {
+    for (const auto& p : t.value("probes", nlohmann::json::array())) {
+      if (p.value("probe", "") == "strict") detail = p.value("detail", "");
+    }
+  }
+  EXPECT_NE(detail.find("resolve 127.1: 127.0.0.1 refused by this probe's target policy: "
+                        "127.0.0.1 is loopback (allow with --allow-loopback)"),
+            std::string::npos)
+      << detail;
+  EXPECT_EQ(fast.accepted(), 0) << "a refused address must not see a single connection";
+  // The same name with loopback allowed is checked as usual.
+  Process open({ProbeBinary(), "--collector", cluster.collector_address(), "--name", "open",
+                "--label", "network=b", "--insecure", "--allow-loopback", "--state-dir",
+                dir.File("o-state")},
+               dir.File("open.log"));
+  EXPECT_TRUE(cluster.WaitForOutcomes({{{"dotted", "open"}, "ok"}}, seconds(30), &status))
+      << status.dump(2) << open.log();
+}
+
 }  // namespace
 }  // namespace parallax::testing
