@@ -57,7 +57,8 @@ std::string ProbesTable(const v1::StatusResponse& resp) {
            " under its own target policy (its flags, e.g. --allow-loopback):\n";
     for (int i = 0; i < p.policy_refusals_size() && i < kShown; ++i) {
       const v1::PolicyRefusal& r = p.policy_refusals(i);
-      out += "  " + Printable(r.target()) + ": " + Printable(r.reason()) + "\n";
+      // The probe's reason names the target ("target \"x\" (host:port): ...").
+      out += "  " + Printable(r.reason().empty() ? r.target() : r.reason()) + "\n";
     }
     int rest = static_cast<int>(p.policy_refused()) - std::min(p.policy_refusals_size(), kShown);
     if (rest > 0) out += "  ... and " + std::to_string(rest) + " more (-o json lists 100)\n";
