@@ -18,8 +18,12 @@ int64_t ArrivalMs(const v1::CheckResult& r) {
 
 }  // namespace
 
+size_t LiveState::ShardIndex(const std::string& target) {
+  return std::hash<std::string>{}(target) % kShards;
+}
+
 LiveState::Shard& LiveState::ShardOf(const std::string& target) const {
-  return shards_[std::hash<std::string>{}(target) % kShards];
+  return shards_[ShardIndex(target)];
 }
 
 void LiveState::UpdateResults(const std::string& probe, std::span<const v1::CheckResult> results) {
@@ -28,7 +32,7 @@ void LiveState::UpdateResults(const std::string& probe, std::span<const v1::Chec
   std::array<std::vector<const v1::CheckResult*>, kShards> by_shard;
   int64_t newest = 0;
   for (const v1::CheckResult& r : results) {
-    by_shard[std::hash<std::string>{}(r.target()) % kShards].push_back(&r);
+    by_shard[ShardIndex(r.target())].push_back(&r);
     newest = std::max(newest, r.received_unix_ms());
   }
   std::vector<const std::string*> changed;  // targets whose newest result was replaced

@@ -162,6 +162,7 @@ class LiveState {
     mutable std::mutex mu;
     std::map<std::string, PairsOfTarget> targets;
   };
+  static size_t ShardIndex(const std::string& target);
   Shard& ShardOf(const std::string& target) const;
   void UpdateProbeSeen(const std::string& probe, int64_t seen_ms);
   // Expires due probes if the clock has reached the earliest expiry.

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "probe/checks/ssh_check.h"
+#include "probe/checks/netns_child.h"
 #include "probe/checks/tcp_connect_check.h"
 
 namespace parallax::probe {
@@ -46,48 +47,6 @@ TEST(IcmpErrorTest, FromTargetComparesAddressesIncludingV4Mapped) {
   v1::IcmpError unknown = MakeIcmpError(4, 3, 1, ip::address_v4::any(), target);
   EXPECT_FALSE(unknown.from_target());
   EXPECT_EQ(unknown.sender(), "");
-}
-
-// Runs `body` in a child process inside a new network namespace (loopback
-// up, nftables `rule` on input for tcp port 2201) and returns what it wrote
-// to stdout, or "" (and why in *skip) when namespaces or nft are unavailable.
-std::string InNetns(const std::string& rule, const std::function<std::string()>& body,
-                    std::string* skip) {
-  int fds[2];
-  if (pipe(fds) != 0) return "";
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(fds[0]);
-    auto fail = [&](const char* why) {
-      (void)!write(fds[1], "SKIP ", 5);
-      (void)!write(fds[1], why, strlen(why));
-      _exit(0);
-    };
-    if (unshare(CLONE_NEWNET) != 0) fail("unshare(CLONE_NEWNET) not permitted");
-    if (std::system("ip link set lo up >/dev/null 2>&1") != 0) fail("ip link set lo up failed");
-    std::string nft =
-        "nft add table inet pxt && nft add chain inet pxt in "
-        "'{ type filter hook input priority 0; }' && nft add rule inet pxt in "
-        "tcp dport 2201 " +
-        rule + " >/dev/null 2>&1";
-    if (std::system(nft.c_str()) != 0) fail("nft not usable");
-    std::string out = body();
-    (void)!write(fds[1], out.data(), out.size());
-    _exit(0);
-  }
-  close(fds[1]);
-  std::string out;
-  char buf[512];
-  ssize_t n;
-  while ((n = read(fds[0], buf, sizeof(buf))) > 0) out.append(buf, n);
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (out.rfind("SKIP ", 0) == 0) {
-    *skip = out.substr(5);
-    return "";
-  }
-  return out;
 }
 
 std::string ConnectOnce() {

@@ -86,18 +86,15 @@ v1::Assignment PolicyGate::Apply(const v1::Assignment& in) {
 }
 
 std::string PolicyGate::ResolvedAddressRefusal(const std::string& address) {
-  std::vector<std::string> own;
-  {
-    std::lock_guard<std::mutex> lock(own_mu_);
-    auto now = std::chrono::steady_clock::now();
-    if (own_read_ == std::chrono::steady_clock::time_point{} ||
-        now - own_read_ > std::chrono::seconds(10)) {
-      own_ = policy_.options().own_addresses ? policy_.options().own_addresses() : OwnAddresses();
-      own_read_ = now;
-    }
-    own = own_;
+  // Judged under the lock (a few comparisons) instead of copying own_.
+  std::lock_guard<std::mutex> lock(own_mu_);
+  auto now = std::chrono::steady_clock::now();
+  if (own_read_ == std::chrono::steady_clock::time_point{} ||
+      now - own_read_ > std::chrono::seconds(10)) {
+    own_ = policy_.options().own_addresses ? policy_.options().own_addresses() : OwnAddresses();
+    own_read_ = now;
   }
-  return policy_.AddressRefusal(address, own);
+  return policy_.AddressRefusal(address, own_);
 }
 
 void PolicyGate::FillHeartbeat(v1::Heartbeat* hb) const {
