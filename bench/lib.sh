@@ -151,7 +151,7 @@ section_micro() {
   local name key
   for name in BM_BannerParseOneRead BM_EncodeResultBatch/1000 BM_Diagnose/1000/10/real_time \
               BM_Diagnose/10000/100/real_time BM_RenderMetrics/10/100/real_time \
-              BM_RenderMetrics/100/1000/real_time BM_CollectMetrics/100/1000/real_time \
+              BM_RenderMetrics/100/1000/real_time BM_RenderMetricsTextSerializer/100/1000/real_time BM_CollectMetrics/100/1000/real_time \
               BM_IngestResultsIntoState BM_PairMemory/iterations:1 \
               BM_DiagnoseAllOk/10000/100/real_time BM_LiveStateSnapshot/100/10000/real_time; do
     key=micro.${name//\//_}

@@ -7,7 +7,7 @@ set -euo pipefail
 build_pkgs=(
   build-essential cmake pkg-config git ca-certificates
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libboost-dev libsqlite3-dev sqlite3 prometheus-cpp-dev
+  libboost-dev libsqlite3-dev sqlite3 prometheus-cpp-dev libcivetweb-dev
   libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
 )

@@ -1,5 +1,6 @@
 #include "collector/metrics/metrics.h"
 
+#include "collector/metrics/exposition.h"
 #include "common/words.h"
 
 namespace parallax::collector {
@@ -53,6 +54,14 @@ std::vector<prometheus::MetricFamily> Metrics::Collect() const {
   std::vector<prometheus::MetricFamily> out = registry_->Collect();
   for (prometheus::MetricFamily& f : world_->Collect()) out.push_back(std::move(f));
   return out;
+}
+
+void Metrics::Render(std::string* out) const {
+  // The registry's families, then the world's, written straight from the
+  // state (the same text as AppendExposition(Collect()); a test holds them
+  // equal).
+  AppendExposition(registry_->Collect(), out);
+  world_->Render(out);
 }
 
 void Metrics::RegisterStoreSeries() {

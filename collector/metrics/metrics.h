@@ -7,7 +7,8 @@
 //   - event counters and process gauges (ingest, streams, reloads,
 //     incidents, storage health, the commit histogram) stay prometheus-cpp
 //     metrics on one Registry, updated where the event happens.
-// Serve both (registry() and state_collectable()); Collect() joins them.
+// Collect() joins both; Render() writes that as the text a scrape gets
+// (collector/metrics/exposition.h), served by MetricsServer.
 //
 // Series count (documented in docs/METRICS.md): per probe x target pair 4
 // gauges + one counter per outcome stored since start-up (O <= 11), so
@@ -47,6 +48,8 @@ class Metrics {
   void SetDiagnosisSource(const DiagnosisSource* source) { world_->SetDiagnosisSource(source); }
   // Everything, as a scrape sees it (tests, benchmarks).
   std::vector<prometheus::MetricFamily> Collect() const;
+  // Appends the text exposition of Collect() to *out (what GET /metrics gets).
+  void Render(std::string* out) const;
 
   void SetStreams(size_t n) { streams_.Set(static_cast<double>(n)); }
   void CountIngest(int stored, int duplicates);

@@ -1,5 +1,6 @@
 // Metrics rendered from the LiveState and a fake DiagnosisSource, as a
-// scrape sees them (Collect + prometheus-cpp's TextSerializer).
+// scrape sees them (Metrics::Render, collector/metrics/exposition.h), and
+// that text held equal to Collect() through prometheus-cpp's TextSerializer.
 #include "collector/metrics/metrics.h"
 
 #include <gtest/gtest.h>
@@ -8,7 +9,11 @@
 namespace parallax::collector {
 namespace {
 
-std::string Render(const Metrics& m) { return prometheus::TextSerializer().Serialize(m.Collect()); }
+std::string Render(const Metrics& m) {
+  std::string out;
+  m.Render(&out);
+  return out;
+}
 
 bool Has(const std::string& text, const std::string& line) {
   return text.find(line) != std::string::npos;
@@ -154,6 +159,41 @@ TEST(MetricsTest, LabelValuesAreEscaped) {
   EXPECT_TRUE(Has(text, R"(probe="p\\x1b[1")")) << text;
   EXPECT_EQ(text.find('\x1b'), std::string::npos);
   EXPECT_EQ(text.find("\xc2\x9b"), std::string::npos);
+}
+
+// A scrape's text, written straight from the state for the per-pair series,
+// is byte for byte prometheus-cpp's serialization of Collect(): labels that
+// need escapes, several outcomes per pair, several targets and probes, the
+// diagnosis families and the registry's counters.
+TEST(MetricsTest, RenderIsTheTextOfCollect) {
+  LiveState s;
+  Metrics m(&s);
+  FakeDiagnosis d;
+  m.SetDiagnosisSource(&d);
+  s.ProbeConnected(Hello("p1", "isp-a", "x\"y\\z"), "ipv4:10.0.0.1:1", 1000);
+  s.ProbeConnected(Hello("p2", "isp-b", "s2"), "ipv4:10.0.0.2:1", 1000);
+  s.ProbeClock("p1", 250, 3);
+  s.ProbeHeartbeat("p2", v1::Heartbeat(), 1500);
+  s.AddKnownProbe("p\x1b[1", ProbeState());
+  for (int i = 0; i < 30; ++i) {
+    const std::string target =
+        i % 7 == 0 ? "t\"" + std::to_string(i) + "\\" : "t" + std::to_string(i);
+    std::vector<v1::CheckResult> batch = {
+        Result(target, 2000 + i, i % 3 ? v1::OUTCOME_OK : v1::OUTCOME_TIMEOUT, 1234 * i)};
+    s.UpdateResults("p1", batch);
+    batch[0].set_outcome(v1::OUTCOME_REFUSED);
+    s.UpdateResults("p1", batch);
+    if (i % 2) s.UpdateResults("p2", batch);
+    d.facts.target_causes.emplace_back(target, i % 4 ? v1::CAUSE_OK : v1::CAUSE_SOURCE_BLOCK);
+  }
+  d.facts.probes.push_back({"p1", true, false, false});
+  d.facts.probes.push_back({"p2", false, true, false});
+  d.facts.blocked_networks = {"isp-b"};
+  m.CountIngest(5, 1);
+  const std::string ours = Render(m);
+  ASSERT_TRUE(Has(ours, R"(parallax_check_total{outcome="refused",probe="p1",target="t\"0\\"} 1)"))
+      << ours;
+  EXPECT_EQ(ours, prometheus::TextSerializer().Serialize(m.Collect()));
 }
 
 TEST(MetricsTest, HeartbeatsAndClockOffsetPerProbe) {

@@ -3,6 +3,7 @@
 #include <array>
 #include <utility>
 
+#include "collector/metrics/exposition.h"
 #include "common/escape.h"
 #include "common/words.h"
 
@@ -101,38 +102,61 @@ void StateCollectable::CollectProbes(std::vector<MetricFamily>* out,
   }
 }
 
-void StateCollectable::CollectPairs(std::vector<MetricFamily>* out) const {
-  MetricFamily total = Family("parallax_check_total", "SSH checks by probe, target and outcome",
-                              MetricType::Counter);
-  MetricFamily up = Family("parallax_check_up",
-                           "1 if the last check of the target from the probe read an SSH banner",
-                           MetricType::Gauge);
-  MetricFamily connect =
-      Family("parallax_check_connect_seconds",
-             "TCP connect time of the last check (0 if it did not connect)", MetricType::Gauge);
-  MetricFamily banner =
-      Family("parallax_check_banner_seconds",
-             "Time from connect to the SSH identification line, last check", MetricType::Gauge);
-  MetricFamily last = Family("parallax_check_last_timestamp_seconds",
-                             "Unix time the last stored check of the pair started (collector's "
-                             "clock)",
-                             MetricType::Gauge);
-  // The outcome words once, not per series.
-  std::array<std::string, v1::Outcome_ARRAYSIZE> outcome_words;
+namespace {
+
+// The per-pair families, in the order they are written.
+struct PairFamily {
+  const char* name;
+  const char* help;
+  MetricType type;
+};
+constexpr PairFamily kTotal = {"parallax_check_total", "SSH checks by probe, target and outcome",
+                               MetricType::Counter};
+constexpr PairFamily kPairGauges[] = {
+    {"parallax_check_up", "1 if the last check of the target from the probe read an SSH banner",
+     MetricType::Gauge},
+    {"parallax_check_connect_seconds",
+     "TCP connect time of the last check (0 if it did not connect)", MetricType::Gauge},
+    {"parallax_check_banner_seconds",
+     "Time from connect to the SSH identification line, last check", MetricType::Gauge},
+    {"parallax_check_last_timestamp_seconds",
+     "Unix time the last stored check of the pair started (collector's clock)", MetricType::Gauge},
+};
+constexpr int kPairGaugeCount = 4;
+
+// The four gauges' values of one pair, in kPairGauges' order.
+std::array<double, kPairGaugeCount> PairGaugeValues(const PairState& pair) {
+  const v1::CheckResult& r = pair.newest;
+  return {r.outcome() == v1::OUTCOME_OK ? 1.0 : 0.0, r.connect_us() / 1e6, r.banner_us() / 1e6,
+          ResultTimeMs(r) / 1000.0};
+}
+
+std::array<std::string, v1::Outcome_ARRAYSIZE> OutcomeWords() {
+  std::array<std::string, v1::Outcome_ARRAYSIZE> words;
   for (int o = 0; o < v1::Outcome_ARRAYSIZE; ++o) {
-    outcome_words[o] = std::string(OutcomeWord(static_cast<v1::Outcome>(o)));
+    words[o] = std::string(OutcomeWord(static_cast<v1::Outcome>(o)));
   }
+  return words;
+}
+
+}  // namespace
+
+void StateCollectable::CollectPairs(std::vector<MetricFamily>* out) const {
+  MetricFamily total = Family(kTotal.name, kTotal.help, kTotal.type);
+  std::vector<MetricFamily> gauges;
+  for (const PairFamily& f : kPairGauges) gauges.push_back(Family(f.name, f.help, f.type));
+  const auto outcome_words = OutcomeWords();  // once, not per series
   size_t pairs = 0;
   state_->VisitTargets(
       [&](const std::string&, const LiveState::PairsOfTarget& p) { pairs += p.size(); });
   pairs += pairs / 8;  // headroom for pairs added between the two visits
-  for (MetricFamily* f : {&total, &up, &connect, &banner, &last}) f->metric.reserve(pairs);
+  total.metric.reserve(pairs);
+  for (MetricFamily& f : gauges) f.metric.reserve(pairs);
 
   state_->VisitTargets([&](const std::string& target_name, const LiveState::PairsOfTarget& pairs) {
     const std::string target = Esc(target_name);
     for (const auto& [probe_name, pair] : pairs) {
       const std::string probe = Esc(probe_name);
-      const v1::CheckResult& r = pair.newest;
       for (int o = 0; o < v1::Outcome_ARRAYSIZE; ++o) {
         if (pair.checks[o] == 0) continue;
         std::vector<ClientMetric::Label> labels;
@@ -142,19 +166,82 @@ void StateCollectable::CollectPairs(std::vector<MetricFamily>* out) const {
         labels.push_back({"target", target});
         Add(&total, std::move(labels), pair.checks[o]);
       }
-      // One label vector per pair, copied into three series and moved into
-      // the fourth (labels dominate the cost of a series).
-      std::vector<ClientMetric::Label> labels;
-      labels.reserve(2);
-      labels.push_back({"probe", probe});
-      labels.push_back({"target", target});
-      Add(&up, labels, r.outcome() == v1::OUTCOME_OK ? 1 : 0);
-      Add(&connect, labels, r.connect_us() / 1e6);
-      Add(&banner, labels, r.banner_us() / 1e6);
-      Add(&last, std::move(labels), ResultTimeMs(r) / 1000.0);
+      const auto values = PairGaugeValues(pair);
+      for (int g = 0; g < kPairGaugeCount; ++g) {
+        Add(&gauges[g], {{"probe", probe}, {"target", target}}, values[g]);
+      }
     }
   });
-  for (MetricFamily* f : {&total, &up, &connect, &banner, &last}) out->push_back(std::move(*f));
+  out->push_back(std::move(total));
+  for (MetricFamily& f : gauges) out->push_back(std::move(f));
+}
+
+void StateCollectable::RenderPairs(std::string* out) const {
+  // One pass over the state per family (a family's series must be
+  // contiguous), writing straight into *out, reserved from the last render's
+  // size: no per-series allocation and no second copy of the text.
+  out->reserve(out->size() + pair_bytes_hint_.load(std::memory_order_relaxed));
+  const size_t start = out->size();
+  const auto outcome_words = OutcomeWords();
+  std::string target_label, labels;  // reused: no allocation per series
+  // {probe="P",target="T"} of a pair, shared by its series.
+  auto pair_labels = [&](const std::string& probe_name) {
+    labels.assign("probe=\"");
+    AppendLabelValue(Esc(probe_name), &labels);
+    labels.append("\",target=\"");
+    labels.append(target_label);
+    labels.append("\"}");
+  };
+  AppendFamilyHeader(kTotal.name, kTotal.help, kTotal.type, out);
+  state_->VisitTargets([&](const std::string& target_name, const LiveState::PairsOfTarget& pairs) {
+    target_label.clear();
+    AppendLabelValue(Esc(target_name), &target_label);
+    for (const auto& [probe_name, pair] : pairs) {
+      pair_labels(probe_name);
+      for (int o = 0; o < v1::Outcome_ARRAYSIZE; ++o) {
+        if (pair.checks[o] == 0) continue;
+        out->append(kTotal.name);
+        out->append("{outcome=\"");
+        out->append(outcome_words[o]);
+        out->append("\",");
+        out->append(labels);
+        out->push_back(' ');
+        AppendDouble(static_cast<double>(pair.checks[o]), out);
+        out->push_back('\n');
+      }
+    }
+  });
+  for (int g = 0; g < kPairGaugeCount; ++g) {
+    const PairFamily& family = kPairGauges[g];
+    AppendFamilyHeader(family.name, family.help, family.type, out);
+    state_->VisitTargets(
+        [&](const std::string& target_name, const LiveState::PairsOfTarget& pairs) {
+          target_label.clear();
+          AppendLabelValue(Esc(target_name), &target_label);
+          for (const auto& [probe_name, pair] : pairs) {
+            pair_labels(probe_name);
+            out->append(family.name);
+            out->push_back('{');
+            out->append(labels);
+            out->push_back(' ');
+            AppendDouble(PairGaugeValues(pair)[g], out);
+            out->push_back('\n');
+          }
+        });
+  }
+  const size_t bytes = out->size() - start;
+  pair_bytes_hint_.store(bytes + bytes / 8, std::memory_order_relaxed);
+}
+
+void StateCollectable::Render(std::string* out) const {
+  std::vector<MetricFamily> families;
+  std::set<std::string> probes;
+  CollectProbes(&families, &probes);
+  AppendExposition(families, out);
+  RenderPairs(out);
+  families.clear();
+  CollectDiagnosis(probes, &families);
+  AppendExposition(families, out);
 }
 
 void StateCollectable::CollectDiagnosis(const std::set<std::string>& probes,

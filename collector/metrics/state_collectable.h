@@ -32,6 +32,7 @@
 #include <prometheus/metric_family.h>
 
 #include <atomic>
+#include <cstddef>
 #include <map>
 #include <mutex>
 #include <set>
@@ -51,16 +52,23 @@ class StateCollectable : public prometheus::Collectable {
   void SetDiagnosisSource(const DiagnosisSource* source) { source_.store(source); }
 
   std::vector<prometheus::MetricFamily> Collect() const override;
+  // Appends the text exposition of what Collect() returns, the same bytes
+  // (a test holds them equal), without building a MetricFamily per pair:
+  // the per-pair series (all but a few thousand) are written straight from
+  // the state.
+  void Render(std::string* out) const;
 
  private:
   void CollectProbes(std::vector<prometheus::MetricFamily>* out,
                      std::set<std::string>* probes) const;
   void CollectPairs(std::vector<prometheus::MetricFamily>* out) const;
+  void RenderPairs(std::string* out) const;
   void CollectDiagnosis(const std::set<std::string>& probes,
                         std::vector<prometheus::MetricFamily>* out) const;
 
   const LiveState* state_;
   std::atomic<const DiagnosisSource*> source_{nullptr};
+  mutable std::atomic<size_t> pair_bytes_hint_{0};       // the last render's pair text, bytes
   mutable std::mutex mu_;                                // guards the memory below
   mutable std::map<std::string, uint32_t> causes_seen_;  // target -> bit per cause
   mutable std::set<std::string> networks_seen_;

@@ -41,30 +41,19 @@ Status LoadState(Store* store, LiveState* state) {
 }
 
 // /metrics: a civetweb pool large enough that a few idle clients cannot take
-// every thread, a short request timeout, optional basic auth.
-Status StartExposer(const Config& config, Metrics* metrics,
-                    std::unique_ptr<prometheus::Exposer>* out) {
+// every thread, a short request timeout, optional basic auth; the text is
+// written by our exposition writer (collector/metrics/exposition.h).
+Status StartMetricsServer(const Config& config, const Metrics* metrics,
+                          std::unique_ptr<MetricsServer>* out) {
   const MetricsConfig& m = config.metrics;
-  try {
-    *out = std::make_unique<prometheus::Exposer>(std::vector<std::string>{
-        "listening_ports", config.metrics_listen, "num_threads", std::to_string(m.threads),
-        "request_timeout_ms", std::to_string(m.request_timeout_ms), "keep_alive_timeout_ms",
-        std::to_string(m.request_timeout_ms), "enable_keep_alive", "no"});
-  } catch (const std::exception& e) {
-    return Status::Unavailable("metrics_listen \"" + config.metrics_listen +
-                               "\": cannot listen: " + e.what());
-  }
-  (*out)->RegisterCollectable(metrics->registry());
-  (*out)->RegisterCollectable(metrics->state_collectable());  // rendered from the state
-  if (!m.basic_auth_user.empty()) {
-    std::string user = m.basic_auth_user, password = m.basic_auth_password;
-    (*out)->RegisterAuth(
-        [user, password](const std::string& u, const std::string& p) {
-          return u == user && p == password;
-        },
-        "parallax-collector");
-  }
-  return Status::Ok();
+  MetricsServerOptions options;
+  options.listen = config.metrics_listen;
+  options.threads = m.threads;
+  options.request_timeout_ms = m.request_timeout_ms;
+  options.basic_auth_user = m.basic_auth_user;
+  options.basic_auth_password = m.basic_auth_password;
+  return MetricsServer::Start(
+      options, [metrics](std::string* out) { metrics->Render(out); }, out);
 }
 
 }  // namespace
@@ -101,7 +90,7 @@ Status Collector::Start(const Config& config, const CollectorOptions& options,
   if (!st.ok()) return st;
   c->store_->SyncTargets(TargetRecords(config));
 
-  st = StartExposer(config, &c->metrics_, &c->exposer_);
+  st = StartMetricsServer(config, &c->metrics_, &c->metrics_server_);
   if (!st.ok()) return st;
 
   c->deps_.store = c->store_.get();
@@ -182,7 +171,7 @@ Status Collector::Start(const Config& config, const CollectorOptions& options,
                                "\": cannot listen (address in use or not local?)");
   }
   c->evaluator_->Start();
-  std::string metrics_port = std::to_string(c->exposer_->GetListeningPorts().at(0));
+  std::string metrics_port = std::to_string(c->metrics_server_->ports().at(0));
   Logf(LogLevel::kInfo,
        "parallax-collector %s: gRPC on %s (port %d, %s), metrics on %s (port %s), %zu targets, "
        "storage %s",
@@ -258,7 +247,7 @@ Collector::~Collector() {
   // The store's last callbacks use state_ and metrics_: end it first.
   server_.reset();
   metrics_.SetDiagnosisSource(nullptr);
-  exposer_.reset();  // no scrape reads the evaluator or the state any more
+  metrics_server_.reset();  // no scrape reads the evaluator or the state any more
   evaluator_.reset();
   store_.reset();
 }

@@ -12,7 +12,6 @@
 #pragma once
 
 #include <grpcpp/grpcpp.h>
-#include <prometheus/exposer.h>
 
 #include <memory>
 #include <mutex>
@@ -22,6 +21,7 @@
 #include "collector/enroll/enroll_service.h"
 #include "collector/ingest/probe_stream.h"
 #include "collector/metrics/metrics.h"
+#include "collector/metrics/metrics_server.h"
 #include "collector/query/query_service.h"
 #include "collector/server/evaluator.h"
 #include "collector/state/live_state.h"
@@ -32,7 +32,7 @@
 namespace parallax::collector {
 
 struct CollectorOptions {
-  bool insecure = false;  // serve plaintext when the config has no tls section
+  bool insecure = false;               // serve plaintext when the config has no tls section
   bool insecure_allow_remote = false;  // ... even on a non-loopback listen address
   std::string config_path;  // named in messages (e.g. "enrollment is off: set ... in PATH")
 };
@@ -49,7 +49,7 @@ class Collector {
   void Shutdown();
 
   int grpc_port() const { return grpc_port_; }
-  std::vector<int> metrics_ports() const { return exposer_->GetListeningPorts(); }
+  std::vector<int> metrics_ports() const { return metrics_server_->ports(); }
   ConfigSnapshot config() const;
   Evaluator* evaluator() { return evaluator_.get(); }
 
@@ -67,7 +67,7 @@ class Collector {
   std::unique_ptr<PolicyReports> policy_reports_;
   IngestDeps deps_;
   std::unique_ptr<Evaluator> evaluator_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<MetricsServer> metrics_server_;
   std::unique_ptr<ProbeServiceImpl> probe_service_;
   std::unique_ptr<QueryServiceImpl> query_service_;
   std::unique_ptr<EnrollServiceImpl> enroll_service_;
@@ -75,6 +75,5 @@ class Collector {
   int grpc_port_ = 0;
   bool shut_down_ = false;
 };
-
 
 }  // namespace parallax::collector
