@@ -13,6 +13,14 @@ Verdict DiagnoseTarget(const TargetInput& target, const FleetContext& context) {
   return Word(target, context, Classify(target, context));
 }
 
+std::shared_ptr<const Verdict> DiagnoseTarget(const TargetInput& target,
+                                              const FleetContext& context,
+                                              const std::shared_ptr<const Verdict>& previous) {
+  Classification c = Classify(target, context);
+  if (previous && SameWording(*previous, target, c)) return previous;
+  return std::make_shared<const Verdict>(Word(target, context, c));
+}
+
 FleetContext ContextOf(const Input& in) {
   // A one-shot Fleet at a fixed time: nothing expires later, so it keeps no
   // expiry queue.

@@ -63,6 +63,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -131,6 +132,7 @@ struct Verdict {
   std::vector<std::string> disagreeing;  // probes whose result does not fit the cause
   std::vector<std::string> remediation;
   std::vector<std::string> blocked_networks;  // for isp_block
+  uint32_t port_worded = 0;  // the target port the summary was worded with (SameWording)
 };
 
 struct ProbeHealth {
@@ -162,6 +164,13 @@ Output Diagnose(const Input& input);
 // (the same results and receive times); otherwise the verdict still follows
 // the rules, but over a fleet context that does not match it.
 Verdict DiagnoseTarget(const TargetInput& target, const FleetContext& context);
+// The same, but gives back `previous` itself (no wording, no copy) when the
+// new verdict would be worded the same but for its evidence rows' ages and
+// connect times (wording.h, SameWording: unchanged ok verdicts). `previous`
+// may be null.
+std::shared_ptr<const Verdict> DiagnoseTarget(const TargetInput& target,
+                                              const FleetContext& context,
+                                              const std::shared_ptr<const Verdict>& previous);
 
 // The steps an admin takes for a cause, in order.
 std::vector<std::string> Remediation(v1::Cause cause);

@@ -224,11 +224,13 @@ void ExpectSameVerdict(const Verdict& want, const Verdict& got, const std::strin
 
 TEST(Fleet, IncrementalEqualsFullOnRandomFleets) {
   int isolated = 0, blocked = 0, expired = 0, cached = 0, egress = 0, errors = 0, excluded = 0;
+  int reused = 0, reworded_ok = 0;
   std::set<v1::Cause> causes;
   for (uint32_t seed = 1; seed <= 150; ++seed) {
     RandomFleet w(seed);
     FleetContext previous;
     std::map<std::string, Verdict> kept;  // what an incremental evaluator keeps
+    std::map<std::string, std::shared_ptr<const Verdict>> last;  // each target's last verdict
     for (int step = 0; step < 40; ++step) {
       w.Step();
       Output full = Diagnose([&] {
@@ -264,6 +266,22 @@ TEST(Fleet, IncrementalEqualsFullOnRandomFleets) {
         const TargetInput& t = w.input_.targets[i];
         Verdict fresh = DiagnoseTarget(t, ctx);
         ExpectSameVerdict(full.verdicts[i], fresh, where + " " + t.name);
+        // The evaluator's shortcut: the last verdict kept when it would be
+        // worded the same; then it is, but for ages and connect times.
+        std::shared_ptr<const Verdict>& prev = last[t.name];
+        std::shared_ptr<const Verdict> got = DiagnoseTarget(t, ctx, prev);
+        if (prev && got == prev) {
+          ++reused;
+          Verdict want = fresh;
+          for (size_t e = 0; e < want.evidence.size() && e < prev->evidence.size(); ++e) {
+            want.evidence[e].age_s = prev->evidence[e].age_s;
+          }
+          ExpectSameVerdict(want, *prev, where + " " + t.name + " reused");
+        } else {
+          reworded_ok += prev && prev->cause == v1::CAUSE_OK && fresh.cause == v1::CAUSE_OK;
+          ExpectSameVerdict(fresh, *got, where + " " + t.name + " worded");
+        }
+        prev = got;
         causes.insert(fresh.cause);
         for (const Evidence& e : fresh.evidence)
           excluded += e.role == v1::ROLE_EXCLUDED_PROBE_ERROR;
@@ -293,6 +311,9 @@ TEST(Fleet, IncrementalEqualsFullOnRandomFleets) {
   EXPECT_GT(egress, 25);
   EXPECT_GT(errors, 25);
   EXPECT_GT(excluded, 100);
+  EXPECT_GT(reused, 500);
+  EXPECT_GT(reworded_ok,
+            100);  // ok again, but worded differently (a probe, role or network changed)
   for (v1::Cause c :
        {v1::CAUSE_OK, v1::CAUSE_SSH_REFUSED, v1::CAUSE_FIREWALL_BLOCK, v1::CAUSE_HOST_OFFLINE,
         v1::CAUSE_ISP_BLOCK, v1::CAUSE_SOURCE_BLOCK, v1::CAUSE_PARTIAL, v1::CAUSE_UNKNOWN}) {

@@ -58,24 +58,39 @@ void Hysteresis::Step(std::shared_ptr<const Verdict> v, int64_t now_ms,
   out->push_back(std::move(t));
 }
 
+namespace {
+
+Hysteresis::SharedVerdicts Share(std::vector<Verdict> verdicts) {
+  Hysteresis::SharedVerdicts out;
+  out.reserve(verdicts.size());
+  for (Verdict& v : verdicts) out.push_back(std::make_shared<const Verdict>(std::move(v)));
+  return out;
+}
+
+}  // namespace
+
 std::vector<Transition> Hysteresis::Apply(std::vector<Verdict> verdicts, int64_t now_ms) {
+  return Apply(Share(std::move(verdicts)), now_ms);
+}
+
+std::vector<Transition> Hysteresis::ApplySome(std::vector<Verdict> verdicts, int64_t now_ms) {
+  return ApplySome(Share(std::move(verdicts)), now_ms);
+}
+
+std::vector<Transition> Hysteresis::Apply(SharedVerdicts verdicts, int64_t now_ms) {
   std::vector<Transition> transitions;
   ++epoch_;
-  for (Verdict& v : verdicts) {
-    Step(std::make_shared<const Verdict>(std::move(v)), now_ms, &transitions);
-  }
+  for (auto& v : verdicts) Step(std::move(v), now_ms, &transitions);
   for (auto it = stable_.begin(); it != stable_.end();) {
     it = it->second.epoch == epoch_ ? std::next(it) : stable_.erase(it);
   }
   return transitions;
 }
 
-std::vector<Transition> Hysteresis::ApplySome(std::vector<Verdict> verdicts, int64_t now_ms) {
+std::vector<Transition> Hysteresis::ApplySome(SharedVerdicts verdicts, int64_t now_ms) {
   std::vector<Transition> transitions;
   ++epoch_;
-  for (Verdict& v : verdicts) {
-    Step(std::make_shared<const Verdict>(std::move(v)), now_ms, &transitions);
-  }
+  for (auto& v : verdicts) Step(std::move(v), now_ms, &transitions);
   // The others: the engine would have named the same verdict again.
   std::vector<std::shared_ptr<const Verdict>> again;
   for (const auto& [target, s] : stable_) {

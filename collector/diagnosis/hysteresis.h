@@ -55,6 +55,11 @@ class Hysteresis {
   std::vector<Transition> Apply(std::vector<Verdict> verdicts, int64_t now_ms);
   // An incremental evaluation (see the header comment).
   std::vector<Transition> ApplySome(std::vector<Verdict> verdicts, int64_t now_ms);
+  // The same, with verdicts already shared (the evaluator's, which may be
+  // the stable or pending verdict itself, kept when unchanged).
+  using SharedVerdicts = std::vector<std::shared_ptr<const Verdict>>;
+  std::vector<Transition> Apply(SharedVerdicts verdicts, int64_t now_ms);
+  std::vector<Transition> ApplySome(SharedVerdicts verdicts, int64_t now_ms);
   void Forget(const std::string& target) { stable_.erase(target); }
 
   const std::map<std::string, StableVerdict>& stable() const { return stable_; }

@@ -77,9 +77,9 @@ TEST(HysteresisTest, ApplySomeCountsPendingCausesOfUntouchedTargets) {
   EXPECT_TRUE(full.Apply(all, 3).empty());
   EXPECT_TRUE(some.ApplySome({all[1]}, 3).empty());
   EXPECT_TRUE(full.Apply(all, 4).empty());
-  EXPECT_TRUE(some.ApplySome({}, 4).empty());
+  EXPECT_TRUE(some.ApplySome(std::vector<Verdict>{}, 4).empty());
   auto tf = full.Apply(all, 5);
-  auto ts = some.ApplySome({}, 5);
+  auto ts = some.ApplySome(std::vector<Verdict>{}, 5);
   ASSERT_EQ(tf.size(), 1u);
   ASSERT_EQ(ts.size(), 1u);
   EXPECT_EQ(ts[0].target, "b");
@@ -88,7 +88,7 @@ TEST(HysteresisTest, ApplySomeCountsPendingCausesOfUntouchedTargets) {
   EXPECT_EQ(some.stable().at("b").since_ms, full.stable().at("b").since_ms);
   EXPECT_EQ(some.stable().at("a").verdict->cause, v1::CAUSE_OK);
   // Nothing pending any more: no further transitions, and Forget drops.
-  EXPECT_TRUE(some.ApplySome({}, 6).empty());
+  EXPECT_TRUE(some.ApplySome(std::vector<Verdict>{}, 6).empty());
   some.Forget("a");
   EXPECT_EQ(some.stable().count("a"), 0u);
 }

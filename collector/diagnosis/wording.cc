@@ -400,9 +400,33 @@ std::string HealthReason(const ProbeFacts& f, std::string_view error_detail) {
   return "";
 }
 
+bool SameWording(const Verdict& previous, const TargetInput& t, const Classification& c) {
+  if (c.cause != v1::CAUSE_OK || previous.cause != v1::CAUSE_OK || previous.target != t.name ||
+      previous.confidence != c.confidence || previous.evidence.size() != c.rows.size() ||
+      previous.port_worded != t.port) {
+    return false;
+  }
+  for (size_t i = 0; i < c.rows.size(); ++i) {
+    const Row& row = c.rows[i];
+    const Evidence& e = previous.evidence[i];
+    const v1::CheckResult& r = *row.observation->result;
+    if (e.role != row.role || e.outcome != r.outcome() || e.probe != *row.probe ||
+        e.alive_evidence != AliveEvidence(r)) {
+      return false;
+    }
+    if (row.facts != nullptr ? e.network != row.facts->network
+                             : e.network.compare(0, 6, "probe:") != 0 ||
+                                   e.network.compare(6, std::string::npos, *row.probe) != 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
 Verdict Word(const TargetInput& t, const FleetContext& ctx, const Classification& c) {
   Verdict v;
   v.target = t.name;
+  v.port_worded = t.port;
   v.cause = c.cause;
   v.confidence = c.confidence;
   v.evidence.reserve(c.rows.size());

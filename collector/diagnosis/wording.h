@@ -21,6 +21,15 @@ namespace parallax::collector::diagnosis {
 // blocked networks (isp_block) and remediation.
 Verdict Word(const TargetInput& target, const FleetContext& context, const Classification& c);
 
+// True when Word(target, context, c) would give `previous` again, but for
+// the evidence rows' ages and connect times (which move at every result):
+// for an ok verdict (its wording is a function of the rows' probes, networks,
+// outcomes, roles and liveness, the confidence and the target's port) with
+// the same of each. Always false for other causes: their evidence details
+// quote what the servers said. Lets the evaluator keep an unchanged ok
+// verdict instead of wording it again (a full evaluation words 10,000).
+bool SameWording(const Verdict& previous, const TargetInput& target, const Classification& c);
+
 // Why a probe is unhealthy, in words ("" when healthy).
 // `error_detail`: for kProbeErrors, the detail of one of its probe_error
 // results (raw; quoted and bounded here).

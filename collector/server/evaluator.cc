@@ -43,8 +43,8 @@ void ToProto(const diagnosis::Verdict& v, const std::string& host, uint32_t port
       item->set_clock_measured(true);
       item->set_clock_offset_s(p->second.clock_offset_ms / 1000.0);
     }
-    auto r = results != nullptr ? results->find(e.probe)
-                                : LiveState::PairsOfTarget::const_iterator();
+    auto r =
+        results != nullptr ? results->find(e.probe) : LiveState::PairsOfTarget::const_iterator();
     if (results != nullptr && r != results->end()) {
       const v1::CheckResult& res = r->second.newest;
       // A verdict that was not re-diagnosed keeps its roles; its ages age.
@@ -197,7 +197,8 @@ void Evaluator::ReadTarget(size_t index) {
                              });
 }
 
-diagnosis::Verdict Evaluator::DiagnoseOne(size_t index, const diagnosis::FleetContext& ctx) {
+std::shared_ptr<const diagnosis::Verdict> Evaluator::DiagnoseOne(
+    size_t index, const diagnosis::FleetContext& ctx) {
   const TargetConfig& t = fleet_config_->targets[index];
   diagnosis::TargetInput ti;
   ti.name = t.name;
@@ -205,7 +206,14 @@ diagnosis::Verdict Evaluator::DiagnoseOne(size_t index, const diagnosis::FleetCo
   ti.port = t.port;
   ti.interval_ms = t.interval.count();
   ti.timeout_ms = t.timeout.count();
-  diagnosis::Verdict v;
+  // The target's verdict in force (or pending): kept as it is when the new
+  // one would be worded the same (an unchanged ok verdict; its ages and
+  // connect times are read from the newest results by Explain anyway).
+  std::shared_ptr<const diagnosis::Verdict> previous;
+  if (auto it = hysteresis_->stable().find(t.name); it != hysteresis_->stable().end()) {
+    previous = it->second.pending_verdict ? it->second.pending_verdict : it->second.verdict;
+  }
+  std::shared_ptr<const diagnosis::Verdict> v;
   // Diagnosed under LiveState's lock (one target, tens of microseconds): the
   // engine reads the results through pointers, nothing is copied.
   state_->VisitTargetResults(t.name, [&](const LiveState::PairsOfTarget& results) {
@@ -218,7 +226,7 @@ diagnosis::Verdict Evaluator::DiagnoseOne(size_t index, const diagnosis::FleetCo
       // results nor keeps its old ones alive.
       ti.results.push_back({probe, &r, ResultTimeMs(r)});  // in probe order (a map)
     }
-    v = diagnosis::DiagnoseTarget(ti, ctx);
+    v = diagnosis::DiagnoseTarget(ti, ctx, previous);
   });
   return v;
 }
@@ -323,7 +331,7 @@ void Evaluator::EvaluateOnce() {
     std::sort(dirty.begin(), dirty.end());
     dirty.erase(std::unique(dirty.begin(), dirty.end()), dirty.end());
   }
-  std::vector<diagnosis::Verdict> verdicts;
+  diagnosis::Hysteresis::SharedVerdicts verdicts;
   verdicts.reserve(dirty.size());
   for (size_t i : dirty) verdicts.push_back(DiagnoseOne(i, ctx));
   last_pass_ = {full, dirty.size()};
@@ -393,11 +401,10 @@ v1::ExplainResponse Evaluator::Explain(const std::string& target) const {
   v1::ExplainResponse out;
   for (const Published::Entry& e : p->verdicts) {
     if (target.empty() || e.verdict->target == target) {
-      state_->VisitTargetResults(
-          e.verdict->target, [&](const LiveState::PairsOfTarget& results) {
-            ToProto(*e.verdict, e.target->host, e.target->port, e.since_ms, p->evaluated_ms,
-                    p->probe_state, &results, out.add_verdicts());
-          });
+      state_->VisitTargetResults(e.verdict->target, [&](const LiveState::PairsOfTarget& results) {
+        ToProto(*e.verdict, e.target->host, e.target->port, e.since_ms, p->evaluated_ms,
+                p->probe_state, &results, out.add_verdicts());
+      });
     }
   }
   for (const diagnosis::ProbeHealth& ph : p->probes) {

@@ -109,8 +109,10 @@ class Evaluator : public DiagnosisSource {
   void UpdateProbes(const std::map<std::string, ProbeState>& probes);
   // Re-reads `target`'s results into the Fleet.
   void ReadTarget(size_t index);
-  // Diagnoses config target `index` against `ctx`.
-  diagnosis::Verdict DiagnoseOne(size_t index, const diagnosis::FleetContext& ctx);
+  // Diagnoses config target `index` against `ctx` (its verdict in force,
+  // itself, when unchanged: engine.h).
+  std::shared_ptr<const diagnosis::Verdict> DiagnoseOne(size_t index,
+                                                        const diagnosis::FleetContext& ctx);
 
   Store* store_;
   LiveState* state_;

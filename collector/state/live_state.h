@@ -44,6 +44,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "collector/state/sorted_map.h"
 #include "parallax/v1/probe.pb.h"
 
 namespace parallax::collector {
@@ -96,7 +97,8 @@ struct StateSnapshot {
 class LiveState {
  public:
   static constexpr size_t kShards = 16;
-  using PairsOfTarget = std::map<std::string, PairState>;  // probe -> pair
+  // probe -> pair, in probe-name order, contiguous (sorted_map.h).
+  using PairsOfTarget = SortedMap<std::string, PairState>;
 
   // Keeps each result if it is newer (ResultTimeMs) than the one held and
   // counts it by outcome; the probe was last seen when the newest of them
