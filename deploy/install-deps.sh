@@ -10,6 +10,7 @@ build_pkgs=(
   libboost-dev libsqlite3-dev sqlite3 prometheus-cpp-dev libcivetweb-dev
   libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  ninja-build  # the build tool of deploy/run-tests.sh and of the Debian package
 )
 test_pkgs=(
   openssh-server openssh-client nftables iproute2 iputils-ping procps psmisc
@@ -18,7 +19,7 @@ test_pkgs=(
   prometheus prometheus-alertmanager prometheus-blackbox-exporter
   dropbear-bin tinysshd redis-server socat
   debhelper devscripts dpkg-dev fakeroot lintian help2man man-db systemd adduser
-  clang libclang-rt-14-dev ninja-build  # sanitizer builds, libFuzzer (deploy/run-sanitizers.sh)
+  clang libclang-rt-14-dev  # sanitizer builds, libFuzzer (deploy/run-sanitizers.sh)
 )
 
 want=("${build_pkgs[@]}")
