@@ -179,8 +179,8 @@ TEST(ConfigTest, CheckGuardRails) {
   EXPECT_EQ(d.check.max_concurrent, 4);
   EXPECT_EQ(d.check.per_caller_per_minute, 20);
   EXPECT_EQ(d.check.max_timeout.count(), 30000);
-  Config c = MustParse(
-      "check:\n  max_concurrent: 2\n  per_caller_per_minute: 5\n  max_timeout: 10s\n");
+  Config c =
+      MustParse("check:\n  max_concurrent: 2\n  per_caller_per_minute: 5\n  max_timeout: 10s\n");
   EXPECT_EQ(c.check.max_concurrent, 2);
   EXPECT_EQ(c.check.per_caller_per_minute, 5);
   EXPECT_EQ(c.check.max_timeout.count(), 10000);

@@ -192,6 +192,30 @@ TEST_F(CheckTest, FromThreeProbesOnLoopback) {
   EXPECT_EQ(badport.result.exit_code, 2);
   EXPECT_NE(badport.result.err.find("port \"99999\""), std::string::npos) << badport.result.err;
 
+  // A probe's own target policy applies: p4 allows only port 22, so it
+  // answers the check of the sshd's port with the refusal and its reason.
+  cluster_->StartProbe("p4", {{"network", "net-p4"}}, {"--insecure", "--allow-port", "22"});
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        nlohmann::json st = cluster_->CliJson({"status"});
+        for (const auto& p : st.value("probes", nlohmann::json::array())) {
+          if (p.value("name", "") == "p4") return p.value("connected", false);
+        }
+        return false;
+      },
+      seconds(10)));
+  CheckRun policy = Check({ssh_target, "--probes", "p4", "--timeout", "1s", "-o", "json"});
+  EXPECT_EQ(policy.result.exit_code, 1) << policy.result.out << policy.result.err;
+  nlohmann::json pj = nlohmann::json::parse(policy.result.out, nullptr, false);
+  ASSERT_TRUE(pj.is_object()) << policy.result.out;
+  ASSERT_EQ(pj["results"].size(), 1u) << pj.dump(2);
+  EXPECT_EQ(pj["results"][0]["outcome"], "probe_error");
+  EXPECT_NE(
+      pj["results"][0]["detail"].get<std::string>().find("refused by this probe's target policy"),
+      std::string::npos)
+      << pj.dump(2);
+  EXPECT_NE(pj["results"][0]["detail"].get<std::string>().find("--allow-port"), std::string::npos);
+
   // Stored, marked ad hoc, in history under HOST:PORT...
   nlohmann::json hist = cluster_->CliJson({"history", ssh_target, "--limit", "50"});
   ASSERT_TRUE(hist.contains("entries")) << cluster_->last_cli_error();
