@@ -176,7 +176,7 @@ struct AdHocChecks::Pending {
   std::map<std::string, std::map<std::string, std::string>> asked;  // probe -> labels
   std::map<std::string, v1::CheckResult> got;                       // probe -> result
   AdHocCallbacks callbacks;
-  bool cancelled = false;
+  std::mutex callback_mu;  // orders on_result before on_done (OnResult)
 };
 
 AdHocChecks::AdHocChecks(AdHocDeps deps, AdHocOptions options)
@@ -332,7 +332,6 @@ void AdHocChecks::Cancel(const std::string& id) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = running_.find(id);
   if (it == running_.end()) return;
-  it->second->cancelled = true;
   it->second->forget_ms = deps_.now_ms() + options_.remember.count();
   ended_[id] = it->second;
   running_.erase(it);
@@ -351,14 +350,23 @@ bool AdHocChecks::Expects(const std::string& probe, const std::string& id,
 
 void AdHocChecks::OnResult(const std::string& probe, const v1::CheckResult& result) {
   std::shared_ptr<Pending> p;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = running_.find(result.adhoc_id());
+    if (it == running_.end()) return;  // ended (late: stored for history only) or unknown
+    p = it->second;
+  }
+  // Held from before the result is recorded until its callback returned:
+  // a verdict that includes it (Finish, maybe on the timer's thread) is
+  // delivered after it, never before.
+  std::lock_guard<std::mutex> order(p->callback_mu);
   AdHocProbeResult event;
   bool complete = false;
   const int64_t now = deps_.now_ms();
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = running_.find(result.adhoc_id());
-    if (it == running_.end()) return;  // ended (late: stored for history only) or unknown
-    p = it->second;
+    if (it == running_.end() || it->second != p) return;  // ended meanwhile
     auto asked = p->asked.find(probe);
     if (asked == p->asked.end() || p->got.count(probe) != 0) return;
     p->got[probe] = result;
@@ -369,7 +377,7 @@ void AdHocChecks::OnResult(const std::string& probe, const v1::CheckResult& resu
     complete = p->got.size() == p->asked.size();
   }
   if (p->callbacks.on_result) p->callbacks.on_result(event);
-  if (complete) Finish(p, now);
+  if (complete) Finish(p, now, /*order_held=*/true);
 }
 
 void AdHocChecks::ExpireDue() {
@@ -384,7 +392,7 @@ void AdHocChecks::ExpireDue() {
       it = now >= it->second->forget_ms ? ended_.erase(it) : std::next(it);
     }
   }
-  for (auto& p : due) Finish(p, now);
+  for (auto& p : due) Finish(p, now, /*order_held=*/false);
 }
 
 size_t AdHocChecks::running() const {
@@ -392,7 +400,7 @@ size_t AdHocChecks::running() const {
   return running_.size();
 }
 
-void AdHocChecks::Finish(std::shared_ptr<Pending> p, int64_t now) {
+void AdHocChecks::Finish(std::shared_ptr<Pending> p, int64_t now, bool order_held) {
   std::map<std::string, v1::CheckResult> got;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -481,7 +489,16 @@ void AdHocChecks::Finish(std::shared_ptr<Pending> p, int64_t now) {
   Logf(LogLevel::kInfo, "ad-hoc check %s of %s: %d of %zu probes answered in %lld ms",
        p->started.id.c_str(), p->started.target.c_str(), static_cast<int>(got.size()),
        p->asked.size(), static_cast<long long>(done.elapsed_ms));
-  if (!p->cancelled && p->callbacks.on_done) p->callbacks.on_done(done);
+  // After any on_result whose result the verdict includes (OnResult holds
+  // callback_mu from recording it until its callback returned). Cancel()
+  // removed the check from running_: a cancelled check never gets here.
+  if (!p->callbacks.on_done) return;
+  if (order_held) {
+    p->callbacks.on_done(done);
+  } else {
+    std::lock_guard<std::mutex> order(p->callback_mu);
+    p->callbacks.on_done(done);
+  }
 }
 
 }  // namespace parallax::collector

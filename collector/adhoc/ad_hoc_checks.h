@@ -179,7 +179,9 @@ class AdHocChecks {
 
  private:
   struct Pending;
-  void Finish(std::shared_ptr<Pending> p, int64_t now);
+  // Ends `p` (once; later calls do nothing): the verdict, then on_done.
+  // `order_held`: the caller holds p->callback_mu.
+  void Finish(std::shared_ptr<Pending> p, int64_t now, bool order_held);
   void TimerLoop();
 
   AdHocDeps deps_;
