@@ -23,6 +23,7 @@
 #include "common/log.h"
 #include "common/clock.h"
 #include "common/duration.h"
+#include "common/escape.h"
 #include "common/tls.h"
 #include "common/tls_flags.h"
 #include "common/version.h"
@@ -218,6 +219,30 @@ int main(int argc, char** argv) {
   co.on_assignment = [&io, &scheduler, &policy](const parallax::v1::Assignment& assigned) {
     parallax::v1::Assignment a = policy.Apply(assigned);  // the probe's own target policy
     boost::asio::post(io, [&scheduler, a] { scheduler.SetAssignment(a); });
+  };
+  // `parallax check`: the probe's own target policy first (a refusal is a
+  // probe_error result naming the reason, no packet sent), then one run on
+  // the io thread; either way the result goes through the spool like any.
+  co.on_adhoc_check = [&io, &scheduler, &policy, &spool](const parallax::v1::AdHocCheck& req) {
+    const parallax::v1::Target& target = req.target();
+    std::string refusal = policy.AdHocRefusal(target);
+    Logf(LogLevel::kInfo, "ad-hoc check %s of %s:%u%s%s",
+         parallax::EscapeForTerminal(req.id()).c_str(),
+         parallax::EscapeForTerminal(target.host()).c_str(), target.port(),
+         refusal.empty() ? "" : ": refused by this probe's target policy: ",
+         parallax::EscapeForTerminal(refusal).c_str());
+    if (!refusal.empty()) {
+      parallax::v1::CheckResult r;
+      r.set_target(target.name());
+      r.set_outcome(parallax::v1::OUTCOME_PROBE_ERROR);
+      r.set_started_unix_ms(parallax::WallClockMs());
+      r.set_detail("refused by this probe's target policy: " + refusal);
+      r.set_adhoc_id(req.id());
+      // Append runs on the io thread (spool.h), like the scheduler's sink.
+      boost::asio::post(io, [&spool, r]() mutable { spool.Append(std::move(r)); });
+      return;
+    }
+    boost::asio::post(io, [&scheduler, req] { scheduler.RunAdHoc(req.target(), req.id()); });
   };
   co.heartbeat_due = [&policy] { return policy.TakeReportDue(); };
   // Scheduler stats live on the io thread; a 1 s timer publishes them.

@@ -8,18 +8,19 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
+#include <vector>
 
 #include "collector/cli/client_config.h"
 #include "collector/cli/probes_view.h"
 #include "collector/cli/render.h"
-#include "common/duration.h"
-#include "common/escape.h"
 #include "common/clock.h"
 #include "common/duration.h"
+#include "common/escape.h"
 #include "common/tls.h"
 #include "common/tls_flags.h"
 #include "common/version.h"
@@ -123,8 +124,27 @@ int main(int argc, char** argv) {
   CLI::App* probes = app.add_subcommand(
       "probes", "The probes the collector knows: labels, connected, version, last seen");
 
+  std::string check_host, check_timeout, check_probes;
+  uint32_t check_port = 0;
+  CLI::App* check = app.add_subcommand(
+      "check",
+      "Check HOST now from every connected, healthy probe (configured target or not): each "
+      "vantage point's result as it arrives, then the verdict as `explain` gives it. Exit "
+      "status: 0 ok, 1 any failure cause (or no answer), 2 usage or connection error");
+  check->add_option("host", check_host, "HOST or HOST:PORT ([IPV6]:PORT); port 22 by default")
+      ->required();
+  check->add_option("--port", check_port, "The SSH port (instead of HOST:PORT)")
+      ->check(CLI::Range(1, 65535));
+  check->add_option("--timeout", check_timeout,
+                    "How long each probe's check may take, e.g. 3s (default: the collector's "
+                    "`timeout`; at most its check.max_timeout)");
+  check->add_option("--probes", check_probes,
+                    "Only these probes: comma-separated probe names and label key=value terms, "
+                    "e.g. network=isp-a or p1,p2 (a probe matches every label term and one of "
+                    "the names, if any)");
+
   // Global options after the subcommand are handed back to the app.
-  for (CLI::App* sub : {status, history, explain, incidents, probes}) sub->fallthrough();
+  for (CLI::App* sub : {status, history, explain, incidents, probes, check}) sub->fallthrough();
 
   try {
     app.parse(argc, argv);
@@ -166,6 +186,57 @@ int main(int argc, char** argv) {
       return kExitUsage;
     }
   }
+  // check: HOST[:PORT] and --timeout, before any connection.
+  std::chrono::milliseconds check_timeout_ms{0};
+  if (*check) {
+    std::string host = check_host;
+    uint32_t port = 0;
+    std::string port_text;
+    if (!host.empty() && host.front() == '[') {  // [IPv6] or [IPv6]:PORT
+      size_t close = host.find(']');
+      if (close == std::string::npos || (close + 1 < host.size() && host[close + 1] != ':')) {
+        std::fprintf(stderr, "parallax: check: host \"%s\": expected [IPV6]:PORT\n",
+                     parallax::EscapeForTerminal(check_host).c_str());
+        return kExitUsage;
+      }
+      if (close + 1 < host.size()) port_text = host.substr(close + 2);
+      host = host.substr(1, close - 1);
+    } else if (std::count(host.begin(), host.end(), ':') == 1) {  // HOST:PORT (IPv6 has more)
+      port_text = host.substr(host.find(':') + 1);
+      host = host.substr(0, host.find(':'));
+    }
+    if (!port_text.empty() || (!check_host.empty() && check_host.back() == ':')) {
+      char* end = nullptr;
+      unsigned long v = std::strtoul(port_text.c_str(), &end, 10);
+      if (port_text.empty() || *end != '\0' || v == 0 || v > 65535) {
+        std::fprintf(stderr, "parallax: check: port \"%s\" (in \"%s\") is not in 1..65535\n",
+                     parallax::EscapeForTerminal(port_text).c_str(),
+                     parallax::EscapeForTerminal(check_host).c_str());
+        return kExitUsage;
+      }
+      port = static_cast<uint32_t>(v);
+    }
+    if (port != 0 && check_port != 0 && port != check_port) {
+      std::fprintf(stderr, "parallax: check: port %u in \"%s\" and --port %u disagree\n", port,
+                   parallax::EscapeForTerminal(check_host).c_str(), check_port);
+      return kExitUsage;
+    }
+    if (host.empty()) {
+      std::fprintf(stderr, "parallax: check: host is empty\n");
+      return kExitUsage;
+    }
+    check_host = host;
+    if (check_port == 0) check_port = port == 0 ? 22 : port;
+    if (!check_timeout.empty()) {
+      st = parallax::ParseDuration(check_timeout, &check_timeout_ms);
+      if (!st.ok() || check_timeout_ms.count() <= 0) {
+        std::fprintf(stderr, "parallax: check: --timeout \"%s\": %s\n",
+                     parallax::EscapeForTerminal(check_timeout).c_str(),
+                     st.ok() ? "must be positive" : st.message().c_str());
+        return kExitUsage;
+      }
+    }
+  }
   auto channel = grpc::CreateCustomChannel(collector, creds, parallax::MakeChannelArguments(tls));
   auto stub = parallax::v1::QueryService::NewStub(channel);
   grpc::ClientContext ctx;
@@ -195,6 +266,53 @@ int main(int argc, char** argv) {
     return kExitOk;
   }
   int64_t now_ms = parallax::WallClockMs();
+  if (*check) {
+    parallax::v1::CheckRequest req;
+    req.set_host(check_host);
+    req.set_port(check_port);
+    req.set_timeout_ms(static_cast<uint32_t>(check_timeout_ms.count()));
+    req.set_probes(check_probes);
+    grpc::ClientContext cctx;  // its own deadline: the check's timeout (at most 5 min) + margin
+    cctx.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(5) +
+                      std::chrono::seconds(10));
+    auto reader = stub->Check(&cctx, req);
+    parallax::v1::CheckEvent event;
+    parallax::v1::CheckStarted started;
+    std::vector<parallax::v1::CheckProbeResult> results;
+    parallax::v1::CheckDone done;
+    bool have_done = false;
+    while (reader->Read(&event)) {
+      if (event.has_started()) {
+        started = event.started();
+        if (!json) std::cout << parallax::cli::CheckStartedText(started) << std::flush;
+      } else if (event.has_result()) {
+        results.push_back(event.result());
+        if (!json) std::cout << parallax::cli::CheckResultLine(event.result(), color) << std::flush;
+      } else if (event.has_done()) {
+        done = event.done();
+        have_done = true;
+      }
+    }
+    grpc::Status gs = reader->Finish();
+    if (!gs.ok()) return Fail(collector, gs);
+    if (!have_done) {
+      std::fprintf(stderr, "parallax: collector %s: the check ended without a verdict\n",
+                   collector.c_str());
+      return kExitUsage;
+    }
+    int64_t end_ms = parallax::WallClockMs();
+    if (json) {
+      std::cout << parallax::cli::DumpJson(parallax::cli::CheckJson(started, results, &done))
+                << "\n";
+    } else {
+      std::cout << "\n" << parallax::cli::ExplainText(done.verdict(), end_ms, color);
+      parallax::v1::ExplainResponse health;
+      for (const auto& p : done.probes()) *health.add_probes() = p;
+      std::cout << parallax::cli::ProbeHealthText(health)
+                << parallax::cli::CheckUnansweredText(done, started.timeout_ms() / 1000.0);
+    }
+    return Failing(done.verdict().cause()) ? kExitCause : kExitOk;
+  }
   if (*explain) {
     parallax::v1::ExplainRequest req;
     req.set_target(explain_target);

@@ -173,7 +173,9 @@ json HistoryJson(const v1::HistoryResponse& raw) {
          // unix_ms is the probe's clock; these the collector's
          // (0: stored before the collector recorded them).
          {"collector_unix_ms", e.collector_unix_ms()},
-         {"received_unix_ms", e.received_unix_ms()}});
+         {"received_unix_ms", e.received_unix_ms()},
+         // The `parallax check` that produced it ("" for a scheduled check).
+         {"adhoc_id", e.adhoc_id()}});
     if (e.has_evidence()) entries.back()["evidence"] = ProtoJson(e.evidence());
   }
   return {{"target", resp.target()}, {"entries", entries}};
@@ -265,6 +267,7 @@ std::string HistoryTable(const v1::HistoryResponse& raw, bool color) {
   for (const v1::HistoryEntry& e : resp.entries()) {
     std::string detail = e.banner().empty() ? e.detail() : e.banner();
     if (!e.pre_banner().empty()) detail += " [server said: " + e.pre_banner(0) + "]";
+    if (!e.adhoc_id().empty()) detail += " [parallax check " + e.adhoc_id() + "]";
     std::string outcome(OutcomeWord(e.outcome()));
     if (color) outcome = std::string(Colour(e.outcome())) + outcome + "\033[0m";
     std::snprintf(line, sizeof(line), "%-24s  %-12s  %-*s  %8.1fms  %8.1fms  %s\n",
@@ -412,6 +415,94 @@ std::string ExplainText(const v1::Verdict& raw, int64_t now_ms, bool color) {
     for (int i = 0; i < v.remediation_size(); ++i) {
       out += "  " + std::to_string(i + 1) + ". " + v.remediation(i) + "\n";
     }
+  }
+  return out;
+}
+
+namespace {
+std::string NotAskedText(const v1::CheckStarted& s) {
+  std::string out;
+  for (const v1::ProbeHealth& h : s.not_asked()) {
+    out += "  not asked: " + h.probe() + " (" + h.reason() + ")\n";
+  }
+  return out;
+}
+}  // namespace
+
+std::string CheckStartedText(const v1::CheckStarted& raw) {
+  const v1::CheckStarted s = Safe(raw, EscapeMode::kTerminal);
+  std::string names;
+  for (int i = 0; i < s.probes_size(); ++i) names += (i > 0 ? ", " : "") + s.probes(i);
+  char timeout[32];
+  std::snprintf(timeout, sizeof(timeout), "%.1f s", s.timeout_ms() / 1000.0);
+  return "Checking " + s.host() + ":" + std::to_string(s.port()) + " from " +
+         std::to_string(s.probes_size()) + (s.probes_size() == 1 ? " probe" : " probes") + " (" +
+         names + "), timeout " + timeout + "\n" + NotAskedText(s);
+}
+
+std::string CheckResultLine(const v1::CheckProbeResult& raw, bool color) {
+  const v1::CheckProbeResult r = Safe(raw, EscapeMode::kTerminal);
+  auto network = r.labels().find("network");
+  std::string outcome(OutcomeWord(r.outcome()));
+  std::string shown = color ? std::string(Colour(r.outcome())) + outcome + "\033[0m" : outcome;
+  if (outcome.size() < 19) shown += std::string(19 - outcome.size(), ' ');
+  char ms[32] = "-";
+  if (r.connect_ms() > 0) std::snprintf(ms, sizeof(ms), "%.1fms", r.connect_ms());
+  std::string detail = r.banner().empty() ? r.detail() : r.banner();
+  char elapsed[32];
+  std::snprintf(elapsed, sizeof(elapsed), "(%.2f s)", r.elapsed_s());
+  return "  " + Pad(r.probe(), 12) + "  " +
+         Pad(network == r.labels().end() ? "-" : network->second, 10) + "  " + shown + "  " +
+         Pad(ms, 9) + "  " + detail + (detail.empty() ? "" : "  ") + elapsed + "\n";
+}
+
+std::string CheckUnansweredText(const v1::CheckDone& raw, double timeout_s) {
+  const v1::CheckDone d = Safe(raw, EscapeMode::kTerminal);
+  if (d.unanswered_size() == 0) return "";
+  std::string names;
+  for (int i = 0; i < d.unanswered_size(); ++i) names += (i > 0 ? ", " : "") + d.unanswered(i);
+  char t[32];
+  std::snprintf(t, sizeof(t), "%.1f s", timeout_s);
+  return "\nNo answer in time (" + std::string(t) + " + slack) from: " + names +
+         " (disconnected, too slow, or a probe too old for ad-hoc checks)\n";
+}
+
+json CheckJson(const v1::CheckStarted& raw_started,
+               const std::vector<v1::CheckProbeResult>& raw_results, const v1::CheckDone* done) {
+  const v1::CheckStarted s = Safe(raw_started, EscapeMode::kUtf8Only);
+  json results = json::array();
+  for (const v1::CheckProbeResult& raw : raw_results) {
+    const v1::CheckProbeResult r = Safe(raw, EscapeMode::kUtf8Only);
+    results.push_back({{"probe", r.probe()},
+                       {"labels", Labels(r.labels())},
+                       {"outcome", std::string(OutcomeWord(r.outcome()))},
+                       {"connect_ms", Round(r.connect_ms(), 3)},
+                       {"banner_ms", Round(r.banner_ms(), 3)},
+                       {"banner", r.banner()},
+                       {"address", r.address()},
+                       {"detail", r.detail()},
+                       {"elapsed_s", Round(r.elapsed_s(), 3)},
+                       {"evidence", r.has_evidence() ? ProtoJson(r.evidence()) : json()}});
+  }
+  json not_asked = json::array();
+  for (const v1::ProbeHealth& h : s.not_asked()) {
+    not_asked.push_back({{"probe", h.probe()}, {"reason", h.reason()}});
+  }
+  json out = {{"id", s.id()},
+              {"host", s.host()},
+              {"port", s.port()},
+              {"timeout_ms", s.timeout_ms()},
+              {"probes", std::vector<std::string>(s.probes().begin(), s.probes().end())},
+              {"not_asked", not_asked},
+              {"results", results},
+              {"verdict", json()},
+              {"unanswered", json::array()},
+              {"elapsed_s", json()}};
+  if (done != nullptr) {
+    const v1::CheckDone d = Safe(*done, EscapeMode::kUtf8Only);
+    out["verdict"] = VerdictJson(d.verdict());
+    out["unanswered"] = std::vector<std::string>(d.unanswered().begin(), d.unanswered().end());
+    out["elapsed_s"] = Round(d.elapsed_s(), 3);
   }
   return out;
 }

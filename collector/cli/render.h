@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "parallax/v1/query.pb.h"
 
@@ -31,6 +32,20 @@ std::string HistoryTable(const v1::HistoryResponse& resp, bool color);
 std::string ExplainText(const v1::Verdict& v, int64_t now_ms, bool color);
 std::string ProbeHealthText(const v1::ExplainResponse& resp);
 std::string IncidentsTable(const v1::IncidentsResponse& resp, int64_t now_ms);
+// `parallax check`: one line per vantage point as its result arrives
+// ("  p1  isp-a  ok  0.4ms  SSH-2.0-OpenSSH_9.2  (0.01 s)"), the closing
+// lines after the verdict (probes that did not answer), and the whole run as
+// one JSON document: {"id","host","port","timeout_ms","probes":[asked],
+// "not_asked":[{"probe","reason"}],
+// "results":[{"probe","labels","outcome","connect_ms","banner_ms","banner",
+// "address","detail","elapsed_s","evidence"}],"verdict":<explain's JSON>,
+// "unanswered":[...],"elapsed_s"}.
+std::string CheckStartedText(const v1::CheckStarted& s);
+std::string CheckResultLine(const v1::CheckProbeResult& r, bool color);
+std::string CheckUnansweredText(const v1::CheckDone& d, double timeout_s);
+nlohmann::json CheckJson(const v1::CheckStarted& started,
+                         const std::vector<v1::CheckProbeResult>& results,
+                         const v1::CheckDone* done);
 // The JSON text the CLI prints: ASCII only (every non-ASCII character,
 // including C1 and bidi controls, as \uXXXX), so it is valid UTF-8 and inert
 // in a terminal. Strings that were not valid UTF-8 carry their bad bytes as

@@ -97,6 +97,13 @@ struct EnrollConfig {
   bool enabled() const { return !ca_key.empty(); }
 };
 
+// Guard rails of ad-hoc checks (`parallax check`; the `check:` section).
+struct CheckConfig {
+  int64_t max_concurrent = 4;          // ad-hoc checks running at once, all callers together
+  int64_t per_caller_per_minute = 20;  // checks one caller may start per minute (and at once)
+  std::chrono::milliseconds max_timeout = std::chrono::seconds(30);  // largest --timeout
+};
+
 struct Config {
   std::string listen = "127.0.0.1:7420";
   std::string metrics_listen = "127.0.0.1:9420";
@@ -137,6 +144,7 @@ struct Config {
   RevokedConfig revoked;
   MetricsConfig metrics;
   EnrollConfig enroll;
+  CheckConfig check;
 
   // nullptr if no target has that name.
   const TargetConfig* FindTarget(std::string_view name) const;

@@ -44,7 +44,8 @@ class Parser {
                              "probe_ttl",
                              "stream_results_per_second",
                              "stream_results_burst",
-                             "enroll"},
+                             "enroll",
+                             "check"},
                             {"targets"});
     if (!s.ok()) return s;
     if (root["listen"] && !(s = Listen(root["listen"], "listen", &c->listen)).ok()) return s;
@@ -81,6 +82,7 @@ class Parser {
     if (root["tls"] && !(s = Tls(root["tls"], &c->tls)).ok()) return s;
     if (root["storage"] && !(s = Storage(root["storage"], &c->storage)).ok()) return s;
     if (root["diagnosis"] && !(s = Diagnosis(root["diagnosis"], &c->diagnosis)).ok()) return s;
+    if (root["check"] && !(s = Check(root["check"], &c->check)).ok()) return s;
     s = Timing(root, "", c->interval, c->timeout, &c->interval, &c->timeout);
     if (!s.ok()) return s;
     if (root["liveness_ports"] &&
@@ -210,6 +212,31 @@ class Parser {
       if (d->evaluate_every.count() != 0 && d->evaluate_every < kMinInterval) {
         return f_.Error("diagnosis.evaluate_every", n,
                         n.Scalar() + " is below the minimum 100ms (0 = smallest target interval)");
+      }
+    }
+    return Status::Ok();
+  }
+
+  // The `check:` section: guard rails of ad-hoc checks (`parallax check`).
+  Status Check(const YAML::Node& node, CheckConfig* c) {
+    Status s =
+        f_.CheckKeys(node, "check", {"max_concurrent", "per_caller_per_minute", "max_timeout"});
+    if (!s.ok()) return s;
+    if (node["max_concurrent"] &&
+        !(s = f_.Int(node["max_concurrent"], "check.max_concurrent", 1, 1000, &c->max_concurrent))
+             .ok()) {
+      return s;
+    }
+    if (node["per_caller_per_minute"] &&
+        !(s = f_.Int(node["per_caller_per_minute"], "check.per_caller_per_minute", 1, 100000,
+                     &c->per_caller_per_minute))
+             .ok()) {
+      return s;
+    }
+    if (const YAML::Node n = node["max_timeout"]) {
+      if (!(s = f_.Duration(n, "check.max_timeout", &c->max_timeout)).ok()) return s;
+      if (c->max_timeout < kMinInterval || c->max_timeout > std::chrono::minutes(5)) {
+        return f_.Error("check.max_timeout", n, n.Scalar() + " is outside 100ms..5m");
       }
     }
     return Status::Ok();

@@ -174,6 +174,23 @@ TEST(ConfigTest, MaxProbesIsBounded) {
   EXPECT_NE(s.message().find("stream_results_burst"), std::string::npos) << s.message();
 }
 
+TEST(ConfigTest, CheckGuardRails) {
+  Config d = MustParse("");
+  EXPECT_EQ(d.check.max_concurrent, 4);
+  EXPECT_EQ(d.check.per_caller_per_minute, 20);
+  EXPECT_EQ(d.check.max_timeout.count(), 30000);
+  Config c =
+      MustParse("check:\n  max_concurrent: 2\n  per_caller_per_minute: 5\n  max_timeout: 10s\n");
+  EXPECT_EQ(c.check.max_concurrent, 2);
+  EXPECT_EQ(c.check.per_caller_per_minute, 5);
+  EXPECT_EQ(c.check.max_timeout.count(), 10000);
+  EXPECT_NE(ParseError("check:\n  max_concurrent: 0\n").find("check.max_concurrent"),
+            std::string::npos);
+  EXPECT_NE(ParseError("check:\n  max_timeout: 10m\n").find("check.max_timeout"),
+            std::string::npos);
+  EXPECT_NE(ParseError("check:\n  max_concurent: 3\n").find("max_concurent"), std::string::npos);
+}
+
 TEST(ConfigTest, ProbeTtlDefaultsToSevenDays) {
   EXPECT_EQ(MustParse("").probe_ttl, std::chrono::hours(24 * 7));
   EXPECT_EQ(MustParse("probe_ttl: 2s\n").probe_ttl, std::chrono::seconds(2));

@@ -10,6 +10,7 @@
 
 #include "collector/auth/hello_check.h"
 #include "collector/ingest/validate.h"
+#include "common/escape.h"
 #include "common/log.h"
 
 namespace parallax::collector {
@@ -292,7 +293,21 @@ void ProbeStream::HandleResults(v1::ResultBatch* batch) {
     v1::CheckResult* r = batch->mutable_results(i);
     batch_max_seq = std::max<uint64_t>(batch_max_seq, r->seq());
     Status st = ValidateResult(*r, i);
-    bool assigned = st.ok() && assigned_.Contains(snapshot, labels, r->target());
+    bool assigned = false;
+    bool unexpected_adhoc = false;
+    if (st.ok() && !r->adhoc_id().empty()) {
+      assigned = deps_->adhoc_expects && r->adhoc_id().size() <= 64 &&
+                 deps_->adhoc_expects(probe_, r->adhoc_id(), r->target());
+      if (!assigned) {
+        unexpected_adhoc = true;
+        st = Status::InvalidArgument(
+            "results[" + std::to_string(i) + "].adhoc_id: \"" +
+            EscapeForTerminal(r->adhoc_id().substr(0, 64)) + "\" (target \"" + r->target() +
+            "\") is no ad-hoc check this probe was asked (or it ended long ago)");
+      }
+    } else {
+      assigned = st.ok() && assigned_.Contains(snapshot, labels, r->target());
+    }
     if (assigned) {
       // The collector's clock decides: never later than the arrival, so a
       // probe (or its clock) can make a result look older, never fresher.
@@ -302,7 +317,9 @@ void ProbeStream::HandleResults(v1::ResultBatch* batch) {
       results.push_back(std::move(*r));
       continue;
     }
-    if (st.ok()) {
+    if (unexpected_adhoc) {
+      ++unassigned;
+    } else if (st.ok()) {
       ++unassigned;
       st = Status::InvalidArgument("results[" + std::to_string(i) + "].target: \"" + r->target() +
                                    "\" is not in this probe's current assignment");
@@ -333,7 +350,22 @@ void ProbeStream::HandleResults(v1::ResultBatch* batch) {
             const std::vector<v1::CheckResult>& all = *info.results;
             std::span<const v1::CheckResult> stored(
                 all.end() - std::min<size_t>(all.size(), info.stored), all.end());
-            deps->state->UpdateResults(probe, stored);
+            // Ad-hoc results (rare) go to their check, never to LiveState.
+            const bool any_adhoc = std::any_of(stored.begin(), stored.end(),
+                                               [](const auto& r) { return !r.adhoc_id().empty(); });
+            if (!any_adhoc) {
+              deps->state->UpdateResults(probe, stored);
+            } else {
+              std::vector<v1::CheckResult> scheduled;
+              for (const v1::CheckResult& r : stored) {
+                if (r.adhoc_id().empty()) {
+                  scheduled.push_back(r);
+                } else if (deps->adhoc_result) {
+                  deps->adhoc_result(probe, r);
+                }
+              }
+              deps->state->UpdateResults(probe, scheduled);
+            }
             deps->metrics->CountIngest(info.stored, info.duplicates);
             v1::CollectorMessage ack;
             ack.mutable_ack()->set_seq(std::max(info.committed_seq, batch_max_seq));

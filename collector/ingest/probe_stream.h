@@ -14,6 +14,10 @@
 // at once, ResultRateLimit): beyond that its reads pause until the debt is
 // repaid, counted in parallax_ingest_throttled_total{probe}. Nothing read is
 // ever dropped.
+// Results of ad-hoc checks (CheckResult.adhoc_id) are accepted when
+// adhoc_expects says the probe was asked, stored and acknowledged like the
+// others (same seq, exactly once), then handed to adhoc_result instead of
+// LiveState.
 //
 // Time: the collector's clock decides. Every result is stamped at arrival with
 // received_unix_ms (now) and collector_started_unix_ms = min(now, started -
@@ -62,6 +66,13 @@ struct IngestDeps {
   std::function<int64_t()> now_ms;  // wall clock, ms since the epoch
   std::string collector_version;
   int max_outstanding_batches = 4;
+  // Ad-hoc checks (collector/adhoc): whether a result tagged adhoc_id from
+  // `probe` for `target` answers a check that asked it (else it is dropped
+  // like an unassigned one), and where the stored ones go. They never enter
+  // LiveState. Empty: every ad-hoc result is dropped.
+  std::function<bool(const std::string& probe, const std::string& id, const std::string& target)>
+      adhoc_expects;
+  std::function<void(const std::string& probe, const v1::CheckResult& result)> adhoc_result;
 };
 
 class ProbeStream : public grpc::ServerBidiReactor<v1::ProbeMessage, v1::CollectorMessage> {

@@ -231,6 +231,48 @@ TEST_F(ProbeStreamTest, AckOnlyAfterCommitAndResultsStampedOnTheCollectorsClock)
   EXPECT_EQ(store_.AllResults().size(), 3u);
 }
 
+TEST_F(ProbeStreamTest, AdHocResultsAreStoredAndAckedOnceAndNeverEnterTheLiveState) {
+  std::mutex mu;
+  std::vector<v1::CheckResult> adhoc;
+  deps_.adhoc_expects = [](const std::string& probe, const std::string& id,
+                           const std::string& target) {
+    return probe == "p1" && id == "ok-1" && target == "h1.example";
+  };
+  deps_.adhoc_result = [&](const std::string& probe, const v1::CheckResult& r) {
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_EQ(probe, "p1");
+    adhoc.push_back(r);
+  };
+  auto c = Connect("p1", "b1", kNow);
+  ASSERT_TRUE(WaitUntil([&] { return c->count() >= 2; }));
+  store_.CommitPending();  // the probe record
+  // seq 1 and 4 scheduled (t1); 2 answers check ok-1; 3 claims a check
+  // nobody asked (dropped like an unassigned result, still acknowledged).
+  v1::ProbeMessage m = Batch(1, 4, kNow);
+  for (int i : {1, 2}) {
+    v1::CheckResult* r = m.mutable_results()->mutable_results(i);
+    r->set_target("h1.example");
+    r->set_adhoc_id(i == 1 ? "ok-1" : "forged-9");
+  }
+  for (int round = 0; round < 2; ++round) {  // the second time: a resend (duplicates)
+    ASSERT_TRUE(c->stream->Write(m));
+    ASSERT_TRUE(WaitUntil([&] { return store_.pending() >= 1; }));
+    store_.CommitPending();
+    ASSERT_TRUE(WaitUntil([&] { return c->acks() == static_cast<size_t>(round + 1); }));
+    EXPECT_EQ(c->last_ack(), 4u);
+  }
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_EQ(adhoc.size(), 1u);  // exactly once, after its commit
+  EXPECT_EQ(adhoc[0].seq(), 2u);
+  EXPECT_EQ(adhoc[0].received_unix_ms(), kNow);  // stamped like any
+  EXPECT_TRUE(state_.CopyTargetResults("h1.example").empty());
+  EXPECT_EQ(state_.CopyTargetResults("t1")["p1"].seq(), 4u);
+  size_t stored_adhoc = 0;
+  for (const auto& row : store_.AllResults()) stored_adhoc += !row.result.adhoc_id().empty();
+  EXPECT_EQ(stored_adhoc, 1u);
+  EXPECT_EQ(store_.AllResults().size(), 3u);
+}
+
 TEST_F(ProbeStreamTest, AResultIsNeverDatedAfterItsArrival) {
   auto c = Connect("p1", "b1", kNow);  // in sync at hello
   ASSERT_TRUE(WaitUntil([&] { return c->count() >= 2; }));

@@ -1,5 +1,11 @@
 #include "collector/query/query_service.h"
 
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+
+#include "collector/auth/peer_identity.h"
+
 namespace parallax::collector {
 
 void FillProbeStatus(const v1::CheckResult& r, int64_t now_ms, v1::ProbeStatus* out) {
@@ -106,6 +112,7 @@ grpc::Status QueryServiceImpl::History(grpc::ServerContext*, const v1::HistoryRe
     e->set_collector_unix_ms(r.collector_started_unix_ms());
     e->set_received_unix_ms(r.received_unix_ms());
     if (r.has_liveness()) *e->mutable_evidence() = r.liveness();
+    e->set_adhoc_id(r.adhoc_id());
   }
   return grpc::Status::OK;
 }
@@ -118,6 +125,122 @@ grpc::Status QueryServiceImpl::Explain(grpc::ServerContext*, const v1::ExplainRe
   }
   *resp = explain_(req->target());
   return grpc::Status::OK;
+}
+
+namespace {
+
+// The events of one Check call, from AdHocChecks' threads to the handler's.
+struct CheckQueue {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<v1::CheckEvent> events;
+  bool done = false;
+  void Push(v1::CheckEvent e, bool last) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      events.push_back(std::move(e));
+      done = done || last;
+    }
+    cv.notify_one();
+  }
+};
+
+std::string CallerOf(grpc::ServerContext* ctx) {
+  PeerIdentity who = IdentityFromAuthContext(ctx->auth_context().get());
+  if (who.authenticated && !who.name.empty()) {
+    return std::string(RoleName(who.role)) + ":" + who.name;
+  }
+  std::string peer = ctx->peer();  // "ipv4:127.0.0.1:40312": the address, not the port
+  size_t colon = peer.rfind(':');
+  return colon == std::string::npos || colon < 5 ? peer : peer.substr(0, colon);
+}
+
+}  // namespace
+
+grpc::Status QueryServiceImpl::Check(grpc::ServerContext* ctx, const v1::CheckRequest* req,
+                                     grpc::ServerWriter<v1::CheckEvent>* writer) {
+  if (adhoc_ == nullptr) {
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED, "ad-hoc checks are not enabled");
+  }
+  auto queue = std::make_shared<CheckQueue>();
+  AdHocRequest request;
+  request.host = req->host();
+  request.port = req->port();
+  request.timeout = std::chrono::milliseconds(req->timeout_ms());
+  request.probes = req->probes();
+  request.caller = CallerOf(ctx);
+  AdHocCallbacks callbacks;
+  callbacks.on_result = [queue](const AdHocProbeResult& r) {
+    v1::CheckEvent e;
+    v1::CheckProbeResult* out = e.mutable_result();
+    out->set_probe(r.probe);
+    out->mutable_labels()->insert(r.labels.begin(), r.labels.end());
+    out->set_outcome(r.result.outcome());
+    out->set_connect_ms(r.result.connect_us() / 1000.0);
+    out->set_banner_ms(r.result.banner_us() / 1000.0);
+    out->set_banner(r.result.identification());
+    out->set_address(r.result.address());
+    out->set_detail(r.result.detail());
+    out->set_elapsed_s(r.elapsed_ms / 1000.0);
+    if (r.result.has_liveness()) *out->mutable_evidence() = r.result.liveness();
+    queue->Push(std::move(e), false);
+  };
+  callbacks.on_done = [queue](const AdHocDone& d) {
+    v1::CheckEvent e;
+    v1::CheckDone* out = e.mutable_done();
+    *out->mutable_verdict() = d.verdict;
+    for (const std::string& p : d.unanswered) out->add_unanswered(p);
+    for (const v1::ProbeHealth& h : d.probes) *out->add_probes() = h;
+    out->set_elapsed_s(d.elapsed_ms / 1000.0);
+    queue->Push(std::move(e), true);
+  };
+  AdHocStarted started;
+  std::string message;
+  switch (adhoc_->Start(request, std::move(callbacks), &started, &message)) {
+    case AdHocRefusal::kNone:
+      break;
+    case AdHocRefusal::kInvalidArgument:
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
+    case AdHocRefusal::kRateLimited:
+    case AdHocRefusal::kTooMany:
+      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, message);
+    case AdHocRefusal::kNoProbes:
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, message);
+  }
+  v1::CheckEvent first;
+  v1::CheckStarted* s = first.mutable_started();
+  s->set_id(started.id);
+  s->set_host(started.host);
+  s->set_port(started.port);
+  s->set_timeout_ms(static_cast<uint32_t>(started.timeout.count()));
+  for (const std::string& p : started.probes) s->add_probes(p);
+  for (const v1::ProbeHealth& h : started.not_asked) *s->add_not_asked() = h;
+  bool client_gone = !writer->Write(first);
+  // Bounded: the check ends at its deadline (timeout + slack) at the latest;
+  // the cap only guards against a stuck timer.
+  const auto give_up =
+      std::chrono::steady_clock::now() + started.timeout + std::chrono::seconds(30);
+  while (!client_gone) {
+    std::deque<v1::CheckEvent> batch;
+    bool last = false;
+    {
+      std::unique_lock<std::mutex> lock(queue->mu);
+      queue->cv.wait_for(lock, std::chrono::milliseconds(100),
+                         [&] { return !queue->events.empty(); });
+      batch.swap(queue->events);
+      last = queue->done;
+    }
+    for (const v1::CheckEvent& e : batch) {
+      if (!writer->Write(e)) {
+        client_gone = true;
+        break;
+      }
+    }
+    if (last && !client_gone) return grpc::Status::OK;
+    if (ctx->IsCancelled() || std::chrono::steady_clock::now() > give_up) break;
+  }
+  adhoc_->Cancel(started.id);
+  return grpc::Status(grpc::StatusCode::CANCELLED, "the check's caller went away");
 }
 
 grpc::Status QueryServiceImpl::Incidents(grpc::ServerContext*, const v1::IncidentsRequest* req,

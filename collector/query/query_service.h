@@ -8,6 +8,7 @@
 #include <map>
 #include <vector>
 
+#include "collector/adhoc/ad_hoc_checks.h"
 #include "collector/ingest/assignment.h"
 #include "collector/state/live_state.h"
 #include "collector/store/store.h"
@@ -41,6 +42,10 @@ class QueryServiceImpl final : public v1::QueryService::Service {
     refusals_ = std::move(refusals);
   }
 
+  // Optional: the ad-hoc checks behind Check (UNIMPLEMENTED without). Set
+  // before the service is registered; must outlive it.
+  void set_adhoc(AdHocChecks* adhoc) { adhoc_ = adhoc; }
+
   grpc::Status Status(grpc::ServerContext* ctx, const v1::StatusRequest* req,
                       v1::StatusResponse* resp) override;
   grpc::Status History(grpc::ServerContext* ctx, const v1::HistoryRequest* req,
@@ -49,6 +54,15 @@ class QueryServiceImpl final : public v1::QueryService::Service {
                        v1::ExplainResponse* resp) override;
   grpc::Status Incidents(grpc::ServerContext* ctx, const v1::IncidentsRequest* req,
                          v1::IncidentsResponse* resp) override;
+  // Starts an ad-hoc check (AdHocChecks) and streams its events: started,
+  // each result as it arrives, done. Holds one of gRPC's sync threads for at
+  // most the check's timeout + slack (check.max_concurrent bounds how many).
+  // Refusals: INVALID_ARGUMENT (the message names the field and value),
+  // RESOURCE_EXHAUSTED (rate limit, too many at once), FAILED_PRECONDITION
+  // (no probe to ask). The caller's identity for the rate limit is its
+  // certificate's (role and name), else its address.
+  grpc::Status Check(grpc::ServerContext* ctx, const v1::CheckRequest* req,
+                     grpc::ServerWriter<v1::CheckEvent>* writer) override;
 
  private:
   Store* store_;
@@ -58,6 +72,7 @@ class QueryServiceImpl final : public v1::QueryService::Service {
   std::function<v1::ExplainResponse(const std::string&)> explain_;
   std::function<Causes()> causes_;
   std::function<std::map<std::string, Refusals>()> refusals_;
+  AdHocChecks* adhoc_ = nullptr;
 };
 
 // Fills `out` from one result (for Status; age on the collector's clock).

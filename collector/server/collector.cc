@@ -106,10 +106,24 @@ Status Collector::Start(const Config& config, const CollectorOptions& options,
   c->probe_service_ = std::make_unique<ProbeServiceImpl>(&c->deps_);
   c->evaluator_ = std::make_unique<Evaluator>(
       c->store_.get(), &c->state_, &c->metrics_, [self] { return self->config(); }, WallClockMs);
+  AdHocDeps adhoc;
+  adhoc.hub = &c->hub_;
+  adhoc.config = [self] { return self->config(); };
+  adhoc.now_ms = WallClockMs;
+  adhoc.fleet = [self] { return self->evaluator_->FleetFacts(); };
+  c->adhoc_ = std::make_unique<AdHocChecks>(std::move(adhoc));
+  c->deps_.adhoc_expects = [self](const std::string& probe, const std::string& id,
+                                  const std::string& target) {
+    return self->adhoc_ != nullptr && self->adhoc_->Expects(probe, id, target);
+  };
+  c->deps_.adhoc_result = [self](const std::string& probe, const v1::CheckResult& r) {
+    if (self->adhoc_ != nullptr) self->adhoc_->OnResult(probe, r);
+  };
   c->query_service_ = std::make_unique<QueryServiceImpl>(
       c->store_.get(), &c->state_, [self] { return self->config(); }, WallClockMs,
       [self](const std::string& target) { return self->evaluator_->Explain(target); },
       [self] { return self->evaluator_->Causes(); });
+  c->query_service_->set_adhoc(c->adhoc_.get());
   c->query_service_->set_refusals([self] {
     std::map<std::string, QueryServiceImpl::Refusals> out;
     for (auto& [probe, r] : self->policy_reports_->Snapshot()) {
@@ -246,6 +260,9 @@ Collector::~Collector() {
   if (server_) Shutdown();
   // The store's last callbacks use state_ and metrics_: end it first.
   server_.reset();
+  // Its timer reads the evaluator; no stream can ask it anything now (and
+  // Shutdown flushed the store, so no commit callback hands it a result).
+  adhoc_.reset();
   metrics_.SetDiagnosisSource(nullptr);
   metrics_server_.reset();  // no scrape reads the evaluator or the state any more
   evaluator_.reset();

@@ -17,6 +17,7 @@
 #include <mutex>
 #include <string>
 
+#include "collector/adhoc/ad_hoc_checks.h"
 #include "collector/config/config.h"
 #include "collector/enroll/enroll_service.h"
 #include "collector/ingest/probe_stream.h"
@@ -52,6 +53,9 @@ class Collector {
   std::vector<int> metrics_ports() const { return metrics_server_->ports(); }
   ConfigSnapshot config() const;
   Evaluator* evaluator() { return evaluator_.get(); }
+  // Ad-hoc checks (`parallax check`): for any front end besides the query
+  // service's Check RPC (e.g. a status page).
+  AdHocChecks* adhoc() { return adhoc_.get(); }
 
  private:
   Collector() = default;
@@ -67,6 +71,7 @@ class Collector {
   std::unique_ptr<PolicyReports> policy_reports_;
   IngestDeps deps_;
   std::unique_ptr<Evaluator> evaluator_;
+  std::unique_ptr<AdHocChecks> adhoc_;  // used by the store's writer thread: reset after it
   std::unique_ptr<MetricsServer> metrics_server_;
   std::unique_ptr<ProbeServiceImpl> probe_service_;
   std::unique_ptr<QueryServiceImpl> query_service_;

@@ -386,6 +386,7 @@ void Evaluator::EvaluateOnce() {
   published->blocked_networks = ctx.blocked_networks;
   published->probes = ctx.health;
   published->probe_state = std::move(probes);
+  published->context = std::make_shared<const diagnosis::FleetContext>(ctx);
   last_context_ = std::move(ctx);
 
   std::lock_guard<std::mutex> lock(mu_);
@@ -415,6 +416,11 @@ v1::ExplainResponse Evaluator::Explain(const std::string& target) const {
     h->set_reason(ph.reason);
   }
   return out;
+}
+
+std::shared_ptr<const diagnosis::FleetContext> Evaluator::FleetFacts() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return published_->context;
 }
 
 DiagnosisFacts Evaluator::Facts() const {

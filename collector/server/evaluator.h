@@ -98,6 +98,10 @@ class Evaluator : public DiagnosisSource {
   // For /metrics at scrape time (collector/metrics/diagnosis_source.h): the
   // published stable causes, probe health and blocked networks.
   DiagnosisFacts Facts() const override;
+  // The fleet context (probe health, blocked networks, who reaches which
+  // network) of the last evaluation, for diagnosing ad-hoc checks
+  // (collector/adhoc) the same way; null before the first evaluation.
+  std::shared_ptr<const diagnosis::FleetContext> FleetFacts() const;
 
  private:
   std::chrono::milliseconds Period() const;
@@ -154,7 +158,8 @@ class Evaluator : public DiagnosisSource {
     std::vector<Entry> verdicts;
     std::vector<diagnosis::ProbeHealth> probes;
     std::vector<std::string> blocked_networks;
-    std::map<std::string, ProbeState> probe_state;  // labels for the evidence
+    std::map<std::string, ProbeState> probe_state;           // labels for the evidence
+    std::shared_ptr<const diagnosis::FleetContext> context;  // rules 1-2 at evaluated_ms
     int64_t evaluated_ms = 0;
   };
 

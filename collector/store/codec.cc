@@ -77,6 +77,7 @@ Status ReadResultRow(const sqlite::Statement& st, ResultRow* row) {
     r.set_started_unix_ms(probe_ts);
   }
   r.set_received_unix_ms(st.ColumnInt64(16));
+  r.set_adhoc_id(st.ColumnText(17));
   return Status::Ok();
 }
 

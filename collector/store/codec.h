@@ -19,7 +19,7 @@ namespace parallax::collector {
 inline constexpr const char* kResultColumns =
     "p.name, t.name, b.boot_id, r.seq, r.ts_ms, r.outcome, r.connect_us, r.banner_us, "
     "r.address, r.error_number, r.identification, r.pre_banner, r.detail, r.liveness, r.late_us, "
-    "r.probe_ts_ms, r.received_ms";
+    "r.probe_ts_ms, r.received_ms, r.adhoc_id";
 
 // {"k":"v",...}; keys sorted.
 std::string LabelsToJson(const std::map<std::string, std::string>& labels);

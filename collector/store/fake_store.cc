@@ -79,6 +79,7 @@ Status FakeStore::LatestResults(std::vector<ResultRow>* out) {
   std::lock_guard<std::mutex> lock(mu_);
   std::map<std::pair<std::string, std::string>, const ResultRow*> latest;  // (target, probe)
   for (const ResultRow& row : results_) {
+    if (!row.result.adhoc_id().empty()) continue;  // ad-hoc checks are history only
     const ResultRow*& held = latest[{row.target, row.probe}];
     if (held == nullptr || TimeOnCollectorClock(row.result) >= TimeOnCollectorClock(held->result)) {
       held = &row;

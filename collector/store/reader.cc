@@ -8,7 +8,7 @@ std::string LatestResultsSql() {
   return std::string("SELECT ") + kResultColumns +
          " FROM probes p CROSS JOIN targets t"
          " JOIN results r ON r.id = (SELECT x.id FROM results x INDEXED BY results_probe_target_ts"
-         "   WHERE x.probe_id = p.id AND x.target_id = t.id"
+         "   WHERE x.probe_id = p.id AND x.target_id = t.id AND x.adhoc_id = ''"
          "   ORDER BY x.ts_ms DESC, x.id DESC LIMIT 1)"
          " JOIN probe_boots b ON b.id = r.boot_ref"
          " ORDER BY t.name, p.name";

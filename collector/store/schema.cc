@@ -89,6 +89,12 @@ CREATE INDEX incident_changes_incident ON incident_changes (incident_id, at_ms);
 ALTER TABLE results ADD COLUMN probe_ts_ms INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE results ADD COLUMN received_ms INTEGER NOT NULL DEFAULT 0;
 )sql",
+      // Ad-hoc checks (`parallax check`, issue 12): the request id of a result
+      // that is not of a configured target's schedule ('' for the others).
+      // Such rows show in history, never in the live state seeded at start.
+      R"sql(
+ALTER TABLE results ADD COLUMN adhoc_id TEXT NOT NULL DEFAULT '';
+)sql",
   };
   return kSteps;
 }
@@ -105,7 +111,8 @@ Status RecreateView(sqlite::Db* db) {
       "  r.connect_us AS connect_us, r.banner_us AS banner_us, r.address AS address,\n"
       "  r.error_number AS error_number, r.identification AS identification,\n"
       "  r.pre_banner AS pre_banner, r.detail AS detail, r.late_us AS late_us,\n"
-      "  r.probe_ts_ms AS probe_ts_ms, r.received_ms AS received_ms\n"
+      "  r.probe_ts_ms AS probe_ts_ms, r.received_ms AS received_ms,\n"
+      "  r.adhoc_id AS adhoc_id\n"
       "FROM results r JOIN probes p ON p.id = r.probe_id JOIN targets t ON t.id = r.target_id\n"
       "  JOIN probe_boots b ON b.id = r.boot_ref;\n"
       "DROP VIEW IF EXISTS incidents_v;\n"

@@ -188,7 +188,8 @@ class Store {
   // after it are accepted wherever they start (see "Contiguous commits").
   virtual uint64_t CommittedSeq(const std::string& probe, const std::string& boot_id) const = 0;
 
-  // The newest stored result of every probe x target pair.
+  // The newest stored result of every probe x target pair, ad-hoc checks'
+  // results (CheckResult.adhoc_id set) apart: those show only in History.
   virtual Status LatestResults(std::vector<ResultRow>* out) = 0;
   // Results of one target started at or after since_ms on the collector's
   // clock (collector_started_unix_ms), newest first; `probe` empty

@@ -332,6 +332,29 @@ TEST_F(StoreTest, LatestResultsReturnsNewestPerPairUsingTheIndex) {
   }
 }
 
+// `parallax check` results: stored and shown in History with their id, never
+// the newest result LatestResults seeds the live state with at start-up.
+TEST_F(StoreTest, AdHocResultsAreHistoryOnly) {
+  OpenStore();
+  std::vector<v1::CheckResult> rs = {Result(1, "t1", 1000), Result(2, "t1", 2000),
+                                     Result(3, "adhoc.example", 3000)};
+  rs[1].set_adhoc_id("abc-1");  // a check of a host that is also a configured target
+  rs[1].set_outcome(v1::OUTCOME_TIMEOUT);
+  rs[2].set_adhoc_id("abc-2");
+  ASSERT_TRUE(Submit("p1", "b", rs).status.ok());
+  std::vector<ResultRow> rows;
+  ASSERT_TRUE(store_->LatestResults(&rows).ok());
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].result.seq(), 1u);
+  EXPECT_TRUE(rows[0].result.adhoc_id().empty());
+  ASSERT_TRUE(store_->History("t1", "", 0, 0, &rows).ok());
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].result.adhoc_id(), "abc-1");
+  ASSERT_TRUE(store_->History("adhoc.example", "", 0, 0, &rows).ok());
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].result.adhoc_id(), "abc-2");
+}
+
 TEST_F(StoreTest, HistoryNewestFirstWithFilters) {
   OpenStore();
   std::vector<v1::CheckResult> p1, p2;

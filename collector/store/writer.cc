@@ -103,8 +103,9 @@ Status Writer::Prepare() {
       {&insert_result_,
        "INSERT INTO results (probe_id, target_id, boot_ref, seq, ts_ms, outcome, connect_us,"
        " banner_us, address, error_number, identification, pre_banner, detail, liveness,"
-       " late_us, probe_ts_ms, received_ms)"
-       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"},
+       " late_us, probe_ts_ms, received_ms, adhoc_id)"
+       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
+       " ?18)"},
       {&delete_old_,
        "DELETE FROM results WHERE id IN"
        " (SELECT id FROM results WHERE ts_ms < ?1 ORDER BY ts_ms LIMIT ?2)"},
@@ -246,6 +247,7 @@ Status Writer::ApplyResults(WriteOp& op, CommitInfo* info, int64_t now_ms) {
     // 0 when not stamped by ingest: read back like a row from before v3.
     st.BindInt64(16, r.collector_started_unix_ms() != 0 ? r.started_unix_ms() : 0);
     st.BindInt64(17, r.received_unix_ms());
+    st.BindText(18, r.adhoc_id());
     s = st.Run();
     if (!s.ok()) return s;
     boot.max_seq = r.seq();

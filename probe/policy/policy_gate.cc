@@ -1,5 +1,8 @@
 #include "probe/policy/policy_gate.h"
 
+#include <algorithm>
+#include <cstdint>
+
 #include "common/duration.h"
 #include "common/log.h"
 
@@ -95,6 +98,21 @@ std::string PolicyGate::ResolvedAddressRefusal(const std::string& address) {
     own_read_ = now;
   }
   return policy_.AddressRefusal(address, own_);
+}
+
+std::string PolicyGate::AdHocRefusal(const v1::Target& target) const {
+  v1::Assignment one;
+  v1::Target* t = one.add_targets();
+  *t = target;
+  // Not a schedule: only the address and port rules apply.
+  const int64_t min_ms = policy_.options().min_interval.count();
+  const double per_second = policy_.options().max_connects_per_second;
+  int64_t interval = std::max<int64_t>(
+      {int64_t{t->interval_ms()}, min_ms, static_cast<int64_t>(1000.0 / per_second) + 1});
+  t->set_interval_ms(static_cast<uint32_t>(std::min<int64_t>(interval, UINT32_MAX)));
+  std::vector<v1::PolicyRefusal> refused;
+  policy_.Filter(one, &refused);
+  return refused.empty() ? "" : refused.front().reason();
 }
 
 void PolicyGate::FillHeartbeat(v1::Heartbeat* hb) const {

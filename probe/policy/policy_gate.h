@@ -46,6 +46,10 @@ class PolicyGate {
   // Why `address` (what a DNS target resolved to) may not be checked, or "".
   // The host's own addresses are re-read at most every 10 s. Thread-safe.
   std::string ResolvedAddressRefusal(const std::string& address);
+  // Why this probe refuses an ad-hoc check of `target` (address and port
+  // rules; the interval and count limits are for assignments), or "".
+  // Does not change the assignment's refusals. Thread-safe.
+  std::string AdHocRefusal(const v1::Target& target) const;
   // True once after an Apply: a heartbeat should carry the news now.
   bool TakeReportDue() { return report_due_.exchange(false); }
 

@@ -127,6 +127,26 @@ TEST(PolicyGate, ReportsRefusalsInHeartbeats) {
   EXPECT_EQ(hb.policy_generation(), 3u);
 }
 
+TEST(PolicyGate, AdHocChecksObeyAddressAndPortRulesOnly) {
+  TargetPolicyOptions o;
+  o.own_addresses = [] { return std::vector<std::string>{}; };
+  o.min_interval = std::chrono::milliseconds(60000);
+  o.ports = {{22, 22}};
+  PolicyGate gate{TargetPolicy(o)};
+  // A short interval is no reason to refuse a single check...
+  EXPECT_EQ(gate.AdHocRefusal(T("h", "192.0.2.1", 22, 100)), "");
+  // ... the address and port rules are.
+  std::string why = gate.AdHocRefusal(T("lo", "127.0.0.1", 22));
+  EXPECT_NE(why.find("127.0.0.1 is loopback"), std::string::npos) << why;
+  why = gate.AdHocRefusal(T("p", "192.0.2.1", 2222));
+  EXPECT_NE(why.find("port 2222 is outside the allowed ports"), std::string::npos) << why;
+  // The assignment's refusals are untouched.
+  EXPECT_FALSE(gate.TakeReportDue());
+  v1::Heartbeat hb;
+  gate.FillHeartbeat(&hb);
+  EXPECT_EQ(hb.policy_refused(), 0u);
+}
+
 TEST(PolicyGate, FlagsAreValidated) {
   TargetPolicyFlags f;
   TargetPolicyOptions o;

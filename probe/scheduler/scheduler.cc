@@ -78,6 +78,7 @@ class Scheduler::Impl {
   }
 
   void SetAssignment(const v1::Assignment& assignment);
+  void RunAdHoc(const v1::Target& target, const std::string& id);
   void Stop();
   SchedulerStats stats() const;
 
@@ -161,6 +162,39 @@ void Scheduler::Impl::SetAssignment(const v1::Assignment& assignment) {
     }
   }
   Arm();
+}
+
+void Scheduler::Impl::RunAdHoc(const v1::Target& target, const std::string& id) {
+  if (stopped_) return;
+  if (Status st = ValidateTarget(target); !st.ok()) {
+    v1::CheckResult r;
+    r.set_target(target.name());
+    r.set_outcome(v1::OUTCOME_PROBE_ERROR);
+    r.set_started_unix_ms(std::chrono::duration_cast<milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch())
+                              .count());
+    r.set_detail("ad-hoc check not run: " + st.message());
+    r.set_adhoc_id(id);
+    sink_(std::move(r));
+    return;
+  }
+  uint64_t run_id = next_run_id_++;
+  running_.emplace(run_id, nullptr);
+  ++stats_.checks_started;
+  stats_.in_flight = static_cast<uint32_t>(running_.size());
+  std::string name = target.name();
+  std::function<void()> cancel = run_check_(
+      target, [this, alive = std::weak_ptr<int>(alive_), run_id, name, id](v1::CheckResult&& r) {
+        if (alive.expired()) return;
+        r.set_target(name);
+        r.set_generation(0);
+        r.set_late_us(0);
+        r.set_adhoc_id(id);
+        // Key 0 is no target's: the result is reported, nothing is rescheduled.
+        OnRunDone(run_id, 0, clock_->Now(), std::move(r));
+      });
+  auto it = running_.find(run_id);
+  if (it != running_.end()) it->second = std::move(cancel);
 }
 
 void Scheduler::Impl::Add(const v1::Target& target, Clock::time_point now) {
@@ -307,6 +341,10 @@ Scheduler::~Scheduler() = default;
 
 void Scheduler::SetAssignment(const v1::Assignment& assignment) {
   impl_->SetAssignment(assignment);
+}
+
+void Scheduler::RunAdHoc(const v1::Target& target, const std::string& id) {
+  impl_->RunAdHoc(target, id);
 }
 
 void Scheduler::Stop() { impl_->Stop(); }

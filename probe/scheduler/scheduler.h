@@ -110,6 +110,13 @@ class Scheduler {
   Scheduler& operator=(const Scheduler&) = delete;
 
   void SetAssignment(const v1::Assignment& assignment);
+  // Runs one check of `target` now (an ad-hoc check, `parallax check`):
+  // outside the assignment and the schedule, not held back by max_in_flight
+  // or a pause (the collector caps ad-hoc checks), with the same evidence as
+  // a scheduled run. The result goes to the sink with adhoc_id = `id`,
+  // generation 0 and late_us 0; an invalid target gives a probe_error result
+  // naming the field at once. Cancelled by Stop() like the others.
+  void RunAdHoc(const v1::Target& target, const std::string& id);
   // Stops scheduling; checks in flight are cancelled.
   void Stop();
   SchedulerStats stats() const;

@@ -546,3 +546,43 @@ TEST_F(SchedulerTest, OutOfDescriptorsIsProbeErrorAndPauses) {
 
 }  // namespace
 }  // namespace parallax::probe
+
+namespace parallax::probe {
+namespace {
+
+// `parallax check`: one run now, outside the schedule and max_in_flight,
+// tagged with its id, never rescheduled; an invalid target answers at once.
+TEST_F(SchedulerTest, AdHocRunsOnceNowTaggedAndLeavesTheScheduleAlone) {
+  Scheduler& s = Make(/*max_in_flight=*/1);
+  v1::Assignment a;
+  a.set_generation(3);
+  *a.add_targets() = MakeTarget("web1", 2222, 1000, 500);
+  s.SetAssignment(a);
+  fake_.takes = milliseconds(2000);  // web1's run holds the one slot for 2 s
+  clock_.Advance(milliseconds(1000));
+  ASSERT_EQ(fake_started_, 1);
+  fake_.takes = milliseconds(30);
+  s.RunAdHoc(MakeTarget("adhoc.example:2200", 2200, 60000, 1000), "abc-1");
+  EXPECT_EQ(fake_started_, 2);  // not held back by max_in_flight
+  clock_.Advance(milliseconds(30));
+  std::vector<Seen> seen = For("adhoc.example:2200");
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].result.adhoc_id(), "abc-1");
+  EXPECT_EQ(seen[0].result.generation(), 0u);
+  EXPECT_EQ(seen[0].result.outcome(), v1::OUTCOME_OK);
+  clock_.Advance(milliseconds(120000));  // never again
+  EXPECT_EQ(For("adhoc.example:2200").size(), 1u);
+  for (const Seen& w : For("web1")) EXPECT_TRUE(w.result.adhoc_id().empty());
+
+  v1::Target bad = MakeTarget("bad", 0, 60000, 1000);
+  s.RunAdHoc(bad, "abc-2");
+  seen = For("bad");
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].result.outcome(), v1::OUTCOME_PROBE_ERROR);
+  EXPECT_EQ(seen[0].result.adhoc_id(), "abc-2");
+  EXPECT_NE(seen[0].result.detail().find("port 0 is not in 1..65535"), std::string::npos)
+      << seen[0].result.detail();
+}
+
+}  // namespace
+}  // namespace parallax::probe

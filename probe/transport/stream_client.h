@@ -48,6 +48,9 @@ struct StreamClientOptions {
   std::chrono::milliseconds backoff_initial{500};
   std::chrono::milliseconds backoff_max{30000};
   std::function<void(const v1::Assignment&)> on_assignment;
+  // An ad-hoc check to run now (`parallax check`); runs on the reader thread
+  // like on_assignment. Null: such requests are ignored (like older probes).
+  std::function<void(const v1::AdHocCheck&)> on_adhoc_check;
   std::function<v1::Heartbeat()> make_heartbeat;  // optional: fills in_flight etc.
   // Optional: true when a heartbeat should go out now, even while results
   // are flowing (e.g. the target policy refused part of a new assignment).
