@@ -19,7 +19,8 @@ h3 { font-size: 1rem; }
 .scroll { overflow-x: auto; -webkit-overflow-scrolling: touch; max-width: 100%; }
 table { border-collapse: collapse; font-size: 0.9rem; }
 th, td { border: 1px solid #d0d7de; padding: 0.3rem 0.5rem; text-align: left;
-  vertical-align: top; overflow-wrap: anywhere; }
+  vertical-align: top; overflow-wrap: break-word; }
+.matrix th, .matrix td, td:first-child, thead th { white-space: nowrap; }
 td { max-width: 28rem; }
 thead th { position: sticky; top: 0; background: var(--bg-none); color: #24292f; }
 .matrix th.target { position: sticky; left: 0; background: var(--bg-none); color: #24292f; }
@@ -184,8 +185,7 @@ const std::string_view kAppJs = R"JS('use strict';
       var tr = el('tr');
       tr.appendChild(el('td', e.probe));
       tr.appendChild(el('td', e.network));
-      var bad = e.outcome === 'ok' ? 'good' : 'bad';
-      tr.appendChild(el('td', e.outcome, 'outcome-' + e.outcome + ' ' + bad));
+      tr.appendChild(el('td', e.outcome, e['class']));
       tr.appendChild(el('td', e.connect_ms > 0 ? fixed(e.connect_ms, 1) + 'ms' : '-'));
       tr.appendChild(el('td', e.role));
       tr.appendChild(el('td', e.detail));

@@ -418,6 +418,9 @@ json TargetDocument(const v1::ExplainResponse& explain, int64_t now_ms) {
   for (const v1::Verdict& v : explain.verdicts()) {
     json doc = cli::VerdictJson(Safe(v));
     doc["class"] = CauseClass(v.cause());
+    for (size_t i = 0; i < doc["evidence"].size(); ++i) {
+      doc["evidence"][i]["class"] = OutcomeClass(v.evidence(static_cast<int>(i)).outcome());
+    }
     verdicts.push_back(doc);
   }
   return {{"now_unix_ms", now_ms}, {"updated", UtcTime(now_ms)}, {"verdicts", verdicts}};
