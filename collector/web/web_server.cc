@@ -120,13 +120,16 @@ WebResponse HandleRequest(const WebSource& source, std::string_view method,
   return Error(404, "Not Found", "no page at " + std::string(path));
 }
 
+// Declaration order matters for destruction: the io_context goes before
+// what its abandoned sessions still touch (options, source, the TLS context,
+// the connection count), after the acceptor that uses it.
 struct WebServer::Impl {
   WebOptions options;
   WebSource source;
-  asio::io_context ioc;
-  std::optional<ssl::context> tls;
-  tcp::acceptor acceptor{ioc};
   std::atomic<int> connections{0};
+  std::optional<ssl::context> tls;
+  asio::io_context ioc;
+  tcp::acceptor acceptor{ioc};
   std::vector<std::thread> threads;
   bool stopped = false;
 
