@@ -413,6 +413,10 @@ json StatusDocument(const v1::StatusResponse& status, const v1::IncidentsRespons
           {"health", health}};
 }
 
+std::string DumpCompact(const json& doc) {
+  return doc.dump(-1, ' ', /*ensure_ascii=*/true, json::error_handler_t::replace);
+}
+
 json TargetDocument(const v1::ExplainResponse& explain, int64_t now_ms) {
   json verdicts = json::array();
   for (const v1::Verdict& v : explain.verdicts()) {

@@ -52,5 +52,7 @@ nlohmann::json StatusDocument(const v1::StatusResponse& status,
 // "/api/target/NAME": {"now_unix_ms", "verdicts": [<parallax explain -o
 // json>]}; strings escaped as for a terminal.
 nlohmann::json TargetDocument(const v1::ExplainResponse& explain, int64_t now_ms);
+// A document as the API sends it: compact, ASCII only (as the CLI's JSON).
+std::string DumpCompact(const nlohmann::json& doc);
 
 }  // namespace parallax::collector::web

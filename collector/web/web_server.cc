@@ -51,9 +51,7 @@ WebResponse Error(int code, std::string_view title, std::string_view message) {
   return Html(code, ErrorPage(code, title, message));
 }
 
-WebResponse Json(const nlohmann::json& doc) {
-  return {200, "application/json", cli::DumpJson(doc)};
-}
+WebResponse Json(const nlohmann::json& doc) { return {200, "application/json", DumpCompact(doc)}; }
 
 WebResponse FromStatus(const Status& st) {
   if (st.code() == Status::Code::kNotFound) return Error(404, "Not Found", st.message());
