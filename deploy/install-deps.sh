@@ -18,6 +18,7 @@ test_pkgs=(
   faketime  # libfaketime (LD_PRELOAD) runs probes with a wrong clock in tests
   prometheus prometheus-alertmanager prometheus-blackbox-exporter
   dropbear-bin tinysshd redis-server socat
+  chromium  # headless browser for the status page test (tests/integration/web_page_test.cc)
   debhelper devscripts dpkg-dev fakeroot lintian help2man man-db systemd adduser
   clang libclang-rt-14-dev  # sanitizer builds, libFuzzer (deploy/run-sanitizers.sh)
 )

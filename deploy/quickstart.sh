@@ -32,7 +32,7 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT INT TERM
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-grpc_port=$(free_port); metrics_port=$(free_port)
+grpc_port=$(free_port); metrics_port=$(free_port); web_port=$(free_port)
 
 # Example targets on loopback: a private sshd (ok), a closed port (refused),
 # a listener that never speaks (banner_timeout).
@@ -53,6 +53,7 @@ while True: c,_=s.accept(); held.append(c)" & pids+=($!)
 {
   echo "listen: 127.0.0.1:$grpc_port"
   echo "metrics_listen: 127.0.0.1:$metrics_port"
+  echo "web_listen: 127.0.0.1:$web_port"
   echo "storage:"
   echo "  path: $run/parallax.db"
   echo "interval: 3s"
@@ -78,6 +79,7 @@ sleep 1
 
 cli=(./build/collector/cli/parallax --collector "127.0.0.1:$grpc_port" --insecure)
 echo "quickstart: collector on 127.0.0.1:$grpc_port, metrics on http://127.0.0.1:$metrics_port/metrics"
+echo "quickstart: status page on http://127.0.0.1:$web_port/ (open it in a browser)"
 echo "quickstart: logs and database in $run/; waiting for the first checks..."
 sleep 10
 if (( once )); then
@@ -88,6 +90,6 @@ while true; do
   clear
   date
   "${cli[@]}" status 2>/dev/null || true
-  echo; echo "(refreshing every 5 s; Ctrl-C stops the collector and the probe)"
+  echo; echo "(refreshing every 5 s; the page: http://127.0.0.1:$web_port/; Ctrl-C stops the collector and the probe)"
   sleep 5
 done

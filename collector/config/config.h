@@ -107,6 +107,10 @@ struct CheckConfig {
 struct Config {
   std::string listen = "127.0.0.1:7420";
   std::string metrics_listen = "127.0.0.1:9420";
+  // The status page (collector/web/web_server.h): "" is off. Served over
+  // TLS with the query service's certificate and client-certificate rules
+  // when `tls` is configured.
+  std::string web_listen;
   // The largest gRPC message the collector accepts (a probe's batch of
   // results); probes size their batches well below it (--max-batch-bytes).
   int64_t max_receive_message_bytes = 4 << 20;

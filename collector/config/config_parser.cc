@@ -25,6 +25,7 @@ class Parser {
     Status s = f_.CheckKeys(root, "",
                             {"listen",
                              "metrics_listen",
+                             "web_listen",
                              "tls",
                              "storage",
                              "interval",
@@ -51,6 +52,12 @@ class Parser {
     if (root["listen"] && !(s = Listen(root["listen"], "listen", &c->listen)).ok()) return s;
     if (root["metrics_listen"] &&
         !(s = Listen(root["metrics_listen"], "metrics_listen", &c->metrics_listen)).ok()) {
+      return s;
+    }
+    // web_listen: the status page (collector/web); empty or absent: off.
+    if (root["web_listen"] &&
+        !(root["web_listen"].IsScalar() && root["web_listen"].Scalar().empty()) &&
+        !(s = Listen(root["web_listen"], "web_listen", &c->web_listen)).ok()) {
       return s;
     }
     if (root["max_receive_message_bytes"] &&

@@ -201,6 +201,21 @@ TEST(ConfigTest, ProbeTtlDefaultsToSevenDays) {
   EXPECT_NE(s.message().find("probe_ttl"), std::string::npos) << s.message();
 }
 
+TEST(ConfigTest, WebListenIsOffByDefaultAndChecked) {
+  EXPECT_EQ(MustParse("").web_listen, "");
+  EXPECT_EQ(MustParse("web_listen: \"\"\n").web_listen, "");
+  EXPECT_EQ(MustParse("web_listen: 127.0.0.1:8420\n").web_listen, "127.0.0.1:8420");
+  EXPECT_EQ(MustParse("web_listen: \"[::1]:0\"\n").web_listen, "[::1]:0");
+  Config c;
+  Status s = ParseConfig("web_listen: 127.0.0.1:99999\n", "c.yaml", &c);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("web_listen"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("127.0.0.1:99999"), std::string::npos) << s.message();
+  s = ParseConfig("web_listen: [1, 2]\n", "c.yaml", &c);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("web_listen"), std::string::npos) << s.message();
+}
+
 TEST(ConfigTest, EmptyDocumentGivesDefaults) {
   Config c = MustParse("");
   Config d;

@@ -56,6 +56,51 @@ Status StartMetricsServer(const Config& config, const Metrics* metrics,
       options, [metrics](std::string* out) { metrics->Render(out); }, out);
 }
 
+// The status page (web_listen): the query service's answers in-process, TLS
+// and client-certificate rules as for the gRPC port.
+Status StartWeb(const Config& config, const CollectorOptions& options, QueryServiceImpl* query,
+                std::function<std::shared_ptr<const Config>()> current,
+                std::unique_ptr<web::WebServer>* out) {
+  if (config.web_listen.empty()) return Status::Ok();
+  web::WebOptions o;
+  o.listen = config.web_listen;
+  o.config = std::move(current);
+  if (config.tls.enabled()) {
+    o.tls_cert = config.tls.cert;
+    o.tls_key = config.tls.key;
+    o.client_ca = config.tls.client_ca;
+  } else {
+    // Plaintext only where the gRPC port may be plaintext (--insecure), and
+    // on loopback unless --insecure-allow-remote.
+    Status st = CheckInsecureListen(config.web_listen, options.insecure_allow_remote);
+    if (!st.ok()) return Status::InvalidArgument("web_" + st.message());
+  }
+  auto unavailable = [](const grpc::Status& g) {
+    return g.error_code() == grpc::StatusCode::NOT_FOUND ? Status::NotFound(g.error_message())
+                                                         : Status::Unavailable(g.error_message());
+  };
+  web::WebSource source;
+  source.status = [query, unavailable](v1::StatusResponse* resp) {
+    v1::StatusRequest req;
+    grpc::Status g = query->Status(nullptr, &req, resp);
+    return g.ok() ? Status::Ok() : unavailable(g);
+  };
+  source.incidents = [query, unavailable](v1::IncidentsResponse* resp) {
+    v1::IncidentsRequest req;
+    req.set_limit(50);
+    grpc::Status g = query->Incidents(nullptr, &req, resp);
+    return g.ok() ? Status::Ok() : unavailable(g);
+  };
+  source.explain = [query, unavailable](const std::string& target, v1::ExplainResponse* resp) {
+    v1::ExplainRequest req;
+    req.set_target(target);
+    grpc::Status g = query->Explain(nullptr, &req, resp);
+    return g.ok() ? Status::Ok() : unavailable(g);
+  };
+  source.now_ms = WallClockMs;
+  return web::WebServer::Start(std::move(o), std::move(source), out);
+}
+
 }  // namespace
 
 Status Collector::Start(const Config& config, const CollectorOptions& options,
@@ -170,6 +215,15 @@ Status Collector::Start(const Config& config, const CollectorOptions& options,
         "to serve plaintext");
   }
 
+  st = StartWeb(
+      config, options, c->query_service_.get(),
+      [self]() -> std::shared_ptr<const Config> { return self->config().config; }, &c->web_);
+  if (!st.ok()) return st;
+  if (c->web_) {
+    Logf(LogLevel::kInfo, "status page on %s://%s (port %d)",
+         config.tls.enabled() ? "https" : "http", config.web_listen.c_str(), c->web_->port());
+  }
+
   grpc::ServerBuilder builder;
   builder.AddListeningPort(config.listen, creds, &c->grpc_port_);
   builder.RegisterService(c->probe_service_.get());
@@ -206,13 +260,15 @@ Status Collector::Reload(const Config& next) {
   ConfigSnapshot current = config();
   const Config& old = *current.config;
   if (next.listen != old.listen || next.metrics_listen != old.metrics_listen ||
-      next.tls.cert != old.tls.cert || next.tls.key != old.tls.key ||
-      next.tls.client_ca != old.tls.client_ca || next.storage.path != old.storage.path ||
+      next.web_listen != old.web_listen || next.tls.cert != old.tls.cert ||
+      next.tls.key != old.tls.key || next.tls.client_ca != old.tls.client_ca ||
+      next.storage.path != old.storage.path ||
       next.max_receive_message_bytes != old.max_receive_message_bytes ||
       next.enroll.ca_key != old.enroll.ca_key || next.enroll.ca_cert != old.enroll.ca_cert ||
       next.enroll.tokens != old.enroll.tokens || next.enroll.cert_days != old.enroll.cert_days) {
     Logf(LogLevel::kWarning,
-         "reload: listen, metrics_listen, tls, enroll, storage.path and max_receive_message_bytes "
+         "reload: listen, metrics_listen, web_listen, tls, enroll, storage.path and "
+         "max_receive_message_bytes "
          "changes "
          "take effect only after a "
          "restart; keeping the running ones");
@@ -220,6 +276,7 @@ Status Collector::Reload(const Config& next) {
   auto merged = std::make_shared<Config>(next);
   merged->listen = old.listen;
   merged->metrics_listen = old.metrics_listen;
+  merged->web_listen = old.web_listen;
   merged->max_receive_message_bytes = old.max_receive_message_bytes;
   merged->tls = old.tls;
   merged->enroll = old.enroll;    // the EnrollService keeps what it loaded at start
@@ -248,6 +305,7 @@ Status Collector::Reload(const Config& next) {
 void Collector::Shutdown() {
   if (shut_down_) return;
   shut_down_ = true;
+  if (web_) web_->Stop();  // no page reads the state any more
   Logf(LogLevel::kInfo, "shutting down: closing probe streams, flushing storage");
   // Streams are cancelled after the deadline; in-flight commits still finish.
   server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
@@ -258,6 +316,7 @@ void Collector::Shutdown() {
 
 Collector::~Collector() {
   if (server_) Shutdown();
+  web_.reset();
   // The store's last callbacks use state_ and metrics_: end it first.
   server_.reset();
   // Its timer reads the evaluator; no stream can ask it anything now (and

@@ -27,6 +27,7 @@
 #include "collector/server/evaluator.h"
 #include "collector/state/live_state.h"
 #include "collector/store/store.h"
+#include "collector/web/web_server.h"
 #include "common/clock.h"
 #include "common/status.h"
 
@@ -51,6 +52,8 @@ class Collector {
 
   int grpc_port() const { return grpc_port_; }
   std::vector<int> metrics_ports() const { return metrics_server_->ports(); }
+  // The status page's port (web_listen), 0 when it is off.
+  int web_port() const { return web_ ? web_->port() : 0; }
   ConfigSnapshot config() const;
   Evaluator* evaluator() { return evaluator_.get(); }
   // Ad-hoc checks (`parallax check`): for any front end besides the query
@@ -77,6 +80,7 @@ class Collector {
   std::unique_ptr<QueryServiceImpl> query_service_;
   std::unique_ptr<EnrollServiceImpl> enroll_service_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<web::WebServer> web_;  // the status page; null when web_listen is off
   int grpc_port_ = 0;
   bool shut_down_ = false;
 };

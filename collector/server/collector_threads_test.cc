@@ -1,13 +1,17 @@
 // The whole collector in one process, with every kind of thread it runs at
 // work at once: gRPC callback threads (probe streams, queries), the store's
 // writer thread (commits, acks from its callbacks), the evaluator's thread,
-// the metrics endpoint's threads and a controlling thread reloading the
-// config. It checks that every result sent is acked while all of that runs
+// the metrics endpoint's threads, the status page's threads (web_listen,
+// pages rendered from the live state while it changes) and a controlling
+// thread reloading the config. It checks that every result sent is acked while all of that runs
 // concurrently; under ASan (label asan) it looks for memory errors between
 // them. (Under TSan, Debian's uninstrumented gRPC buries it in false
 // reports: see deploy/run-sanitizers.sh.)
+#include <arpa/inet.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -31,8 +35,10 @@ constexpr int kBatches = 20;
 constexpr int kPerBatch = 10;
 
 std::string ConfigYaml(const std::string& db, int targets) {
-  std::string y = "listen: 127.0.0.1:0\nmetrics_listen: 127.0.0.1:0\nstorage:\n  path: " + db +
-                  "\ndiagnosis:\n  evaluate_every: 100ms\ninterval: 1s\ntimeout: 500ms\ntargets:\n";
+  std::string y =
+      "listen: 127.0.0.1:0\nmetrics_listen: 127.0.0.1:0\nweb_listen: 127.0.0.1:0\n"
+      "storage:\n  path: " +
+      db + "\ndiagnosis:\n  evaluate_every: 100ms\ninterval: 1s\ntimeout: 500ms\ntargets:\n";
   for (int i = 0; i < targets; ++i) {
     y += "  - {name: t" + std::to_string(i) +
          ", host: 127.0.0.1, port: " + std::to_string(2200 + i) + "}\n";
@@ -45,6 +51,28 @@ Config MustParse(const std::string& yaml) {
   Status st = ParseConfig(yaml, "test.yaml", &c);
   EXPECT_TRUE(st.ok()) << st.message();
   return c;
+}
+
+// GET http://127.0.0.1:port/path with a bounded wait; the status line.
+std::string HttpStatusLine(int port, const std::string& path) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string out;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0) {
+    std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    if (write(fd, req.data(), req.size()) == static_cast<ssize_t>(req.size())) {
+      char buf[4096];
+      ssize_t n;
+      while ((n = read(fd, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
+    }
+  }
+  close(fd);
+  return out.substr(0, out.find("\r\n"));
 }
 
 // One probe: Hello, then kBatches batches of results, each acked before the
@@ -123,6 +151,18 @@ TEST(CollectorThreadsTest, ProbesQueriesEvaluatorAndReloadsAtOnce) {
     }
   });
 
+  std::atomic<int> pages{0};
+  int web_port = collector->web_port();
+  ASSERT_GT(web_port, 0);
+  std::thread browser([&] {
+    while (!stop) {
+      for (const char* path : {"/", "/api/status", "/target/t1", "/api/target/t1"}) {
+        if (HttpStatusLine(web_port, path) == "HTTP/1.1 200 OK") ++pages;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+
   std::vector<std::thread> probes;
   std::vector<uint64_t> acked(kProbes, 0);
   for (int i = 0; i < kProbes; ++i) {
@@ -138,6 +178,7 @@ TEST(CollectorThreadsTest, ProbesQueriesEvaluatorAndReloadsAtOnce) {
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a few evaluations
   stop = true;
   reader.join();
+  browser.join();
   collector->Shutdown();
   collector.reset();
 
@@ -145,6 +186,7 @@ TEST(CollectorThreadsTest, ProbesQueriesEvaluatorAndReloadsAtOnce) {
     EXPECT_EQ(acked[i], uint64_t{kBatches * kPerBatch}) << "probe p" << i;
   }
   EXPECT_GT(queries.load(), 0);
+  EXPECT_GT(pages.load(), 0);
   std::filesystem::remove_all(dir);
 }
 

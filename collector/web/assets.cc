@@ -1,0 +1,232 @@
+#include "collector/web/assets.h"
+
+namespace parallax::collector::web {
+
+// Readable on a phone: tables scroll sideways inside .scroll, the page
+// itself never does; cells wrap.
+const std::string_view kStyleCss = R"CSS(
+:root { color-scheme: light dark; --good: #1a7f37; --warn: #9a6700; --bad: #cf222e;
+  --none: #6e7781; --bg-good: #dafbe1; --bg-warn: #fff8c5; --bg-bad: #ffebe9; --bg-none: #f6f8fa; }
+* { box-sizing: border-box; }
+body { font: 15px/1.4 system-ui, sans-serif; margin: 0; padding: 0 0.75rem 2rem; }
+header { display: flex; flex-wrap: wrap; gap: 0.5rem; align-items: baseline;
+  padding: 0.6rem 0; border-bottom: 1px solid #d0d7de; }
+header .home { font-weight: 700; font-size: 1.2rem; text-decoration: none; }
+#updated { margin-left: auto; color: var(--none); font-size: 0.85rem; }
+h1 { font-size: 1.3rem; overflow-wrap: anywhere; }
+h2 { font-size: 1.1rem; margin-top: 1.5rem; }
+h3 { font-size: 1rem; }
+.scroll { overflow-x: auto; -webkit-overflow-scrolling: touch; max-width: 100%; }
+table { border-collapse: collapse; font-size: 0.9rem; }
+th, td { border: 1px solid #d0d7de; padding: 0.3rem 0.5rem; text-align: left;
+  vertical-align: top; overflow-wrap: break-word; }
+.matrix th, .matrix td, td:first-child, thead th { white-space: nowrap; }
+td { max-width: 28rem; }
+thead th { position: sticky; top: 0; background: var(--bg-none); color: #24292f; }
+.matrix th.target { position: sticky; left: 0; background: var(--bg-none); color: #24292f; }
+.host { color: var(--none); font-size: 0.8rem; font-weight: normal; }
+.good { color: var(--good); background: var(--bg-good); }
+.warn { color: var(--warn); background: var(--bg-warn); }
+.bad { color: var(--bad); background: var(--bg-bad); }
+.none { color: var(--none); background: var(--bg-none); }
+.badge { padding: 0.1rem 0.5rem; border-radius: 1rem; font-weight: 600; }
+.summary { font-size: 1.05rem; }
+.prebanner { font-size: 0.8rem; color: var(--none); }
+code, pre { font: 0.85rem ui-monospace, monospace; }
+pre { overflow-x: auto; white-space: pre; background: var(--bg-none); color: #24292f; padding: 0.5rem; }
+tr.closed { opacity: 0.75; }
+@media (max-width: 600px) { body { font-size: 14px; } td { max-width: 16rem; } }
+)CSS";
+
+// Plain JavaScript. Text goes in with textContent, never innerHTML.
+const std::string_view kAppJs = R"JS('use strict';
+(function () {
+  var REFRESH_MS = 5000;
+
+  function el(tag, text, cls) {
+    var e = document.createElement(tag);
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    if (cls) e.className = cls;
+    return e;
+  }
+  function link(href, text) {
+    var a = el('a', text);
+    a.setAttribute('href', href);
+    return a;
+  }
+  function fixed(v, digits) { return Number(v).toFixed(digits); }
+  function replaceBody(table, rows, colspan, empty) {
+    var old = table.tBodies[0];
+    var body = document.createElement('tbody');
+    rows.forEach(function (r) { body.appendChild(r); });
+    if (rows.length === 0) {
+      var tr = el('tr'), td = el('td', empty);
+      td.setAttribute('colspan', String(colspan));
+      tr.appendChild(td);
+      body.appendChild(tr);
+    }
+    table.replaceChild(body, old);
+  }
+  function setUpdated(doc) {
+    var u = document.getElementById('updated');
+    if (u) { u.textContent = 'updated ' + doc.updated; u.className = ''; }
+  }
+  function markStale(err) {
+    var u = document.getElementById('updated');
+    if (u) { u.textContent = 'not updated: ' + err; u.className = 'warn'; }
+  }
+
+  // The cell text of `parallax status`.
+  function cellText(p) {
+    if (p.outcome === 'none') return '-';
+    var s = p.outcome;
+    if (p.outcome === 'ok') s += ' ' + fixed(p.connect_ms, 1) + 'ms';
+    if (p.age_s > 120) s += ' (' + fixed(p.age_s, 0) + 's ago)';
+    return s;
+  }
+
+  function renderMatrix(doc) {
+    var table = document.getElementById('matrix');
+    var names = [], seen = {};
+    doc.status.probes.forEach(function (p) {
+      if (!seen[p.name]) { seen[p.name] = 1; names.push(p.name); }
+    });
+    doc.status.targets.forEach(function (t) {
+      t.probes.forEach(function (p) {
+        if (!seen[p.probe]) { seen[p.probe] = 1; names.push(p.probe); }
+      });
+    });
+    var head = el('tr');
+    head.appendChild(el('th', 'target'));
+    head.appendChild(el('th', 'cause'));
+    names.forEach(function (n) { head.appendChild(el('th', n)); });
+    var thead = document.createElement('thead');
+    thead.appendChild(head);
+    table.replaceChild(thead, table.tHead);
+    var rows = doc.status.targets.map(function (t) {
+      var tr = el('tr');
+      var th = el('th', null, 'target');
+      th.appendChild(link(t.href, t.name));
+      th.appendChild(el('div', t.host + ':' + t.port, 'host'));
+      tr.appendChild(th);
+      var cause = el('td', t.cause, 'cause ' + t['class']);
+      cause.title = t.summary;
+      tr.appendChild(cause);
+      var cells = {};
+      t.probes.forEach(function (p) { cells[p.probe] = p; });
+      names.forEach(function (n) {
+        var p = cells[n];
+        if (!p) { tr.appendChild(el('td', '\u00b7', 'outcome none')); return; }
+        var td = el('td', cellText(p), 'outcome ' + p['class']);
+        var title = p.probe + (p.connected ? '' : ' (disconnected)');
+        if (p.banner) title += '\n' + p.banner;
+        if (p.detail) title += '\n' + p.detail;
+        td.title = title;
+        tr.appendChild(td);
+      });
+      return tr;
+    });
+    replaceBody(table, rows, 2, '(no targets configured)');
+  }
+
+  function renderIncidents(doc) {
+    var table = document.getElementById('incidents');
+    var rows = doc.incidents.map(function (i) {
+      var tr = el('tr', null, i.open ? 'open' : 'closed');
+      var td = el('td');
+      td.appendChild(link(i.href, i.target));
+      tr.appendChild(td);
+      var c = el('td');
+      c.appendChild(el('span', i.cause, 'badge ' + i['class']));
+      tr.appendChild(c);
+      tr.appendChild(el('td', i.opened));
+      tr.appendChild(el('td', i.duration));
+      tr.appendChild(el('td', i.open ? 'open' : 'closed ' + i.closed));
+      tr.appendChild(el('td', i.summary));
+      return tr;
+    });
+    replaceBody(table, rows, 6, '(no incidents)');
+  }
+
+  function renderProbes(doc) {
+    var table = document.getElementById('probes');
+    var rows = doc.status.probes.map(function (p) {
+      var tr = el('tr');
+      tr.appendChild(el('td', p.name));
+      var labels = Object.keys(p.labels).sort().map(function (k) {
+        return k + '=' + p.labels[k];
+      });
+      tr.appendChild(el('td', labels.join(', ')));
+      tr.appendChild(el('td', p.connected ? 'yes' : 'no', p.connected ? 'good' : 'bad'));
+      var h = doc.health[p.name];
+      tr.appendChild(h ? el('td', h.healthy ? 'healthy' : 'unhealthy: ' + h.reason,
+                            h.healthy ? 'good' : 'bad')
+                       : el('td', '-', 'none'));
+      var off = p.clock_offset_s;
+      var clock = off === null ? '-' : (off >= 0 ? '+' : '') + fixed(off, 3) + ' s';
+      tr.appendChild(el('td', clock, off !== null && Math.abs(off) > 2 ? 'warn' : ''));
+      tr.appendChild(el('td', p.last_seen_age_s < 0 ? '-' : fixed(p.last_seen_age_s, 0) + ' s ago'));
+      tr.appendChild(el('td', p.version));
+      return tr;
+    });
+    replaceBody(table, rows, 7, '(no probes)');
+  }
+
+  function renderTarget(doc) {
+    if (doc.verdicts.length !== 1) return;
+    var v = doc.verdicts[0];
+    var summary = document.getElementById('summary');
+    if (summary) summary.textContent = v.summary;
+    var badge = document.querySelector('.verdict .badge');
+    if (badge) { badge.textContent = v.cause; badge.className = 'badge ' + v['class']; }
+    var table = document.getElementById('evidence');
+    if (!table) return;
+    var rows = v.evidence.map(function (e) {
+      var tr = el('tr');
+      tr.appendChild(el('td', e.probe));
+      tr.appendChild(el('td', e.network));
+      tr.appendChild(el('td', e.outcome, e['class']));
+      tr.appendChild(el('td', e.connect_ms > 0 ? fixed(e.connect_ms, 1) + 'ms' : '-'));
+      tr.appendChild(el('td', e.role));
+      tr.appendChild(el('td', e.detail));
+      return tr;
+    });
+    replaceBody(table, rows, 6, '(no evidence yet)');
+  }
+
+  // The "check now" box (parallax check from every vantage point) plugs in
+  // here once the collector serves ad-hoc checks; no box is shown until then.
+  function checkNow(host, port) { return null; }
+  void checkNow;
+
+  var url = null, render = null;
+  if (document.getElementById('matrix')) {
+    url = '/api/status';
+    render = function (doc) {
+      renderMatrix(doc); renderIncidents(doc); renderProbes(doc); setUpdated(doc);
+    };
+  } else if (document.getElementById('evidence') &&
+             location.pathname.indexOf('/target/') === 0) {
+    url = '/api/target/' + location.pathname.substring('/target/'.length);
+    render = function (doc) { renderTarget(doc); setUpdated(doc); };
+  }
+  if (!url) return;
+  var busy = false;
+  function poll() {
+    if (busy) return;
+    busy = true;
+    fetch(url, { cache: 'no-store', credentials: 'same-origin' })
+      .then(function (r) {
+        if (!r.ok) throw new Error('HTTP ' + r.status);
+        return r.json();
+      })
+      .then(function (doc) { render(doc); document.body.setAttribute('data-refreshed', doc.now_unix_ms); })
+      .catch(function (e) { markStale(e.message); })
+      .then(function () { busy = false; });
+  }
+  window.setInterval(poll, REFRESH_MS);
+  window.setTimeout(poll, 300);
+})();
+)JS";
+
+}  // namespace parallax::collector::web
