@@ -11,15 +11,17 @@ std::vector<std::string> Remediation(v1::Cause cause) {
               "/etc/ssh/sshd_config",
               "Check host firewall REJECT rules: nft list ruleset, iptables -S, ufw status"};
     case v1::CAUSE_SSH_MOVED:
-      return {"If port 22 was intended: check Port and ListenAddress in /etc/ssh/sshd_config "
-              "(sshd -T | grep -i port) and restart sshd",
-              "With socket activation, check ListenStream: systemctl cat ssh.socket",
-              "Update firewall rules and jump-host configs that still point at the old port"};
+      return {
+          "If port 22 was intended: check Port and ListenAddress in /etc/ssh/sshd_config "
+          "(sshd -T | grep -i port) and restart sshd",
+          "With socket activation, check ListenStream: systemctl cat ssh.socket",
+          "Update firewall rules and jump-host configs that still point at the old port"};
     case v1::CAUSE_FIREWALL_BLOCK:
-      return {"Check the host firewall for DROP/REJECT on the SSH port: ufw status, "
-              "nft list ruleset, iptables -S",
-              "Check the cloud security group or provider firewall for the SSH port",
-              "From the console, confirm sshd listens: ss -tlnp | grep ssh"};
+      return {
+          "Check the host firewall for DROP/REJECT on the SSH port: ufw status, "
+          "nft list ruleset, iptables -S",
+          "Check the cloud security group or provider firewall for the SSH port",
+          "From the console, confirm sshd listens: ss -tlnp | grep ssh"};
     case v1::CAUSE_HOST_OFFLINE:
       return {"Open the provider's console: is the machine powered on and booted?",
               "Check that its IP address is still assigned and its interface is up (ip addr)",
@@ -29,11 +31,12 @@ std::vector<std::string> Remediation(v1::Cause cause) {
               "Offer sshd on an additional port (e.g. 443 or 2222) and connect there",
               "Connect through another network, a VPN or a jump host"};
     case v1::CAUSE_SOURCE_BLOCK:
-      return {"Check fail2ban on the host: fail2ban-client status sshd; unban with "
-              "fail2ban-client set sshd unbanip ADDRESS",
-              "Check firewall source rules, /etc/hosts.allow, and AllowUsers/AllowGroups/"
-              "Match Address in sshd_config",
-              "Look for the blocked sources in the sshd log: journalctl -u ssh"};
+      return {
+          "Check fail2ban on the host: fail2ban-client status sshd; unban with "
+          "fail2ban-client set sshd unbanip ADDRESS",
+          "Check firewall source rules, /etc/hosts.allow, and AllowUsers/AllowGroups/"
+          "Match Address in sshd_config",
+          "Look for the blocked sources in the sshd log: journalctl -u ssh"};
     case v1::CAUSE_SSH_UNRESPONSIVE:
       return {"Check sshd's load and MaxStartups: journalctl -u ssh | grep -i maxstartups",
               "Check for a tarpit, IPS or load balancer in front of the port: compare with "
@@ -45,10 +48,26 @@ std::vector<std::string> Remediation(v1::Cause cause) {
     case v1::CAUSE_DNS_ERROR:
       return {"Check the name: getent hosts NAME, dig +short NAME",
               "Check the DNS zone and the resolvers the probes use"};
+    case v1::CAUSE_DNS_MISMATCH:
+      return {
+          "Compare what each network's resolver answers: dig +short NAME @RESOLVER (the "
+          "addresses per vantage point are in parallax explain)",
+          "If an old address is still served: lower the TTL, flush the stale resolver or "
+          "cache, fix the split-DNS view or the zone that still has it",
+          "Until then, connect to the working address directly"};
+    case v1::CAUSE_PROBES_BANNED:
+      return {
+          "Exempt the probes on the host: parallax probes --ignoreip prints the fail2ban "
+          "ignoreip line (jail.local, [DEFAULT] or [sshd]) and the sshd "
+          "PerSourcePenaltyExemptList line",
+          "Unban them now: fail2ban-client set sshd unbanip ADDRESS (each probe address)",
+          "Or run the sshd jail in mode normal, which does not count the probes' clean "
+          "disconnects (docs/OPERATIONS.md)"};
     case v1::CAUSE_PARTIAL:
-      return {"Compare the evidence per vantage point; the summary lists the explanations "
-              "that fit",
-              "Add targets or probes in more networks so the causes can be told apart"};
+      return {
+          "Compare the evidence per vantage point; the summary lists the explanations "
+          "that fit",
+          "Add targets or probes in more networks so the causes can be told apart"};
     case v1::CAUSE_UNKNOWN:
       return {"Check that probes are connected: parallax status",
               "Check the probes' logs and their network path to the collector"};

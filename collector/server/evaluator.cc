@@ -43,8 +43,8 @@ void ToProto(const diagnosis::Verdict& v, const std::string& host, uint32_t port
       item->set_clock_measured(true);
       item->set_clock_offset_s(p->second.clock_offset_ms / 1000.0);
     }
-    auto r = results != nullptr ? results->find(e.probe)
-                                : LiveState::PairsOfTarget::const_iterator();
+    auto r =
+        results != nullptr ? results->find(e.probe) : LiveState::PairsOfTarget::const_iterator();
     if (results != nullptr && r != results->end()) {
       const v1::CheckResult& res = r->second.newest;
       // A verdict that was not re-diagnosed keeps its roles; its ages age.
@@ -59,6 +59,15 @@ void ToProto(const diagnosis::Verdict& v, const std::string& host, uint32_t port
         if (l.has_path()) *item->mutable_path() = l.path();
         item->set_ssh_answered_on_port(l.ssh_answered_on_port());
       }
+      item->set_address(res.address());
+      item->mutable_dns_a()->CopyFrom(res.dns_a());
+      item->mutable_dns_aaaa()->CopyFrom(res.dns_aaaa());
+      item->set_dns_a_error(res.dns_a_error());
+      item->set_dns_aaaa_error(res.dns_aaaa_error());
+      item->mutable_other_addresses()->CopyFrom(res.other_addresses());
+      item->set_previous_address(r->second.previous_address);
+      item->set_address_changed_unix_ms(r->second.address_changed_ms);
+      item->set_source_address(r->second.source_address);
     }
   }
   for (const std::string& d : v.disagreeing) out->add_disagreeing(d);
@@ -216,7 +225,8 @@ diagnosis::Verdict Evaluator::DiagnoseOne(size_t index, const diagnosis::FleetCo
       // probe's measured clock offset, never later than its arrival
       // (ResultTimeMs), so a probe's wrong clock neither hides its fresh
       // results nor keeps its old ones alive.
-      ti.results.push_back({probe, &r, ResultTimeMs(r)});  // in probe order (a map)
+      ti.results.push_back({probe, &r, ResultTimeMs(r), pair.last_ok_ms, pair.failing_since_ms,
+                            pair.source_address});  // in probe order (a map)
     }
     v = diagnosis::DiagnoseTarget(ti, ctx);
   });
@@ -393,11 +403,10 @@ v1::ExplainResponse Evaluator::Explain(const std::string& target) const {
   v1::ExplainResponse out;
   for (const Published::Entry& e : p->verdicts) {
     if (target.empty() || e.verdict->target == target) {
-      state_->VisitTargetResults(
-          e.verdict->target, [&](const LiveState::PairsOfTarget& results) {
-            ToProto(*e.verdict, e.target->host, e.target->port, e.since_ms, p->evaluated_ms,
-                    p->probe_state, &results, out.add_verdicts());
-          });
+      state_->VisitTargetResults(e.verdict->target, [&](const LiveState::PairsOfTarget& results) {
+        ToProto(*e.verdict, e.target->host, e.target->port, e.since_ms, p->evaluated_ms,
+                p->probe_state, &results, out.add_verdicts());
+      });
     }
   }
   for (const diagnosis::ProbeHealth& ph : p->probes) {
