@@ -16,10 +16,9 @@
 #include "collector/cli/client_config.h"
 #include "collector/cli/probes_view.h"
 #include "collector/cli/render.h"
-#include "common/duration.h"
-#include "common/escape.h"
 #include "common/clock.h"
 #include "common/duration.h"
+#include "common/escape.h"
 #include "common/tls.h"
 #include "common/tls_flags.h"
 #include "common/version.h"
@@ -121,7 +120,12 @@ int main(int argc, char** argv) {
   incidents->add_flag("--open", inc_open, "Only incidents still open");
 
   CLI::App* probes = app.add_subcommand(
-      "probes", "The probes the collector knows: labels, connected, version, last seen");
+      "probes",
+      "The probes the collector knows: labels, connected, version, last seen, addresses, health");
+  bool ignoreip = false;
+  probes->add_flag("--ignoreip", ignoreip,
+                   "Print the fail2ban ignoreip line and the sshd PerSourcePenaltyExemptList "
+                   "line that exempt the probes' source addresses");
 
   // Global options after the subcommand are handed back to the app.
   for (CLI::App* sub : {status, history, explain, incidents, probes}) sub->fallthrough();
@@ -179,6 +183,10 @@ int main(int argc, char** argv) {
     parallax::v1::StatusResponse resp;
     grpc::Status gs = stub->Status(&ctx, req, &resp);
     if (!gs.ok()) return Fail(collector, gs);
+    if (*probes && ignoreip) {
+      std::cout << parallax::cli::IgnoreIpLines(resp);
+      return kExitOk;
+    }
     if (*probes) {
       std::cout << (json ? parallax::cli::DumpJson(parallax::cli::ProbesJson(resp)) + "\n"
                          : parallax::cli::ProbesTable(resp));

@@ -255,8 +255,11 @@ std::string Summary(const TargetInput& t, const FleetContext& ctx, const Classif
       }
       std::sort(order.begin(), order.end());
       std::vector<std::string> seq;
+      // Relative to the first failure (never to now: a verdict's words stay
+      // the same until its inputs change).
       for (const auto& [since, probe] : order) {
-        seq.push_back(probe + " " + Seconds(ctx.now_ms - since) + " ago");
+        seq.push_back(seq.empty() ? probe + " first"
+                                  : probe + " " + Seconds(since - order.front().first) + " later");
       }
       for (const Row& row : c.rows) {
         std::string_view a = row.observation->source_address;
