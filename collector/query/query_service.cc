@@ -58,7 +58,8 @@ grpc::Status QueryServiceImpl::Status(grpc::ServerContext*, const v1::StatusRequ
   // target can have) carries only that.
   std::map<std::string, std::pair<bool, std::string>> health;
   if (explain_) {
-    for (const v1::ProbeHealth& h : explain_(std::string(1, '\x01')).probes()) {
+    const v1::ExplainResponse none = explain_(std::string(1, '\x01'));
+    for (const v1::ProbeHealth& h : none.probes()) {
       health[h.probe()] = {h.healthy(), h.reason()};
     }
   }
