@@ -9,6 +9,7 @@ build_pkgs=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libboost-dev libsqlite3-dev sqlite3 prometheus-cpp-dev libcivetweb-dev
   libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libssl-dev
+  libc-ares-dev  # the probe's asynchronous DNS resolver (probe/checks/dns_resolver.h)
   libgtest-dev libgmock-dev libbenchmark-dev
   ninja-build  # the build tool of deploy/run-tests.sh and of the Debian package
 )
@@ -19,6 +20,8 @@ test_pkgs=(
   prometheus prometheus-alertmanager prometheus-blackbox-exporter
   dropbear-bin tinysshd redis-server socat
   chromium  # headless browser for the status page test (tests/integration/web_page_test.cc)
+  dnsmasq-base  # loopback DNS servers for the resolver's tests
+  fail2ban  # the probes-banned tests (docs/OPERATIONS.md)
   debhelper devscripts dpkg-dev fakeroot lintian help2man man-db systemd adduser
   clang libclang-rt-14-dev  # sanitizer builds, libFuzzer (deploy/run-sanitizers.sh)
 )

@@ -5,32 +5,33 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <utility>  // Boost 1.74 Asio under C++20 needs this first
-
+#include <CLI/CLI.hpp>
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <CLI/CLI.hpp>
-#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <functional>
 #include <map>
 #include <random>
+#include <utility>  // Boost 1.74 Asio under C++20 needs this first
 
-#include "common/log.h"
 #include "common/clock.h"
 #include "common/duration.h"
 #include "common/escape.h"
+#include "common/log.h"
 #include "common/tls.h"
 #include "common/tls_flags.h"
 #include "common/version.h"
+#include "probe/checks/dns_resolver.h"
 #include "probe/enroll/enroll_command.h"
 #include "probe/enroll/enrolled_credentials.h"
 #include "probe/policy/policy_gate.h"
 #include "probe/scheduler/scheduler.h"
+#include "probe/scheduler/source_addresses.h"
 #include "probe/transport/spool.h"
 #include "probe/transport/stream_client.h"
 
@@ -54,8 +55,8 @@ std::string HostName() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  using parallax::LogLevel;
   using parallax::Logf;
+  using parallax::LogLevel;
   // `parallax-probe enroll ...`: its own command line (probe/enroll/).
   if (argc > 1 && std::strcmp(argv[1], "enroll") == 0) {
     return parallax::probe::RunEnroll(argc - 1, argv + 1);
@@ -78,6 +79,7 @@ int main(int argc, char** argv) {
   uint64_t spool_max_bytes = 256ull << 20;
   uint64_t max_batch_bytes = 1ull << 20;
   std::string linger_text = "200ms";
+  std::string dns_server;
   app.add_option("--collector", collector, "Collector address HOST:PORT")->required();
   app.add_option("--name", name, "Probe name, unique among probes ([A-Za-z0-9._-])")
       ->capture_default_str();
@@ -114,6 +116,10 @@ int main(int argc, char** argv) {
   app.add_option("--batch-linger", linger_text,
                  "How long a batch waits to fill up after its first result (0ms: send at once)")
       ->capture_default_str();
+  app.add_option("--dns-server", dns_server,
+                 "DNS servers for the targets' names, IP[:PORT] comma-separated ([v6]:PORT with "
+                 "IPv6); default: the environment variable PARALLAX_DNS_SERVER, else the system's "
+                 "(/etc/resolv.conf)");
   app.set_version_flag("--version", std::string("parallax-probe ") + PARALLAX_VERSION);
   try {
     app.parse(argc, argv);
@@ -196,13 +202,25 @@ int main(int argc, char** argv) {
 
   boost::asio::io_context io(1);
   parallax::probe::SchedulerOptions so;
+  so.dns_servers = parallax::probe::DefaultDnsServers(dns_server);
+  {
+    std::shared_ptr<parallax::probe::DnsResolver> check;
+    parallax::probe::DnsResolverOptions dns;
+    dns.servers = so.dns_servers;
+    if (parallax::Status ds = parallax::probe::DnsResolver::Create(io, dns, &check); !ds.ok()) {
+      std::fprintf(stderr, "parallax-probe: --dns-server: %s\n", ds.message().c_str());
+      return 2;
+    }
+  }
+  parallax::probe::SourceAddresses sources;
   so.probe_name = name;
   so.identification = std::string("SSH-2.0-parallax_probe_") + PARALLAX_VERSION;
   so.max_in_flight = max_in_flight;
   so.address_policy = [&policy](const std::string& address) {
     return policy.ResolvedAddressRefusal(address);
   };
-  parallax::probe::Scheduler scheduler(io, so, [&spool](parallax::v1::CheckResult&& r) {
+  parallax::probe::Scheduler scheduler(io, so, [&spool, &sources](parallax::v1::CheckResult&& r) {
+    if (!r.source_address().empty()) sources.Note(r.source_address());
     spool.Append(std::move(r));
   });
 
@@ -271,6 +289,7 @@ int main(int argc, char** argv) {
     hb.set_spooled(s.size);
     hb.set_dropped(s.dropped);
     policy.FillHeartbeat(&hb);
+    for (const std::string& a : sources.Get()) hb.add_source_addresses(a);
     hb.set_spooled_bytes(s.bytes);
     hb.set_truncated_results(s.truncated);
     hb.set_probe_errors(probe_errors.load());

@@ -122,7 +122,12 @@ int main(int argc, char** argv) {
   incidents->add_flag("--open", inc_open, "Only incidents still open");
 
   CLI::App* probes = app.add_subcommand(
-      "probes", "The probes the collector knows: labels, connected, version, last seen");
+      "probes",
+      "The probes the collector knows: labels, connected, version, last seen, addresses, health");
+  bool ignoreip = false;
+  probes->add_flag("--ignoreip", ignoreip,
+                   "Print the fail2ban ignoreip line and the sshd PerSourcePenaltyExemptList "
+                   "line that exempt the probes' source addresses");
 
   std::string check_host, check_timeout, check_probes;
   uint32_t check_port = 0;
@@ -250,6 +255,10 @@ int main(int argc, char** argv) {
     parallax::v1::StatusResponse resp;
     grpc::Status gs = stub->Status(&ctx, req, &resp);
     if (!gs.ok()) return Fail(collector, gs);
+    if (*probes && ignoreip) {
+      std::cout << parallax::cli::IgnoreIpLines(resp);
+      return kExitOk;
+    }
     if (*probes) {
       std::cout << (json ? parallax::cli::DumpJson(parallax::cli::ProbesJson(resp)) + "\n"
                          : parallax::cli::ProbesTable(resp));

@@ -139,7 +139,12 @@ json StatusJson(const v1::StatusResponse& raw) {
          {"last_seen_age_s", Round(p.last_seen_age_s(), 1)},
          {"clock_offset_s", p.clock_measured() ? json(Round(p.clock_offset_s(), 3)) : json()},
          {"policy_refused", p.policy_refused()},
-         {"policy_refusals", PolicyRefusalsJson(p)}});
+         {"policy_refusals", PolicyRefusalsJson(p)},
+         {"peer", p.peer()},
+         {"source_addresses",
+          std::vector<std::string>(p.source_addresses().begin(), p.source_addresses().end())},
+         {"healthy", p.healthy()},
+         {"health_reason", p.health_reason()}});
   }
   return {{"targets", targets}, {"probes", probes}};
 }
@@ -287,6 +292,101 @@ std::string HumanDuration(int64_t ms) {
   return std::to_string(s / 86400) + "d" + std::to_string(s % 86400 / 3600) + "h";
 }
 
+namespace {
+
+json OtherAddressesJson(const v1::EvidenceItem& e) {
+  json out = json::array();
+  for (const v1::AddressOutcome& a : e.other_addresses()) {
+    out.push_back({{"address", a.address()},
+                   {"outcome", std::string(OutcomeWord(a.outcome()))},
+                   {"detail", a.detail()}});
+  }
+  return out;
+}
+
+// The IP of "ip:port" / "[v6]:port".
+std::string IpOf(const std::string& address) {
+  if (!address.empty() && address.front() == '[') {
+    size_t close = address.find(']');
+    return close == std::string::npos ? address : address.substr(1, close - 1);
+  }
+  size_t colon = address.rfind(':');
+  if (colon == std::string::npos || address.find(':') != colon) return address;
+  return address.substr(0, colon);
+}
+
+// Address x vantage point: what each probe resolved and what SSH did at
+// each address it checked. Empty when every probe checked one and the same
+// address (nothing to compare).
+std::string AddressMatrix(const v1::Verdict& v) {
+  std::vector<std::string> addresses;  // in first-seen order
+  auto add = [&addresses](const std::string& a) {
+    if (!a.empty() && std::find(addresses.begin(), addresses.end(), a) == addresses.end()) {
+      addresses.push_back(a);
+    }
+  };
+  bool resolved = false, several = false;
+  for (const v1::EvidenceItem& e : v.evidence()) {
+    resolved |= e.dns_a_size() + e.dns_aaaa_size() > 0 || !e.dns_a_error().empty();
+    several |= e.other_addresses_size() > 0;
+    add(IpOf(e.address()));
+    for (const auto& a : e.other_addresses()) add(IpOf(a.address()));
+    for (const auto& a : e.dns_a()) add(a);
+    for (const auto& a : e.dns_aaaa()) add(a);
+  }
+  if (!resolved || (addresses.size() < 2 && !several)) return "";
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> head = {"ADDRESS"};
+  for (const v1::EvidenceItem& e : v.evidence()) head.push_back(e.probe());
+  rows.push_back(head);
+  for (const std::string& a : addresses) {
+    std::vector<std::string> row = {a};
+    for (const v1::EvidenceItem& e : v.evidence()) {
+      std::string cell = "-";
+      bool in_dns = std::find(e.dns_a().begin(), e.dns_a().end(), a) != e.dns_a().end() ||
+                    std::find(e.dns_aaaa().begin(), e.dns_aaaa().end(), a) != e.dns_aaaa().end();
+      if (in_dns) cell = "resolved";
+      if (IpOf(e.address()) == a) cell = std::string(OutcomeWord(e.outcome()));
+      for (const auto& o : e.other_addresses()) {
+        if (IpOf(o.address()) == a) cell = std::string(OutcomeWord(o.outcome()));
+      }
+      row.push_back(cell);
+    }
+    rows.push_back(row);
+  }
+  std::vector<size_t> w(head.size(), 0);
+  for (const auto& r : rows) {
+    for (size_t i = 0; i < r.size(); ++i) w[i] = std::max(w[i], r[i].size());
+  }
+  std::string out =
+      "\nAddresses (what each vantage point resolved, and SSH at each address it checked; "
+      "\"resolved\": not checked):\n";
+  for (const auto& r : rows) {
+    out += "  ";
+    for (size_t i = 0; i < r.size(); ++i) out += i + 1 == r.size() ? r[i] : Pad(r[i], w[i] + 2);
+    out += "\n";
+  }
+  // IPv6 broken from one network while IPv4 works there.
+  for (const v1::EvidenceItem& e : v.evidence()) {
+    bool v4_ok = false, v6_fails = false;
+    auto judge = [&](const std::string& address, v1::Outcome o) {
+      bool v6 = IpOf(address).find(':') != std::string::npos;
+      if (!v6 && o == v1::OUTCOME_OK) v4_ok = true;
+      if (v6 && o != v1::OUTCOME_OK) v6_fails = true;
+    };
+    judge(e.address(), e.outcome());
+    for (const auto& o : e.other_addresses()) judge(o.address(), o.outcome());
+    if (v4_ok && v6_fails) {
+      out += "  " + e.probe() + " (" + e.network() +
+             "): IPv6 fails while IPv4 works — IPv6 is broken from that network (routing, "
+             "firewall for IPv6 only, or a wrong AAAA record)\n";
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 json VerdictJson(const v1::Verdict& raw) {
   const v1::Verdict v = Safe(raw, EscapeMode::kUtf8Only);
   json evidence = json::array();
@@ -305,7 +405,16 @@ json VerdictJson(const v1::Verdict& raw) {
          {"pre_banner", std::vector<std::string>(e.pre_banner().begin(), e.pre_banner().end())},
          {"ssh_icmp_error", e.has_ssh_icmp_error() ? ProtoJson(e.ssh_icmp_error()) : json()},
          {"path", e.has_path() ? ProtoJson(e.path()) : json()},
-         {"ssh_answered_on_port", e.ssh_answered_on_port()}});
+         {"ssh_answered_on_port", e.ssh_answered_on_port()},
+         {"address", e.address()},
+         {"dns_a", std::vector<std::string>(e.dns_a().begin(), e.dns_a().end())},
+         {"dns_aaaa", std::vector<std::string>(e.dns_aaaa().begin(), e.dns_aaaa().end())},
+         {"dns_a_error", e.dns_a_error()},
+         {"dns_aaaa_error", e.dns_aaaa_error()},
+         {"other_addresses", OtherAddressesJson(e)},
+         {"previous_address", e.previous_address()},
+         {"address_changed_unix_ms", e.address_changed_unix_ms()},
+         {"source_address", e.source_address()}});
   }
   return {
       {"target", v.target()},
@@ -403,6 +512,13 @@ std::string ExplainText(const v1::Verdict& raw, int64_t now_ms, bool color) {
       }
       if (!path.ended().empty()) line += "; ended: " + path.ended();
       out += line + "\n";
+    }
+    out += AddressMatrix(v);
+    for (const v1::EvidenceItem& e : v.evidence()) {
+      if (e.previous_address().empty() || e.address_changed_unix_ms() == 0) continue;
+      out += "  " + e.probe() + ": address changed from " + e.previous_address() + " to " +
+             IpOf(e.address()) + " at " + FormatTime(e.address_changed_unix_ms()) + " (" +
+             HumanDuration(now_ms - e.address_changed_unix_ms()) + " ago)\n";
     }
     for (const v1::EvidenceItem& e : v.evidence()) {
       if (!e.clock_measured()) continue;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "collector/cli/probes_view.h"
+
 namespace parallax::cli {
 namespace {
 
@@ -249,6 +251,84 @@ TEST(RenderClockTest, OffsetsBeyondTwoSecondsAreNamedInStatusAndExplain) {
   e->set_clock_offset_s(-600);
   EXPECT_NE(ExplainText(v, 0, false).find("probe p1's clock is 600.0 s behind"), std::string::npos);
   EXPECT_EQ(VerdictJson(v)["evidence"][0]["clock_offset_s"], -600.0);
+}
+
+// explain for a name resolved differently: the address x vantage matrix,
+// the address change, and IPv6 broken from one network while IPv4 works.
+TEST(RenderDnsTest, ExplainShowsAddressesPerVantagePoint) {
+  v1::Verdict v;
+  v.set_target("web1");
+  v.set_host("web1.example");
+  v.set_port(22);
+  v.set_cause(v1::CAUSE_DNS_MISMATCH);
+  v.set_summary("isp-a resolves web1.example to 192.0.2.9, the others to 192.0.2.10");
+  auto add = [&v](const std::string& probe, const std::string& network, const std::string& a,
+                  v1::Outcome o) {
+    v1::EvidenceItem* e = v.add_evidence();
+    e->set_probe(probe);
+    e->set_network(network);
+    e->set_outcome(o);
+    e->set_address(a + ":22");
+    e->add_dns_a(a);
+    e->add_dns_aaaa("2001:db8::10");
+    return e;
+  };
+  v1::EvidenceItem* a1 = add("a1", "isp-a", "192.0.2.9", v1::OUTCOME_TIMEOUT);
+  a1->set_previous_address("192.0.2.10");
+  a1->set_address_changed_unix_ms(1'700'000'000'000);
+  v1::EvidenceItem* b1 = add("b1", "isp-b", "192.0.2.10", v1::OUTCOME_OK);
+  v1::AddressOutcome* six = b1->add_other_addresses();
+  six->set_address("[2001:db8::10]:22");
+  six->set_outcome(v1::OUTCOME_NETWORK_UNREACHABLE);
+  std::string text = ExplainText(v, 1'700'000'060'000, false);
+  EXPECT_NE(text.find("Addresses (what each vantage point resolved"), std::string::npos) << text;
+  EXPECT_NE(text.find("192.0.2.9     timeout   -\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("192.0.2.10    -         ok"), std::string::npos) << text;
+  EXPECT_NE(text.find("2001:db8::10  resolved  network_unreachable"), std::string::npos) << text;
+  EXPECT_NE(text.find("b1 (isp-b): IPv6 fails while IPv4 works"), std::string::npos) << text;
+  EXPECT_NE(text.find("a1: address changed from 192.0.2.10 to 192.0.2.9"), std::string::npos)
+      << text;
+  nlohmann::json j = VerdictJson(v);
+  EXPECT_EQ(j["evidence"][0]["dns_a"][0], "192.0.2.9");
+  EXPECT_EQ(j["evidence"][1]["other_addresses"][0]["outcome"], "network_unreachable");
+  EXPECT_EQ(j["cause"], "dns_mismatch");
+}
+
+TEST(RenderProbesTest, ProbesShowAddressesAndIgnoreIpExemptsThem) {
+  v1::StatusResponse resp;
+  v1::ProbeInfo* a = resp.add_probes();
+  a->set_name("a1");
+  a->set_connected(true);
+  a->set_peer("ipv4:198.51.100.7:40000");
+  a->add_source_addresses("198.51.100.7");
+  a->set_healthy(true);
+  v1::ProbeInfo* b = resp.add_probes();
+  b->set_name("b1");
+  b->add_source_addresses("203.0.113.5");
+  b->add_source_addresses("2001:db8::5");
+  b->add_source_addresses("1.2.3.4; rm -rf /");  // not an address: never printed as one
+  b->set_healthy(false);
+  b->set_health_reason("not connected to the collector");
+  v1::ProbeInfo* c = resp.add_probes();
+  c->set_name("c1");
+  c->set_healthy(true);
+  std::string table = ProbesTable(resp);
+  EXPECT_NE(table.find("ipv4:198.51.100.7:40000"), std::string::npos) << table;
+  EXPECT_NE(table.find("203.0.113.5,2001:db8::5"), std::string::npos) << table;
+  EXPECT_NE(table.find("probe b1 is unhealthy: not connected to the collector"), std::string::npos)
+      << table;
+  std::string lines = IgnoreIpLines(resp);
+  EXPECT_NE(lines.find("\nignoreip = 127.0.0.1/8 ::1 198.51.100.7 2001:db8::5 203.0.113.5\n"),
+            std::string::npos)
+      << lines;
+  EXPECT_NE(lines.find("\nPerSourcePenaltyExemptList 198.51.100.7,2001:db8::5,203.0.113.5\n"),
+            std::string::npos)
+      << lines;
+  EXPECT_NE(lines.find("# probe c1: no source address known yet"), std::string::npos) << lines;
+  EXPECT_EQ(lines.find("rm -rf"), std::string::npos) << lines;
+  nlohmann::json j = ProbesJson(resp);
+  EXPECT_EQ(j["probes"][0]["peer"], "ipv4:198.51.100.7:40000");
+  EXPECT_EQ(j["probes"][1]["healthy"], false);
 }
 
 }  // namespace

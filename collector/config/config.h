@@ -30,6 +30,9 @@ struct TargetConfig {
   uint16_t closed_port = 0;                  // defaulted from Config::closed_port; 0 disables
   uint32_t path_max_hops = 0;                // defaulted from Config::path_max_hops; 0 disables
   std::chrono::milliseconds path_budget{0};  // defaulted from Config::path_budget
+  // Which addresses of a DNS name each probe checks: "first" (the first of
+  // each family), "all", "ipv4" or "ipv6" (v1::AddressSelection).
+  std::string addresses = "first";
 
   // True if a probe with `probe_labels` should check this target: every
   // key=value of `probes` is present in probe_labels.

@@ -281,7 +281,7 @@ class Parser {
     Status s = f_.CheckKeys(
         node, path,
         {"name", "host", "port", "interval", "timeout", "labels", "probes", "liveness_ports",
-         "alt_ports", "closed_port", "path_max_hops", "path_budget"});
+         "alt_ports", "closed_port", "path_max_hops", "path_budget", "addresses"});
     if (!s.ok()) return s;
     for (const char* required : {"name", "host"}) {
       if (!node[required]) return f_.Error(ChildPath(path, required), node, "is missing");
@@ -330,6 +330,15 @@ class Parser {
     t->path_max_hops = c.path_max_hops;
     t->path_budget = c.path_budget;
     if (!(s = Path(node, path, &t->path_max_hops, &t->path_budget)).ok()) return s;
+    if (node["addresses"]) {
+      const std::string p = ChildPath(path, "addresses");
+      if (!(s = f_.String(node["addresses"], p, &t->addresses)).ok()) return s;
+      if (t->addresses != "first" && t->addresses != "all" && t->addresses != "ipv4" &&
+          t->addresses != "ipv6") {
+        return f_.Error(p, node["addresses"],
+                        Quote(t->addresses) + " is not one of first, all, ipv4, ipv6");
+      }
+    }
     t->closed_port = c.closed_port;
     if (node["closed_port"] &&
         !(s = ClosedPort(node["closed_port"], ChildPath(path, "closed_port"), &t->closed_port))

@@ -456,3 +456,25 @@ TEST(SecurityConfigTest, ErrorsNameTheField) {
 
 }  // namespace
 }  // namespace parallax::collector
+
+namespace parallax::collector {
+namespace {
+
+TEST(ConfigTest, AddressesSelectsWhichAddressesOfANameAreChecked) {
+  Config c;
+  ASSERT_TRUE(ParseConfig("targets:\n  - name: a\n    host: web1.example\n"
+                          "  - name: b\n    host: web2.example\n    addresses: all\n",
+                          "t.yaml", &c)
+                  .ok());
+  EXPECT_EQ(c.targets[0].addresses, "first");
+  EXPECT_EQ(c.targets[1].addresses, "all");
+  Status s = ParseConfig("targets:\n  - name: a\n    host: web1.example\n    addresses: both\n",
+                         "t.yaml", &c);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("targets[0].addresses"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("\"both\" is not one of first, all, ipv4, ipv6"), std::string::npos)
+      << s.message();
+}
+
+}  // namespace
+}  // namespace parallax::collector

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <climits>
 #include <cmath>
 #include <string_view>
 
@@ -125,7 +126,16 @@ double Confidence(size_t agreeing, size_t networks) {
   return std::min(0.99, c);
 }
 
-namespace {}  // namespace
+std::string HostOfAddress(std::string_view address) {
+  if (!address.empty() && address.front() == '[') {
+    size_t close = address.find(']');
+    return std::string(close == std::string_view::npos ? address : address.substr(1, close - 1));
+  }
+  size_t colon = address.rfind(':');
+  // An IPv6 address without brackets has several colons: keep it whole.
+  if (colon == std::string_view::npos || address.find(':') != colon) return std::string(address);
+  return std::string(address.substr(0, colon));
+}
 
 size_t DistinctNetworks(const std::vector<Row>& rows, const std::vector<uint32_t>& idx) {
   // Rows that decide are of listed (healthy) probes: their facts are set.
@@ -263,6 +273,55 @@ void FailAlike(Classification& c) {
 
 }  // namespace
 
+namespace {
+
+std::vector<std::string> AddressesOf(const Classification& c, const std::vector<uint32_t>& idx) {
+  std::vector<std::string> out;
+  for (uint32_t i : idx) {
+    const v1::CheckResult& r = *c.rows[i].observation->result;
+    if (!r.address().empty()) out.push_back(HostOfAddress(r.address()));
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+}  // namespace
+
+bool DnsMismatch(Classification& c) {
+  if (c.ok.empty() || c.fail.empty()) return false;
+  for (uint32_t i : c.fail) {
+    const v1::CheckResult& r = *c.rows[i].observation->result;
+    if (!r.resolved() || r.address().empty() || KindOf(r.outcome()) == Kind::kDns) return false;
+  }
+  for (uint32_t i : c.ok) {
+    if (!c.rows[i].observation->result->resolved()) return false;
+  }
+  std::vector<std::string> fail = AddressesOf(c, c.fail), ok = AddressesOf(c, c.ok);
+  for (const std::string& a : fail) {
+    if (std::binary_search(ok.begin(), ok.end(), a)) return false;  // fails and reads there
+  }
+  c.fail_addresses = std::move(fail);
+  c.ok_addresses = std::move(ok);
+  return true;
+}
+
+bool ProbesBanned(const Classification& c, int64_t interval_ms) {
+  if (c.fail.size() < 2) return false;
+  int64_t first = INT64_MAX, last = 0;
+  bool host_answers = !c.ok.empty();
+  for (uint32_t i : c.fail) {
+    const Observation& o = *c.rows[i].observation;
+    Kind k = KindOf(o.result->outcome());
+    if (k != Kind::kRefused && k != Kind::kFiltered && k != Kind::kUnresponsive) return false;
+    if (o.last_ok_ms <= 0 || o.failing_since_ms <= o.last_ok_ms) return false;
+    first = std::min(first, o.failing_since_ms);
+    last = std::max(last, o.failing_since_ms);
+    host_answers |= SomethingAnswered(*o.result);
+  }
+  return host_answers && last - first >= interval_ms;
+}
+
 Classification Classify(const TargetInput& t, const FleetContext& ctx) {
   Classification c;
   c.rows.reserve(t.results.size());
@@ -343,10 +402,26 @@ Classification Classify(const TargetInput& t, const FleetContext& ctx) {
       for (uint32_t i : c.fail) {
         if (KindOf(outcome_of(i)) != common) c.rows[i].role = v1::ROLE_DISAGREES;
       }
+    } else if (ProbesBanned(c, t.interval_ms)) {
+      c.cause = v1::CAUSE_PROBES_BANNED;
+      Mark(c.rows, c.fail, v1::ROLE_AGREES_BLOCKED);
+      c.agreeing = c.fail;
     } else {
       c.agreeing = c.fail;
       FailAlike(c);
     }
+  } else if (DnsMismatch(c)) {
+    c.cause = v1::CAUSE_DNS_MISMATCH;
+    Mark(c.rows, c.fail, v1::ROLE_AGREES);
+    Mark(c.rows, c.ok, v1::ROLE_AGREES_REACHES_IT);
+    c.agreeing = c.fail;
+    c.agreeing.insert(c.agreeing.end(), c.ok.begin(), c.ok.end());
+  } else if (ProbesBanned(c, t.interval_ms)) {
+    c.cause = v1::CAUSE_PROBES_BANNED;
+    Mark(c.rows, c.fail, v1::ROLE_AGREES_BLOCKED);
+    Mark(c.rows, c.ok, v1::ROLE_AGREES_REACHES_IT);
+    c.agreeing = c.fail;
+    c.agreeing.insert(c.agreeing.end(), c.ok.begin(), c.ok.end());
   } else {
     // Some healthy vantage points read SSH, some fail. A failing probe that
     // reads SSH anywhere reads it from another target than this one.

@@ -94,7 +94,26 @@ struct Classification {
   int32_t witness = -1;
   uint32_t moved_port = 0;                 // ssh_moved: the port sshd answers on
   Protocol protocol = Protocol::kUnknown;  // not_ssh
+  // dns_mismatch: the addresses (IP text) the failing / reading vantage
+  // points checked, sorted, distinct.
+  std::vector<std::string> fail_addresses, ok_addresses;
 };
+
+// The IP of an "ip:port" / "[v6]:port" address text.
+std::string HostOfAddress(std::string_view address);
+
+// dns_mismatch (checked before source_block): some fresh vantage points read
+// SSH and some fail, they checked two addresses at least, and no address
+// has both a failing and a reading vantage point (the outcomes follow the
+// address).
+bool DnsMismatch(Classification& c);
+
+// probes_banned: two failing vantage points at least, each read SSH before
+// its current failures began (the pair's history), their failures began at
+// least one interval apart (probe by probe, not all at once), they fail by
+// refusal, silence or a cut connection, and the host still answers (another
+// vantage point reads SSH, or a failing one got an answer from the host).
+bool ProbesBanned(const Classification& c, int64_t interval_ms);
 
 // Distinct networks among rows[idx] (rows of listed probes only: ok, fail,
 // aside, agreeing).

@@ -87,6 +87,12 @@ struct Observation {
   std::string probe;
   const v1::CheckResult* result = nullptr;  // not owned; must outlive the call (never null)
   int64_t received_ms = 0;                  // when the collector received it (its clock)
+  // The pair's history (collector/state PairState; 0 / empty: unknown): when
+  // it last read SSH, when its current failures began (collector's clock),
+  // the source address its checks leave from.
+  int64_t last_ok_ms = 0;
+  int64_t failing_since_ms = 0;
+  std::string_view source_address;
 };
 
 struct TargetInput {

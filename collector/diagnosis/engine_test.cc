@@ -838,3 +838,184 @@ TEST(DiagnoseEvidence, FilteredIsolatedAndBlockedNetworkDoNotContradict) {
 
 }  // namespace
 }  // namespace parallax::collector::diagnosis
+
+namespace parallax::collector::diagnosis {
+namespace {
+
+// A result of a check of a name: the address checked and the A answers.
+v1::CheckResult Resolved(v1::Outcome outcome, const std::string& address,
+                         Obs::Live live = Obs::kNotTried) {
+  v1::CheckResult r = MakeResult("t1", {outcome, live});
+  r.set_resolved(true);
+  r.set_address(address + ":22");
+  r.add_dns_a(address);
+  return r;
+}
+
+// Gives `probe`'s observation of `target` a history: it read SSH until
+// `ok_ago_ms` ago and fails since `failing_ago_ms` ago, from `source`.
+void History(World& w, const std::string& target, const std::string& probe, int64_t ok_ago_ms,
+             int64_t failing_ago_ms, std::string_view source) {
+  for (Observation& o : w.Target(target).results) {
+    if (o.probe != probe) continue;
+    o.last_ok_ms = kNow - ok_ago_ms;
+    o.failing_since_ms = failing_ago_ms > 0 ? kNow - failing_ago_ms : 0;
+    o.source_address = source;
+  }
+}
+
+TEST(DiagnoseDns, OutcomesThatFollowTheAddressAreADnsMismatch) {
+  struct Case {
+    const char* name;
+    std::map<std::string, std::pair<std::string, v1::Outcome>> seen;  // probe -> address, outcome
+    const char* cause;
+    std::vector<const char*> says;
+  };
+  const v1::Outcome kOk = v1::OUTCOME_OK, kTimeout = v1::OUTCOME_TIMEOUT;
+  const std::vector<Case> cases = {
+      {"isp-a's resolver serves the old address",
+       {{"a1", {"192.0.2.9", kTimeout}},
+        {"b1", {"192.0.2.10", kOk}},
+        {"b2", {"192.0.2.10", kOk}},
+        {"c1", {"192.0.2.10", kOk}}},
+       "dns_mismatch",
+       {"isp-a resolves t1.example to 192.0.2.9, the others to 192.0.2.10; SSH fails only at that "
+        "address (a1)"}},
+      {"one network, two probes, both at the old address",
+       {{"a1", {"192.0.2.10", kOk}},
+        {"b1", {"192.0.2.9", v1::OUTCOME_REFUSED}},
+        {"b2", {"192.0.2.9", v1::OUTCOME_REFUSED}},
+        {"c1", {"192.0.2.10", kOk}}},
+       "dns_mismatch",
+       {"isp-b resolves t1.example to 192.0.2.9", "(b1, b2)"}},
+      {"same address everywhere: a ban, not DNS",
+       {{"a1", {"192.0.2.10", kTimeout}},
+        {"b1", {"192.0.2.10", kOk}},
+        {"b2", {"192.0.2.10", kOk}},
+        {"c1", {"192.0.2.10", kOk}}},
+       "source_block",
+       {}},
+      {"the old address fails from one probe and works from another: not DNS",
+       {{"a1", {"192.0.2.9", kTimeout}},
+        {"b1", {"192.0.2.9", kOk}},
+        {"b2", {"192.0.2.10", kOk}},
+        {"c1", {"192.0.2.10", kOk}}},
+       "source_block",
+       {}},
+  };
+  for (const Case& c : cases) {
+    World w;
+    w.AllOk();
+    for (const auto& [probe, seen] : c.seen) {
+      w.SeeResult(
+          probe, "t1",
+          Resolved(seen.second, seen.first, seen.second == kOk ? Obs::kNotTried : Obs::kDead));
+    }
+    Output out = w.Run();
+    const Verdict& v = VerdictFor(out, "t1");
+    EXPECT_EQ(CauseWord(v.cause), c.cause) << c.name << ": " << v.summary;
+    for (const char* say : c.says) {
+      EXPECT_NE(v.summary.find(say), std::string::npos) << c.name << ": " << v.summary;
+    }
+    EXPECT_FALSE(v.remediation.empty()) << c.name;
+  }
+}
+
+TEST(DiagnoseDns, IpLiteralsNeverMakeADnsMismatch) {
+  World w;
+  w.AllOk();
+  v1::CheckResult r = Resolved(v1::OUTCOME_TIMEOUT, "192.0.2.9", Obs::kDead);
+  r.set_resolved(false);  // the target was given as an address
+  w.SeeResult("a1", "t1", r);
+  Output out = w.Run();
+  EXPECT_EQ(CauseOf(out, "t1"), "source_block");
+}
+
+TEST(DiagnoseBans, FailuresProbeByProbeAfterReadingSshAreProbesBanned) {
+  // a1 banned 30 s ago, b1 10 s ago (interval 1 s), each had read SSH just
+  // before; b2 and c1 still read it.
+  World w;
+  w.AllOk();
+  w.See("a1", "t1", O(v1::OUTCOME_REFUSED)).See("b1", "t1", O(v1::OUTCOME_REFUSED));
+  History(w, "t1", "a1", 31'000, 30'000, "198.51.100.7");
+  History(w, "t1", "b1", 11'000, 10'000, "203.0.113.5");
+  History(w, "t1", "c1", 500, 0, "192.0.2.200");
+  Output out = w.Run();
+  const Verdict& v = VerdictFor(out, "t1");
+  ASSERT_EQ(CauseWord(v.cause), "probes_banned") << v.summary;
+  EXPECT_NE(v.summary.find("fails probe by probe, each right after it had read SSH (a1 first, "
+                           "b1 20.0 s later), while b2, c1 still read it"),
+            std::string::npos)
+      << v.summary;
+  EXPECT_NE(v.summary.find("the host bans the probes themselves (fail2ban in mode "
+                           "aggressive/ddos, sshd PerSourcePenalties): exempt the probes "
+                           "(192.0.2.200, 198.51.100.7, 203.0.113.5)"),
+            std::string::npos)
+      << v.summary;
+  EXPECT_NE(v.remediation[0].find("parallax probes --ignoreip"), std::string::npos);
+
+  // Every probe banned in turn: still named (the refusals show the host up).
+  World all;
+  all.AllOk().SeeAll("t1", O(v1::OUTCOME_REFUSED));
+  int64_t ago = 40'000;
+  for (const char* p : {"a1", "b1", "b2", "c1"}) {
+    History(all, "t1", p, ago + 1000, ago, "");
+    ago -= 10'000;
+  }
+  Output all_out = all.Run();
+  const Verdict& av = VerdictFor(all_out, "t1");
+  EXPECT_EQ(CauseWord(av.cause), "probes_banned") << av.summary;
+  EXPECT_NE(av.summary.find("while the host still answers"), std::string::npos) << av.summary;
+  EXPECT_NE(av.summary.find("parallax probes --ignoreip lists their addresses"), std::string::npos)
+      << av.summary;
+}
+
+TEST(DiagnoseBans, WhatIsNotABanOfTheProbes) {
+  struct Case {
+    const char* name;
+    std::function<void(World&)> setup;
+    const char* cause;
+  };
+  const std::vector<Case> cases = {
+      {"sshd stopped: every probe fails at once",
+       [](World& w) {
+         w.SeeAll("t1", O(v1::OUTCOME_REFUSED));
+         for (const char* p : {"a1", "b1", "b2", "c1"}) History(w, "t1", p, 2'000, 1'500, "");
+       },
+       "ssh_refused"},
+      {"two probes fail in turn but never read SSH before (no history)",
+       [](World& w) {
+         w.See("a1", "t1", O(v1::OUTCOME_REFUSED)).See("b1", "t1", O(v1::OUTCOME_REFUSED));
+         History(w, "t1", "a1", 0, 30'000, "");
+         History(w, "t1", "b1", 0, 10'000, "");
+       },
+       "source_block"},
+      {"one probe banned: a source block",
+       [](World& w) {
+         w.See("a1", "t1", O(v1::OUTCOME_REFUSED));
+         History(w, "t1", "a1", 31'000, 30'000, "");
+       },
+       "source_block"},
+      {"silent in turn and nothing answers: the host went away",
+       [](World& w) {
+         w.SeeAll("t1", O(v1::OUTCOME_TIMEOUT, Obs::kDead));
+         int64_t ago = 40'000;
+         for (const char* p : {"a1", "b1", "b2", "c1"}) {
+           History(w, "t1", p, ago + 1000, ago, "");
+           ago -= 10'000;
+         }
+       },
+       "host_offline"},
+  };
+  for (const Case& c : cases) {
+    World w;
+    w.AllOk();
+    c.setup(w);
+    Output out = w.Run();
+    const Verdict& v = VerdictFor(out, "t1");
+    EXPECT_EQ(CauseWord(v.cause), c.cause) << c.name << ": " << v.summary;
+  }
+}
+
+}  // namespace
+}  // namespace parallax::collector::diagnosis

@@ -48,6 +48,21 @@ std::vector<std::string> Remediation(v1::Cause cause) {
     case v1::CAUSE_DNS_ERROR:
       return {"Check the name: getent hosts NAME, dig +short NAME",
               "Check the DNS zone and the resolvers the probes use"};
+    case v1::CAUSE_DNS_MISMATCH:
+      return {
+          "Compare what each network's resolver answers: dig +short NAME @RESOLVER (the "
+          "addresses per vantage point are in parallax explain)",
+          "If an old address is still served: lower the TTL, flush the stale resolver or "
+          "cache, fix the split-DNS view or the zone that still has it",
+          "Until then, connect to the working address directly"};
+    case v1::CAUSE_PROBES_BANNED:
+      return {
+          "Exempt the probes on the host: parallax probes --ignoreip prints the fail2ban "
+          "ignoreip line (jail.local, [DEFAULT] or [sshd]) and the sshd "
+          "PerSourcePenaltyExemptList line",
+          "Unban them now: fail2ban-client set sshd unbanip ADDRESS (each probe address)",
+          "Or run the sshd jail in mode normal, which does not count the probes' clean "
+          "disconnects (docs/OPERATIONS.md)"};
     case v1::CAUSE_PARTIAL:
       return {
           "Compare the evidence per vantage point; the summary lists the explanations "

@@ -232,6 +232,53 @@ std::string Summary(const TargetInput& t, const FleetContext& ctx, const Classif
           " read it: the host bans or does not allow those sources (fail2ban, "
           "firewall source rules).";
       break;
+    case v1::CAUSE_DNS_MISMATCH: {
+      std::vector<std::string> fail_addresses, ok_addresses;
+      for (const std::string& a : c.fail_addresses) fail_addresses.push_back(Safe(a));
+      for (const std::string& a : c.ok_addresses) ok_addresses.push_back(Safe(a));
+      std::vector<std::string> nets = NetworksOf(c, c.fail);
+      s = Join(nets) + (nets.size() == 1 ? " resolves " : " resolve ") + Safe(t.host, 253) +
+          " to " + Join(fail_addresses) + ", the others to " + Join(ok_addresses) +
+          "; SSH fails only at " +
+          (fail_addresses.size() == 1 ? "that address" : "those addresses") + " (" +
+          Join(ProbesOf(c, c.fail)) +
+          "): a stale DNS record or resolver cache, or a split-DNS view, sends them to an address "
+          "where SSH does not answer.";
+      break;
+    }
+    case v1::CAUSE_PROBES_BANNED: {
+      std::vector<std::pair<int64_t, std::string>> order;
+      std::vector<std::string> addresses;
+      bool any_ok = !c.ok.empty();
+      for (uint32_t i : c.fail) {
+        order.emplace_back(c.rows[i].observation->failing_since_ms, *c.rows[i].probe);
+      }
+      std::sort(order.begin(), order.end());
+      std::vector<std::string> seq;
+      // Relative to the first failure (never to now: a verdict's words stay
+      // the same until its inputs change).
+      for (const auto& [since, probe] : order) {
+        seq.push_back(seq.empty() ? probe + " first"
+                                  : probe + " " + Seconds(since - order.front().first) + " later");
+      }
+      for (const Row& row : c.rows) {
+        std::string_view a = row.observation->source_address;
+        if (!a.empty()) addresses.push_back(Safe(a));
+      }
+      std::sort(addresses.begin(), addresses.end());
+      addresses.erase(std::unique(addresses.begin(), addresses.end()), addresses.end());
+      s = "SSH on " + where + " fails probe by probe, each right after it had read SSH (" +
+          Join(seq) + "), while " +
+          (any_ok
+               ? Join(ProbesOf(c, c.ok)) + " still " + (c.ok.size() == 1 ? "reads" : "read") + " it"
+               : std::string("the host still answers")) +
+          ": the host bans the probes themselves (fail2ban in mode aggressive/ddos, sshd "
+          "PerSourcePenalties): exempt the probes (" +
+          (addresses.empty() ? std::string("parallax probes --ignoreip lists their addresses")
+                             : Join(addresses)) +
+          ").";
+      break;
+    }
     case v1::CAUSE_PARTIAL:
       if (c.ok.empty()) {
         std::vector<std::string> parts;

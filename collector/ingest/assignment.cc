@@ -21,6 +21,10 @@ v1::Assignment BuildAssignment(const ConfigSnapshot& snapshot,
     out->set_closed_port(t.closed_port);
     out->set_path_max_hops(t.path_max_hops);
     out->set_path_budget_ms(static_cast<uint32_t>(t.path_budget.count()));
+    out->set_addresses(t.addresses == "all"    ? v1::ADDRESSES_ALL
+                       : t.addresses == "ipv4" ? v1::ADDRESSES_IPV4
+                       : t.addresses == "ipv6" ? v1::ADDRESSES_IPV6
+                                               : v1::ADDRESSES_FIRST);
   }
   return a;
 }

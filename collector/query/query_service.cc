@@ -1,5 +1,7 @@
 #include "collector/query/query_service.h"
 
+#include <arpa/inet.h>
+
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -58,6 +60,15 @@ grpc::Status QueryServiceImpl::Status(grpc::ServerContext*, const v1::StatusRequ
   }
   std::map<std::string, Refusals> refusals;
   if (refusals_) refusals = refusals_();
+  // The probes' health in the diagnosis: an explain of no target (a name no
+  // target can have) carries only that.
+  std::map<std::string, std::pair<bool, std::string>> health;
+  if (explain_) {
+    const v1::ExplainResponse none = explain_(std::string(1, '\x01'));
+    for (const v1::ProbeHealth& h : none.probes()) {
+      health[h.probe()] = {h.healthy(), h.reason()};
+    }
+  }
   for (const auto& [name, ps] : state.probes) {
     v1::ProbeInfo* p = resp->add_probes();
     auto refused = refusals.find(name);
@@ -73,6 +84,19 @@ grpc::Status QueryServiceImpl::Status(grpc::ServerContext*, const v1::StatusRequ
     p->set_clock_measured(ps.clock_measured);
     p->set_clock_offset_s(ps.clock_offset_ms / 1000.0);
     p->set_clock_rtt_ms(ps.clock_measured ? static_cast<double>(ps.clock_rtt_ms) : -1);
+    p->set_peer(ps.peer);
+    // Sent by the probe: only IP addresses pass, at most 8.
+    for (const std::string& a : ps.heartbeat.source_addresses()) {
+      if (p->source_addresses_size() >= 8) break;
+      unsigned char buf[16];
+      if (a.size() <= 64 &&
+          (inet_pton(AF_INET, a.c_str(), buf) == 1 || inet_pton(AF_INET6, a.c_str(), buf) == 1)) {
+        p->add_source_addresses(a);
+      }
+    }
+    auto h = health.find(name);
+    p->set_healthy(h == health.end() || h->second.first);
+    if (h != health.end()) p->set_health_reason(h->second.second);
   }
   return grpc::Status::OK;
 }

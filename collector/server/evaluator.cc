@@ -59,6 +59,15 @@ void ToProto(const diagnosis::Verdict& v, const std::string& host, uint32_t port
         if (l.has_path()) *item->mutable_path() = l.path();
         item->set_ssh_answered_on_port(l.ssh_answered_on_port());
       }
+      item->set_address(res.address());
+      item->mutable_dns_a()->CopyFrom(res.dns_a());
+      item->mutable_dns_aaaa()->CopyFrom(res.dns_aaaa());
+      item->set_dns_a_error(res.dns_a_error());
+      item->set_dns_aaaa_error(res.dns_aaaa_error());
+      item->mutable_other_addresses()->CopyFrom(res.other_addresses());
+      item->set_previous_address(r->second.previous_address);
+      item->set_address_changed_unix_ms(r->second.address_changed_ms);
+      item->set_source_address(r->second.source_address);
     }
   }
   for (const std::string& d : v.disagreeing) out->add_disagreeing(d);
@@ -224,7 +233,8 @@ std::shared_ptr<const diagnosis::Verdict> Evaluator::DiagnoseOne(
       // probe's measured clock offset, never later than its arrival
       // (ResultTimeMs), so a probe's wrong clock neither hides its fresh
       // results nor keeps its old ones alive.
-      ti.results.push_back({probe, &r, ResultTimeMs(r)});  // in probe order (a map)
+      ti.results.push_back({probe, &r, ResultTimeMs(r), pair.last_ok_ms, pair.failing_since_ms,
+                            pair.source_address});  // in probe order (a map)
     }
     v = diagnosis::DiagnoseTarget(ti, ctx, previous);
   });

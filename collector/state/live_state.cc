@@ -44,6 +44,7 @@ void LiveState::UpdateResults(const std::string& probe, std::span<const v1::Chec
       uint32_t& count = pair.checks[OutcomeIndex(r->outcome())];
       if (count != std::numeric_limits<uint32_t>::max()) ++count;
       if (ResultTimeMs(*r) >= ResultTimeMs(pair.newest)) {
+        NotePairHistory(pair, *r);
         pair.newest = *r;
         changed.push_back(&r->target());
       }
@@ -62,7 +63,44 @@ void LiveState::SeedResult(const std::string& probe, const v1::CheckResult& resu
   Shard& shard = ShardOf(result.target());
   std::lock_guard<std::mutex> lock(shard.mu);
   PairState& pair = shard.targets[result.target()][probe];
-  if (ResultTimeMs(result) >= ResultTimeMs(pair.newest)) pair.newest = result;
+  if (ResultTimeMs(result) >= ResultTimeMs(pair.newest)) {
+    NotePairHistory(pair, result);
+    pair.newest = result;
+  }
+}
+
+namespace {
+
+// "192.0.2.9:22" -> "192.0.2.9", "[2001:db8::1]:22" -> "2001:db8::1".
+std::string HostOf(const std::string& address) {
+  if (!address.empty() && address.front() == '[') {
+    size_t close = address.find(']');
+    return close == std::string::npos ? address : address.substr(1, close - 1);
+  }
+  size_t colon = address.rfind(':');
+  return colon == std::string::npos ? address : address.substr(0, colon);
+}
+
+}  // namespace
+
+void NotePairHistory(PairState& pair, const v1::CheckResult& r) {
+  const int64_t t = ResultTimeMs(r);
+  if (r.outcome() == v1::OUTCOME_OK) {
+    pair.last_ok_ms = t;
+    pair.failing_since_ms = 0;
+  } else if (r.outcome() != v1::OUTCOME_PROBE_ERROR && pair.failing_since_ms == 0) {
+    pair.failing_since_ms = t;
+  }
+  if (!r.source_address().empty() && r.source_address().size() <= 64) {
+    pair.source_address = r.source_address();
+  }
+  if (!r.address().empty() && !pair.newest.address().empty()) {
+    std::string before = HostOf(pair.newest.address()), now = HostOf(r.address());
+    if (before != now) {
+      pair.previous_address = before.substr(0, 64);
+      pair.address_changed_ms = t;
+    }
+  }
 }
 
 void LiveState::UpdateProbeSeen(const std::string& probe, int64_t seen_ms) {

@@ -77,10 +77,23 @@ struct ProbeState {
 // One probe x target: the newest result, and how many checks of the pair
 // were stored since the collector started, by outcome (parallax_check_total;
 // results seeded from the store at start-up are not counted).
+//
+// A bounded history for the diagnosis (a few fields, kept by NotePairHistory
+// as results arrive in time order): when the pair last read SSH, when its
+// current run of failures began, the last source address its connects left
+// from, and the address before the current one with when it changed.
 struct PairState {
   v1::CheckResult newest;
   std::array<uint32_t, v1::Outcome_ARRAYSIZE> checks{};
+  int64_t last_ok_ms = 0;        // ResultTimeMs of the newest ok result (0: none seen)
+  int64_t failing_since_ms = 0;  // first failure after the last ok (0: not failing)
+  std::string source_address;    // newest CheckResult.source_address seen
+  std::string previous_address;  // the IP checked before `newest`'s, when it changed
+  int64_t address_changed_ms = 0;
 };
+
+// Folds `r` (newer than pair.newest, or equal) into the pair's history.
+void NotePairHistory(PairState& pair, const v1::CheckResult& r);
 
 // A result's time on the collector's clock: collector_started_unix_ms, or for
 // a result that never went through ingest's stamping, started_unix_ms.

@@ -150,3 +150,38 @@ TEST(LiveStateTest, CountsChecksPerOutcomeButNotSeededResults) {
 
 }  // namespace
 }  // namespace parallax::collector
+
+namespace parallax::collector {
+namespace {
+
+// The pair history the diagnosis reads (probes_banned, explain's address change).
+TEST(PairHistoryTest, KeepsLastOkFailingSinceSourceAndAddressChange) {
+  PairState pair;
+  auto result = [](v1::Outcome o, int64_t at, const std::string& address) {
+    v1::CheckResult r;
+    r.set_outcome(o);
+    r.set_collector_started_unix_ms(at);
+    r.set_address(address);
+    if (o == v1::OUTCOME_OK) r.set_source_address("198.51.100.7");
+    return r;
+  };
+  for (const v1::CheckResult& r : {result(v1::OUTCOME_OK, 1000, "192.0.2.10:22"),
+                                   result(v1::OUTCOME_OK, 2000, "192.0.2.10:22"),
+                                   result(v1::OUTCOME_REFUSED, 3000, "192.0.2.10:22"),
+                                   result(v1::OUTCOME_PROBE_ERROR, 3500, "192.0.2.10:22"),
+                                   result(v1::OUTCOME_REFUSED, 4000, "192.0.2.9:22")}) {
+    NotePairHistory(pair, r);
+    pair.newest = r;
+  }
+  EXPECT_EQ(pair.last_ok_ms, 2000);
+  EXPECT_EQ(pair.failing_since_ms, 3000);
+  EXPECT_EQ(pair.source_address, "198.51.100.7");
+  EXPECT_EQ(pair.previous_address, "192.0.2.10");
+  EXPECT_EQ(pair.address_changed_ms, 4000);
+  NotePairHistory(pair, result(v1::OUTCOME_OK, 5000, "192.0.2.9:22"));
+  EXPECT_EQ(pair.failing_since_ms, 0);
+  EXPECT_EQ(pair.last_ok_ms, 5000);
+}
+
+}  // namespace
+}  // namespace parallax::collector

@@ -123,6 +123,7 @@ void SshCheck::OnConnected(const boost::system::error_code& ec) {
   boost::system::error_code local_ec, remote_ec;
   tcp::endpoint local = socket_.local_endpoint(local_ec);
   tcp::endpoint remote = socket_.remote_endpoint(remote_ec);
+  if (!local_ec) result_.set_source_address(local.address().to_string());
   if (!local_ec && !remote_ec && local == remote) {
     // Nothing listens on this port and the kernel picked the same port as
     // our source (simultaneous open with ourselves): never the target's doing.

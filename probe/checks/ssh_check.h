@@ -17,6 +17,7 @@
 //
 // result() then holds: outcome, started_unix_ms, connect_us, banner_us
 // (connect done -> identification received), address ("ip:port"),
+// source_address (the local address of a connect that succeeded),
 // error_number, identification, pre_banner, detail, and in liveness:
 // ssh_icmp_error (the ICMP error that failed the connect, see icmp_error.h)
 // and pre_banner_dropped. The runner fills target,

@@ -1,16 +1,21 @@
 #include "probe/checks/test_server.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
+#include <cctype>
 #include <cerrno>
 #include <istream>
+#include <thread>
 
 namespace parallax::probe::testing {
 
@@ -167,5 +172,88 @@ FullBacklogListener::~FullBacklogListener() {
   for (int fd : fillers_) ::close(fd);
   if (listen_fd_ >= 0) ::close(listen_fd_);
 }
+
+struct TestDnsServer::Impl {
+  int fd = -1;
+  std::atomic<bool> stop{false};
+  std::atomic<int> queries{0};
+  std::vector<std::pair<std::string, std::vector<std::string>>> a;
+  std::vector<std::string> silent;
+  std::thread thread;
+
+  void Serve() {
+    unsigned char buf[512];
+    for (int round = 0; !stop && round < 20 * 600; ++round) {  // bounded: 10 minutes at most
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, 50) <= 0) continue;
+      sockaddr_in from{};
+      socklen_t len = sizeof(from);
+      ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, reinterpret_cast<sockaddr*>(&from), &len);
+      if (n < 12) continue;
+      ++queries;
+      // Question: labels from offset 12, then type and class.
+      std::string name;
+      size_t i = 12;
+      while (i < static_cast<size_t>(n) && buf[i] != 0 && i + buf[i] < static_cast<size_t>(n)) {
+        if (!name.empty()) name += '.';
+        for (size_t k = 1; k <= buf[i]; ++k) name += static_cast<char>(std::tolower(buf[i + k]));
+        i += buf[i] + 1;
+      }
+      if (i + 5 > static_cast<size_t>(n)) continue;
+      uint16_t qtype = static_cast<uint16_t>(buf[i + 1] << 8 | buf[i + 2]);
+      size_t question_end = i + 5;
+      if (std::find(silent.begin(), silent.end(), name) != silent.end()) continue;
+      std::vector<unsigned char> out(buf, buf + question_end);
+      out[2] = 0x81;  // response, recursion desired
+      out[3] = 0x80;  // recursion available, NOERROR
+      out[6] = out[7] = out[8] = out[9] = out[10] = out[11] = 0;
+      uint16_t answers = 0;
+      bool known = false;
+      for (const auto& [n_, addresses] : a) {
+        if (n_ != name) continue;
+        known = true;
+        if (qtype != 1) break;
+        for (const std::string& text : addresses) {
+          in_addr addr{};
+          if (inet_pton(AF_INET, text.c_str(), &addr) != 1) continue;
+          const unsigned char rr[] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 30, 0, 4};
+          out.insert(out.end(), rr, rr + sizeof(rr));
+          const auto* b = reinterpret_cast<const unsigned char*>(&addr.s_addr);
+          out.insert(out.end(), b, b + 4);
+          ++answers;
+        }
+      }
+      if (!known) out[3] = 0x83;  // NXDOMAIN
+      out[7] = static_cast<unsigned char>(answers);
+      sendto(fd, out.data(), out.size(), 0, reinterpret_cast<sockaddr*>(&from), len);
+    }
+  }
+};
+
+TestDnsServer::TestDnsServer(std::vector<std::pair<std::string, std::vector<std::string>>> a,
+                             std::vector<std::string> silent)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->a = std::move(a);
+  impl_->silent = std::move(silent);
+  impl_->fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(sin);
+  if (impl_->fd < 0 || bind(impl_->fd, reinterpret_cast<sockaddr*>(&sin), sizeof(sin)) != 0 ||
+      getsockname(impl_->fd, reinterpret_cast<sockaddr*>(&sin), &len) != 0) {
+    return;  // port() stays 0
+  }
+  port_ = ntohs(sin.sin_port);
+  impl_->thread = std::thread([impl = impl_.get()] { impl->Serve(); });
+}
+
+TestDnsServer::~TestDnsServer() {
+  impl_->stop = true;
+  if (impl_->thread.joinable()) impl_->thread.join();
+  if (impl_->fd >= 0) close(impl_->fd);
+}
+
+int TestDnsServer::queries() const { return impl_->queries; }
 
 }  // namespace parallax::probe::testing

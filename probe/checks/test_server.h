@@ -72,4 +72,29 @@ class FullBacklogListener {
   uint16_t port_ = 0;
 };
 
+// A tiny DNS server on 127.0.0.1 (UDP, a port of its own, read back with
+// port()), on a thread of its own: answers A queries for the names in `a`
+// (each with its addresses, in order), answers every other name that is
+// not silent with no data (NOERROR, no answer: "no record of this type"),
+// and never answers any query for a name in `silent` (a stuck lookup).
+// Names are compared lowercase, without the trailing dot. queries() counts
+// the queries received. The thread polls in 50 ms steps and ends in the
+// destructor.
+class TestDnsServer {
+ public:
+  TestDnsServer(std::vector<std::pair<std::string, std::vector<std::string>>> a,
+                std::vector<std::string> silent);
+  ~TestDnsServer();
+  uint16_t port() const { return port_; }
+  // "127.0.0.1:<port>" for DnsResolverOptions::servers.
+  std::string servers() const { return "127.0.0.1:" + std::to_string(port_); }
+  int queries() const;
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+  uint16_t port_ = 0;
+};
+
 }  // namespace parallax::probe::testing

@@ -1,11 +1,17 @@
 #include "probe/scheduler/check_run.h"
 
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+
 #include <algorithm>
+#include <boost/asio/post.hpp>
 #include <chrono>
 #include <iterator>
 #include <set>
 
 #include "probe/checks/icmp_echo_check.h"
+#include "probe/checks/net_util.h"
 #include "probe/checks/second_opinion_check.h"
 #include "probe/checks/ssh_check.h"
 #include "probe/checks/tcp_connect_check.h"
@@ -19,7 +25,53 @@ bool NameChar(char c) {
          c == '_' || c == '-' || c == ':';
 }
 
+bool Usable6(const boost::asio::ip::address& a, bool has_ipv6) {
+  return has_ipv6 || a.is_loopback();
+}
+
+// This host has an IPv6 address other than loopback and link-local.
+bool HostHasIpv6() {
+  ifaddrs* list = nullptr;
+  if (getifaddrs(&list) != 0) return false;
+  bool found = false;
+  for (ifaddrs* i = list; i != nullptr && !found; i = i->ifa_next) {
+    if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET6) continue;
+    const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(i->ifa_addr);
+    found = !IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr) && !IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr);
+  }
+  freeifaddrs(list);
+  return found;
+}
+
 }  // namespace
+
+std::vector<boost::asio::ip::address> SelectAddresses(const DnsAnswer& a,
+                                                      v1::AddressSelection selection,
+                                                      bool has_ipv6) {
+  std::vector<boost::asio::ip::address> out;
+  switch (selection) {
+    case v1::ADDRESSES_ALL:
+      for (const auto& x : a.v4) out.push_back(x);
+      for (const auto& x : a.v6) {
+        if (Usable6(x, has_ipv6)) out.push_back(x);
+      }
+      if (out.size() > 8) out.resize(8);
+      break;
+    case v1::ADDRESSES_IPV4:
+      if (!a.v4.empty()) out.push_back(a.v4.front());
+      break;
+    case v1::ADDRESSES_IPV6:
+      if (!a.v6.empty()) out.push_back(a.v6.front());
+      break;
+    default:
+      if (!a.v4.empty()) out.push_back(a.v4.front());
+      if (!a.v6.empty() && (out.empty() || Usable6(a.v6.front(), has_ipv6))) {
+        out.push_back(a.v6.front());
+      }
+      break;
+  }
+  return out;
+}
 
 Status ValidateTarget(const v1::Target& t) {
   // Names travel back in CheckResult.target, which the collector checks the same way.
@@ -101,12 +153,102 @@ void CheckRun::Start(Done done) {
   done_ = std::move(done);
   std::chrono::milliseconds timeout(target_.timeout_ms());
   deadline_ = Clock::now() + timeout;
-  auto ssh = SshCheck::Create(
-      io_, {target_.host(), static_cast<uint16_t>(target_.port()), identification_, 0, Receiver(),
-            memory_ != nullptr ? memory_->address_policy : nullptr});
-  ssh_ = ssh;
-  StartWithDeadline(io_, ssh, timeout, [self = shared_from_this()] { self->OnSshDone(); });
+  started_unix_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
   midpoint_.expires_after(timeout / 2);
+  const std::string& host = target_.host();
+  if (memory_ == nullptr || !memory_->resolver || host.empty() || ParseIpLiteral(host)) {
+    StartSsh(host);
+    return;
+  }
+  resolving_ = true;
+  dns_.set_resolved(true);
+  in_addr v4{};
+  if (inet_aton(host.c_str(), &v4) != 0) {
+    // A numeric form getaddrinfo accepts but no literal ("127.1"): resolved
+    // locally, as the system resolver would, then judged like any name.
+    DnsAnswer a;
+    a.v4.push_back(boost::asio::ip::address_v4(ntohl(v4.s_addr)));
+    a.v6_error = "no record of this type";
+    boost::asio::post(io_, [self = shared_from_this(), a = std::move(a)]() mutable {
+      self->OnResolved(std::move(a));
+    });
+    return;
+  }
+  memory_->resolver->Resolve(host, timeout, [self = shared_from_this()](DnsAnswer&& a) {
+    self->OnResolved(std::move(a));
+  });
+}
+
+void CheckRun::OnResolved(DnsAnswer&& a) {
+  if (!resolving_) return;  // cancelled meanwhile
+  resolving_ = false;
+  for (const auto& x : a.v4) dns_.add_dns_a(x.to_string());
+  for (const auto& x : a.v6) dns_.add_dns_aaaa(x.to_string());
+  dns_.set_dns_a_error(a.v4_error);
+  dns_.set_dns_aaaa_error(a.v6_error);
+  dns_.set_dns_us(a.elapsed_us);
+  auto now = Clock::now();
+  if (memory_->ipv6_read == Clock::time_point{} ||
+      now - memory_->ipv6_read > std::chrono::seconds(30)) {
+    memory_->has_ipv6 = HostHasIpv6();
+    memory_->ipv6_read = now;
+  }
+  std::vector<boost::asio::ip::address> addresses =
+      SelectAddresses(a, target_.addresses(), memory_->has_ipv6);
+  const std::string at = "resolve " + target_.host() + ": ";
+  if (addresses.empty()) {
+    std::string why;
+    if (target_.addresses() == v1::ADDRESSES_IPV4) {
+      why = "no IPv4 address (A: " + (a.v4_error.empty() ? "none" : a.v4_error) +
+            "; addresses: ipv4)";
+    } else if (target_.addresses() == v1::ADDRESSES_IPV6) {
+      why = "no IPv6 address (AAAA: " + (a.v6_error.empty() ? "none" : a.v6_error) +
+            "; addresses: ipv6)";
+    } else {
+      why = "no address (A: " + (a.v4_error.empty() ? "none" : a.v4_error) +
+            "; AAAA: " + (a.v6_error.empty() ? "none" : a.v6_error) + ")";
+    }
+    result_.set_outcome(v1::OUTCOME_DNS_ERROR);
+    result_.set_detail(at + why);
+    ssh_done_ = true;
+    Finish();
+    return;
+  }
+  if (memory_->address_policy) {
+    std::string why = memory_->address_policy(addresses.front().to_string());
+    if (!why.empty()) {
+      // The probe's own policy, never the target's fault: no packet is sent.
+      result_.set_outcome(v1::OUTCOME_PROBE_ERROR);
+      result_.set_detail(at + addresses.front().to_string() +
+                         " refused by this probe's target policy: " + why);
+      ssh_done_ = true;
+      Finish();
+      return;
+    }
+  }
+  for (size_t i = 1; i < addresses.size(); ++i) {
+    if (memory_->address_policy && !memory_->address_policy(addresses[i].to_string()).empty()) {
+      continue;  // refused: not checked, not reported
+    }
+    others_.push_back(
+        SshCheck::Create(io_, {addresses[i].to_string(), static_cast<uint16_t>(target_.port()),
+                               identification_, 0, Receiver()}));
+  }
+  StartSsh(addresses.front().to_string());
+  for (auto& c : others_) StartPart(c);
+}
+
+void CheckRun::StartSsh(const std::string& host) {
+  std::chrono::milliseconds timeout(target_.timeout_ms());
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now());
+  left = std::clamp(left, std::chrono::milliseconds(1), timeout);
+  auto ssh =
+      SshCheck::Create(io_, {host, static_cast<uint16_t>(target_.port()), identification_, 0,
+                             Receiver(), memory_ != nullptr ? memory_->address_policy : nullptr});
+  ssh_ = ssh;
+  StartWithDeadline(io_, ssh, left, [self = shared_from_this()] { self->OnSshDone(); });
   midpoint_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
     if (ec || self->ssh_done_ || self->cancelled_ || !self->ssh_) return;
     auto* ssh = static_cast<SshCheck*>(self->ssh_.get());
@@ -116,6 +258,14 @@ void CheckRun::Start(Done done) {
 
 void CheckRun::Cancel() {
   cancelled_ = true;
+  if (resolving_) {
+    resolving_ = false;
+    result_.set_outcome(v1::OUTCOME_DNS_ERROR);
+    result_.set_detail("resolve " + target_.host() + ": cancelled");
+    ssh_done_ = true;
+    boost::asio::post(io_, [self = shared_from_this()] { self->Finish(); });
+    return;
+  }
   midpoint_.cancel();
   if (ssh_) ssh_->Cancel();
   for (auto& c : running_) c->Cancel();
@@ -312,6 +462,24 @@ void CheckRun::Finish() {
                          (o.reused() ? " (second opinion reused from an earlier check)" : ""));
       result_.set_error_number(0);
     }
+  }
+  result_.set_started_unix_ms(started_unix_ms_);  // the lookup's start, for a name
+  if (dns_.resolved()) {
+    result_.set_resolved(true);
+    *result_.mutable_dns_a() = dns_.dns_a();
+    *result_.mutable_dns_aaaa() = dns_.dns_aaaa();
+    result_.set_dns_a_error(dns_.dns_a_error());
+    result_.set_dns_aaaa_error(dns_.dns_aaaa_error());
+    result_.set_dns_us(dns_.dns_us());
+  }
+  for (const auto& c : others_) {
+    const v1::CheckResult& r = static_cast<SshCheck*>(c.get())->result();
+    v1::AddressOutcome* o = result_.add_other_addresses();
+    o->set_address(r.address());
+    o->set_outcome(r.outcome());
+    o->set_connect_us(r.connect_us());
+    o->set_identification(r.identification());
+    o->set_detail(r.detail());
   }
   running_.clear();
   Done done = std::move(done_);

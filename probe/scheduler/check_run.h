@@ -1,7 +1,18 @@
 // CheckRun: one scheduled check of one target, end to end, inside the
 // target's timeout T (the check deadline).
 //
-//  - Runs the SshCheck with deadline T.
+//  - A target given by name is resolved first by the probe's own resolver
+//    (RunMemory::resolver, c-ares: never blocks the io thread; the lookup's
+//    deadline is T): every A and AAAA answer and each family's error go in
+//    the result (resolved, dns_a, dns_aaaa, dns_a_error, dns_aaaa_error,
+//    dns_us). The addresses checked follow Target.addresses (first of each
+//    family by default, IPv6 only when this host has IPv6 of its own or the
+//    address is loopback); each passes the probe's address policy first. The
+//    first one checked is the result's `address`/outcome, with the evidence
+//    below; the others get a plain SSH check each, concurrently, reported in
+//    other_addresses. No address to check: dns_error naming each family's
+//    error. Without a resolver the SshCheck resolves (Asio's getaddrinfo).
+//  - Runs the SshCheck with deadline T (what is left of it after the lookup).
 //  - Liveness (item "liveness by default"): if the SSH connect has had no
 //    answer after T/2, or fails host/network unreachable earlier, it starts,
 //    concurrently, until the same deadline: one ICMP echo, one TCP connect to
@@ -46,6 +57,7 @@
 #include "common/status.h"
 #include "parallax/v1/probe.pb.h"
 #include "probe/checks/check.h"
+#include "probe/checks/dns_resolver.h"
 #include "probe/checks/icmp_receiver.h"
 
 namespace parallax::probe {
@@ -87,7 +99,18 @@ struct RunMemory {
   // The probe's target policy for the address a DNS name resolves to
   // (SchedulerOptions::address_policy; empty: every address).
   std::function<std::string(const std::string& address)> address_policy;
+  // The probe's DNS resolver (null: each SshCheck resolves with Asio).
+  std::shared_ptr<DnsResolver> resolver;
+  // Whether this host has an IPv6 address other than loopback / link-local,
+  // and when that was read (re-read every 30 s).
+  bool has_ipv6 = false;
+  std::chrono::steady_clock::time_point ipv6_read{};
 };
+
+// The addresses of `answer` a check of `selection` tries, in order (at most 8).
+std::vector<boost::asio::ip::address> SelectAddresses(const DnsAnswer& answer,
+                                                      v1::AddressSelection selection,
+                                                      bool has_ipv6);
 
 class CheckRun : public std::enable_shared_from_this<CheckRun> {
  public:
@@ -107,6 +130,9 @@ class CheckRun : public std::enable_shared_from_this<CheckRun> {
   using Clock = std::chrono::steady_clock;
   CheckRun(boost::asio::io_context& io, v1::Target target, std::string identification,
            IcmpBudget* icmp_budget, RunMemory* memory);
+  void OnResolved(DnsAnswer&& answer);
+  // Starts the main SshCheck at `host` (a name only without a resolver).
+  void StartSsh(const std::string& host);
   void OnSshDone();
   // The shared ICMP receiver, or null.
   std::shared_ptr<IcmpReceiver> Receiver() const {
@@ -128,7 +154,11 @@ class CheckRun : public std::enable_shared_from_this<CheckRun> {
   Done done_;
   v1::CheckResult result_;
   std::shared_ptr<Check> ssh_;
+  bool resolving_ = false;
+  v1::CheckResult dns_;                         // the DNS fields, merged into the result
+  std::vector<std::shared_ptr<Check>> others_;  // SshChecks at the other addresses
   Clock::time_point deadline_;
+  int64_t started_unix_ms_ = 0;
   boost::asio::steady_timer midpoint_;
   bool ssh_done_ = false;
   bool liveness_started_ = false;

@@ -235,5 +235,112 @@ TEST_F(CheckRunRunTest, CancelReportsOnce) {
   EXPECT_EQ(out.outcome(), v1::OUTCOME_BANNER_TIMEOUT);
 }
 
+// A target given by name is resolved by the probe's own resolver: one name
+// the DNS server never answers does not turn another target into dns_error,
+// and every answer is recorded.
+TEST(CheckRunTest, SlowNameDoesNotTurnOtherTargetsIntoDnsErrors) {
+  boost::asio::io_context io;
+  TestServer server(io, ServerBehavior::kSsh);
+  testing::TestDnsServer dns({{"fast.test", {"127.0.0.1"}}}, {"slow.test"});
+  ASSERT_NE(dns.port(), 0);
+  RunMemory memory;
+  DnsResolverOptions o;
+  o.servers = dns.servers();
+  ASSERT_TRUE(DnsResolver::Create(io, o, &memory.resolver).ok());
+  std::map<std::string, v1::CheckResult> got;
+  std::vector<std::string> order;
+  std::vector<std::shared_ptr<CheckRun>> runs;
+  for (const char* host : {"slow.test", "fast.test", "fast.test"}) {
+    v1::Target t = MakeTarget(std::string(host) + std::to_string(runs.size()), server.port(), 2000);
+    t.set_host(host);
+    auto run = CheckRun::Create(io, t, "SSH-2.0-parallax_probe_test", nullptr, &memory);
+    run->Start([&, name = t.name()](v1::CheckResult&& r) {
+      order.push_back(name);
+      got[name] = std::move(r);
+    });
+    runs.push_back(run);
+  }
+  auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (got.size() < 3 && std::chrono::steady_clock::now() < until) {
+    io.run_one_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(order.back(), "slow.test0");
+  for (const char* name : {"fast.test1", "fast.test2"}) {
+    const v1::CheckResult& r = got[name];
+    EXPECT_EQ(r.outcome(), v1::OUTCOME_OK) << name << " " << r.detail();
+    EXPECT_TRUE(r.resolved());
+    ASSERT_EQ(r.dns_a_size(), 1);
+    EXPECT_EQ(r.dns_a(0), "127.0.0.1");
+    EXPECT_EQ(r.dns_aaaa_error(), "no record of this type");
+    EXPECT_EQ(r.address(), "127.0.0.1:" + std::to_string(server.port()));
+    EXPECT_EQ(r.source_address(), "127.0.0.1");
+  }
+  const v1::CheckResult& slow = got["slow.test0"];
+  EXPECT_EQ(slow.outcome(), v1::OUTCOME_DNS_ERROR);
+  EXPECT_EQ(slow.detail(),
+            "resolve slow.test: no address (A: timed out after 2000 ms; AAAA: timed out after "
+            "2000 ms)");
+  EXPECT_EQ(slow.dns_a_size(), 0);
+}
+
+// addresses: all checks every address and says which outcome is whose; the
+// default (first) checks only the first IPv4 address.
+TEST(CheckRunTest, EachAddressCheckedGetsItsOwnOutcome) {
+  boost::asio::io_context io;
+  TestServer server(io, ServerBehavior::kSsh);  // 127.0.0.1 only: 127.0.0.2 refuses
+  testing::TestDnsServer dns({{"two.test", {"127.0.0.1", "127.0.0.2"}}}, {});
+  ASSERT_NE(dns.port(), 0);
+  RunMemory memory;
+  DnsResolverOptions o;
+  o.servers = dns.servers();
+  ASSERT_TRUE(DnsResolver::Create(io, o, &memory.resolver).ok());
+  for (auto selection : {v1::ADDRESSES_ALL, v1::ADDRESSES_FIRST}) {
+    v1::Target t = MakeTarget("two", server.port(), 2000);
+    t.set_host("two.test");
+    t.set_addresses(selection);
+    v1::CheckResult got;
+    bool done = false;
+    auto run = CheckRun::Create(io, t, "SSH-2.0-parallax_probe_test", nullptr, &memory);
+    run->Start([&](v1::CheckResult&& r) {
+      got = std::move(r);
+      done = true;
+    });
+    io.restart();
+    while (!done && io.run_one_for(std::chrono::seconds(5)) > 0) {
+    }
+    ASSERT_TRUE(done);
+    EXPECT_EQ(got.outcome(), v1::OUTCOME_OK) << got.detail();
+    EXPECT_EQ(got.address(), "127.0.0.1:" + std::to_string(server.port()));
+    ASSERT_EQ(got.dns_a_size(), 2);
+    if (selection == v1::ADDRESSES_ALL) {
+      ASSERT_EQ(got.other_addresses_size(), 1);
+      EXPECT_EQ(got.other_addresses(0).address(), "127.0.0.2:" + std::to_string(server.port()));
+      EXPECT_EQ(got.other_addresses(0).outcome(), v1::OUTCOME_REFUSED);
+    } else {
+      EXPECT_EQ(got.other_addresses_size(), 0);
+    }
+  }
+}
+
+TEST(CheckRunTest, SelectAddressesFollowsTheSelection) {
+  DnsAnswer a;
+  a.v4 = {boost::asio::ip::make_address("192.0.2.1"), boost::asio::ip::make_address("192.0.2.2")};
+  a.v6 = {boost::asio::ip::make_address("2001:db8::1")};
+  auto text = [](const std::vector<boost::asio::ip::address>& v) {
+    std::string s;
+    for (const auto& x : v) s += x.to_string() + " ";
+    return s;
+  };
+  EXPECT_EQ(text(SelectAddresses(a, v1::ADDRESSES_FIRST, true)), "192.0.2.1 2001:db8::1 ");
+  EXPECT_EQ(text(SelectAddresses(a, v1::ADDRESSES_FIRST, false)), "192.0.2.1 ");
+  EXPECT_EQ(text(SelectAddresses(a, v1::ADDRESSES_ALL, true)), "192.0.2.1 192.0.2.2 2001:db8::1 ");
+  EXPECT_EQ(text(SelectAddresses(a, v1::ADDRESSES_IPV4, true)), "192.0.2.1 ");
+  EXPECT_EQ(text(SelectAddresses(a, v1::ADDRESSES_IPV6, false)), "2001:db8::1 ");
+  DnsAnswer only6;
+  only6.v6 = a.v6;
+  EXPECT_EQ(text(SelectAddresses(only6, v1::ADDRESSES_FIRST, false)), "2001:db8::1 ");
+}
+
 }  // namespace
 }  // namespace parallax::probe

@@ -41,6 +41,15 @@ class Scheduler::Impl {
   Impl(boost::asio::io_context& io, SchedulerOptions options, Sink sink, SchedulerSeams seams)
       : io_(io), options_(std::move(options)), sink_(std::move(sink)) {
     run_memory_.address_policy = options_.address_policy;
+    if (options_.async_dns) {
+      DnsResolverOptions dns;
+      dns.servers = options_.dns_servers;
+      Status st = DnsResolver::Create(io_, dns, &run_memory_.resolver);
+      if (!st.ok()) {
+        Logf(LogLevel::kError, "DNS resolver: %s; resolving with getaddrinfo instead",
+             st.message().c_str());
+      }
+    }
     if (seams.clock != nullptr) {
       clock_ = seams.clock;
     } else {

@@ -68,6 +68,12 @@ struct SchedulerOptions {
   // every resolution so a name cannot lead the probe where an address
   // literal could not. Empty: no check.
   std::function<std::string(const std::string& address)> address_policy;
+  // Targets given by name are resolved by one c-ares resolver on the
+  // io_context (probe/checks/dns_resolver.h) with these servers ("" : the
+  // system's resolv.conf). False: Asio's getaddrinfo per check (a stuck
+  // lookup there holds up every later one).
+  bool async_dns = true;
+  std::string dns_servers;
   // How long new checks pause when the probe runs out of descriptors/buffers.
   std::chrono::milliseconds resource_pause{1000};
 };

@@ -284,5 +284,61 @@ TEST_F(RealServersTest, EvidenceReachesHistoryJson) {
   EXPECT_TRUE(words) << cluster.CliJson({"history", "full", "--limit", "1"}).dump(2);
 }
 
+// What the probe's checks leave in OpenSSH's log, read by fail2ban's real
+// sshd filter (Debian's fail2ban): one "Connection closed/reset by ...
+// [preauth]" line per check, counted in modes aggressive and ddos, not in
+// normal or extra (docs/OPERATIONS.md's table). ~2 s.
+TEST_F(RealServersTest, Fail2banCountsEveryCheckInModesAggressiveAndDdosOnly) {
+  if (!Have("/usr/bin/fail2ban-regex")) GTEST_SKIP() << "apt-get install fail2ban";
+  std::string why;
+  std::unique_ptr<Sshd> sshd = Sshd::Start(dir_, &why);
+  if (!sshd) GTEST_SKIP() << why;
+  constexpr int kChecks = 6;
+  for (int i = 0; i < kChecks; ++i) {
+    v1::CheckResult r = Check(sshd->port());
+    ASSERT_EQ(r.outcome(), v1::OUTCOME_OK) << Describe(r);
+  }
+  // sshd logs the close after the probe's socket is gone: wait (bounded).
+  auto preauth = [&] {
+    int n = 0;
+    std::string log = sshd->log();
+    for (size_t at = log.find("[preauth]"); at != std::string::npos;
+         at = log.find("[preauth]", at + 1)) {
+      ++n;
+    }
+    return n;
+  };
+  EXPECT_TRUE(WaitFor([&] { return preauth() >= kChecks; }, std::chrono::seconds(10)))
+      << sshd->log();
+  // sshd -e logs without a syslog header: give each line one, as journald would.
+  std::string lines;
+  std::string log = sshd->log();
+  for (size_t start = 0; start < log.size();) {
+    size_t end = log.find('\n', start);
+    if (end == std::string::npos) end = log.size();
+    std::string line = log.substr(start, end - start);
+    if (line.find("[preauth]") != std::string::npos) {
+      lines += "Dec  1 12:00:00 target sshd[4242]: " + line + "\n";
+    }
+    start = end + 1;
+  }
+  WriteFile(dir_.File("auth.log"), lines);
+  for (const char* mode : {"normal", "extra", "ddos", "aggressive"}) {
+    CommandResult r =
+        RunCommand({"fail2ban-regex", dir_.File("auth.log"),
+                    std::string("/etc/fail2ban/filter.d/sshd.conf[mode=") + mode + "]"},
+                   std::chrono::seconds(30));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    bool counted = std::string(mode) == "ddos" || std::string(mode) == "aggressive";
+    std::string want = std::to_string(kChecks) + " lines, 0 ignored, " +
+                       std::to_string(counted ? kChecks : 0) + " matched";
+    std::string alt = std::to_string(kChecks) + " lines, " + std::to_string(counted ? 0 : kChecks) +
+                      " ignored, " + std::to_string(counted ? kChecks : 0) + " matched";
+    EXPECT_TRUE(r.out.find(want) != std::string::npos || r.out.find(alt) != std::string::npos)
+        << mode << ":\n"
+        << r.out;
+  }
+}
+
 }  // namespace
 }  // namespace parallax::testing
