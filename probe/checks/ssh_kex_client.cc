@@ -76,7 +76,7 @@ std::string SshKexClient::Start() {
     RAND_bytes(reinterpret_cast<unsigned char*>(priv_.data()), 32);
   }
   q_c_ = X25519Public(priv_);
-  i_c_ = EncodeKexInit(ClientKexInit());
+  i_c_ = EncodeKexInit(ClientKexInit(), options_.kexinit_cookie);
   if (q_c_.empty()) {
     done_ = true;
     result_.set_error("cannot create an X25519 key (OpenSSL)");

@@ -42,6 +42,8 @@ class SshKexClient {
     // 32 bytes: the X25519 private key to use (tests replaying a recorded
     // exchange); empty: a fresh random one.
     std::string x25519_private;
+    // 16 bytes: our KEXINIT cookie (same tests); empty: random.
+    std::string kexinit_cookie;
   };
 
   explicit SshKexClient(Options options);

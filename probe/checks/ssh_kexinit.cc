@@ -67,11 +67,15 @@ KexInit ClientKexInit() {
   return k;
 }
 
-std::string EncodeKexInit(const KexInit& kexinit) {
+std::string EncodeKexInit(const KexInit& kexinit, std::string_view fixed_cookie) {
   SshWriter w;
   w.Byte(kMsgKexInit);
   std::string cookie(16, '\0');
-  RAND_bytes(reinterpret_cast<unsigned char*>(cookie.data()), 16);
+  if (fixed_cookie.size() == 16) {
+    cookie = std::string(fixed_cookie);
+  } else {
+    RAND_bytes(reinterpret_cast<unsigned char*>(cookie.data()), 16);
+  }
   w.Raw(cookie);
   for (const auto& list : kexinit.lists) w.NameList(list);
   w.Byte(kexinit.first_kex_packet_follows ? 1 : 0);

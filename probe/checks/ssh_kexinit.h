@@ -55,8 +55,9 @@ struct KexInit {
 // match to proceed).
 KexInit ClientKexInit();
 
-// The KEXINIT payload (message byte, 16-byte random cookie, lists, ...).
-std::string EncodeKexInit(const KexInit& kexinit);
+// The KEXINIT payload (message byte, 16-byte cookie, lists, ...); `cookie`
+// must be 16 bytes, or empty for a random one.
+std::string EncodeKexInit(const KexInit& kexinit, std::string_view cookie = {});
 
 // Parses a KEXINIT payload (starting with the message byte).
 Status ParseKexInit(std::string_view payload, KexInit* out);
