@@ -21,6 +21,7 @@ v1::Assignment BuildAssignment(const ConfigSnapshot& snapshot,
     out->set_closed_port(t.closed_port);
     out->set_path_max_hops(t.path_max_hops);
     out->set_path_budget_ms(static_cast<uint32_t>(t.path_budget.count()));
+    out->set_hostkey_interval_ms(static_cast<uint32_t>(t.hostkey_interval.count()));
   }
   return a;
 }

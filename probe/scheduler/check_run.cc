@@ -101,9 +101,25 @@ void CheckRun::Start(Done done) {
   done_ = std::move(done);
   std::chrono::milliseconds timeout(target_.timeout_ms());
   deadline_ = Clock::now() + timeout;
-  auto ssh = SshCheck::Create(
-      io_, {target_.host(), static_cast<uint16_t>(target_.port()), identification_, 0, Receiver(),
-            memory_ != nullptr ? memory_->address_policy : nullptr});
+  SshCheckOptions options{target_.host(),  static_cast<uint16_t>(target_.port()),
+                          identification_, 0,
+                          Receiver(),      memory_ != nullptr ? memory_->address_policy : nullptr};
+  if (target_.hostkey_interval_ms() > 0 && memory_ != nullptr) {
+    auto now = Clock::now();
+    auto [it, added] = memory_->hostkeys.try_emplace(target_.name());
+    if (added) {
+      for (auto i = memory_->hostkeys.begin(); i != memory_->hostkeys.end();) {
+        i = i != it && now - i->second.seen > std::chrono::hours(1) ? memory_->hostkeys.erase(i)
+                                                                    : std::next(i);
+      }
+    }
+    it->second.seen = now;
+    options.hostkey =
+        !it->second.attempted ||
+        now - it->second.at >= std::chrono::milliseconds(target_.hostkey_interval_ms());
+    options.hostkey_known_identification = it->second.identification;
+  }
+  auto ssh = SshCheck::Create(io_, std::move(options));
   ssh_ = ssh;
   StartWithDeadline(io_, ssh, timeout, [self = shared_from_this()] { self->OnSshDone(); });
   midpoint_.expires_after(timeout / 2);
@@ -224,6 +240,16 @@ void CheckRun::OnSshDone() {
   midpoint_.cancel();
   auto* ssh = static_cast<SshCheck*>(ssh_.get());
   result_ = std::move(*ssh->mutable_result());
+  if (target_.hostkey_interval_ms() > 0 && memory_ != nullptr) {
+    auto it = memory_->hostkeys.find(target_.name());
+    if (it != memory_->hostkeys.end()) {
+      if (result_.has_host_key()) {
+        it->second.attempted = true;
+        it->second.at = Clock::now();
+      }
+      if (!result_.identification().empty()) it->second.identification = result_.identification();
+    }
+  }
   bool resolved = ssh->address().has_value();
   boost::asio::ip::address address;
   if (resolved) address = *ssh->address();
