@@ -94,6 +94,8 @@ struct Classification {
   int32_t witness = -1;
   uint32_t moved_port = 0;                 // ssh_moved: the port sshd answers on
   Protocol protocol = Protocol::kUnknown;  // not_ssh
+  // Rule 4: ok rows whose host key is not pinned / is pinned.
+  std::vector<uint32_t> key_changed, key_pinned;
 };
 
 // Distinct networks among rows[idx] (rows of listed probes only: ok, fail,

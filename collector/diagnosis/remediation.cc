@@ -11,15 +11,30 @@ std::vector<std::string> Remediation(v1::Cause cause) {
               "/etc/ssh/sshd_config",
               "Check host firewall REJECT rules: nft list ruleset, iptables -S, ufw status"};
     case v1::CAUSE_SSH_MOVED:
-      return {"If port 22 was intended: check Port and ListenAddress in /etc/ssh/sshd_config "
-              "(sshd -T | grep -i port) and restart sshd",
-              "With socket activation, check ListenStream: systemctl cat ssh.socket",
-              "Update firewall rules and jump-host configs that still point at the old port"};
+      return {
+          "If port 22 was intended: check Port and ListenAddress in /etc/ssh/sshd_config "
+          "(sshd -T | grep -i port) and restart sshd",
+          "With socket activation, check ListenStream: systemctl cat ssh.socket",
+          "Update firewall rules and jump-host configs that still point at the old port"};
+    case v1::CAUSE_HOSTKEY_CHANGED:
+      return {
+          "Ask the host's admin whether it was rebuilt or its keys regenerated; compare "
+          "on its console: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub",
+          "If not planned, treat it as a possible compromise: do not log in with "
+          "passwords or forwarded agents until it is explained",
+          "If planned: remove the old key on clients (ssh-keygen -R HOST) and re-pin "
+          "(parallax hostkey accept TARGET)"};
+    case v1::CAUSE_HOSTKEY_MISMATCH:
+      return {"Do not log in from the networks that see the other key until it is explained",
+              "Compare what the name resolves to from each network (dig +short HOST): a "
+              "reused address or split DNS sends them to another host",
+              "Look for an intercepting proxy or NAT rule on the path of those networks"};
     case v1::CAUSE_FIREWALL_BLOCK:
-      return {"Check the host firewall for DROP/REJECT on the SSH port: ufw status, "
-              "nft list ruleset, iptables -S",
-              "Check the cloud security group or provider firewall for the SSH port",
-              "From the console, confirm sshd listens: ss -tlnp | grep ssh"};
+      return {
+          "Check the host firewall for DROP/REJECT on the SSH port: ufw status, "
+          "nft list ruleset, iptables -S",
+          "Check the cloud security group or provider firewall for the SSH port",
+          "From the console, confirm sshd listens: ss -tlnp | grep ssh"};
     case v1::CAUSE_HOST_OFFLINE:
       return {"Open the provider's console: is the machine powered on and booted?",
               "Check that its IP address is still assigned and its interface is up (ip addr)",
@@ -29,11 +44,12 @@ std::vector<std::string> Remediation(v1::Cause cause) {
               "Offer sshd on an additional port (e.g. 443 or 2222) and connect there",
               "Connect through another network, a VPN or a jump host"};
     case v1::CAUSE_SOURCE_BLOCK:
-      return {"Check fail2ban on the host: fail2ban-client status sshd; unban with "
-              "fail2ban-client set sshd unbanip ADDRESS",
-              "Check firewall source rules, /etc/hosts.allow, and AllowUsers/AllowGroups/"
-              "Match Address in sshd_config",
-              "Look for the blocked sources in the sshd log: journalctl -u ssh"};
+      return {
+          "Check fail2ban on the host: fail2ban-client status sshd; unban with "
+          "fail2ban-client set sshd unbanip ADDRESS",
+          "Check firewall source rules, /etc/hosts.allow, and AllowUsers/AllowGroups/"
+          "Match Address in sshd_config",
+          "Look for the blocked sources in the sshd log: journalctl -u ssh"};
     case v1::CAUSE_SSH_UNRESPONSIVE:
       return {"Check sshd's load and MaxStartups: journalctl -u ssh | grep -i maxstartups",
               "Check for a tarpit, IPS or load balancer in front of the port: compare with "
@@ -46,9 +62,10 @@ std::vector<std::string> Remediation(v1::Cause cause) {
       return {"Check the name: getent hosts NAME, dig +short NAME",
               "Check the DNS zone and the resolvers the probes use"};
     case v1::CAUSE_PARTIAL:
-      return {"Compare the evidence per vantage point; the summary lists the explanations "
-              "that fit",
-              "Add targets or probes in more networks so the causes can be told apart"};
+      return {
+          "Compare the evidence per vantage point; the summary lists the explanations "
+          "that fit",
+          "Add targets or probes in more networks so the causes can be told apart"};
     case v1::CAUSE_UNKNOWN:
       return {"Check that probes are connected: parallax status",
               "Check the probes' logs and their network path to the collector"};
