@@ -16,10 +16,9 @@
 #include "collector/cli/client_config.h"
 #include "collector/cli/probes_view.h"
 #include "collector/cli/render.h"
-#include "common/duration.h"
-#include "common/escape.h"
 #include "common/clock.h"
 #include "common/duration.h"
+#include "common/escape.h"
 #include "common/tls.h"
 #include "common/tls_flags.h"
 #include "common/version.h"
@@ -123,8 +122,19 @@ int main(int argc, char** argv) {
   CLI::App* probes = app.add_subcommand(
       "probes", "The probes the collector knows: labels, connected, version, last seen");
 
+  std::string accept_target;
+  CLI::App* hostkey = app.add_subcommand("hostkey", "SSH host key pins");
+  hostkey->require_subcommand(1);
+  CLI::App* hostkey_accept = hostkey->add_subcommand(
+      "accept",
+      "Re-pin TARGET's SSH host key to the key its vantage points see now (after a planned "
+      "change; admin certificates only)");
+  hostkey_accept->add_option("target", accept_target, "Target name")->required();
+
   // Global options after the subcommand are handed back to the app.
-  for (CLI::App* sub : {status, history, explain, incidents, probes}) sub->fallthrough();
+  for (CLI::App* sub : {status, history, explain, incidents, probes, hostkey, hostkey_accept}) {
+    sub->fallthrough();
+  }
 
   try {
     app.parse(argc, argv);
@@ -224,6 +234,18 @@ int main(int argc, char** argv) {
     for (const auto& v : resp.verdicts()) {
       if (Failing(v.cause())) return kExitCause;
     }
+    return kExitOk;
+  }
+  if (*hostkey_accept) {
+    parallax::v1::AcceptHostKeyRequest req;
+    req.set_target(accept_target);
+    parallax::v1::AcceptHostKeyResponse resp;
+    grpc::Status gs = stub->AcceptHostKey(&ctx, req, &resp);
+    if (!gs.ok()) return Fail(collector, gs);
+    std::cout << (json ? parallax::cli::DumpJson(
+                             parallax::cli::AcceptHostKeyJson(accept_target, resp)) +
+                             "\n"
+                       : parallax::cli::AcceptHostKeyText(resp));
     return kExitOk;
   }
   if (*incidents) {

@@ -344,7 +344,7 @@ class Parser {
     return Status::Ok();
   }
 
-  // hostkey_interval under `node`, if given: 0 (disabled) or 1m..24h.
+  // hostkey_interval under `node`, if given: 0 (disabled) or 1s..24h.
   Status HostKeyInterval(const YAML::Node& node, const std::string& path,
                          std::chrono::milliseconds* out) {
     if (!node["hostkey_interval"]) return Status::Ok();
@@ -357,8 +357,8 @@ class Parser {
     Status s = f_.Duration(node["hostkey_interval"], p, &d);
     if (!s.ok()) return s;
     if (d != std::chrono::milliseconds(0) &&
-        (d < std::chrono::minutes(1) || d > std::chrono::hours(24))) {
-      return f_.Error(p, node["hostkey_interval"], FormatDuration(d) + " is not 0 or in 1m..24h");
+        (d < std::chrono::seconds(1) || d > std::chrono::hours(24))) {
+      return f_.Error(p, node["hostkey_interval"], FormatDuration(d) + " is not 0 or in 1s..24h");
     }
     *out = d;
     return Status::Ok();

@@ -49,6 +49,11 @@ class QueryServiceImpl final : public v1::QueryService::Service {
                        v1::ExplainResponse* resp) override;
   grpc::Status Incidents(grpc::ServerContext* ctx, const v1::IncidentsRequest* req,
                          v1::IncidentsResponse* resp) override;
+  // Pins the key most of the target's vantage points see now (the smallest
+  // fingerprint on a tie; none seen: unpinned until one is). A target pinned
+  // in the config (host_keys / known_hosts) is FAILED_PRECONDITION.
+  grpc::Status AcceptHostKey(grpc::ServerContext* ctx, const v1::AcceptHostKeyRequest* req,
+                             v1::AcceptHostKeyResponse* resp) override;
 
  private:
   Store* store_;

@@ -44,6 +44,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "collector/state/host_key_pins.h"
 #include "parallax/v1/probe.pb.h"
 
 namespace parallax::collector {
@@ -78,6 +79,10 @@ struct ProbeState {
 // results seeded from the store at start-up are not counted).
 struct PairState {
   v1::CheckResult newest;
+  // The newest verified host key of the pair (results carry one at most
+  // once per hostkey_interval): empty fingerprint when none yet.
+  v1::HostKey host_key;
+  int64_t host_key_ms = 0;
   std::array<uint32_t, v1::Outcome_ARRAYSIZE> checks{};
 };
 
@@ -156,6 +161,10 @@ class LiveState {
     bool all = false;
   };
   ChangedTargets TakeChangedTargets();
+  // Marks one target changed (its pins changed: re-diagnose it).
+  void MarkChanged(const std::string& target);
+
+  HostKeyPins& host_key_pins() { return host_key_pins_; }
 
  private:
   struct Shard {
@@ -185,6 +194,7 @@ class LiveState {
   mutable std::mutex changed_mu_;
   mutable std::unordered_set<std::string> changed_;
   mutable bool changed_all_ = false;
+  HostKeyPins host_key_pins_;
 };
 
 }  // namespace parallax::collector

@@ -89,6 +89,15 @@ CREATE INDEX incident_changes_incident ON incident_changes (incident_id, at_ms);
 ALTER TABLE results ADD COLUMN probe_ts_ms INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE results ADD COLUMN received_ms INTEGER NOT NULL DEFAULT 0;
 )sql",
+      // Version 4 (issue 11): SSH host key pins, trust on first use or
+      // `parallax hostkey accept`; fingerprints space-separated.
+      R"sql(
+CREATE TABLE host_key_pins (
+  target       TEXT PRIMARY KEY,
+  fingerprints TEXT NOT NULL,
+  pinned_ms    INTEGER NOT NULL
+);
+)sql",
   };
   return kSteps;
 }
