@@ -117,6 +117,10 @@ void StateCollectable::CollectPairs(std::vector<MetricFamily>* out) const {
                              "Unix time the last stored check of the pair started (collector's "
                              "clock)",
                              MetricType::Gauge);
+  MetricFamily hostkey = Family("parallax_pair_hostkey_info",
+                                "1 per probe x target with the SSH host key the probe saw at its "
+                                "latest key exchange (fingerprint SHA256:..., key type)",
+                                MetricType::Gauge);
   // The outcome words once, not per series.
   std::array<std::string, v1::Outcome_ARRAYSIZE> outcome_words;
   for (int o = 0; o < v1::Outcome_ARRAYSIZE; ++o) {
@@ -127,6 +131,7 @@ void StateCollectable::CollectPairs(std::vector<MetricFamily>* out) const {
       [&](const std::string&, const LiveState::PairsOfTarget& p) { pairs += p.size(); });
   pairs += pairs / 8;  // headroom for pairs added between the two visits
   for (MetricFamily* f : {&total, &up, &connect, &banner, &last}) f->metric.reserve(pairs);
+  hostkey.metric.reserve(pairs);
 
   state_->VisitTargets([&](const std::string& target_name, const LiveState::PairsOfTarget& pairs) {
     const std::string target = Esc(target_name);
@@ -151,10 +156,20 @@ void StateCollectable::CollectPairs(std::vector<MetricFamily>* out) const {
       Add(&up, labels, r.outcome() == v1::OUTCOME_OK ? 1 : 0);
       Add(&connect, labels, r.connect_us() / 1e6);
       Add(&banner, labels, r.banner_us() / 1e6);
+      if (!pair.host_key.fingerprint().empty()) {
+        Add(&hostkey,
+            {{"fingerprint", Esc(pair.host_key.fingerprint())},
+             {"probe", probe},
+             {"target", target},
+             {"type", Esc(pair.host_key.type())}},
+            1);
+      }
       Add(&last, std::move(labels), ResultTimeMs(r) / 1000.0);
     }
   });
-  for (MetricFamily* f : {&total, &up, &connect, &banner, &last}) out->push_back(std::move(*f));
+  for (MetricFamily* f : {&total, &up, &connect, &banner, &last, &hostkey}) {
+    out->push_back(std::move(*f));
+  }
 }
 
 void StateCollectable::CollectDiagnosis(const std::set<std::string>& probes,
@@ -166,6 +181,11 @@ void StateCollectable::CollectDiagnosis(const std::set<std::string>& probes,
   MetricFamily target_cause =
       Family("parallax_target_cause",
              "1 for the target's current cause, 0 for causes it had before", MetricType::Gauge);
+  MetricFamily hostkey_changed =
+      Family("parallax_target_hostkey_changed",
+             "1 if the target answers with an SSH host key other than the pinned one, from "
+             "every vantage point (hostkey_changed) or from some (hostkey_mismatch)",
+             MetricType::Gauge);
   MetricFamily healthy =
       Family("parallax_probe_healthy", "1 if the probe is connected, fresh and can see the world",
              MetricType::Gauge);
@@ -189,6 +209,8 @@ void StateCollectable::CollectDiagnosis(const std::set<std::string>& probes,
     for (const auto& [target_name, cause] : facts.target_causes) {
       const std::string target = Esc(target_name);
       Add(&target_up, {{"target", target}}, cause == v1::CAUSE_OK ? 1 : 0);
+      Add(&hostkey_changed, {{"target", target}},
+          cause == v1::CAUSE_HOSTKEY_CHANGED || cause == v1::CAUSE_HOSTKEY_MISMATCH ? 1 : 0);
       auto it = causes_seen_.find(target_name);
       uint32_t bits = (it == causes_seen_.end() ? 0 : it->second);
       const int now = static_cast<int>(cause);
@@ -215,7 +237,8 @@ void StateCollectable::CollectDiagnosis(const std::set<std::string>& probes,
       Add(&network, {{"network", Esc(n)}}, blocked.count(n) ? 1 : 0);
     }
   }
-  for (MetricFamily* f : {&target_up, &target_cause, &healthy, &egress, &cannot_run, &network}) {
+  for (MetricFamily* f :
+       {&target_up, &target_cause, &hostkey_changed, &healthy, &egress, &cannot_run, &network}) {
     out->push_back(std::move(*f));
   }
 }

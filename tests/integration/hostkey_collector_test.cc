@@ -84,6 +84,20 @@ TEST(HostKeyCollector, ChangedEverywhereThenAccepted) {
   EXPECT_NE(summary.find(fp_b), std::string::npos) << summary;
   EXPECT_NE(summary.find(fp_a), std::string::npos) << summary;
   EXPECT_NE(summary.find("ssh-keygen -R 127.0.0.1"), std::string::npos) << summary;
+  // /metrics: the alert's series, and the key per pair.
+  std::string metrics;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        metrics = cluster.Metrics();
+        return MetricValue(metrics, R"(parallax_target_hostkey_changed{target="web"})") == 1;
+      },
+      seconds(10)))
+      << metrics;
+  EXPECT_EQ(
+      MetricValue(metrics, "parallax_pair_hostkey_info{fingerprint=\"" + fp_b +
+                               "\",probe=\"p1\",target=\"web\",type=\"ecdsa-sha2-nistp256\"}"),
+      1)
+      << metrics;
   // The text form shows the key per vantage point.
   CommandResult text = RunCommand(
       {CliBinary(), "explain", "web", "--collector", cluster.collector_address(), "--insecure"});
@@ -96,6 +110,12 @@ TEST(HostKeyCollector, ChangedEverywhereThenAccepted) {
       << accepted.dump(2) << cluster.last_cli_error();
   EXPECT_EQ(accepted["previous"], nlohmann::json::array({fp_a}));
   ASSERT_TRUE(explain_until("ok", fp_b)) << v.dump(2);
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return MetricValue(cluster.Metrics(), R"(parallax_target_hostkey_changed{target="web"})") ==
+               0;
+      },
+      seconds(10)));
   rows = SqliteQuery(cluster.db_path(), "SELECT target, fingerprints FROM host_key_pins");
   EXPECT_EQ(rows, std::vector<std::string>{"web|" + fp_b});
   // An unknown target is refused.
