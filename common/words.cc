@@ -21,7 +21,7 @@ constexpr std::array<std::pair<v1::Outcome, std::string_view>, 12> kOutcomes{{
     {v1::OUTCOME_PROBE_ERROR, "probe_error"},
 }};
 
-constexpr std::array<std::pair<v1::Cause, std::string_view>, 15> kCauses{{
+constexpr std::array<std::pair<v1::Cause, std::string_view>, 17> kCauses{{
     {v1::CAUSE_UNSPECIFIED, "unspecified"},
     {v1::CAUSE_OK, "ok"},
     {v1::CAUSE_SSH_REFUSED, "ssh_refused"},
@@ -35,6 +35,8 @@ constexpr std::array<std::pair<v1::Cause, std::string_view>, 15> kCauses{{
     {v1::CAUSE_PARTIAL, "partial"},
     {v1::CAUSE_UNKNOWN, "unknown"},
     {v1::CAUSE_SSH_MOVED, "ssh_moved"},
+    {v1::CAUSE_HOSTKEY_CHANGED, "hostkey_changed"},
+    {v1::CAUSE_HOSTKEY_MISMATCH, "hostkey_mismatch"},
     {v1::CAUSE_DNS_MISMATCH, "dns_mismatch"},
     {v1::CAUSE_PROBES_BANNED, "probes_banned"},
 }};

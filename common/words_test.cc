@@ -38,6 +38,8 @@ TEST(WordsTest, EveryCauseHasAUniqueWordThatRoundTrips) {
   }
   EXPECT_EQ(CauseWord(v1::CAUSE_FIREWALL_BLOCK), "firewall_block");
   EXPECT_EQ(CauseWord(v1::CAUSE_SSH_MOVED), "ssh_moved");
+  EXPECT_EQ(CauseWord(v1::CAUSE_HOSTKEY_CHANGED), "hostkey_changed");
+  EXPECT_EQ(CauseWord(v1::CAUSE_HOSTKEY_MISMATCH), "hostkey_mismatch");
   EXPECT_EQ(CauseWord(v1::CAUSE_DNS_MISMATCH), "dns_mismatch");
   EXPECT_EQ(CauseWord(v1::CAUSE_PROBES_BANNED), "probes_banned");
   EXPECT_EQ(OutcomeWord(v1::OUTCOME_BANNER_TIMEOUT), "banner_timeout");

@@ -148,8 +148,20 @@ int main(int argc, char** argv) {
                     "e.g. network=isp-a or p1,p2 (a probe matches every label term and one of "
                     "the names, if any)");
 
+  std::string accept_target;
+  CLI::App* hostkey = app.add_subcommand("hostkey", "SSH host key pins");
+  hostkey->require_subcommand(1);
+  CLI::App* hostkey_accept = hostkey->add_subcommand(
+      "accept",
+      "Re-pin TARGET's SSH host key to the key its vantage points see now (after a planned "
+      "change; admin certificates only)");
+  hostkey_accept->add_option("target", accept_target, "Target name")->required();
+
   // Global options after the subcommand are handed back to the app.
-  for (CLI::App* sub : {status, history, explain, incidents, probes, check}) sub->fallthrough();
+  for (CLI::App* sub :
+       {status, history, explain, incidents, probes, check, hostkey, hostkey_accept}) {
+    sub->fallthrough();
+  }
 
   try {
     app.parse(argc, argv);
@@ -351,6 +363,18 @@ int main(int argc, char** argv) {
     for (const auto& v : resp.verdicts()) {
       if (Failing(v.cause())) return kExitCause;
     }
+    return kExitOk;
+  }
+  if (*hostkey_accept) {
+    parallax::v1::AcceptHostKeyRequest req;
+    req.set_target(accept_target);
+    parallax::v1::AcceptHostKeyResponse resp;
+    grpc::Status gs = stub->AcceptHostKey(&ctx, req, &resp);
+    if (!gs.ok()) return Fail(collector, gs);
+    std::cout << (json ? parallax::cli::DumpJson(
+                             parallax::cli::AcceptHostKeyJson(accept_target, resp)) +
+                             "\n"
+                       : parallax::cli::AcceptHostKeyText(resp));
     return kExitOk;
   }
   if (*incidents) {

@@ -414,7 +414,9 @@ json VerdictJson(const v1::Verdict& raw) {
          {"other_addresses", OtherAddressesJson(e)},
          {"previous_address", e.previous_address()},
          {"address_changed_unix_ms", e.address_changed_unix_ms()},
-         {"source_address", e.source_address()}});
+         {"source_address", e.source_address()},
+         {"host_key_fingerprint", e.host_key_fingerprint()},
+         {"host_key_type", e.host_key_type()}});
   }
   return {
       {"target", v.target()},
@@ -429,6 +431,8 @@ json VerdictJson(const v1::Verdict& raw) {
       {"disagreeing", std::vector<std::string>(v.disagreeing().begin(), v.disagreeing().end())},
       {"blocked_networks",
        std::vector<std::string>(v.blocked_networks().begin(), v.blocked_networks().end())},
+      {"pinned_host_keys",
+       std::vector<std::string>(v.pinned_host_keys().begin(), v.pinned_host_keys().end())},
       {"remediation", std::vector<std::string>(v.remediation().begin(), v.remediation().end())}};
 }
 
@@ -519,6 +523,29 @@ std::string ExplainText(const v1::Verdict& raw, int64_t now_ms, bool color) {
       out += "  " + e.probe() + ": address changed from " + e.previous_address() + " to " +
              IpOf(e.address()) + " at " + FormatTime(e.address_changed_unix_ms()) + " (" +
              HumanDuration(now_ms - e.address_changed_unix_ms()) + " ago)\n";
+    }
+    // The SSH host key per vantage point (its latest key exchange).
+    bool any_key = false;
+    for (const v1::EvidenceItem& e : v.evidence()) any_key |= !e.host_key_fingerprint().empty();
+    if (any_key || v.pinned_host_keys_size() > 0) {
+      std::string pinned;
+      for (const std::string& p : v.pinned_host_keys()) pinned += (pinned.empty() ? "" : ", ") + p;
+      out += "\nHost key (pinned: " + (pinned.empty() ? std::string("none yet") : pinned) + "):\n";
+      for (const v1::EvidenceItem& e : v.evidence()) {
+        if (e.host_key_fingerprint().empty()) {
+          out += "  " + Pad(e.probe(), w[0] + 2) + "(no key exchange yet)\n";
+          continue;
+        }
+        bool is_pinned = false;
+        for (const std::string& p : v.pinned_host_keys())
+          is_pinned |= p == e.host_key_fingerprint();
+        out += "  " + Pad(e.probe(), w[0] + 2) + e.host_key_fingerprint() + " (" +
+               e.host_key_type() + ")" +
+               (v.pinned_host_keys_size() == 0 ? ""
+                : is_pinned                    ? "  pinned"
+                                               : "  NOT PINNED") +
+               "\n";
+      }
     }
     for (const v1::EvidenceItem& e : v.evidence()) {
       if (!e.clock_measured()) continue;
@@ -657,6 +684,21 @@ std::string IncidentsTable(const v1::IncidentsResponse& raw, int64_t now_ms) {
   }
   if (resp.incidents_size() == 0) out += "(no incidents)\n";
   return out;
+}
+
+std::string AcceptHostKeyText(const v1::AcceptHostKeyResponse& raw) {
+  const v1::AcceptHostKeyResponse resp = Safe(raw, EscapeMode::kTerminal);
+  std::string out = resp.message() + "\n";
+  for (const std::string& p : resp.previous()) out += "  was: " + p + "\n";
+  return out;
+}
+
+json AcceptHostKeyJson(const std::string& target, const v1::AcceptHostKeyResponse& raw) {
+  const v1::AcceptHostKeyResponse resp = Safe(raw, EscapeMode::kUtf8Only);
+  return {{"target", target},
+          {"previous", std::vector<std::string>(resp.previous().begin(), resp.previous().end())},
+          {"pinned", std::vector<std::string>(resp.pinned().begin(), resp.pinned().end())},
+          {"message", resp.message()}};
 }
 
 }  // namespace parallax::cli

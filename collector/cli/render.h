@@ -30,6 +30,9 @@ std::string HistoryTable(const v1::HistoryResponse& resp, bool color);
 // A verdict as a sysadmin reads it: cause, summary, evidence per vantage
 // point, what to do.
 std::string ExplainText(const v1::Verdict& v, int64_t now_ms, bool color);
+// `parallax hostkey accept`: its message and the previous pins / as JSON.
+std::string AcceptHostKeyText(const v1::AcceptHostKeyResponse& resp);
+nlohmann::json AcceptHostKeyJson(const std::string& target, const v1::AcceptHostKeyResponse& resp);
 std::string ProbeHealthText(const v1::ExplainResponse& resp);
 std::string IncidentsTable(const v1::IncidentsResponse& resp, int64_t now_ms);
 // `parallax check`: one line per vantage point as its result arrives

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "collector/config/config_parser.h"
+#include "collector/config/known_hosts.h"
 
 namespace parallax::collector {
 
@@ -137,7 +138,18 @@ Status LoadConfigFile(const std::string& path, Config* out) {
     return Status::InvalidArgument(path + ": config file is larger than the limit of " +
                                    std::to_string(kMaxConfigBytes) + " bytes");
   }
-  return ParseConfig(text, path, out);
+  Config config;
+  Status s = ParseConfig(text, path, &config);
+  if (!s.ok()) return s;
+  if (!config.known_hosts.empty()) {
+    KnownHosts known;
+    if (!(s = LoadKnownHosts(config.known_hosts, &known)).ok()) return s;
+    for (auto& t : config.targets) {
+      if (t.host_keys.empty()) t.host_keys = KnownHostKeys(known, t.host, t.port);
+    }
+  }
+  *out = std::move(config);
+  return Status::Ok();
 }
 
 }  // namespace parallax::collector

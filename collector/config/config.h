@@ -33,6 +33,12 @@ struct TargetConfig {
   // Which addresses of a DNS name each probe checks: "first" (the first of
   // each family), "all", "ipv4" or "ipv6" (v1::AddressSelection).
   std::string addresses = "first";
+  // SSH key exchange for the host key at most this often per probe;
+  // defaulted from Config::hostkey_interval; 0 disables.
+  std::chrono::milliseconds hostkey_interval{0};
+  // Pinned host key fingerprints ("SHA256:..."): from `host_keys:` or the
+  // known_hosts file; empty: pinned on first use.
+  std::vector<std::string> host_keys;
 
   // True if a probe with `probe_labels` should check this target: every
   // key=value of `probes` is present in probe_labels.
@@ -82,8 +88,8 @@ std::string CanonicalSerial(std::string_view hex);
 
 // /metrics endpoint hardening (metrics: section).
 struct MetricsConfig {
-  int threads = 16;               // web server worker threads
-  int request_timeout_ms = 5000;  // an idle or slow client is dropped after this
+  int threads = 16;                 // web server worker threads
+  int request_timeout_ms = 5000;    // an idle or slow client is dropped after this
   std::string basic_auth_user;      // optional basic auth (both or neither)
   std::string basic_auth_password;  // plaintext in the config file: keep it 0600
 };
@@ -92,8 +98,8 @@ struct MetricsConfig {
 // signs probe CSRs that come with a token from `parallax-collector token
 // create`; without one enrollment is off.
 struct EnrollConfig {
-  std::string ca_cert;  // PEM CA certificate (default: tls.client_ca)
-  std::string ca_key;   // PEM CA private key; empty: enrollment is off
+  std::string ca_cert;      // PEM CA certificate (default: tls.client_ca)
+  std::string ca_key;       // PEM CA private key; empty: enrollment is off
   int64_t cert_days = 365;  // lifetime of the certificates it signs
   std::string tokens;       // token file (default: beside storage.path)
   std::string address;      // HOST:PORT printed for probes (default: listen)
@@ -146,6 +152,12 @@ struct Config {
   // per 5 minutes): at most this many hops (0 disables), within path_budget.
   uint32_t path_max_hops = 30;
   std::chrono::milliseconds path_budget = std::chrono::seconds(3);
+  // SSH key exchange for the host key (once per target per probe per this,
+  // and when the identification line changes); 0 disables.
+  std::chrono::milliseconds hostkey_interval = std::chrono::minutes(10);
+  // An OpenSSH known_hosts file: targets without `host_keys:` are pinned to
+  // the keys it lists for their host ("" = none).
+  std::string known_hosts;
   std::vector<TargetConfig> targets;
   std::map<std::string, ProbePolicyConfig> probes;  // by probe name (certificate identity)
   RevokedConfig revoked;

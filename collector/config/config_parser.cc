@@ -2,6 +2,7 @@
 
 #include "collector/config/address.h"
 #include "collector/config/enroll_config.h"
+#include "collector/config/known_hosts.h"
 #include "collector/config/security_config.h"
 #include "collector/config/yaml_fields.h"
 #include "common/duration.h"
@@ -41,6 +42,8 @@ class Parser {
                              "closed_port",
                              "path_max_hops",
                              "path_budget",
+                             "hostkey_interval",
+                             "known_hosts",
                              "max_probes",
                              "probe_ttl",
                              "stream_results_per_second",
@@ -112,6 +115,11 @@ class Parser {
       return s;
     }
     if (!(s = Path(root, "", &c->path_max_hops, &c->path_budget)).ok()) return s;
+    if (!(s = HostKeyInterval(root, "", &c->hostkey_interval)).ok()) return s;
+    if (root["known_hosts"] &&
+        !(s = f_.String(root["known_hosts"], "known_hosts", &c->known_hosts)).ok()) {
+      return s;
+    }
     if (root["enroll"] && !(s = ParseEnrollSection(f_, root["enroll"], c)).ok()) return s;
     if (!root["targets"]) return Status::Ok();
     const YAML::Node targets = root["targets"];
@@ -281,7 +289,8 @@ class Parser {
     Status s = f_.CheckKeys(
         node, path,
         {"name", "host", "port", "interval", "timeout", "labels", "probes", "liveness_ports",
-         "alt_ports", "closed_port", "path_max_hops", "path_budget", "addresses"});
+         "alt_ports", "closed_port", "path_max_hops", "path_budget", "addresses",
+         "hostkey_interval", "host_keys"});
     if (!s.ok()) return s;
     for (const char* required : {"name", "host"}) {
       if (!node[required]) return f_.Error(ChildPath(path, required), node, "is missing");
@@ -339,6 +348,12 @@ class Parser {
                         Quote(t->addresses) + " is not one of first, all, ipv4, ipv6");
       }
     }
+    t->hostkey_interval = c.hostkey_interval;
+    if (!(s = HostKeyInterval(node, path, &t->hostkey_interval)).ok()) return s;
+    if (node["host_keys"] &&
+        !(s = HostKeys(node["host_keys"], ChildPath(path, "host_keys"), &t->host_keys)).ok()) {
+      return s;
+    }
     t->closed_port = c.closed_port;
     if (node["closed_port"] &&
         !(s = ClosedPort(node["closed_port"], ChildPath(path, "closed_port"), &t->closed_port))
@@ -369,6 +384,48 @@ class Parser {
                         FormatDuration(d) + " is not in 100ms..60s");
       }
       *budget = d;
+    }
+    return Status::Ok();
+  }
+
+  // hostkey_interval under `node`, if given: 0 (disabled) or 1s..24h.
+  Status HostKeyInterval(const YAML::Node& node, const std::string& path,
+                         std::chrono::milliseconds* out) {
+    if (!node["hostkey_interval"]) return Status::Ok();
+    const std::string p = ChildPath(path, "hostkey_interval");
+    if (node["hostkey_interval"].IsScalar() && node["hostkey_interval"].Scalar() == "0") {
+      *out = std::chrono::milliseconds(0);
+      return Status::Ok();
+    }
+    std::chrono::milliseconds d{0};
+    Status s = f_.Duration(node["hostkey_interval"], p, &d);
+    if (!s.ok()) return s;
+    if (d != std::chrono::milliseconds(0) &&
+        (d < std::chrono::seconds(1) || d > std::chrono::hours(24))) {
+      return f_.Error(p, node["hostkey_interval"], FormatDuration(d) + " is not 0 or in 1s..24h");
+    }
+    *out = d;
+    return Status::Ok();
+  }
+
+  // A list of "SHA256:<43 base64 characters>" fingerprints.
+  Status HostKeys(const YAML::Node& node, const std::string& path, std::vector<std::string>* out) {
+    Status s = f_.ExpectList(node, path);
+    if (!s.ok()) return s;
+    if (node.size() > 16) {
+      return f_.Error(path, node, std::to_string(node.size()) + " fingerprints, at most 16");
+    }
+    for (size_t i = 0; i < node.size(); ++i) {
+      const std::string p = path + "[" + std::to_string(i) + "]";
+      std::string fp;
+      if (!(s = f_.String(node[i], p, &fp)).ok()) return s;
+      if (!IsSshFingerprint(fp)) {
+        return f_.Error(p, node[i],
+                        Quote(fp) +
+                            " is not a fingerprint as ssh-keygen -lf prints it "
+                            "(SHA256: and 43 base64 characters)");
+      }
+      out->push_back(fp);
     }
     return Status::Ok();
   }

@@ -286,6 +286,22 @@ std::vector<std::string> AddressesOf(const Classification& c, const std::vector<
   return out;
 }
 
+// Rule 4 (engine.h): the ok rows' host keys against the pins.
+void JudgeHostKeys(const TargetInput& t, Classification& c) {
+  for (uint32_t i : c.ok) {
+    const v1::HostKey* k = c.rows[i].observation->host_key;
+    if (k == nullptr || k->fingerprint().empty()) continue;
+    bool pinned = std::find(t.pinned_keys.begin(), t.pinned_keys.end(), k->fingerprint()) !=
+                  t.pinned_keys.end();
+    (pinned ? c.key_pinned : c.key_changed).push_back(i);
+  }
+  if (c.key_changed.empty()) return;
+  Mark(c.rows, c.ok, v1::ROLE_REACHES_IT);
+  Mark(c.rows, c.key_changed, v1::ROLE_AGREES);
+  c.agreeing = c.key_changed;
+  c.cause = c.key_pinned.empty() ? v1::CAUSE_HOSTKEY_CHANGED : v1::CAUSE_HOSTKEY_MISMATCH;
+}
+
 }  // namespace
 
 bool DnsMismatch(Classification& c) {
@@ -439,6 +455,7 @@ Classification Classify(const TargetInput& t, const FleetContext& ctx) {
       Mark(c.rows, c.ok, v1::ROLE_REACHES_IT);
     }
   }
+  if (c.cause == v1::CAUSE_OK && !t.pinned_keys.empty()) JudgeHostKeys(t, c);
   if (c.cause == v1::CAUSE_PARTIAL) {
     c.confidence = 0.3;
   } else if (c.cause != v1::CAUSE_UNKNOWN) {

@@ -97,6 +97,8 @@ struct Classification {
   // dns_mismatch: the addresses (IP text) the failing / reading vantage
   // points checked, sorted, distinct.
   std::vector<std::string> fail_addresses, ok_addresses;
+  // Rule 4: ok rows whose host key is not pinned / is pinned.
+  std::vector<uint32_t> key_changed, key_pinned;
 };
 
 // The IP of an "ip:port" / "[v6]:port" address text.

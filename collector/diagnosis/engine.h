@@ -45,6 +45,10 @@
 //     liveness evidence shows the host up, host_offline when not (naming a
 //     gateway that said host unreachable); some fail: source_block when
 //     every failing probe reaches other targets, else partial.
+//  4. Host keys, when the target has pinned keys and rule 3 says ok: the
+//     newest verified host key of each ok vantage point that has one is
+//     compared with the pins — none of them pinned from every such vantage
+//     point: hostkey_changed; from some only: hostkey_mismatch.
 //
 // The work is split in pieces (each in its own file):
 //  - fleet.h     rules 1-2: a Fleet (updated result by result) yields the
@@ -93,6 +97,9 @@ struct Observation {
   int64_t last_ok_ms = 0;
   int64_t failing_since_ms = 0;
   std::string_view source_address;
+  // The newest verified host key this probe saw for the target (from an
+  // older result, possibly): null when none.
+  const v1::HostKey* host_key = nullptr;
 };
 
 struct TargetInput {
@@ -105,6 +112,9 @@ struct TargetInput {
   // (a vector, not a map: a million of them are walked per full evaluation).
   // Unordered input still gives the right verdicts, only slower.
   std::vector<Observation> results;
+  // Pinned host key fingerprints ("SHA256:..."); empty: nothing pinned yet,
+  // host keys are not judged.
+  std::vector<std::string> pinned_keys;
 };
 
 struct Input {
@@ -125,6 +135,8 @@ struct Evidence {
   std::string detail;
   bool alive_evidence = false;  // ICMP reply or a liveness port answered
   v1::Role role = v1::ROLE_UNSPECIFIED;
+  std::string host_key_fingerprint;  // Observation::host_key, when set
+  std::string host_key_type;
   // The role's stable word ("agrees", "excluded: stale", ...; common/words.h).
   std::string_view role_word() const;
 };
@@ -139,6 +151,7 @@ struct Verdict {
   std::vector<std::string> remediation;
   std::vector<std::string> blocked_networks;  // for isp_block
   uint32_t port_worded = 0;  // the target port the summary was worded with (SameWording)
+  std::vector<std::string> pinned_keys;       // TargetInput::pinned_keys
 };
 
 struct ProbeHealth {

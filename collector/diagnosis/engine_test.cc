@@ -131,11 +131,31 @@ class World {
     for (const auto& [p, _] : input_.probes) See(p, target, obs);
     return *this;
   }
+  // The newest verified host key `probe` saw for `target`.
+  World& Key(const std::string& probe, const std::string& target, const std::string& fp,
+             const std::string& type = "ssh-ed25519") {
+    v1::HostKey& k = keys_[{target, probe}];
+    k.set_fingerprint(fp);
+    k.set_type(type);
+    for (Observation& o : Target(target).results) {
+      if (o.probe == probe) o.host_key = &k;
+    }
+    return *this;
+  }
+  World& KeyAll(const std::string& target, const std::string& fp) {
+    for (const auto& [p, _] : input_.probes) Key(p, target, fp);
+    return *this;
+  }
+  World& Pin(const std::string& target, std::vector<std::string> fps) {
+    Target(target).pinned_keys = std::move(fps);
+    return *this;
+  }
   Input& input() { return input_; }
   Output Run() { return Diagnose(input_); }
 
  private:
   Input input_;
+  std::map<std::pair<std::string, std::string>, v1::HostKey> keys_;         // (target, probe)
   std::map<std::pair<std::string, std::string>, v1::CheckResult> results_;  // (target, probe)
 };
 
@@ -1015,6 +1035,93 @@ TEST(DiagnoseBans, WhatIsNotABanOfTheProbes) {
     const Verdict& v = VerdictFor(out, "t1");
     EXPECT_EQ(CauseWord(v.cause), c.cause) << c.name << ": " << v.summary;
   }
+}
+
+constexpr char kOld[] = "SHA256:PzASa0wY5XP4mStjxyE6wh3bjt3zizQgqpfMQVybYGE";
+constexpr char kNew[] = "SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8";
+constexpr char kEvil[] = "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU";
+
+struct KeyRow {
+  const char* name;
+  std::function<void(World&)> setup;
+  const char* cause;
+  std::vector<const char*> says;
+};
+
+// Rule 4: host keys against the pins, table-driven.
+TEST(DiagnoseHostKeys, Table) {
+  std::vector<KeyRow> rows = {
+      {"pinned key everywhere", [](World& w) { w.Pin("t1", {kOld}).KeyAll("t1", kOld); }, "ok", {}},
+      {"nothing pinned yet: keys are not judged", [](World& w) { w.KeyAll("t1", kNew); }, "ok", {}},
+      {"one of two pins",
+       [](World& w) {
+         w.Pin("t1", {kNew, kOld}).KeyAll("t1", kOld);
+       },
+       "ok",
+       {}},
+      {"a probe without a key yet is not counted",
+       [](World& w) { w.Pin("t1", {kOld}).Key("a1", "t1", kOld).Key("b1", "t1", kOld); },
+       "ok",
+       {}},
+      {"new key from every vantage point",
+       [](World& w) { w.Pin("t1", {kOld}).KeyAll("t1", kNew); },
+       "hostkey_changed",
+       {"different host key from every vantage point", kNew, kOld, "ssh-keygen -R t1.example",
+        "parallax hostkey accept t1", "rebuilt", "compromised"}},
+      {"new key from those that have one, others not yet checked",
+       [](World& w) { w.Pin("t1", {kOld}).Key("a1", "t1", kNew).Key("c1", "t1", kNew); },
+       "hostkey_changed",
+       {"2 vantage points in 2 networks"}},
+      {"another key from one network only",
+       [](World& w) {
+         w.Pin("t1", {kOld}).KeyAll("t1", kOld).Key("b1", "t1", kEvil).Key("b2", "t1", kEvil);
+       },
+       "hostkey_mismatch",
+       {"from some networks only", kEvil, "from isp-b (b1, b2)", kOld, "isp-a, isp-c", "split DNS",
+        "reused address"}},
+      {"a failure is judged first (rule 3)",
+       [](World& w) {
+         w.Pin("t1", {kOld}).KeyAll("t1", kNew).SeeAll("t1", O(v1::OUTCOME_REFUSED));
+       },
+       "ssh_refused",
+       {}},
+  };
+  for (const KeyRow& row : rows) {
+    World w;
+    w.AllOk();
+    row.setup(w);
+    Output out = w.Run();
+    const Verdict& v = VerdictFor(out, "t1");
+    EXPECT_EQ(CauseWord(v.cause), row.cause) << row.name << ": " << v.summary;
+    for (const char* say : row.says) {
+      EXPECT_NE(v.summary.find(say), std::string::npos)
+          << row.name << ": wants \"" << say << "\" in: " << v.summary;
+    }
+    if (std::string(row.cause) != "ok") EXPECT_FALSE(v.remediation.empty()) << row.name;
+    EXPECT_EQ(CauseOf(out, "t2"), "ok") << row.name;
+  }
+}
+
+TEST(DiagnoseHostKeys, EvidenceCarriesTheKeyPerVantagePoint) {
+  World w;
+  w.AllOk().Pin("t1", {kOld}).KeyAll("t1", kOld).Key("c1", "t1", kEvil, "ecdsa-sha2-nistp256");
+  Output out = w.Run();
+  const Verdict& v = VerdictFor(out, "t1");
+  ASSERT_EQ(v.cause, v1::CAUSE_HOSTKEY_MISMATCH) << v.summary;
+  EXPECT_EQ(v.pinned_keys, std::vector<std::string>{kOld});
+  for (const Evidence& e : v.evidence) {
+    EXPECT_EQ(e.host_key_fingerprint, e.probe == "c1" ? kEvil : kOld) << e.probe;
+    EXPECT_EQ(e.role, e.probe == "c1" ? v1::ROLE_AGREES : v1::ROLE_REACHES_IT) << e.probe;
+  }
+  EXPECT_NE(v.summary.find("(ecdsa-sha2-nistp256) from isp-c (c1)"), std::string::npos)
+      << v.summary;
+  // A hostile fingerprint / type is escaped in the prose.
+  World x;
+  x.AllOk().Pin("t1", {kOld}).KeyAll("t1", "SHA256:\x1b[31mbad").Key("a1", "t1", "x", "\x07");
+  Output xo = x.Run();
+  const Verdict& xv = VerdictFor(xo, "t1");
+  EXPECT_EQ(xv.summary.find('\x1b'), std::string::npos) << xv.summary;
+  EXPECT_EQ(xv.summary.find('\x07'), std::string::npos) << xv.summary;
 }
 
 }  // namespace

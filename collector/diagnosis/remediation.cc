@@ -16,6 +16,19 @@ std::vector<std::string> Remediation(v1::Cause cause) {
           "(sshd -T | grep -i port) and restart sshd",
           "With socket activation, check ListenStream: systemctl cat ssh.socket",
           "Update firewall rules and jump-host configs that still point at the old port"};
+    case v1::CAUSE_HOSTKEY_CHANGED:
+      return {
+          "Ask the host's admin whether it was rebuilt or its keys regenerated; compare "
+          "on its console: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub",
+          "If not planned, treat it as a possible compromise: do not log in with "
+          "passwords or forwarded agents until it is explained",
+          "If planned: remove the old key on clients (ssh-keygen -R HOST) and re-pin "
+          "(parallax hostkey accept TARGET)"};
+    case v1::CAUSE_HOSTKEY_MISMATCH:
+      return {"Do not log in from the networks that see the other key until it is explained",
+              "Compare what the name resolves to from each network (dig +short HOST): a "
+              "reused address or split DNS sends them to another host",
+              "Look for an intercepting proxy or NAT rule on the path of those networks"};
     case v1::CAUSE_FIREWALL_BLOCK:
       return {
           "Check the host firewall for DROP/REJECT on the SSH port: ufw status, "

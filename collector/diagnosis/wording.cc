@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <map>
 #include <string_view>
 
 #include "common/words.h"
@@ -208,6 +209,47 @@ const v1::CheckResult& ResultOf(const Classification& c, uint32_t i) {
   return *c.rows[i].observation->result;
 }
 
+// "SHA256:abc (ssh-ed25519)" of row i's host key, escaped.
+std::string KeyText(const Classification& c, uint32_t i) {
+  const v1::HostKey& k = *c.rows[i].observation->host_key;
+  return Safe(k.fingerprint(), 60) + " (" + Safe(k.type(), 32) + ")";
+}
+
+// The distinct keys of rows[idx] with the networks that see each, e.g.
+// "SHA256:x (ssh-ed25519) from isp-a (p1, p2)".
+std::string KeysByNetwork(const Classification& c, const std::vector<uint32_t>& idx) {
+  std::map<std::string, std::vector<uint32_t>> by_key;
+  for (uint32_t i : idx) by_key[KeyText(c, i)].push_back(i);
+  std::vector<std::string> parts;
+  for (const auto& [key, rows] : by_key) {
+    parts.push_back(key + " from " + Join(NetworksOf(c, rows)) + " (" + Join(ProbesOf(c, rows)) +
+                    ")");
+  }
+  return Join(parts, "; ");
+}
+
+std::string HostKeySummary(const TargetInput& t, const Classification& c) {
+  std::vector<std::string> pins;
+  for (const std::string& p : t.pinned_keys) pins.push_back(Safe(p, 60));
+  const std::string pinned = Join(pins, " or ");
+  const std::string name = Safe(t.name, 128);
+  if (c.cause == v1::CAUSE_HOSTKEY_CHANGED) {
+    return "SSH answers with a different host key from every vantage point (" +
+           Plural(c.key_changed.size(), "vantage point") + " in " +
+           Plural(DistinctNetworks(c.rows, c.key_changed), "network") +
+           "): " + KeysByNetwork(c, c.key_changed) + ", not the pinned " + pinned +
+           ". Either the host was rebuilt or its keys regenerated (legitimate), or it was "
+           "compromised or replaced: confirm with its admin before logging in. If planned, "
+           "remove the old key on clients (ssh-keygen -R " +
+           Safe(t.host, 128) + ") and re-pin it (parallax hostkey accept " + name + ").";
+  }
+  return "SSH answers with a different host key from some networks only: " +
+         KeysByNetwork(c, c.key_changed) + ", while " + KeysByNetwork(c, c.key_pinned) +
+         " sees the pinned key " + pinned +
+         ". Those networks reach another host or an interceptor: a TLS/SSH-intercepting "
+         "middlebox, a wrong host behind a reused address, or split DNS.";
+}
+
 std::string Summary(const TargetInput& t, const FleetContext& ctx, const Classification& c) {
   const std::string where = "port " + std::to_string(t.port);
   std::string s;
@@ -218,6 +260,10 @@ std::string Summary(const TargetInput& t, const FleetContext& ctx, const Classif
     case v1::CAUSE_OK:
       s = "SSH answers from " + Plural(c.ok.size(), "vantage point") + " in " +
           Plural(DistinctNetworks(c.rows, c.ok), "network") + ".";
+      break;
+    case v1::CAUSE_HOSTKEY_CHANGED:
+    case v1::CAUSE_HOSTKEY_MISMATCH:
+      s = HostKeySummary(t, c);
       break;
     case v1::CAUSE_ISP_BLOCK:
       s = "SSH fails only from network " + Join(NetworksOf(c, c.aside)) + " (" +
@@ -450,7 +496,7 @@ std::string HealthReason(const ProbeFacts& f, std::string_view error_detail) {
 bool SameWording(const Verdict& previous, const TargetInput& t, const Classification& c) {
   if (c.cause != v1::CAUSE_OK || previous.cause != v1::CAUSE_OK || previous.target != t.name ||
       previous.confidence != c.confidence || previous.evidence.size() != c.rows.size() ||
-      previous.port_worded != t.port) {
+      previous.port_worded != t.port || previous.pinned_keys != t.pinned_keys) {
     return false;
   }
   for (size_t i = 0; i < c.rows.size(); ++i) {
@@ -459,6 +505,13 @@ bool SameWording(const Verdict& previous, const TargetInput& t, const Classifica
     const v1::CheckResult& r = *row.observation->result;
     if (e.role != row.role || e.outcome != r.outcome() || e.probe != *row.probe ||
         e.alive_evidence != AliveEvidence(r)) {
+      return false;
+    }
+    // The host key as Word() writes it (Safe(): a fingerprint or type that
+    // needed escaping never compares equal, so it is worded again).
+    const v1::HostKey* k = row.observation->host_key;
+    if (e.host_key_fingerprint != (k != nullptr ? std::string_view(k->fingerprint()) : "") ||
+        e.host_key_type != (k != nullptr ? std::string_view(k->type()) : "")) {
       return false;
     }
     if (row.facts != nullptr ? e.network != row.facts->network
@@ -492,10 +545,15 @@ Verdict Word(const TargetInput& t, const FleetContext& ctx, const Classification
     e.age_s = (ctx.now_ms - row.observation->received_ms) / 1000.0;
     e.alive_evidence = AliveEvidence(r);
     e.role = row.role;
+    if (const v1::HostKey* k = row.observation->host_key; k != nullptr) {
+      e.host_key_fingerprint = Safe(k->fingerprint(), 60);
+      e.host_key_type = Safe(k->type(), 32);
+    }
     if (details) e.detail = DetailOf(r);
     if (row.role == v1::ROLE_DISAGREES) v.disagreeing.push_back(*row.probe);
   }
   if (c.cause == v1::CAUSE_ISP_BLOCK) v.blocked_networks = NetworksOf(c, c.aside);
+  v.pinned_keys = t.pinned_keys;
   v.summary = Summary(t, ctx, c);
   v.remediation = Remediation(c.cause);
   if (c.cause == v1::CAUSE_SSH_MOVED) {

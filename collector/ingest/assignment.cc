@@ -25,6 +25,7 @@ v1::Assignment BuildAssignment(const ConfigSnapshot& snapshot,
                        : t.addresses == "ipv4" ? v1::ADDRESSES_IPV4
                        : t.addresses == "ipv6" ? v1::ADDRESSES_IPV6
                                                : v1::ADDRESSES_FIRST);
+    out->set_hostkey_interval_ms(static_cast<uint32_t>(t.hostkey_interval.count()));
   }
   return a;
 }

@@ -180,6 +180,10 @@ TEST(MetricsTest, RenderIsTheTextOfCollect) {
         i % 7 == 0 ? "t\"" + std::to_string(i) + "\\" : "t" + std::to_string(i);
     std::vector<v1::CheckResult> batch = {
         Result(target, 2000 + i, i % 3 ? v1::OUTCOME_OK : v1::OUTCOME_TIMEOUT, 1234 * i)};
+    if (i % 5 == 1) {  // a verified host key: parallax_pair_hostkey_info
+      batch[0].mutable_host_key()->set_fingerprint("SHA256:k" + std::to_string(i) + "\"q");
+      batch[0].mutable_host_key()->set_type("ssh-ed25519");
+    }
     s.UpdateResults("p1", batch);
     batch[0].set_outcome(v1::OUTCOME_REFUSED);
     s.UpdateResults("p1", batch);
@@ -192,6 +196,8 @@ TEST(MetricsTest, RenderIsTheTextOfCollect) {
   m.CountIngest(5, 1);
   const std::string ours = Render(m);
   ASSERT_TRUE(Has(ours, R"(parallax_check_total{outcome="refused",probe="p1",target="t\"0\\"} 1)"))
+      << ours;
+  ASSERT_TRUE(Has(ours, R"(parallax_pair_hostkey_info{fingerprint="SHA256:k1\"q",probe="p1")"))
       << ours;
   EXPECT_EQ(ours, prometheus::TextSerializer().Serialize(m.Collect()));
 }

@@ -123,6 +123,10 @@ constexpr PairFamily kPairGauges[] = {
      "Unix time the last stored check of the pair started (collector's clock)", MetricType::Gauge},
 };
 constexpr int kPairGaugeCount = 4;
+constexpr PairFamily kHostKey = {"parallax_pair_hostkey_info",
+                                 "1 per probe x target with the SSH host key the probe saw at its "
+                                 "latest key exchange (fingerprint SHA256:..., key type)",
+                                 MetricType::Gauge};
 
 // The four gauges' values of one pair, in kPairGauges' order.
 std::array<double, kPairGaugeCount> PairGaugeValues(const PairState& pair) {
@@ -145,6 +149,7 @@ void StateCollectable::CollectPairs(std::vector<MetricFamily>* out) const {
   MetricFamily total = Family(kTotal.name, kTotal.help, kTotal.type);
   std::vector<MetricFamily> gauges;
   for (const PairFamily& f : kPairGauges) gauges.push_back(Family(f.name, f.help, f.type));
+  MetricFamily hostkey = Family(kHostKey.name, kHostKey.help, kHostKey.type);
   const auto outcome_words = OutcomeWords();  // once, not per series
   size_t pairs = 0;
   state_->VisitTargets(
@@ -170,10 +175,19 @@ void StateCollectable::CollectPairs(std::vector<MetricFamily>* out) const {
       for (int g = 0; g < kPairGaugeCount; ++g) {
         Add(&gauges[g], {{"probe", probe}, {"target", target}}, values[g]);
       }
+      if (!pair.host_key.fingerprint().empty()) {
+        Add(&hostkey,
+            {{"fingerprint", Esc(pair.host_key.fingerprint())},
+             {"probe", probe},
+             {"target", target},
+             {"type", Esc(pair.host_key.type())}},
+            1);
+      }
     }
   });
   out->push_back(std::move(total));
   for (MetricFamily& f : gauges) out->push_back(std::move(f));
+  out->push_back(std::move(hostkey));
 }
 
 void StateCollectable::RenderPairs(std::string* out) const {
@@ -229,6 +243,24 @@ void StateCollectable::RenderPairs(std::string* out) const {
           }
         });
   }
+  AppendFamilyHeader(kHostKey.name, kHostKey.help, kHostKey.type, out);
+  state_->VisitTargets([&](const std::string& target_name, const LiveState::PairsOfTarget& pairs) {
+    target_label.clear();
+    AppendLabelValue(Esc(target_name), &target_label);
+    for (const auto& [probe_name, pair] : pairs) {
+      if (pair.host_key.fingerprint().empty()) continue;
+      out->append(kHostKey.name);
+      out->append("{fingerprint=\"");
+      AppendLabelValue(Esc(pair.host_key.fingerprint()), out);
+      out->append("\",probe=\"");
+      AppendLabelValue(Esc(probe_name), out);
+      out->append("\",target=\"");
+      out->append(target_label);
+      out->append("\",type=\"");
+      AppendLabelValue(Esc(pair.host_key.type()), out);
+      out->append("\"} 1\n");
+    }
+  });
   const size_t bytes = out->size() - start;
   pair_bytes_hint_.store(bytes + bytes / 8, std::memory_order_relaxed);
 }
@@ -253,6 +285,11 @@ void StateCollectable::CollectDiagnosis(const std::set<std::string>& probes,
   MetricFamily target_cause =
       Family("parallax_target_cause",
              "1 for the target's current cause, 0 for causes it had before", MetricType::Gauge);
+  MetricFamily hostkey_changed =
+      Family("parallax_target_hostkey_changed",
+             "1 if the target answers with an SSH host key other than the pinned one, from "
+             "every vantage point (hostkey_changed) or from some (hostkey_mismatch)",
+             MetricType::Gauge);
   MetricFamily healthy =
       Family("parallax_probe_healthy", "1 if the probe is connected, fresh and can see the world",
              MetricType::Gauge);
@@ -276,6 +313,8 @@ void StateCollectable::CollectDiagnosis(const std::set<std::string>& probes,
     for (const auto& [target_name, cause] : facts.target_causes) {
       const std::string target = Esc(target_name);
       Add(&target_up, {{"target", target}}, cause == v1::CAUSE_OK ? 1 : 0);
+      Add(&hostkey_changed, {{"target", target}},
+          cause == v1::CAUSE_HOSTKEY_CHANGED || cause == v1::CAUSE_HOSTKEY_MISMATCH ? 1 : 0);
       auto it = causes_seen_.find(target_name);
       uint32_t bits = (it == causes_seen_.end() ? 0 : it->second);
       const int now = static_cast<int>(cause);
@@ -302,7 +341,8 @@ void StateCollectable::CollectDiagnosis(const std::set<std::string>& probes,
       Add(&network, {{"network", Esc(n)}}, blocked.count(n) ? 1 : 0);
     }
   }
-  for (MetricFamily* f : {&target_up, &target_cause, &healthy, &egress, &cannot_run, &network}) {
+  for (MetricFamily* f :
+       {&target_up, &target_cause, &hostkey_changed, &healthy, &egress, &cannot_run, &network}) {
     out->push_back(std::move(*f));
   }
 }

@@ -63,6 +63,11 @@ class QueryServiceImpl final : public v1::QueryService::Service {
   // certificate's (role and name), else its address.
   grpc::Status Check(grpc::ServerContext* ctx, const v1::CheckRequest* req,
                      grpc::ServerWriter<v1::CheckEvent>* writer) override;
+  // Pins the key most of the target's vantage points see now (the smallest
+  // fingerprint on a tie; none seen: unpinned until one is). A target pinned
+  // in the config (host_keys / known_hosts) is FAILED_PRECONDITION.
+  grpc::Status AcceptHostKey(grpc::ServerContext* ctx, const v1::AcceptHostKeyRequest* req,
+                             v1::AcceptHostKeyResponse* resp) override;
 
  private:
   Store* store_;

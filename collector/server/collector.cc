@@ -36,6 +36,18 @@ Status LoadState(Store* store, LiveState* state) {
   st = store->LatestResults(&rows);
   if (!st.ok()) return st;
   for (const ResultRow& row : rows) state->SeedResult(row.probe, row.result);
+  std::map<std::string, std::vector<std::string>> pins;
+  st = store->LoadHostKeyPins(&pins);
+  if (!st.ok()) return st;
+  state->host_key_pins().Seed(std::move(pins));
+  state->host_key_pins().SetPersist(
+      [store](const std::string& target, const std::vector<std::string>& fps, int64_t at_ms) {
+        Status s = store->SaveHostKeyPins(target, fps, at_ms);
+        if (!s.ok()) {
+          Logf(LogLevel::kWarning, "storing the host key pin of %s: %s", target.c_str(),
+               s.message().c_str());
+        }
+      });
   state->ExpireProbes();  // with their seeded results
   return Status::Ok();
 }

@@ -39,6 +39,8 @@ void ToProto(const diagnosis::Verdict& v, const std::string& host, uint32_t port
     item->set_role(std::string(e.role_word()));
     item->set_role_code(e.role);
     item->set_alive_evidence(e.alive_evidence);
+    item->set_host_key_fingerprint(e.host_key_fingerprint);
+    item->set_host_key_type(e.host_key_type);
     if (p != probes.end() && p->second.clock_measured) {
       item->set_clock_measured(true);
       item->set_clock_offset_s(p->second.clock_offset_ms / 1000.0);
@@ -73,6 +75,7 @@ void ToProto(const diagnosis::Verdict& v, const std::string& host, uint32_t port
   for (const std::string& d : v.disagreeing) out->add_disagreeing(d);
   for (const std::string& r : v.remediation) out->add_remediation(r);
   for (const std::string& n : v.blocked_networks) out->add_blocked_networks(n);
+  for (const std::string& k : v.pinned_keys) out->add_pinned_host_keys(k);
 }
 
 }  // namespace
@@ -223,6 +226,11 @@ std::shared_ptr<const diagnosis::Verdict> Evaluator::DiagnoseOne(
     previous = it->second.pending_verdict ? it->second.pending_verdict : it->second.verdict;
   }
   std::shared_ptr<const diagnosis::Verdict> v;
+  if (!t.host_keys.empty()) {
+    ti.pinned_keys = t.host_keys;  // from the config: they win
+  } else {
+    ti.pinned_keys = state_->host_key_pins().Get(t.name);
+  }
   // Diagnosed under LiveState's lock (one target, tens of microseconds): the
   // engine reads the results through pointers, nothing is copied.
   state_->VisitTargetResults(t.name, [&](const LiveState::PairsOfTarget& results) {
@@ -233,8 +241,24 @@ std::shared_ptr<const diagnosis::Verdict> Evaluator::DiagnoseOne(
       // probe's measured clock offset, never later than its arrival
       // (ResultTimeMs), so a probe's wrong clock neither hides its fresh
       // results nor keeps its old ones alive.
+      const v1::HostKey* key = pair.host_key.fingerprint().empty() ? nullptr : &pair.host_key;
       ti.results.push_back({probe, &r, ResultTimeMs(r), pair.last_ok_ms, pair.failing_since_ms,
-                            pair.source_address});  // in probe order (a map)
+                            pair.source_address, key});  // in probe order (a map)
+    }
+    if (ti.pinned_keys.empty()) {
+      // Trust on first use: the key most vantage points see (the smallest
+      // fingerprint on a tie), pinned and persisted.
+      std::map<std::string, int> seen;
+      for (const diagnosis::Observation& o : ti.results) {
+        if (o.host_key != nullptr) ++seen[o.host_key->fingerprint()];
+      }
+      auto best = seen.end();
+      for (auto it = seen.begin(); it != seen.end(); ++it) {
+        if (best == seen.end() || it->second > best->second) best = it;
+      }
+      if (best != seen.end()) {
+        ti.pinned_keys = state_->host_key_pins().PinIfNone(t.name, {best->first}, ctx.now_ms);
+      }
     }
     v = diagnosis::DiagnoseTarget(ti, ctx, previous);
   });

@@ -26,6 +26,25 @@ LiveState::Shard& LiveState::ShardOf(const std::string& target) const {
   return shards_[ShardIndex(target)];
 }
 
+namespace {
+
+// Keeps r's host key in the pair when it is verified and the newest.
+void KeepHostKey(const v1::CheckResult& r, PairState* pair) {
+  if (!r.has_host_key() || !r.host_key().error().empty() || r.host_key().fingerprint().empty()) {
+    return;
+  }
+  if (ResultTimeMs(r) < pair->host_key_ms) return;
+  pair->host_key = r.host_key();
+  pair->host_key_ms = ResultTimeMs(r);
+}
+
+}  // namespace
+
+void LiveState::MarkChanged(const std::string& target) {
+  std::lock_guard<std::mutex> lock(changed_mu_);
+  if (!changed_all_) changed_.insert(target);
+}
+
 void LiveState::UpdateResults(const std::string& probe, std::span<const v1::CheckResult> results) {
   MaybeExpire();
   // One lock per shard the batch touches, never two at once.
@@ -43,6 +62,7 @@ void LiveState::UpdateResults(const std::string& probe, std::span<const v1::Chec
       PairState& pair = shards_[i].targets[r->target()][probe];
       uint32_t& count = pair.checks[OutcomeIndex(r->outcome())];
       if (count != std::numeric_limits<uint32_t>::max()) ++count;
+      KeepHostKey(*r, &pair);
       if (ResultTimeMs(*r) >= ResultTimeMs(pair.newest)) {
         NotePairHistory(pair, *r);
         pair.newest = *r;
@@ -63,6 +83,7 @@ void LiveState::SeedResult(const std::string& probe, const v1::CheckResult& resu
   Shard& shard = ShardOf(result.target());
   std::lock_guard<std::mutex> lock(shard.mu);
   PairState& pair = shard.targets[result.target()][probe];
+  KeepHostKey(result, &pair);
   if (ResultTimeMs(result) >= ResultTimeMs(pair.newest)) {
     NotePairHistory(pair, result);
     pair.newest = result;

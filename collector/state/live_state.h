@@ -45,6 +45,7 @@
 #include <vector>
 
 #include "collector/state/sorted_map.h"
+#include "collector/state/host_key_pins.h"
 #include "parallax/v1/probe.pb.h"
 
 namespace parallax::collector {
@@ -84,6 +85,10 @@ struct ProbeState {
 // from, and the address before the current one with when it changed.
 struct PairState {
   v1::CheckResult newest;
+  // The newest verified host key of the pair (results carry one at most
+  // once per hostkey_interval): empty fingerprint when none yet.
+  v1::HostKey host_key;
+  int64_t host_key_ms = 0;
   std::array<uint32_t, v1::Outcome_ARRAYSIZE> checks{};
   int64_t last_ok_ms = 0;        // ResultTimeMs of the newest ok result (0: none seen)
   int64_t failing_since_ms = 0;  // first failure after the last ok (0: not failing)
@@ -171,6 +176,10 @@ class LiveState {
     bool all = false;
   };
   ChangedTargets TakeChangedTargets();
+  // Marks one target changed (its pins changed: re-diagnose it).
+  void MarkChanged(const std::string& target);
+
+  HostKeyPins& host_key_pins() { return host_key_pins_; }
 
  private:
   struct Shard {
@@ -200,6 +209,7 @@ class LiveState {
   mutable std::mutex changed_mu_;
   mutable std::unordered_set<std::string> changed_;
   mutable bool changed_all_ = false;
+  HostKeyPins host_key_pins_;
 };
 
 }  // namespace parallax::collector

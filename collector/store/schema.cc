@@ -89,11 +89,20 @@ CREATE INDEX incident_changes_incident ON incident_changes (incident_id, at_ms);
 ALTER TABLE results ADD COLUMN probe_ts_ms INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE results ADD COLUMN received_ms INTEGER NOT NULL DEFAULT 0;
 )sql",
-      // Ad-hoc checks (`parallax check`, issue 12): the request id of a result
+      // Version 4: ad-hoc checks (`parallax check`, issue 12): the request id of a result
       // that is not of a configured target's schedule ('' for the others).
       // Such rows show in history, never in the live state seeded at start.
       R"sql(
 ALTER TABLE results ADD COLUMN adhoc_id TEXT NOT NULL DEFAULT '';
+)sql",
+      // Version 5 (issue 11): SSH host key pins, trust on first use or
+      // `parallax hostkey accept`; fingerprints space-separated.
+      R"sql(
+CREATE TABLE host_key_pins (
+  target       TEXT PRIMARY KEY,
+  fingerprints TEXT NOT NULL,
+  pinned_ms    INTEGER NOT NULL
+);
 )sql",
   };
   return kSteps;

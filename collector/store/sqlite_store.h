@@ -59,6 +59,9 @@ class SqliteStore : public Store {
   void ChangeIncident(const std::string& target, v1::Cause cause, int64_t at_ms,
                       const std::string& summary) override;
   void CloseIncident(const std::string& target, int64_t at_ms, const std::string& summary) override;
+  Status LoadHostKeyPins(std::map<std::string, std::vector<std::string>>* out) override;
+  Status SaveHostKeyPins(const std::string& target, const std::vector<std::string>& fingerprints,
+                         int64_t at_ms) override;
   Status ListIncidents(const std::string& target, bool open_only, size_t limit,
                        std::vector<IncidentRecord>* out) override;
   StoreStats Stats() const override;

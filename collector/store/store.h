@@ -214,6 +214,18 @@ class Store {
   // The latest statistics (refreshed every `stats_every`). From memory;
   // safe from any thread. A store without statistics returns zeros.
   virtual StoreStats Stats() const { return {}; }
+
+  // Host key pins (target -> fingerprints; HostKeyPins). Written at once,
+  // outside the result queue (they are rare: first use, `hostkey accept`);
+  // empty fingerprints delete the pin. A store without them keeps nothing.
+  virtual Status LoadHostKeyPins(std::map<std::string, std::vector<std::string>>* out) {
+    out->clear();
+    return Status::Ok();
+  }
+  virtual Status SaveHostKeyPins(const std::string& target,
+                                 const std::vector<std::string>& fingerprints, int64_t at_ms) {
+    return Status::Ok();
+  }
 };
 
 }  // namespace parallax::collector

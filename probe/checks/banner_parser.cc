@@ -71,6 +71,11 @@ BannerParser::State BannerParser::Feed(std::string_view bytes) {
     if (c == '\n' || c == '\r') {
       skip_lf_ = (c == '\r');
       EndLine();
+      if (state_ == State::kIdentified) {
+        std::string_view rest = bytes.substr(i + 1);
+        if (skip_lf_ && !rest.empty() && rest[0] == '\n') rest.remove_prefix(1);
+        rest_ = std::string(rest);
+      }
       continue;
     }
     if (IsBinary(b)) {
@@ -114,6 +119,7 @@ bool BannerParser::Classify(std::string_view line, bool complete) {
     if (!complete) return false;  // an identification cut short: kept as pre-banner
     if (StartsWith(line, "SSH-2.0-") || StartsWith(line, "SSH-1.99-")) {
       identification_ = PrintableLine(line, kMaxLineBytes);
+      raw_identification_ = std::string(line);
       state_ = State::kIdentified;
       return true;
     }

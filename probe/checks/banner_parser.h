@@ -11,7 +11,9 @@
 //    longer one is NotSsh.
 //  - The first line starting with "SSH-2.0-" or "SSH-1.99-" is the
 //    identification: Identified (RFC 4253 5.1: only these speak SSH-2).
-//    Bytes after it (the server's KEXINIT) are not looked at.
+//    Bytes after it (the server's KEXINIT) are not looked at, only kept in
+//    rest() (from the same Feed() call; a LF ending the identification's
+//    CR may still follow).
 //  - Any other "SSH-" line is NotSsh: "SSH-1.x-" (x != 99) is "speaks SSH
 //    protocol 1 only" (OpenSSH refuses it: "Protocol major versions differ"),
 //    anything else "unsupported SSH protocol version".
@@ -66,6 +68,10 @@ class BannerParser {
   State state() const { return state_; }
   // The identification line without its line end ("SSH-2.0-OpenSSH_9.2p1").
   const std::string& identification() const { return identification_; }
+  // The identification line exactly as received (for the SSH exchange hash).
+  const std::string& raw_identification() const { return raw_identification_; }
+  // The bytes of the Feed() call that completed the identification after it.
+  const std::string& rest() const { return rest_; }
   // The lines received before the identification (or before the data that
   // made the parser give up), in order, without line ends.
   const std::vector<std::string>& pre_banner() const { return pre_banner_; }
@@ -92,6 +98,8 @@ class BannerParser {
   std::string line_;      // the current, unterminated line
   bool skip_lf_ = false;  // the previous line ended in CR: a LF now is its end
   std::string identification_;
+  std::string raw_identification_;
+  std::string rest_;
   std::vector<std::string> pre_banner_;
   size_t pre_banner_bytes_ = 0;
   size_t pre_banner_dropped_ = 0;

@@ -46,7 +46,11 @@ void SshCheck::Start(Done done) {
 
 void SshCheck::Cancel() {
   if (finished_) return;
-  if (phase_ == Phase::kBanner) {
+  if (kex_) {
+    kex_->Abort("the check's deadline passed during the key exchange");
+    EndKex();
+    Complete(v1::OUTCOME_OK, 0, "");  // no more waiting for our DISCONNECT to be written
+  } else if (phase_ == Phase::kBanner) {
     EndBanner(MapDeadline(phase_));
   } else {
     MappedError m = MapDeadline(phase_);
@@ -134,11 +138,8 @@ void SshCheck::OnConnected(const boost::system::error_code& ec) {
     return;
   }
   if (!options_.identification.empty()) {
-    hello_ = options_.identification + "\r\n";
-    // A failed write shows up on the read side as well (reset / EOF): ignore it here.
-    boost::asio::async_write(
-        socket_, boost::asio::buffer(hello_),
-        [self = shared_from_this()](const boost::system::error_code&, size_t) {});
+    // A failed write shows up on the read side as well (reset / EOF).
+    Send(options_.identification + "\r\n");
   }
   ReadMore();
 }
@@ -157,7 +158,7 @@ void SshCheck::OnRead(const boost::system::error_code& ec, size_t n) {
       case BannerParser::State::kIdentified:
         result_.set_banner_us(ElapsedUs(connected_at_, Clock::now()));
         result_.set_identification(parser_.identification());
-        Complete(v1::OUTCOME_OK, 0, "");
+        if (!MaybeStartKex()) Complete(v1::OUTCOME_OK, 0, "");
         return;
       case BannerParser::State::kNotSsh:
         Complete(v1::OUTCOME_NOT_SSH, 0, parser_.not_ssh_detail());
@@ -171,6 +172,82 @@ void SshCheck::OnRead(const boost::system::error_code& ec, size_t n) {
     return;
   }
   ReadMore();
+}
+
+bool SshCheck::MaybeStartKex() {
+  bool changed = !options_.hostkey_known_identification.empty() &&
+                 options_.hostkey_known_identification != parser_.identification();
+  if (!options_.hostkey && !changed) return false;
+  if (options_.identification.empty()) return false;  // no line of ours: no exchange hash
+  kex_start_ = Clock::now();
+  kex_ = std::make_unique<SshKexClient>(
+      SshKexClient::Options{options_.identification, parser_.raw_identification(), std::string()});
+  Send(kex_->Start());
+  if (!kex_->done()) Send(kex_->Feed(parser_.rest()));
+  if (kex_->done()) {
+    EndKex();
+    return true;
+  }
+  socket_.async_read_some(boost::asio::buffer(buffer_),
+                          [self = shared_from_this()](const boost::system::error_code& ec,
+                                                      size_t n) { self->OnKexRead(ec, n); });
+  return true;
+}
+
+void SshCheck::OnKexRead(const boost::system::error_code& ec, size_t n) {
+  if (finished_ || complete_after_write_) return;
+  if (n > 0) Send(kex_->Feed(std::string_view(buffer_.data(), n)));
+  if (!kex_->done() && ec) {
+    kex_->Abort(ec == boost::asio::error::eof
+                    ? "the server closed the connection during the key exchange"
+                    : "connection error during the key exchange: " + ec.message());
+  }
+  if (kex_->done()) {
+    EndKex();
+    return;
+  }
+  socket_.async_read_some(boost::asio::buffer(buffer_),
+                          [self = shared_from_this()](const boost::system::error_code& ec,
+                                                      size_t n) { self->OnKexRead(ec, n); });
+}
+
+void SshCheck::EndKex() {
+  if (finished_ || complete_after_write_) return;
+  *result_.mutable_host_key() = kex_->result();
+  result_.mutable_host_key()->set_exchange_us(ElapsedUs(kex_start_, Clock::now()));
+  // Let our DISCONNECT reach the server before closing (the deadline still
+  // bounds it: Cancel() completes regardless).
+  if (!writing_.empty() && !write_failed_) {
+    complete_after_write_ = true;
+    return;
+  }
+  Complete(v1::OUTCOME_OK, 0, "");
+}
+
+void SshCheck::Send(std::string bytes) {
+  if (bytes.empty() || write_failed_) return;
+  write_queue_ += bytes;
+  if (writing_.empty()) WriteNext();
+}
+
+void SshCheck::WriteNext() {
+  writing_.swap(write_queue_);
+  write_queue_.clear();
+  if (writing_.empty()) {
+    if (complete_after_write_) Complete(v1::OUTCOME_OK, 0, "");
+    return;
+  }
+  boost::asio::async_write(
+      socket_, boost::asio::buffer(writing_),
+      [self = shared_from_this()](const boost::system::error_code& ec, size_t) {
+        self->writing_.clear();
+        if (self->finished_) return;
+        if (ec) {
+          self->write_failed_ = true;
+          self->write_queue_.clear();
+        }
+        self->WriteNext();
+      });
 }
 
 void SshCheck::EndBanner(MappedError m) {

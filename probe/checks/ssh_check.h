@@ -15,6 +15,13 @@
 // when the target is this host and the port lies in the ephemeral range) is
 // OUTCOME_PROBE_ERROR, never ok: the probe talked to itself.
 //
+// With options.hostkey (or when the identification differs from
+// options.hostkey_known_identification), the check then runs the SSH key
+// exchange on the same connection (SshKexClient: host key, verified
+// signature, SSH_MSG_DISCONNECT, never authentication) until the same
+// deadline, and fills result().host_key (error set if it did not complete).
+// The outcome stays ok: the server answered SSH.
+//
 // result() then holds: outcome, started_unix_ms, connect_us, banner_us
 // (connect done -> identification received), address ("ip:port"),
 // source_address (the local address of a connect that succeeded),
@@ -42,6 +49,7 @@
 #include "probe/checks/check.h"
 #include "probe/checks/icmp_receiver.h"
 #include "probe/checks/outcome_mapping.h"
+#include "probe/checks/ssh_kex_client.h"
 
 namespace parallax::probe {
 
@@ -57,6 +65,11 @@ struct SshCheckOptions {
   // it may), the probe's own target policy (probe/policy). A refused address
   // ends the check as probe_error before any packet is sent to it.
   std::function<std::string(const std::string& address)> address_policy;
+  // Run the key exchange for the host key after the identification.
+  bool hostkey = false;
+  // Also run it when the identification line differs from this one
+  // (empty: only with `hostkey`).
+  std::string hostkey_known_identification;
 };
 
 class SshCheck : public Check, public std::enable_shared_from_this<SshCheck> {
@@ -88,6 +101,14 @@ class SshCheck : public Check, public std::enable_shared_from_this<SshCheck> {
   void OnRead(const boost::system::error_code& ec, size_t n);
   // Ends the check in the banner phase after EOF / error / deadline.
   void EndBanner(MappedError m);
+  // After the identification: runs the key exchange if wanted; false if not.
+  bool MaybeStartKex();
+  void OnKexRead(const boost::system::error_code& ec, size_t n);
+  // The key exchange is over (done or aborted): records it, ends the check.
+  void EndKex();
+  // Queues bytes to send; one async_write at a time.
+  void Send(std::string bytes);
+  void WriteNext();
   // Fills the common result fields, closes everything and posts `done_`.
   void Complete(v1::Outcome outcome, int error_number, std::string detail);
 
@@ -102,11 +123,16 @@ class SshCheck : public Check, public std::enable_shared_from_this<SshCheck> {
   Clock::time_point connect_start_;
   Clock::time_point connected_at_;
   std::optional<boost::asio::ip::address> address_;
-  std::string hello_;  // our identification line + CR LF
   std::array<char, 2048> buffer_;
   BannerParser parser_;
   size_t received_ = 0;
   v1::CheckResult result_;
+  std::unique_ptr<SshKexClient> kex_;
+  Clock::time_point kex_start_;
+  std::string write_queue_;  // bytes not yet handed to async_write
+  std::string writing_;      // the bytes of the async_write in flight
+  bool write_failed_ = false;
+  bool complete_after_write_ = false;  // the key exchange is over: close once written
 };
 
 }  // namespace parallax::probe

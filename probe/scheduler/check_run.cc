@@ -244,9 +244,25 @@ void CheckRun::StartSsh(const std::string& host) {
   std::chrono::milliseconds timeout(target_.timeout_ms());
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now());
   left = std::clamp(left, std::chrono::milliseconds(1), timeout);
-  auto ssh =
-      SshCheck::Create(io_, {host, static_cast<uint16_t>(target_.port()), identification_, 0,
-                             Receiver(), memory_ != nullptr ? memory_->address_policy : nullptr});
+  SshCheckOptions options{host,       static_cast<uint16_t>(target_.port()),
+                          identification_, 0,
+                          Receiver(), memory_ != nullptr ? memory_->address_policy : nullptr};
+  if (target_.hostkey_interval_ms() > 0 && memory_ != nullptr) {
+    auto now = Clock::now();
+    auto [it, added] = memory_->hostkeys.try_emplace(target_.name());
+    if (added) {
+      for (auto i = memory_->hostkeys.begin(); i != memory_->hostkeys.end();) {
+        i = i != it && now - i->second.seen > std::chrono::hours(1) ? memory_->hostkeys.erase(i)
+                                                                    : std::next(i);
+      }
+    }
+    it->second.seen = now;
+    options.hostkey =
+        !it->second.attempted ||
+        now - it->second.at >= std::chrono::milliseconds(target_.hostkey_interval_ms());
+    options.hostkey_known_identification = it->second.identification;
+  }
+  auto ssh = SshCheck::Create(io_, std::move(options));
   ssh_ = ssh;
   StartWithDeadline(io_, ssh, left, [self = shared_from_this()] { self->OnSshDone(); });
   midpoint_.async_wait([self = shared_from_this()](const boost::system::error_code& ec) {
@@ -374,6 +390,16 @@ void CheckRun::OnSshDone() {
   midpoint_.cancel();
   auto* ssh = static_cast<SshCheck*>(ssh_.get());
   result_ = std::move(*ssh->mutable_result());
+  if (target_.hostkey_interval_ms() > 0 && memory_ != nullptr) {
+    auto it = memory_->hostkeys.find(target_.name());
+    if (it != memory_->hostkeys.end()) {
+      if (result_.has_host_key()) {
+        it->second.attempted = true;
+        it->second.at = Clock::now();
+      }
+      if (!result_.identification().empty()) it->second.identification = result_.identification();
+    }
+  }
   bool resolved = ssh->address().has_value();
   boost::asio::ip::address address;
   if (resolved) address = *ssh->address();

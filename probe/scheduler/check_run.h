@@ -34,6 +34,11 @@
 //    target per RunMemory::second_opinion_every; in between the last
 //    conclusion is reused (marked reused). "tls"/"http" turn the outcome into
 //    not_ssh ("speaks TLS" / "speaks HTTP").
+//  - Host key: when target.hostkey_interval_ms > 0 and RunMemory is given,
+//    the SshCheck runs the key exchange (result.host_key) at most once per
+//    target per that interval, and also whenever the identification line
+//    differs from the one this probe saw last for the target. An attempt
+//    that failed counts too (it is retried after the interval).
 // Work that starts after the SSH check ended gets at least min(T/4, 500 ms),
 // so a result arrives at most that much after the deadline.
 //
@@ -96,6 +101,13 @@ struct RunMemory {
   std::map<std::string, Opinion> second_opinions;  // by target name; stale ones pruned
   std::chrono::milliseconds path_every{std::chrono::minutes(5)};
   std::map<std::string, std::chrono::steady_clock::time_point> paths;  // last trace per target
+  struct HostKeyMemory {
+    std::chrono::steady_clock::time_point at;  // last key exchange attempt
+    bool attempted = false;
+    std::string identification;                  // last identification line seen
+    std::chrono::steady_clock::time_point seen;  // last check of the target
+  };
+  std::map<std::string, HostKeyMemory> hostkeys;  // by target name; unseen for 1 h: pruned
   // The probe's target policy for the address a DNS name resolves to
   // (SchedulerOptions::address_policy; empty: every address).
   std::function<std::string(const std::string& address)> address_policy;

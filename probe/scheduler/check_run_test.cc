@@ -98,6 +98,32 @@ TEST_F(CheckRunRunTest, OkHasNoLiveness) {
   EXPECT_EQ(server.accepted(), 1);  // no liveness connect
 }
 
+// The key exchange runs once per hostkey_interval and again when the
+// identification line changes. (The test server never sends KEXINIT: each
+// attempt ends at the deadline, recorded as the host key's error.)
+TEST_F(CheckRunRunTest, HostKeyOncePerIntervalAndOnIdentificationChange) {
+  TestServer server(io_, ServerBehavior::kSsh);
+  TestServer other(io_, ServerBehavior::kSsh, "SSH-2.0-OtherServer_2.0\r\n");
+  v1::Target t = MakeTarget("hk", server.port(), 300);
+  v1::CheckResult r = Run(t);
+  EXPECT_FALSE(r.has_host_key());  // hostkey_interval_ms 0: never
+  t.set_hostkey_interval_ms(600000);
+  r = Run(t);
+  EXPECT_EQ(r.outcome(), v1::OUTCOME_OK) << r.detail();
+  ASSERT_TRUE(r.has_host_key());
+  EXPECT_NE(r.host_key().error().find("deadline"), std::string::npos) << r.host_key().error();
+  r = Run(t);
+  EXPECT_FALSE(r.has_host_key());  // within the interval
+  t.set_port(other.port());        // another identification line answers
+  r = Run(t);
+  EXPECT_TRUE(r.has_host_key());
+  r = Run(t);
+  EXPECT_FALSE(r.has_host_key());
+  memory_.hostkeys["hk"].at -= std::chrono::minutes(11);  // the interval passed
+  r = Run(t);
+  EXPECT_TRUE(r.has_host_key());
+}
+
 TEST_F(CheckRunRunTest, RefusedHasNoLiveness) {
   v1::Target t = MakeTarget("refused", testing::ClosedPort());
   t.add_liveness_ports(80);
