@@ -61,10 +61,17 @@ TEST(AlertingEndToEnd, TimeoutAndRefusedPageWithLabelsFeedTheDashboardAndResolve
   ASSERT_TRUE(good.Answer());
   ASSERT_TRUE(slow.TimeOut()) << "could not fill the accept queue of 127.0.0.1:" << slow.port();
 
+  // A real sshd too: its host key feeds the dashboard's key panel
+  // (parallax_pair_hostkey_info needs a completed key exchange).
+  std::string sshd_why;
+  std::unique_ptr<Sshd> sshd = Sshd::Start(dir, &sshd_why);
+  ASSERT_TRUE(sshd) << sshd_why;
+
   Cluster cluster(dir);
   cluster.Configure({{"good", "127.0.0.1", good.port(), ""},
                      {"refused", "127.0.0.1", refused.port(), ""},
-                     {"slow", "127.0.0.1", slow.port(), ""}},
+                     {"slow", "127.0.0.1", slow.port(), ""},
+                     {"keyed", "127.0.0.1", sshd->port(), ""}},
                     "1s", "700ms");
   cluster.StartCollector();
   cluster.StartProbe("p1", {{"network", "lo-a"}, {"site", "here"}});
