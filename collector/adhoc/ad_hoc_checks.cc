@@ -7,6 +7,7 @@
 #include <set>
 
 #include "collector/diagnosis/engine.h"
+#include "collector/diagnosis/evidence_proto.h"
 #include "common/log.h"
 
 namespace parallax::collector {
@@ -59,32 +60,19 @@ void ToProto(const diagnosis::Verdict& v, const std::string& host, uint32_t port
   out->set_evaluated_unix_ms(now_ms);
   for (const diagnosis::Evidence& e : v.evidence) {
     v1::EvidenceItem* item = out->add_evidence();
-    item->set_probe(e.probe);
+    diagnosis::SetWordedEvidence(e, item);
     if (auto l = labels.find(e.probe); l != labels.end()) {
       item->mutable_labels()->insert(l->second.begin(), l->second.end());
     }
-    item->set_network(e.network);
-    item->set_outcome(e.outcome);
-    item->set_connect_ms(e.connect_ms);
-    item->set_age_s(e.age_s);
-    item->set_detail(e.detail);
-    item->set_role(std::string(e.role_word()));
-    item->set_role_code(e.role);
-    item->set_alive_evidence(e.alive_evidence);
     if (auto r = results.find(e.probe); r != results.end()) {
-      const v1::CheckResult& res = r->second;
-      item->mutable_pre_banner()->CopyFrom(res.pre_banner());
-      if (res.has_liveness()) {
-        const v1::Liveness& l = res.liveness();
-        if (l.has_ssh_icmp_error()) *item->mutable_ssh_icmp_error() = l.ssh_icmp_error();
-        if (l.has_path()) *item->mutable_path() = l.path();
-        item->set_ssh_answered_on_port(l.ssh_answered_on_port());
-      }
+      diagnosis::SetResultEvidence(r->second, item);
+      item->set_source_address(r->second.source_address());
     }
   }
   for (const std::string& d : v.disagreeing) out->add_disagreeing(d);
   for (const std::string& r : v.remediation) out->add_remediation(r);
   for (const std::string& n : v.blocked_networks) out->add_blocked_networks(n);
+  for (const std::string& k : v.pinned_keys) out->add_pinned_host_keys(k);
 }
 
 std::string NetworkOf(const std::string& probe, const std::map<std::string, std::string>& labels) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "collector/diagnosis/evidence_proto.h"
 #include "common/log.h"
 #include "common/words.h"
 
@@ -27,20 +28,10 @@ void ToProto(const diagnosis::Verdict& v, const std::string& host, uint32_t port
   out->set_evaluated_unix_ms(now_ms);
   for (const diagnosis::Evidence& e : v.evidence) {
     v1::EvidenceItem* item = out->add_evidence();
-    item->set_probe(e.probe);
+    diagnosis::SetWordedEvidence(e, item);
     auto p = probes.find(e.probe);
     if (p != probes.end())
       item->mutable_labels()->insert(p->second.labels.begin(), p->second.labels.end());
-    item->set_network(e.network);
-    item->set_outcome(e.outcome);
-    item->set_connect_ms(e.connect_ms);
-    item->set_age_s(e.age_s);  // replaced below by the newest result's, when there is one
-    item->set_detail(e.detail);
-    item->set_role(std::string(e.role_word()));
-    item->set_role_code(e.role);
-    item->set_alive_evidence(e.alive_evidence);
-    item->set_host_key_fingerprint(e.host_key_fingerprint);
-    item->set_host_key_type(e.host_key_type);
     if (p != probes.end() && p->second.clock_measured) {
       item->set_clock_measured(true);
       item->set_clock_offset_s(p->second.clock_offset_ms / 1000.0);
@@ -54,19 +45,7 @@ void ToProto(const diagnosis::Verdict& v, const std::string& host, uint32_t port
       item->set_age_s(static_cast<double>(std::max<int64_t>(0, now_ms - ResultTimeMs(res))) /
                       1000.0);
       item->set_connect_ms(res.connect_us() / 1000.0);
-      item->mutable_pre_banner()->CopyFrom(res.pre_banner());
-      if (res.has_liveness()) {
-        const v1::Liveness& l = res.liveness();
-        if (l.has_ssh_icmp_error()) *item->mutable_ssh_icmp_error() = l.ssh_icmp_error();
-        if (l.has_path()) *item->mutable_path() = l.path();
-        item->set_ssh_answered_on_port(l.ssh_answered_on_port());
-      }
-      item->set_address(res.address());
-      item->mutable_dns_a()->CopyFrom(res.dns_a());
-      item->mutable_dns_aaaa()->CopyFrom(res.dns_aaaa());
-      item->set_dns_a_error(res.dns_a_error());
-      item->set_dns_aaaa_error(res.dns_aaaa_error());
-      item->mutable_other_addresses()->CopyFrom(res.other_addresses());
+      diagnosis::SetResultEvidence(res, item);
       item->set_previous_address(r->second.previous_address);
       item->set_address_changed_unix_ms(r->second.address_changed_ms);
       item->set_source_address(r->second.source_address);
