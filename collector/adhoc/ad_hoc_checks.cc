@@ -50,14 +50,7 @@ void ToProto(const diagnosis::Verdict& v, const std::string& host, uint32_t port
              int64_t now_ms,
              const std::map<std::string, std::map<std::string, std::string>>& labels,
              const std::map<std::string, v1::CheckResult>& results, v1::Verdict* out) {
-  out->set_target(v.target);
-  out->set_host(host);
-  out->set_port(port);
-  out->set_cause(v.cause);
-  out->set_confidence(v.confidence);
-  out->set_summary(v.summary);
-  out->set_since_unix_ms(start_ms);
-  out->set_evaluated_unix_ms(now_ms);
+  diagnosis::SetVerdictFields(v, host, port, start_ms, now_ms, out);
   for (const diagnosis::Evidence& e : v.evidence) {
     v1::EvidenceItem* item = out->add_evidence();
     diagnosis::SetWordedEvidence(e, item);
@@ -69,10 +62,6 @@ void ToProto(const diagnosis::Verdict& v, const std::string& host, uint32_t port
       item->set_source_address(r->second.source_address());
     }
   }
-  for (const std::string& d : v.disagreeing) out->add_disagreeing(d);
-  for (const std::string& r : v.remediation) out->add_remediation(r);
-  for (const std::string& n : v.blocked_networks) out->add_blocked_networks(n);
-  for (const std::string& k : v.pinned_keys) out->add_pinned_host_keys(k);
 }
 
 std::string NetworkOf(const std::string& probe, const std::map<std::string, std::string>& labels) {

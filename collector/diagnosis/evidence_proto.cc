@@ -4,6 +4,22 @@
 
 namespace parallax::collector::diagnosis {
 
+void SetVerdictFields(const Verdict& v, const std::string& host, uint32_t port, int64_t since_ms,
+                      int64_t now_ms, v1::Verdict* out) {
+  out->set_target(v.target);
+  out->set_host(host);
+  out->set_port(port);
+  out->set_cause(v.cause);
+  out->set_confidence(v.confidence);
+  out->set_summary(v.summary);
+  out->set_since_unix_ms(since_ms);
+  out->set_evaluated_unix_ms(now_ms);
+  for (const std::string& d : v.disagreeing) out->add_disagreeing(d);
+  for (const std::string& r : v.remediation) out->add_remediation(r);
+  for (const std::string& n : v.blocked_networks) out->add_blocked_networks(n);
+  for (const std::string& k : v.pinned_keys) out->add_pinned_host_keys(k);
+}
+
 void SetWordedEvidence(const Evidence& e, v1::EvidenceItem* item) {
   item->set_probe(e.probe);
   item->set_network(e.network);

@@ -8,10 +8,19 @@
 // Pure functions; thread-safe.
 #pragma once
 
+#include <cstdint>
+#include <string>
+
 #include "collector/diagnosis/engine.h"
 #include "parallax/v1/query.pb.h"
 
 namespace parallax::collector::diagnosis {
+
+// The verdict's own fields: target, host, port, cause, confidence, summary,
+// since, evaluated, and the lists (disagreeing, remediation, blocked
+// networks, pinned host keys). The evidence rows are the caller's (below).
+void SetVerdictFields(const Verdict& v, const std::string& host, uint32_t port, int64_t since_ms,
+                      int64_t now_ms, v1::Verdict* out);
 
 // The worded row: probe, network, outcome, connect time, age, detail, role,
 // liveness and the host key. Labels and clock offset are the caller's.

@@ -18,14 +18,7 @@ bool IsFailure(v1::Cause c) {
 void ToProto(const diagnosis::Verdict& v, const std::string& host, uint32_t port, int64_t since_ms,
              int64_t now_ms, const std::map<std::string, ProbeState>& probes,
              const LiveState::PairsOfTarget* results, v1::Verdict* out) {
-  out->set_target(v.target);
-  out->set_host(host);
-  out->set_port(port);
-  out->set_cause(v.cause);
-  out->set_confidence(v.confidence);
-  out->set_summary(v.summary);
-  out->set_since_unix_ms(since_ms);
-  out->set_evaluated_unix_ms(now_ms);
+  diagnosis::SetVerdictFields(v, host, port, since_ms, now_ms, out);
   for (const diagnosis::Evidence& e : v.evidence) {
     v1::EvidenceItem* item = out->add_evidence();
     diagnosis::SetWordedEvidence(e, item);
@@ -51,10 +44,6 @@ void ToProto(const diagnosis::Verdict& v, const std::string& host, uint32_t port
       item->set_source_address(r->second.source_address);
     }
   }
-  for (const std::string& d : v.disagreeing) out->add_disagreeing(d);
-  for (const std::string& r : v.remediation) out->add_remediation(r);
-  for (const std::string& n : v.blocked_networks) out->add_blocked_networks(n);
-  for (const std::string& k : v.pinned_keys) out->add_pinned_host_keys(k);
 }
 
 }  // namespace
