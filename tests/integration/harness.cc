@@ -63,6 +63,20 @@ int FreePort() {
 
 int ClosedPort() { return FreePort(); }
 
+bool LoopbackPortOpen(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return false;
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
+  close(fd);
+  return ok;
+}
+
+bool IsExecutable(const std::string& path) { return access(path.c_str(), X_OK) == 0; }
+
 bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
@@ -210,7 +224,8 @@ double MetricValue(const std::string& text, const std::string& series) {
   std::istringstream in(text);
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind(series + " ", 0) == 0) return std::strtod(line.c_str() + series.size() + 1, nullptr);
+    if (line.rfind(series + " ", 0) == 0)
+      return std::strtod(line.c_str() + series.size() + 1, nullptr);
   }
   return std::nan("");
 }
@@ -260,13 +275,12 @@ std::unique_ptr<Sshd> Sshd::Start(const TempDir& dir, std::string* why) {
   s->port_ = FreePort();
   s->log_path_ = dir.File("sshd.log");
   std::string cfg = dir.File("sshd_config");
-  WriteFile(cfg, "Port " + std::to_string(s->port_) +
-                     "\nListenAddress 127.0.0.1\nHostKey " + key +
+  WriteFile(cfg, "Port " + std::to_string(s->port_) + "\nListenAddress 127.0.0.1\nHostKey " + key +
                      "\nPidFile " + dir.File("sshd.pid") +
                      "\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
                      "UsePAM no\nLogLevel VERBOSE\nMaxStartups 100:30:200\n");
-  s->process_ = std::make_unique<Process>(
-      std::vector<std::string>{sshd_bin, "-D", "-e", "-f", cfg}, s->log_path_);
+  s->process_ = std::make_unique<Process>(std::vector<std::string>{sshd_bin, "-D", "-e", "-f", cfg},
+                                          s->log_path_);
   int port = s->port_;
   bool up = WaitFor(
       [port] {

@@ -40,6 +40,13 @@ class TempDir {
 int FreePort();
 // Polls `pred` every 50 ms until it is true or `timeout` passes.
 bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout);
+
+// True when something accepts a TCP connection on 127.0.0.1:port (the
+// connection is closed at once).
+bool LoopbackPortOpen(int port);
+
+// True when `path` exists and is executable (a server a test may start).
+bool IsExecutable(const std::string& path);
 void WriteFile(const std::string& path, const std::string& text);
 std::string ReadFile(const std::string& path);
 
@@ -71,7 +78,7 @@ struct CommandResult {
 };
 // Runs a command to completion (bounded by `timeout`).
 CommandResult RunCommand(const std::vector<std::string>& argv,
-                  std::chrono::milliseconds timeout = std::chrono::seconds(20));
+                         std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
 // GET http://127.0.0.1:port/path; empty on failure.
 std::string HttpGet(int port, const std::string& path);
@@ -103,9 +110,9 @@ class Sshd {
 class Listener {
  public:
   enum class Kind {
-    kSilent,     // accepts and never writes (banner_timeout)
-    kHttp,       // reads a line, answers "HTTP/1.1 400 Bad Request" (not_ssh)
-    kFastSsh,    // writes an SSH identification at once, reads, closes
+    kSilent,   // accepts and never writes (banner_timeout)
+    kHttp,     // reads a line, answers "HTTP/1.1 400 Bad Request" (not_ssh)
+    kFastSsh,  // writes an SSH identification at once, reads, closes
   };
   explicit Listener(Kind kind);
   ~Listener();

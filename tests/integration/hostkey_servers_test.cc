@@ -37,19 +37,6 @@ using std::chrono::milliseconds;
 
 constexpr char kOwnLine[] = "SSH-2.0-parallax_probe_test";
 
-bool PortOpen(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
-  close(fd);
-  return ok;
-}
-
-bool Have(const std::string& path) { return access(path.c_str(), X_OK) == 0; }
-
 // "SHA256:..." from `ssh-keygen -lf file` ("256 SHA256:xyz comment (ED25519)").
 std::string KeygenFingerprint(const std::string& file) {
   CommandResult r = RunCommand({"ssh-keygen", "-l", "-E", "sha256", "-f", file});
@@ -65,7 +52,7 @@ class HostKeyServersTest : public ::testing::Test {
   Process* Start(std::vector<std::string> argv, int port, const std::string& name) {
     procs_.push_back(std::make_unique<Process>(std::move(argv), dir_.File(name + ".log")));
     Process* p = procs_.back().get();
-    bool up = WaitFor([&] { return PortOpen(port); }, std::chrono::seconds(10));
+    bool up = WaitFor([&] { return LoopbackPortOpen(port); }, std::chrono::seconds(10));
     EXPECT_TRUE(up) << name << " did not listen on " << port << ": " << p->log();
     return up ? p : nullptr;
   }
@@ -111,7 +98,7 @@ class HostKeyServersTest : public ::testing::Test {
 
   void OpenSsh(const std::string& keygen_type, const std::string& type,
                const std::string& expect_sig) {
-    if (!Have("/usr/sbin/sshd")) GTEST_SKIP() << "apt-get install openssh-server";
+    if (!IsExecutable("/usr/sbin/sshd")) GTEST_SKIP() << "apt-get install openssh-server";
     std::string key = dir_.File("host_" + keygen_type);
     std::vector<std::string> argv = {"ssh-keygen", "-q", "-t", keygen_type, "-N", "", "-f", key};
     if (keygen_type == "rsa") argv.insert(argv.end(), {"-b", "2048"});
@@ -135,7 +122,7 @@ class HostKeyServersTest : public ::testing::Test {
   }
 
   void Dropbear(const std::string& dbtype, const std::string& type) {
-    if (!Have("/usr/sbin/dropbear")) GTEST_SKIP() << "apt-get install dropbear-bin";
+    if (!IsExecutable("/usr/sbin/dropbear")) GTEST_SKIP() << "apt-get install dropbear-bin";
     std::string key = dir_.File("dropbear_" + dbtype);
     std::vector<std::string> argv = {"dropbearkey", "-t", dbtype, "-f", key};
     if (dbtype == "ecdsa") argv.insert(argv.end(), {"-s", "256"});
@@ -174,8 +161,8 @@ TEST_F(HostKeyServersTest, DropbearEcdsa) { Dropbear("ecdsa", "ecdsa-sha2-nistp2
 TEST_F(HostKeyServersTest, DropbearRsa) { Dropbear("rsa", "ssh-rsa"); }
 
 TEST_F(HostKeyServersTest, TinysshdEd25519) {
-  if (!Have("/usr/sbin/tinysshd")) GTEST_SKIP() << "apt-get install tinysshd";
-  if (!Have("/usr/bin/socat")) GTEST_SKIP() << "apt-get install socat";
+  if (!IsExecutable("/usr/sbin/tinysshd")) GTEST_SKIP() << "apt-get install tinysshd";
+  if (!IsExecutable("/usr/bin/socat")) GTEST_SKIP() << "apt-get install socat";
   std::string keys = dir_.File("tinyssh");
   ASSERT_EQ(RunCommand({"tinysshd-makekey", keys}).exit_code, 0);
   // tinysshd keeps the raw 32-byte public key: write it as an OpenSSH
@@ -201,7 +188,7 @@ TEST_F(HostKeyServersTest, TinysshdEd25519) {
 // Without `hostkey` (and no known identification) the check stops at the
 // identification, as before: no key exchange.
 TEST_F(HostKeyServersTest, NoExchangeUnlessAsked) {
-  if (!Have("/usr/sbin/sshd")) GTEST_SKIP() << "apt-get install openssh-server";
+  if (!IsExecutable("/usr/sbin/sshd")) GTEST_SKIP() << "apt-get install openssh-server";
   std::string key = dir_.File("host_plain");
   ASSERT_EQ(RunCommand({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key}).exit_code, 0);
   int port = StartSshd(key, "sshd_plain");

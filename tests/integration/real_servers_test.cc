@@ -37,26 +37,13 @@ using std::chrono::milliseconds;
 
 constexpr char kOwnLine[] = "SSH-2.0-parallax_probe_test";
 
-bool PortOpen(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0;
-  close(fd);
-  return ok;
-}
-
-bool Have(const std::string& path) { return access(path.c_str(), X_OK) == 0; }
-
 class RealServersTest : public ::testing::Test {
  protected:
   // Starts argv (which must listen on 127.0.0.1:port) and waits until it does.
   Process* Start(std::vector<std::string> argv, int port, const std::string& name) {
     procs_.push_back(std::make_unique<Process>(std::move(argv), dir_.File(name + ".log")));
     Process* p = procs_.back().get();
-    bool up = WaitFor([&] { return PortOpen(port); }, std::chrono::seconds(10));
+    bool up = WaitFor([&] { return LoopbackPortOpen(port); }, std::chrono::seconds(10));
     EXPECT_TRUE(up) << name << " did not listen on " << port << ": " << p->log();
     return up ? p : nullptr;
   }
@@ -92,7 +79,7 @@ class RealServersTest : public ::testing::Test {
   // dropped with "Exceeded MaxStartups". Returns its port, 0 if skipped.
   int StartFullSshd(int* holder) {
     const char* sshd_bin = "/usr/sbin/sshd";
-    if (!Have(sshd_bin)) {
+    if (!IsExecutable(sshd_bin)) {
       ADD_FAILURE() << "no " << sshd_bin << ": apt-get install openssh-server";
       return 0;
     }
@@ -105,7 +92,7 @@ class RealServersTest : public ::testing::Test {
                        "\nPidFile " + dir_.File("full_sshd.pid") +
                        "\nUsePAM no\nLoginGraceTime 60\nMaxStartups 1:100:1\n");
     if (!Start({sshd_bin, "-D", "-e", "-f", cfg}, port, "sshd-maxstartups")) return 0;
-    // PortOpen's probe connections are closed; wait for sshd to forget them.
+    // LoopbackPortOpen's probe connections are closed; wait for sshd to forget them.
     std::this_thread::sleep_for(milliseconds(300));
     *holder = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
@@ -126,7 +113,7 @@ class RealServersTest : public ::testing::Test {
 };
 
 TEST_F(RealServersTest, DropbearIsOk) {
-  if (!Have("/usr/sbin/dropbear")) GTEST_SKIP() << "apt-get install dropbear-bin";
+  if (!IsExecutable("/usr/sbin/dropbear")) GTEST_SKIP() << "apt-get install dropbear-bin";
   std::string key = dir_.File("dropbear_ed25519");
   ASSERT_EQ(RunCommand({"dropbearkey", "-t", "ed25519", "-f", key}).exit_code, 0);
   int port = FreePort();
@@ -139,8 +126,8 @@ TEST_F(RealServersTest, DropbearIsOk) {
 }
 
 TEST_F(RealServersTest, TinysshdBehindSocatIsOk) {
-  if (!Have("/usr/sbin/tinysshd")) GTEST_SKIP() << "apt-get install tinysshd";
-  if (!Have("/usr/bin/socat")) GTEST_SKIP() << "apt-get install socat";
+  if (!IsExecutable("/usr/sbin/tinysshd")) GTEST_SKIP() << "apt-get install tinysshd";
+  if (!IsExecutable("/usr/bin/socat")) GTEST_SKIP() << "apt-get install socat";
   std::string keys = dir_.File("tinyssh");
   ASSERT_EQ(RunCommand({"tinysshd-makekey", keys}).exit_code, 0);
   int port = FreePort();
@@ -163,7 +150,7 @@ TEST_F(RealServersTest, OpensshIsOk) {
 }
 
 TEST_F(RealServersTest, LinesBeforeTheIdentificationAreKeptAndOk) {
-  if (!Have("/usr/bin/socat")) GTEST_SKIP() << "apt-get install socat";
+  if (!IsExecutable("/usr/bin/socat")) GTEST_SKIP() << "apt-get install socat";
   int port = FreePort();
   ASSERT_TRUE(
       Start({"socat", "TCP-LISTEN:" + std::to_string(port) + ",bind=127.0.0.1,reuseaddr,fork",
@@ -180,7 +167,7 @@ TEST_F(RealServersTest, LinesBeforeTheIdentificationAreKeptAndOk) {
 }
 
 TEST_F(RealServersTest, Ssh15ListenerIsNotSsh) {
-  if (!Have("/usr/bin/socat")) GTEST_SKIP() << "apt-get install socat";
+  if (!IsExecutable("/usr/bin/socat")) GTEST_SKIP() << "apt-get install socat";
   int port = FreePort();
   ASSERT_TRUE(
       Start({"socat", "TCP-LISTEN:" + std::to_string(port) + ",bind=127.0.0.1,reuseaddr,fork",
@@ -192,7 +179,7 @@ TEST_F(RealServersTest, Ssh15ListenerIsNotSsh) {
 }
 
 TEST_F(RealServersTest, RedisIsNotSsh) {
-  if (!Have("/usr/bin/redis-server")) GTEST_SKIP() << "apt-get install redis-server";
+  if (!IsExecutable("/usr/bin/redis-server")) GTEST_SKIP() << "apt-get install redis-server";
   int port = FreePort();
   ASSERT_TRUE(Start({"redis-server", "--port", std::to_string(port), "--bind", "127.0.0.1",
                      "--save", "", "--appendonly", "no", "--dir", dir_.path()},
@@ -289,7 +276,7 @@ TEST_F(RealServersTest, EvidenceReachesHistoryJson) {
 // [preauth]" line per check, counted in modes aggressive and ddos, not in
 // normal or extra (docs/OPERATIONS.md's table). ~2 s.
 TEST_F(RealServersTest, Fail2banCountsEveryCheckInModesAggressiveAndDdosOnly) {
-  if (!Have("/usr/bin/fail2ban-regex")) GTEST_SKIP() << "apt-get install fail2ban";
+  if (!IsExecutable("/usr/bin/fail2ban-regex")) GTEST_SKIP() << "apt-get install fail2ban";
   std::string why;
   std::unique_ptr<Sshd> sshd = Sshd::Start(dir_, &why);
   if (!sshd) GTEST_SKIP() << why;
