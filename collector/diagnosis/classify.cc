@@ -331,6 +331,9 @@ bool ProbesBanned(const Classification& c, int64_t interval_ms) {
     Kind k = KindOf(o.result->outcome());
     if (k != Kind::kRefused && k != Kind::kFiltered && k != Kind::kUnresponsive) return false;
     if (o.last_ok_ms <= 0 || o.failing_since_ms <= o.last_ok_ms) return false;
+    // A ban is silent (a drop, a reset, a close). A server that says why
+    // ("Exceeded MaxStartups", "Too many users") speaks for itself.
+    if (o.result->pre_banner_size() > 0) return false;
     first = std::min(first, o.failing_since_ms);
     last = std::max(last, o.failing_since_ms);
     host_answers |= SomethingAnswered(*o.result);

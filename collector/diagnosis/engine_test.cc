@@ -1026,6 +1026,16 @@ TEST(DiagnoseBans, WhatIsNotABanOfTheProbes) {
          }
        },
        "host_offline"},
+      {"sshd says why, probe by probe (MaxStartups): the server speaks, no ban",
+       [](World& w) {
+         w.SeeAllResult("t1", ev::ClosedWith({"Exceeded MaxStartups"}));
+         int64_t ago = 4'000;
+         for (const char* p : {"a1", "b1", "b2", "c1"}) {
+           History(w, "t1", p, ago + 1000, ago, "");
+           ago -= 1'000;
+         }
+       },
+       "ssh_unresponsive"},
   };
   for (const Case& c : cases) {
     World w;
