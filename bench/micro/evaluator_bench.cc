@@ -72,7 +72,8 @@ void BM_EvaluatorPass(benchmark::State& state) {
   ConfigSnapshot snapshot{config, 1};
   int64_t now = kNow;
   FakeStore store;
-  LiveState live;
+  World world;
+  LiveState& live = world.live();
   Metrics metrics;
   std::vector<std::string> names;
   for (int p = 0; p < probes; ++p) {
@@ -89,7 +90,7 @@ void BM_EvaluatorPass(benchmark::State& state) {
     live.UpdateResults(names.back(), batch);
   }
   Evaluator evaluator(
-      &store, &live, &metrics, [&] { return snapshot; }, [&] { return now; });
+      &store, &world, &metrics, [&] { return snapshot; }, [&] { return now; });
   evaluator.set_full_every(shape == 3 ? 1 : 0);
   evaluator.EvaluateOnce();  // the first one is full
   evaluator.EvaluateOnce();

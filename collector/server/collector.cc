@@ -137,13 +137,14 @@ Status Collector::Start(const Config& config, const CollectorOptions& options,
   Status st = Store::Open(so, &c->store_);
   if (!st.ok()) return Status::IoError("storage.path \"" + so.path + "\": " + st.message());
   Collector* self = c.get();
-  c->state_.SetProbeTtl(config.probe_ttl.count(), WallClockMs, [self](const std::string& probe) {
-    if (self->policy_reports_) self->policy_reports_->Forget(probe);
-    Logf(LogLevel::kInfo,
-         "probe %s expired: disconnected for longer than probe_ttl; its history stays stored",
-         EscapeForTerminal(probe).c_str());
-  });
-  st = LoadState(c->store_.get(), &c->state_);
+  c->world_.live().SetProbeTtl(
+      config.probe_ttl.count(), WallClockMs, [self](const std::string& probe) {
+        if (self->policy_reports_) self->policy_reports_->Forget(probe);
+        Logf(LogLevel::kInfo,
+             "probe %s expired: disconnected for longer than probe_ttl; its history stays stored",
+             EscapeForTerminal(probe).c_str());
+      });
+  st = LoadState(c->store_.get(), &c->world_.live());
   if (!st.ok()) return st;
   c->store_->SyncTargets(TargetRecords(config));
 
@@ -151,7 +152,7 @@ Status Collector::Start(const Config& config, const CollectorOptions& options,
   if (!st.ok()) return st;
 
   c->deps_.store = c->store_.get();
-  c->deps_.state = &c->state_;
+  c->deps_.state = &c->world_.live();
   c->deps_.metrics = &c->metrics_;
   c->deps_.hub = &c->hub_;
   c->deps_.certs = &c->certs_;
@@ -162,12 +163,12 @@ Status Collector::Start(const Config& config, const CollectorOptions& options,
   c->deps_.collector_version = PARALLAX_VERSION;
   c->probe_service_ = std::make_unique<ProbeServiceImpl>(&c->deps_);
   c->evaluator_ = std::make_unique<Evaluator>(
-      c->store_.get(), &c->state_, &c->metrics_, [self] { return self->config(); }, WallClockMs);
+      c->store_.get(), &c->world_, &c->metrics_, [self] { return self->config(); }, WallClockMs);
   AdHocDeps adhoc;
   adhoc.hub = &c->hub_;
   adhoc.config = [self] { return self->config(); };
   adhoc.now_ms = WallClockMs;
-  adhoc.fleet = [self] { return self->evaluator_->FleetFacts(); };
+  adhoc.fleet = [self] { return self->world_.FleetFacts(); };
   c->adhoc_ = std::make_unique<AdHocChecks>(std::move(adhoc));
   c->deps_.adhoc_expects = [self](const std::string& probe, const std::string& id,
                                   const std::string& target) {
@@ -177,9 +178,9 @@ Status Collector::Start(const Config& config, const CollectorOptions& options,
     if (self->adhoc_ != nullptr) self->adhoc_->OnResult(probe, r);
   };
   c->query_service_ = std::make_unique<QueryServiceImpl>(
-      c->store_.get(), &c->state_, [self] { return self->config(); }, WallClockMs,
-      [self](const std::string& target) { return self->evaluator_->Explain(target); },
-      [self] { return self->evaluator_->Causes(); });
+      c->store_.get(), &c->world_.live(), [self] { return self->config(); }, WallClockMs,
+      [self](const std::string& target) { return self->world_.Explain(target); },
+      [self] { return self->world_.Causes(); });
   c->query_service_->set_adhoc(c->adhoc_.get());
   c->query_service_->set_refusals([self] {
     std::map<std::string, QueryServiceImpl::Refusals> out;
@@ -191,7 +192,7 @@ Status Collector::Start(const Config& config, const CollectorOptions& options,
 
   st = EnrollServiceImpl::Create(config, options.config_path, &c->enroll_service_);
   if (!st.ok()) return st;
-  c->metrics_.SetDiagnosisSource(c->evaluator_.get());
+  c->metrics_.SetDiagnosisSource(&c->world_);
 
   std::shared_ptr<grpc::ServerCredentials> creds;
   if (config.tls.enabled()) {
@@ -303,8 +304,8 @@ Status Collector::Reload(const Config& next) {
   store_->SyncTargets(TargetRecords(*merged));
   std::set<std::string> names;
   for (const TargetConfig& t : merged->targets) names.insert(t.name);
-  state_.RetainTargets({names.begin(), names.end()});
-  state_.SetProbeTtl(merged->probe_ttl.count(), {});
+  world_.live().RetainTargets({names.begin(), names.end()});
+  world_.live().SetProbeTtl(merged->probe_ttl.count(), {});
   metrics_.SetConfigGeneration(generation);
   metrics_.CountReload(true);
   PushAssignments(deps_);
@@ -329,7 +330,7 @@ void Collector::Shutdown() {
 Collector::~Collector() {
   if (server_) Shutdown();
   web_.reset();
-  // The store's last callbacks use state_ and metrics_: end it first.
+  // The store's last callbacks use world_ and metrics_: end it first.
   server_.reset();
   // Its timer reads the evaluator; no stream can ask it anything now (and
   // Shutdown flushed the store, so no commit callback hands it a result).

@@ -1,4 +1,4 @@
-// Collector: the whole server wired together — Store, LiveState, Metrics and
+// Collector: the whole server wired together — Store, World, Metrics and
 // the /metrics endpoint, the gRPC ProbeService and QueryService.
 //
 // Start() opens everything and fails with a Status naming what could not be
@@ -25,6 +25,7 @@
 #include "collector/metrics/metrics_server.h"
 #include "collector/query/query_service.h"
 #include "collector/server/evaluator.h"
+#include "collector/server/world.h"
 #include "collector/state/live_state.h"
 #include "collector/store/store.h"
 #include "collector/web/web_server.h"
@@ -56,6 +57,8 @@ class Collector {
   int web_port() const { return web_ ? web_->port() : 0; }
   ConfigSnapshot config() const;
   Evaluator* evaluator() { return evaluator_.get(); }
+  // The collector's state: probes, newest results, verdicts, incidents.
+  World* world() { return &world_; }
   // Ad-hoc checks (`parallax check`): for any front end besides the query
   // service's Check RPC (e.g. a status page).
   AdHocChecks* adhoc() { return adhoc_.get(); }
@@ -67,8 +70,8 @@ class Collector {
   ConfigSnapshot config_;
 
   std::unique_ptr<Store> store_;
-  LiveState state_;
-  Metrics metrics_{&state_};  // renders from state_ at scrape time
+  World world_;
+  Metrics metrics_{&world_.live()};  // renders from the world at scrape time
   StreamHub hub_;
   StreamCertificates certs_;
   std::unique_ptr<PolicyReports> policy_reports_;

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "collector/diagnosis/evidence_proto.h"
 #include "common/log.h"
 #include "common/words.h"
 
@@ -13,45 +12,13 @@ bool IsFailure(v1::Cause c) {
   return c != v1::CAUSE_OK && c != v1::CAUSE_UNKNOWN && c != v1::CAUSE_UNSPECIFIED;
 }
 
-// `results`: the target's newest result per probe (may be null); each
-// evidence row gets its probe's pre-banner lines and ICMP/path evidence.
-void ToProto(const diagnosis::Verdict& v, const std::string& host, uint32_t port, int64_t since_ms,
-             int64_t now_ms, const std::map<std::string, ProbeState>& probes,
-             const LiveState::PairsOfTarget* results, v1::Verdict* out) {
-  diagnosis::SetVerdictFields(v, host, port, since_ms, now_ms, out);
-  for (const diagnosis::Evidence& e : v.evidence) {
-    v1::EvidenceItem* item = out->add_evidence();
-    diagnosis::SetWordedEvidence(e, item);
-    auto p = probes.find(e.probe);
-    if (p != probes.end())
-      item->mutable_labels()->insert(p->second.labels.begin(), p->second.labels.end());
-    if (p != probes.end() && p->second.clock_measured) {
-      item->set_clock_measured(true);
-      item->set_clock_offset_s(p->second.clock_offset_ms / 1000.0);
-    }
-    auto r =
-        results != nullptr ? results->find(e.probe) : LiveState::PairsOfTarget::const_iterator();
-    if (results != nullptr && r != results->end()) {
-      const v1::CheckResult& res = r->second.newest;
-      // A verdict that was not re-diagnosed keeps its roles; its ages age.
-      // (A result newer than the evaluation counts as age 0.)
-      item->set_age_s(static_cast<double>(std::max<int64_t>(0, now_ms - ResultTimeMs(res))) /
-                      1000.0);
-      item->set_connect_ms(res.connect_us() / 1000.0);
-      diagnosis::SetResultEvidence(res, item);
-      item->set_previous_address(r->second.previous_address);
-      item->set_address_changed_unix_ms(r->second.address_changed_ms);
-      item->set_source_address(r->second.source_address);
-    }
-  }
-}
-
 }  // namespace
 
-Evaluator::Evaluator(Store* store, LiveState* state, Metrics* metrics,
+Evaluator::Evaluator(Store* store, World* world, Metrics* metrics,
                      std::function<ConfigSnapshot()> config, std::function<int64_t()> now_ms)
     : store_(store),
-      state_(state),
+      world_(world),
+      state_(&world->live()),
       metrics_(metrics),
       config_(std::move(config)),
       now_ms_(std::move(now_ms)) {}
@@ -264,7 +231,7 @@ void Evaluator::EvaluateOnce() {
     // Publish the seeded stable causes as they are; change nothing. (The
     // changed targets keep accumulating in LiveState; the first evaluation
     // after the grace is a full one.)
-    auto published = std::make_shared<Published>();
+    auto published = std::make_shared<Verdicts>();
     published->evaluated_ms = now;
     published->config = snap.config;
     for (const TargetConfig& t : config.targets) {
@@ -280,8 +247,8 @@ void Evaluator::EvaluateOnce() {
       published->verdicts.push_back({std::move(v), &t, it->second.since_ms});
     }
     published->probe_state = std::move(probes);
-    std::lock_guard<std::mutex> lock(mu_);
-    published_ = std::move(published);
+    published->open_incidents = open_incidents_;
+    world_->Publish(std::move(published));
     return;
   }
 
@@ -365,12 +332,12 @@ void Evaluator::EvaluateOnce() {
          std::string(CauseWord(t.to)).c_str(), summary.c_str());
   }
 
-  auto published = std::make_shared<Published>();
+  auto published = std::make_shared<Verdicts>();
   published->evaluated_ms = now;
   published->config = snap.config;
   // The stable verdicts in config order (shared, not copied), with the
   // freshest evidence when the cause is unchanged. Metrics render from them
-  // at scrape time (Facts(), collector/metrics/state_collectable.h).
+  // at scrape time (World::Facts(), collector/metrics/state_collectable.h).
   published->verdicts.reserve(config.targets.size());
   for (const TargetConfig& t : config.targets) {
     auto it = hysteresis_->stable().find(t.name);
@@ -391,69 +358,8 @@ void Evaluator::EvaluateOnce() {
   published->context = std::make_shared<const diagnosis::FleetContext>(ctx);
   last_context_ = std::move(ctx);
 
-  std::lock_guard<std::mutex> lock(mu_);
-  published_ = std::move(published);
-}
-
-v1::ExplainResponse Evaluator::Explain(const std::string& target) const {
-  std::shared_ptr<const Published> p;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    p = published_;
-  }
-  v1::ExplainResponse out;
-  for (const Published::Entry& e : p->verdicts) {
-    if (target.empty() || e.verdict->target == target) {
-      state_->VisitTargetResults(e.verdict->target, [&](const LiveState::PairsOfTarget& results) {
-        ToProto(*e.verdict, e.target->host, e.target->port, e.since_ms, p->evaluated_ms,
-                p->probe_state, &results, out.add_verdicts());
-      });
-    }
-  }
-  for (const diagnosis::ProbeHealth& ph : p->probes) {
-    v1::ProbeHealth* h = out.add_probes();
-    h->set_probe(ph.probe);
-    h->mutable_labels()->insert(ph.labels.begin(), ph.labels.end());
-    h->set_healthy(ph.healthy);
-    h->set_reason(ph.reason);
-  }
-  return out;
-}
-
-std::shared_ptr<const diagnosis::FleetContext> Evaluator::FleetFacts() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return published_->context;
-}
-
-DiagnosisFacts Evaluator::Facts() const {
-  std::shared_ptr<const Published> p;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    p = published_;
-  }
-  DiagnosisFacts out;
-  out.target_causes.reserve(p->verdicts.size());
-  for (const Published::Entry& e : p->verdicts) {
-    out.target_causes.emplace_back(e.verdict->target, e.verdict->cause);
-  }
-  for (const diagnosis::ProbeHealth& h : p->probes) {
-    out.probes.push_back({h.probe, h.healthy, h.ssh_egress_blocked, h.cannot_run_checks});
-  }
-  out.blocked_networks = p->blocked_networks;
-  return out;
-}
-
-std::map<std::string, std::pair<v1::Cause, std::string>> Evaluator::Causes() const {
-  std::shared_ptr<const Published> p;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    p = published_;
-  }
-  std::map<std::string, std::pair<v1::Cause, std::string>> out;
-  for (const Published::Entry& e : p->verdicts) {
-    out[e.verdict->target] = {e.verdict->cause, e.verdict->summary};
-  }
-  return out;
+  published->open_incidents = open_incidents_;
+  world_->Publish(std::move(published));
 }
 
 }  // namespace parallax::collector

@@ -2,7 +2,9 @@
 // targets whose inputs changed, passes the verdicts through hysteresis, and
 // for every change of a target's stable cause records the incident (open,
 // cause change, close) in the Store, updates the metrics and logs one line.
-// Queries read the latest stable verdicts.
+// Each evaluation publishes the stable verdicts, probe health and open
+// incidents into the World (collector/server/world.h), where the queries,
+// /metrics and the status page read them.
 //
 // Incremental (issue 9): the evaluator keeps a diagnosis::Fleet (rules 1-2,
 // updated result by result) and re-diagnoses only
@@ -39,15 +41,15 @@
 // the restart needs its `hysteresis` evaluations again.
 //
 // Time: results are judged by their time on the collector's clock
-// (ResultTimeMs), handed to the engine as Observation::received_ms. Explain
+// (ResultTimeMs), handed to the engine as Observation::received_ms. World::Explain
 // reports each evidence row's age and connect time from the newest result
 // at query time (a verdict that was not re-diagnosed keeps its roles, not
 // its ages).
 //
 // Thread-safety: EvaluateOnce runs on the evaluator's thread (or a test's);
-// Explain/Causes from any thread (short lock on the published result). An
-// evaluation publishes the stable verdicts as shared immutable values (no
-// copy); only Explain turns them into protos, for the targets asked about.
+// Start/Stop from one controlling thread. An evaluation publishes the stable
+// verdicts as shared immutable values (no copy); only World::Explain turns
+// them into protos, for the targets asked about.
 #pragma once
 
 #include <condition_variable>
@@ -62,18 +64,18 @@
 #include "collector/diagnosis/fleet.h"
 #include "collector/diagnosis/hysteresis.h"
 #include "collector/ingest/assignment.h"
-#include "collector/metrics/diagnosis_source.h"
 #include "collector/metrics/metrics.h"
+#include "collector/server/world.h"
 #include "collector/state/live_state.h"
 #include "collector/store/store.h"
-#include "parallax/v1/query.pb.h"
 
 namespace parallax::collector {
 
-class Evaluator : public DiagnosisSource {
+class Evaluator {
  public:
-  Evaluator(Store* store, LiveState* state, Metrics* metrics,
-            std::function<ConfigSnapshot()> config, std::function<int64_t()> now_ms);
+  // Reads world->live(), publishes into `world` (collector/server/world.h).
+  Evaluator(Store* store, World* world, Metrics* metrics, std::function<ConfigSnapshot()> config,
+            std::function<int64_t()> now_ms);
   ~Evaluator();
 
   // Seeds hysteresis with the open incidents, then evaluates on a thread every
@@ -91,18 +93,6 @@ class Evaluator : public DiagnosisSource {
   };
   PassStats last_pass() const { return last_pass_; }
 
-  // The stable verdict of `target` (every target if empty), with its evidence.
-  v1::ExplainResponse Explain(const std::string& target) const;
-  // target -> (cause, summary), for the status table.
-  std::map<std::string, std::pair<v1::Cause, std::string>> Causes() const;
-  // For /metrics at scrape time (collector/metrics/diagnosis_source.h): the
-  // published stable causes, probe health and blocked networks.
-  DiagnosisFacts Facts() const override;
-  // The fleet context (probe health, blocked networks, who reaches which
-  // network) of the last evaluation, for diagnosing ad-hoc checks
-  // (collector/adhoc) the same way; null before the first evaluation.
-  std::shared_ptr<const diagnosis::FleetContext> FleetFacts() const;
-
  private:
   std::chrono::milliseconds Period() const;
   // First evaluation: which probes to wait for, and until when.
@@ -119,7 +109,8 @@ class Evaluator : public DiagnosisSource {
                                                         const diagnosis::FleetContext& ctx);
 
   Store* store_;
-  LiveState* state_;
+  World* world_;
+  LiveState* state_;  // world_->live()
   Metrics* metrics_;
   std::function<ConfigSnapshot()> config_;
   std::function<int64_t()> now_ms_;
@@ -147,26 +138,9 @@ class Evaluator : public DiagnosisSource {
   int since_full_ = 0;
   PassStats last_pass_;
 
-  // What one evaluation leaves for the queries; immutable once published.
-  struct Published {
-    struct Entry {
-      std::shared_ptr<const diagnosis::Verdict> verdict;  // the stable one
-      const TargetConfig* target = nullptr;               // in `config`
-      int64_t since_ms = 0;
-    };
-    std::shared_ptr<const Config> config;  // keeps `Entry::target` alive
-    std::vector<Entry> verdicts;
-    std::vector<diagnosis::ProbeHealth> probes;
-    std::vector<std::string> blocked_networks;
-    std::map<std::string, ProbeState> probe_state;           // labels for the evidence
-    std::shared_ptr<const diagnosis::FleetContext> context;  // rules 1-2 at evaluated_ms
-    int64_t evaluated_ms = 0;
-  };
-
-  mutable std::mutex mu_;  // guards what queries read, and the thread's stop flag
+  mutable std::mutex mu_;  // guards the thread's stop flag
   std::condition_variable cv_;
   bool stopping_ = false;
-  std::shared_ptr<const Published> published_ = std::make_shared<Published>();
   std::thread thread_;
 };
 

@@ -35,7 +35,7 @@ class EvaluatorTest : public ::testing::Test {
 
   std::unique_ptr<Evaluator> MakeEvaluator() {
     return std::make_unique<Evaluator>(
-        &store_, &state_, &metrics_, [this] { return snapshot_; }, [this] { return now_; });
+        &store_, &world_, &metrics_, [this] { return snapshot_; }, [this] { return now_; });
   }
 
   void Connect(const std::string& probe, const std::string& network) {
@@ -67,8 +67,8 @@ class EvaluatorTest : public ::testing::Test {
     EXPECT_TRUE(store_.ListIncidents("t1", false, 0, &out).ok());
     return out;
   }
-  v1::Cause Cause(const Evaluator& e) {
-    auto c = e.Causes();
+  v1::Cause Cause(const Evaluator&) {
+    auto c = world_.Causes();
     return c.count("t1") ? c.at("t1").first : v1::CAUSE_UNSPECIFIED;
   }
 
@@ -76,7 +76,8 @@ class EvaluatorTest : public ::testing::Test {
   uint64_t seq_ = 0;
   ConfigSnapshot snapshot_;
   FakeStore store_;
-  LiveState state_;
+  World world_;
+  LiveState& state_ = world_.live();
   Metrics metrics_{&state_};
 };
 
@@ -101,6 +102,11 @@ TEST_F(EvaluatorTest, HysteresisThenIncidentOpenChangeClose) {
   ASSERT_EQ(inc.size(), 1u);
   EXPECT_EQ(inc[0].cause, v1::CAUSE_SSH_REFUSED);
   EXPECT_EQ(inc[0].opened_ms, now_);
+  // The world publishes the open incident with the verdicts.
+  std::shared_ptr<const Verdicts> published = world_.verdicts();
+  EXPECT_EQ(published->evaluated_ms, now_);
+  EXPECT_EQ(published->open_incidents,
+            (std::map<std::string, v1::Cause>{{"t1", v1::CAUSE_SSH_REFUSED}}));
   // A different failure cause changes the incident; ok closes it.
   for (int i = 0; i < 2; ++i) {
     now_ += 1000;
@@ -111,6 +117,9 @@ TEST_F(EvaluatorTest, HysteresisThenIncidentOpenChangeClose) {
   ASSERT_EQ(inc.size(), 1u);
   EXPECT_NE(inc[0].cause, v1::CAUSE_SSH_REFUSED);
   EXPECT_EQ(inc[0].changes.size(), 2u);
+  EXPECT_EQ(world_.verdicts()->open_incidents.at("t1"), inc[0].cause);
+  // A snapshot taken earlier stays what it was (immutable once published).
+  EXPECT_EQ(published->open_incidents.at("t1"), v1::CAUSE_SSH_REFUSED);
   for (int i = 0; i < 2; ++i) {
     now_ += 1000;
     Both(v1::OUTCOME_OK);
@@ -120,6 +129,7 @@ TEST_F(EvaluatorTest, HysteresisThenIncidentOpenChangeClose) {
   ASSERT_EQ(inc.size(), 1u);
   EXPECT_EQ(inc[0].closed_ms, now_);
   EXPECT_EQ(Cause(*e), v1::CAUSE_OK);
+  EXPECT_TRUE(world_.verdicts()->open_incidents.empty());
 }
 
 // The diagnosis' per-probe facts reach /metrics: a probe whose checks all
@@ -135,7 +145,7 @@ TEST_F(EvaluatorTest, ProbeFactsArePublishedAsMetrics) {
     Result("p2", v1::OUTCOME_OK, now_ - 100, now_ - 100);
     e->EvaluateOnce();
   }
-  metrics_.SetDiagnosisSource(e.get());  // /metrics reads the published facts
+  metrics_.SetDiagnosisSource(&world_);  // /metrics reads the published facts
   std::string text = prometheus::TextSerializer().Serialize(metrics_.Collect());
   metrics_.SetDiagnosisSource(nullptr);
   EXPECT_NE(text.find(R"(parallax_probe_cannot_run_checks{probe="p1"} 1)"), std::string::npos)
@@ -177,7 +187,7 @@ TEST_F(EvaluatorTest, ExplainCarriesPreBannerIcmpAndPathPerEvidenceRow) {
     Result("p2", v1::OUTCOME_TIMEOUT, now_ - 100, now_ - 100);
     e->EvaluateOnce();
   }
-  v1::ExplainResponse resp = e->Explain("t1");
+  v1::ExplainResponse resp = world_.Explain("t1");
   ASSERT_EQ(resp.verdicts_size(), 1);
   const v1::Verdict& v = resp.verdicts(0);
   ASSERT_EQ(v.evidence_size(), 2);
@@ -207,7 +217,7 @@ TEST_F(EvaluatorTest, FreshnessIsJudgedOnTheCollectorsClock) {
     Result("p2", v1::OUTCOME_REFUSED, now_ - 100, now_ - 100 - 600'000);
     e->EvaluateOnce();
   }
-  v1::ExplainResponse x = e->Explain("t1");
+  v1::ExplainResponse x = world_.Explain("t1");
   ASSERT_EQ(x.verdicts_size(), 1);
   EXPECT_EQ(x.verdicts(0).cause(), v1::CAUSE_SSH_REFUSED);
   for (const auto& ev : x.verdicts(0).evidence()) {
@@ -219,7 +229,7 @@ TEST_F(EvaluatorTest, FreshnessIsJudgedOnTheCollectorsClock) {
   Result("p1", v1::OUTCOME_REFUSED, now_ - 100, now_ - 100);
   state_.ProbeSeen("p1", now_);
   e->EvaluateOnce();
-  x = e->Explain("t1");
+  x = world_.Explain("t1");
   bool p2_counted = false;
   for (const auto& ev : x.verdicts(0).evidence()) {
     if (ev.probe() == "p2") p2_counted = ev.role().rfind("agrees", 0) == 0;
@@ -361,11 +371,12 @@ TEST_F(EvaluatorTest, NoGraceOnAFreshStart) {
 struct Side {
   Side(ConfigSnapshot* snapshot, int64_t* now, int full_every) {
     evaluator = std::make_unique<Evaluator>(
-        &store, &state, &metrics, [snapshot] { return *snapshot; }, [now] { return *now; });
+        &store, &world, &metrics, [snapshot] { return *snapshot; }, [now] { return *now; });
     evaluator->set_full_every(full_every);
   }
   FakeStore store;
-  LiveState state;
+  World world;
+  LiveState& state = world.live();
   Metrics metrics;
   std::unique_ptr<Evaluator> evaluator;
 };
@@ -505,8 +516,8 @@ TEST(EvaluatorIncrementalTest, SameVerdictsAndIncidentsAsFullOnRandomizedInputs)
         ++partial_passes;
         if (inc.evaluator->last_pass().rediagnosed < static_cast<size_t>(targets)) ++skipped;
       }
-      ASSERT_EQ(inc.evaluator->Causes(), full.evaluator->Causes()) << where;
-      ExpectSameExplain(full.evaluator->Explain(""), inc.evaluator->Explain(""), where);
+      ASSERT_EQ(inc.world.Causes(), full.world.Causes()) << where;
+      ExpectSameExplain(full.world.Explain(""), inc.world.Explain(""), where);
       auto incidents = IncidentsOf(full.store);
       ASSERT_EQ(IncidentsOf(inc.store), incidents) << where;
       transitions_seen = std::max(transitions_seen, incidents.size());
