@@ -18,7 +18,12 @@ bash deploy/install-deps.sh --test
 # than make; a build directory made earlier keeps its generator.
 generator=()
 [[ ! -f "$BUILD_DIR/CMakeCache.txt" ]] && command -v ninja >/dev/null && generator=(-G Ninja)
-cmake -S . -B "$BUILD_DIR" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo
+# -g1 (line tables and function names, no variables): ~20% less compile CPU
+# than -g (measured 7.4 vs 9.3 s for collector/server/collector.cc), and
+# stack traces keep file:line. PARALLAX_TEST_CXXFLAGS overrides it.
+test_flags=${PARALLAX_TEST_CXXFLAGS:--O2 -g1 -DNDEBUG}
+cmake -S . -B "$BUILD_DIR" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$test_flags" -DCMAKE_C_FLAGS_RELWITHDEBINFO="$test_flags"
 cmake --build "$BUILD_DIR" -j "$JOBS"
 built=$(date +%s)
 echo "run-tests: built in $((built - start)) s"
@@ -33,9 +38,14 @@ if $sanitizers; then
   san_build=$!
 fi
 test_rc=0
-ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS" --timeout 600 "$@" || test_rc=$?
+# One ctest slot more than cores: package_build (tests/package, started first)
+# holds a slot for its whole niced compile while mostly yielding the CPU, and
+# the other tests mostly wait on sockets and timers. The lab tests take turns
+# (RESOURCE_LOCK netlab); the soak, bench and package install run alone.
+CTEST_JOBS=${CTEST_JOBS:-$((JOBS + 1))}
+ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$CTEST_JOBS" --timeout 600 "$@" || test_rc=$?
 # The package test (label `package`) reports what it added: build, lintian, total.
-grep -ahoE '(package-build|lintian|package-test)-seconds: .*' \
+grep -ahoE '(package-build|package-build-only|lintian|package-test)-seconds: .*' \
   "$BUILD_DIR/Testing/Temporary/LastTest.log" 2>/dev/null | sed 's/^/run-tests: /' || true
 tested=$(date +%s)
 echo "run-tests: tests took $((tested - built)) s"
