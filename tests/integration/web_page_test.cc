@@ -42,10 +42,10 @@ constexpr char kPayload[] =
     "HTTP/1.0 200 <img src=x onerror=document.title='XSS'>"
     "<script>document.body.append('XSS'+'-RAN')</script>\r\n\r\n";
 
-// A loopback server that answers every client with kPayload and closes.
+// A loopback server that answers every client with `answer` and closes.
 class XssServer {
  public:
-  XssServer() {
+  explicit XssServer(const char* answer = kPayload) : answer_(answer) {
     fd_ = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
@@ -61,7 +61,7 @@ class XssServer {
         if (poll(&p, 1, 100) <= 0) continue;
         int c = accept(fd_, nullptr, nullptr);
         if (c < 0) continue;
-        (void)!write(c, kPayload, std::strlen(kPayload));
+        (void)!write(c, answer_, std::strlen(answer_));
         shutdown(c, SHUT_WR);
         close(c);
       }
@@ -75,6 +75,7 @@ class XssServer {
   int port() const { return port_; }
 
  private:
+  const char* answer_;
   int fd_ = -1;
   int port_ = 0;
   std::atomic<bool> stop_{false};
@@ -245,9 +246,11 @@ class Browser {
          {{"width", width}, {"height", height}, {"deviceScaleFactor", 1}, {"mobile", false}});
     return Call("Page.navigate", {{"url", url}}).contains("frameId");
   }
-  // Runtime.evaluate: the value of `js` (null if it threw).
-  nlohmann::json Eval(const std::string& js) {
-    nlohmann::json r = Call("Runtime.evaluate", {{"expression", js}, {"returnByValue", true}});
+  // Runtime.evaluate: the value of `js` (of the promise it gives, with
+  // `await`; null if it threw).
+  nlohmann::json Eval(const std::string& js, bool await = false) {
+    nlohmann::json r = Call("Runtime.evaluate",
+                            {{"expression", js}, {"returnByValue", true}, {"awaitPromise", await}});
     if (!r.contains("result") || r.contains("exceptionDetails")) return nullptr;
     return r["result"].value("value", nlohmann::json());
   }
@@ -505,6 +508,33 @@ TEST(WebPage, ChromiumShowsMatrixAndExplanationWithPayloadsAsText) {
     dom = b->Dom();
     EXPECT_NE(dom.find("&lt;img src=x onerror=document.title='XSS'&gt;"), std::string::npos) << dom;
     ExpectNoPayloadRan(dom, "check now");
+
+    // Another site's script (a page of another loopback server, no CSP)
+    // cannot start a check: a form-like POST is sent (the browser reports an
+    // opaque answer: the request went out) but the server refuses it; the
+    // JSON POST needs a CORS preflight, which is refused. The collector
+    // never hears of the host either asked for.
+    XssServer attacker(
+        "HTTP/1.0 200 OK\r\nContent-Type: text/html\r\n\r\n<!doctype html><title>other "
+        "site</title><p>another origin</p>");
+    ASSERT_TRUE(b->Open("http://localhost:" + std::to_string(attacker.port()) + "/", 800, 600));
+    ASSERT_TRUE(b->WaitFor("document.title === 'other site'", seconds(15)));
+    const std::string cross = "'" + base + "/api/check'";
+    nlohmann::json simple = b->Eval("fetch(" + cross +
+                                        ", {method: 'POST', mode: 'no-cors', headers: "
+                                        "{'Content-Type': 'text/plain'}, body: '{\"target\": "
+                                        "\"198.51.100.77\"}'}).then(r => r.type, e => e.name)",
+                                    /*await=*/true);
+    EXPECT_EQ(simple, "opaque");  // sent, its answer unreadable
+    nlohmann::json preflighted =
+        b->Eval("fetch(" + cross +
+                    ", {method: 'POST', headers: {'Content-Type': 'application/json'}, body: "
+                    "'{\"target\": \"198.51.100.77\"}'}).then(r => 'answered ' + r.status, e => "
+                    "'refused: ' + e.name)",
+                /*await=*/true);
+    EXPECT_EQ(preflighted, "refused: TypeError");
+    EXPECT_EQ(cluster.collector()->log().find("198.51.100.77"), std::string::npos)
+        << cluster.collector()->log();
   }
   std::printf("check now box: %lld ms for 3 checks in chromium\n",
               static_cast<long long>(ms(std::chrono::steady_clock::now() - box_start)));
