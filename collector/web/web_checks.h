@@ -14,8 +14,9 @@
 // remembers the events as they arrive. Get() answers only the caller who
 // started the check (anyone else, an unknown or a forgotten id: 404).
 //
-// Bounds: at most `max_remembered` checks are remembered (the oldest finished
-// one is forgotten for a new one; when all are still running, 429), each is
+// Bounds: at most `max_remembered` checks are remembered (plus, briefly, one
+// per Start() in flight; the oldest finished one is forgotten for a new
+// one; when all are still running, 429), each is
 // forgotten `forget_after` after it started; at most one result per asked
 // probe is kept (AdHocChecks delivers no more).
 //
