@@ -145,6 +145,41 @@ std::string AdHocTargetName(const std::string& host, uint32_t port) {
   return port == 22 || port == 0 ? host : host + ":" + std::to_string(port);
 }
 
+v1::CheckStarted CheckStartedOf(const AdHocStarted& started) {
+  v1::CheckStarted s;
+  s.set_id(started.id);
+  s.set_host(started.host);
+  s.set_port(started.port);
+  s.set_timeout_ms(static_cast<uint32_t>(started.timeout.count()));
+  for (const std::string& p : started.probes) s.add_probes(p);
+  for (const v1::ProbeHealth& h : started.not_asked) *s.add_not_asked() = h;
+  return s;
+}
+
+v1::CheckProbeResult CheckProbeResultOf(const AdHocProbeResult& r) {
+  v1::CheckProbeResult out;
+  out.set_probe(r.probe);
+  out.mutable_labels()->insert(r.labels.begin(), r.labels.end());
+  out.set_outcome(r.result.outcome());
+  out.set_connect_ms(r.result.connect_us() / 1000.0);
+  out.set_banner_ms(r.result.banner_us() / 1000.0);
+  out.set_banner(r.result.identification());
+  out.set_address(r.result.address());
+  out.set_detail(r.result.detail());
+  out.set_elapsed_s(r.elapsed_ms / 1000.0);
+  if (r.result.has_liveness()) *out.mutable_evidence() = r.result.liveness();
+  return out;
+}
+
+v1::CheckDone CheckDoneOf(const AdHocDone& d) {
+  v1::CheckDone out;
+  *out.mutable_verdict() = d.verdict;
+  for (const std::string& p : d.unanswered) out.add_unanswered(p);
+  for (const v1::ProbeHealth& h : d.probes) *out.add_probes() = h;
+  out.set_elapsed_s(d.elapsed_ms / 1000.0);
+  return out;
+}
+
 struct AdHocChecks::Pending {
   AdHocStarted started;
   int64_t start_ms = 0;

@@ -132,6 +132,12 @@ struct AdHocCallbacks {
   std::function<void(const AdHocDone&)> on_done;
 };
 
+// The events as the query API carries them (v1::CheckEvent's parts), for
+// every front end alike (the Check RPC, the status page's "check now" box).
+v1::CheckStarted CheckStartedOf(const AdHocStarted& s);
+v1::CheckProbeResult CheckProbeResultOf(const AdHocProbeResult& r);
+v1::CheckDone CheckDoneOf(const AdHocDone& d);
+
 struct AdHocDeps {
   StreamHub* hub = nullptr;
   std::function<ConfigSnapshot()> config;

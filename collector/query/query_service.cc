@@ -196,26 +196,12 @@ grpc::Status QueryServiceImpl::Check(grpc::ServerContext* ctx, const v1::CheckRe
   AdHocCallbacks callbacks;
   callbacks.on_result = [queue](const AdHocProbeResult& r) {
     v1::CheckEvent e;
-    v1::CheckProbeResult* out = e.mutable_result();
-    out->set_probe(r.probe);
-    out->mutable_labels()->insert(r.labels.begin(), r.labels.end());
-    out->set_outcome(r.result.outcome());
-    out->set_connect_ms(r.result.connect_us() / 1000.0);
-    out->set_banner_ms(r.result.banner_us() / 1000.0);
-    out->set_banner(r.result.identification());
-    out->set_address(r.result.address());
-    out->set_detail(r.result.detail());
-    out->set_elapsed_s(r.elapsed_ms / 1000.0);
-    if (r.result.has_liveness()) *out->mutable_evidence() = r.result.liveness();
+    *e.mutable_result() = CheckProbeResultOf(r);
     queue->Push(std::move(e), false);
   };
   callbacks.on_done = [queue](const AdHocDone& d) {
     v1::CheckEvent e;
-    v1::CheckDone* out = e.mutable_done();
-    *out->mutable_verdict() = d.verdict;
-    for (const std::string& p : d.unanswered) out->add_unanswered(p);
-    for (const v1::ProbeHealth& h : d.probes) *out->add_probes() = h;
-    out->set_elapsed_s(d.elapsed_ms / 1000.0);
+    *e.mutable_done() = CheckDoneOf(d);
     queue->Push(std::move(e), true);
   };
   AdHocStarted started;
@@ -232,13 +218,7 @@ grpc::Status QueryServiceImpl::Check(grpc::ServerContext* ctx, const v1::CheckRe
       return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, message);
   }
   v1::CheckEvent first;
-  v1::CheckStarted* s = first.mutable_started();
-  s->set_id(started.id);
-  s->set_host(started.host);
-  s->set_port(started.port);
-  s->set_timeout_ms(static_cast<uint32_t>(started.timeout.count()));
-  for (const std::string& p : started.probes) s->add_probes(p);
-  for (const v1::ProbeHealth& h : started.not_asked) *s->add_not_asked() = h;
+  *first.mutable_started() = CheckStartedOf(started);
   bool client_gone = !writer->Write(first);
   // Bounded: the check ends at its deadline (timeout + slack) at the latest;
   // the cap only guards against a stuck timer.

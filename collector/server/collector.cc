@@ -71,7 +71,7 @@ Status StartMetricsServer(const Config& config, const Metrics* metrics,
 // The status page (web_listen): the query service's answers in-process, TLS
 // and client-certificate rules as for the gRPC port.
 Status StartWeb(const Config& config, const CollectorOptions& options, QueryServiceImpl* query,
-                std::function<std::shared_ptr<const Config>()> current,
+                AdHocChecks* adhoc, std::function<std::shared_ptr<const Config>()> current,
                 std::unique_ptr<web::WebServer>* out) {
   if (config.web_listen.empty()) return Status::Ok();
   web::WebOptions o;
@@ -110,6 +110,14 @@ Status StartWeb(const Config& config, const CollectorOptions& options, QueryServ
     return g.ok() ? Status::Ok() : unavailable(g);
   };
   source.now_ms = WallClockMs;
+  if (adhoc != nullptr) {
+    source.checks = std::make_shared<web::WebChecks>(
+        [adhoc](const AdHocRequest& request, AdHocCallbacks callbacks, AdHocStarted* started,
+                std::string* message) {
+          return adhoc->Start(request, std::move(callbacks), started, message);
+        },
+        WallClockMs);
+  }
   return web::WebServer::Start(std::move(o), std::move(source), out);
 }
 
@@ -229,7 +237,7 @@ Status Collector::Start(const Config& config, const CollectorOptions& options,
   }
 
   st = StartWeb(
-      config, options, c->query_service_.get(),
+      config, options, c->query_service_.get(), c->adhoc_.get(),
       [self]() -> std::shared_ptr<const Config> { return self->config().config; }, &c->web_);
   if (!st.ok()) return st;
   if (c->web_) {

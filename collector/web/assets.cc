@@ -35,6 +35,14 @@ thead th { position: sticky; top: 0; background: var(--bg-none); color: #24292f;
 code, pre { font: 0.85rem ui-monospace, monospace; }
 pre { overflow-x: auto; white-space: pre; background: var(--bg-none); color: #24292f; padding: 0.5rem; }
 tr.closed { opacity: 0.75; }
+.check-form { display: flex; flex-wrap: wrap; gap: 0.4rem; align-items: center; }
+.check-form input[type=text] { flex: 1 1 14rem; min-width: 0; font: inherit; padding: 0.3rem; }
+.check-form input[type=number] { width: 5rem; font: inherit; padding: 0.3rem; }
+.check-form button, button.check-row { font: inherit; padding: 0.3rem 0.7rem; cursor: pointer; }
+button.check-row { display: block; margin-top: 0.2rem; font-size: 0.75rem; padding: 0.1rem 0.4rem; }
+.check-status.running { color: var(--warn); }
+.check-status.bad { color: var(--bad); }
+.check-verdict .summary { font-weight: 600; }
 @media (max-width: 600px) { body { font-size: 14px; } td { max-width: 16rem; } }
 )CSS";
 
@@ -108,6 +116,12 @@ const std::string_view kAppJs = R"JS('use strict';
       var th = el('th', null, 'target');
       th.appendChild(link(t.href, t.name));
       th.appendChild(el('div', t.host + ':' + t.port, 'host'));
+      if (canCheck()) {
+        var b = el('button', 'check now', 'check-row');
+        b.type = 'button';
+        b.setAttribute('data-target', checkTargetText(t.host, t.port));
+        th.appendChild(b);
+      }
       tr.appendChild(th);
       var cause = el('td', t.cause, 'cause ' + t['class']);
       cause.title = t.summary;
@@ -194,10 +208,138 @@ const std::string_view kAppJs = R"JS('use strict';
     replaceBody(table, rows, 6, '(no evidence yet)');
   }
 
-  // The "check now" box (parallax check from every vantage point) plugs in
-  // here once the collector serves ad-hoc checks; no box is shown until then.
-  function checkNow(host, port) { return null; }
-  void checkNow;
+  // The "check now" box: POST /api/check {target, timeout_s}, then GET
+  // /api/check/ID every 300 ms until the verdict; each probe's row as it
+  // arrives, then the verdict in the words of `parallax check`.
+  var CHECK_POLL_MS = 300, CHECK_MAX_POLLS = 1200;  // 6 minutes at most
+  function checkTargetText(host, port) {
+    return (host.indexOf(':') >= 0 ? '[' + host + ']' : host) + ':' + port;
+  }
+  function canCheck() {
+    var b = document.getElementById('check-run');
+    return !!b && !b.disabled;
+  }
+  function setupCheck() {
+    var form = document.getElementById('check-form');
+    if (!form) return;
+    var input = document.getElementById('check-target');
+    var timeout = document.getElementById('check-timeout');
+    var button = document.getElementById('check-run');
+    var status = document.getElementById('check-status');
+    var table = document.getElementById('check-results');
+    var verdict = document.getElementById('check-verdict');
+    var details = document.getElementById('check-details');
+    var text = document.getElementById('check-text');
+    var generation = 0;
+    function say(message, cls) {
+      status.textContent = message;
+      status.className = 'check-status' + (cls ? ' ' + cls : '');
+    }
+    function renderRows(doc) {
+      var rows = doc.results.map(function (r) {
+        var tr = el('tr');
+        tr.appendChild(el('td', r.probe));
+        tr.appendChild(el('td', r.labels && r.labels.network ? r.labels.network : '-'));
+        tr.appendChild(el('td', r.outcome, r['class']));
+        tr.appendChild(el('td', r.connect_ms > 0 ? fixed(r.connect_ms, 1) + 'ms' : '-'));
+        tr.appendChild(el('td', r.banner ? r.banner : r.detail));
+        tr.appendChild(el('td', fixed(r.elapsed_s, 2) + ' s'));
+        return tr;
+      });
+      replaceBody(table, rows, 6, doc.done ? '(no probe answered)' : '(waiting for the probes)');
+      table.hidden = false;
+    }
+    function renderVerdict(doc) {
+      while (verdict.firstChild) verdict.removeChild(verdict.firstChild);
+      verdict.removeAttribute('data-cause');
+      if (!doc.done || !doc.verdict) return;
+      var v = doc.verdict;
+      var p = el('p');
+      p.appendChild(el('span', v.cause, 'badge ' + v['class']));
+      p.appendChild(document.createTextNode(' ' + doc.host + ':' + doc.port + ', confidence ' +
+                                            fixed(v.confidence * 100, 0) + '%'));
+      verdict.appendChild(p);
+      verdict.appendChild(el('p', v.summary, 'summary check-summary'));
+      if (v.remediation && v.remediation.length) {
+        var ol = el('ol');
+        v.remediation.forEach(function (r) { ol.appendChild(el('li', r)); });
+        verdict.appendChild(ol);
+      }
+      if (doc.unanswered.length) {
+        verdict.appendChild(el('p', 'No answer in time from: ' + doc.unanswered.join(', '), 'warn'));
+      }
+      verdict.setAttribute('data-cause', v.cause);
+    }
+    function render(doc) {
+      renderRows(doc);
+      renderVerdict(doc);
+      var first = String(doc.text).split('\n')[0];
+      say(doc.done ? 'Done in ' + fixed(doc.elapsed_s, 2) + ' s: ' + first : first + ' ...',
+          doc.done ? '' : 'running');
+      doc.not_asked.forEach(function (n) { status.appendChild(el('div', 'not asked: ' + n.probe + ' (' + n.reason + ')', 'host')); });
+      text.textContent = doc.text;
+      details.hidden = false;
+    }
+    function fail(message) {
+      say(message, 'bad');
+      button.disabled = false;
+    }
+    function poll(id, mine, count) {
+      if (mine !== generation) return;
+      fetch('/api/check/' + encodeURIComponent(id), { cache: 'no-store', credentials: 'same-origin' })
+        .then(function (r) {
+          return r.json().then(function (doc) {
+            if (!r.ok) throw new Error(doc.error || ('HTTP ' + r.status));
+            return doc;
+          });
+        })
+        .then(function (doc) {
+          if (mine !== generation) return;
+          render(doc);
+          if (doc.done) { button.disabled = false; return; }
+          if (count >= CHECK_MAX_POLLS) { fail('gave up waiting for the verdict'); return; }
+          window.setTimeout(function () { poll(id, mine, count + 1); }, CHECK_POLL_MS);
+        })
+        .catch(function (e) { if (mine === generation) fail(e.message); });
+    }
+    function run() {
+      var target = input.value.trim();
+      if (!target) { fail('type HOST[:PORT] first'); return; }
+      var body = { target: target };
+      if (timeout.value !== '') body.timeout_s = Number(timeout.value);
+      var mine = ++generation;
+      button.disabled = true;
+      table.hidden = true;
+      details.hidden = true;
+      text.textContent = '';
+      renderVerdict({ done: false });
+      say('Starting a check of ' + target + ' ...', 'running');
+      fetch('/api/check', {
+        method: 'POST', cache: 'no-store', credentials: 'same-origin',
+        headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body)
+      })
+        .then(function (r) {
+          return r.json().then(function (doc) {
+            if (r.status !== 202) throw new Error(doc.error || ('HTTP ' + r.status));
+            return doc;
+          });
+        })
+        .then(function (doc) { poll(doc.id, mine, 0); })
+        .catch(function (e) { if (mine === generation) fail(e.message); });
+    }
+    form.addEventListener('submit', function (e) { e.preventDefault(); if (canCheck()) run(); });
+    var matrix = document.getElementById('matrix');
+    if (matrix) {
+      matrix.addEventListener('click', function (e) {
+        var b = e.target && e.target.closest ? e.target.closest('button.check-row') : null;
+        if (!b || !canCheck()) return;
+        input.value = b.getAttribute('data-target');
+        run();
+        form.scrollIntoView();
+      });
+    }
+  }
+  setupCheck();
 
   var url = null, render = null;
   if (document.getElementById('matrix')) {

@@ -81,7 +81,7 @@ std::string CellTitle(const v1::ProbeStatus& p) {
   return t;
 }
 
-std::string Matrix(const v1::StatusResponse& s) {
+std::string Matrix(const v1::StatusResponse& s, bool check_buttons) {
   std::vector<std::string> probes;
   std::set<std::string> seen;
   for (const v1::ProbeInfo& p : s.probes()) {
@@ -100,7 +100,12 @@ std::string Matrix(const v1::StatusResponse& s) {
   for (const v1::TargetStatus& t : s.targets()) {
     out += "<tr><th class=\"target\"><a href=\"/target/" + HtmlEscape(PathEncode(t.name())) +
            "\">" + HtmlEscape(t.name()) + "</a><div class=\"host\">" +
-           HtmlEscape(t.host() + ":" + std::to_string(t.port())) + "</div></th>";
+           HtmlEscape(t.host() + ":" + std::to_string(t.port())) + "</div>";
+    if (check_buttons) {
+      out += "<button type=\"button\" class=\"check-row\" data-target=\"" +
+             HtmlEscape(CheckTargetText(t.host(), t.port())) + "\">check now</button>";
+    }
+    out += "</th>";
     v1::Cause cause = t.cause() == v1::CAUSE_UNSPECIFIED ? v1::CAUSE_UNKNOWN : t.cause();
     out += "<td class=\"cause " + CauseClass(cause) + "\" title=\"" + HtmlEscape(t.summary()) +
            "\">" + std::string(CauseWord(cause)) + "</td>";
@@ -122,6 +127,36 @@ std::string Matrix(const v1::StatusResponse& s) {
     out += "<tr><td colspan=\"2\">(no targets configured)</td></tr>\n";
   }
   return out + "</tbody></table></div></section>\n";
+}
+
+// The form posts nothing itself: the script sends the JSON (POST
+// /api/check) and fills #check-results, #check-verdict and #check-text.
+std::string CheckSection(const CheckBox& box) {
+  if (!box.shown) return "";
+  const bool usable = box.refusal.empty();
+  std::string disabled = usable ? "" : " disabled";
+  std::string out =
+      "<section id=\"check\"><h2>Check now</h2>"
+      "<form id=\"check-form\" class=\"check-form\" autocomplete=\"off\">"
+      "<label for=\"check-target\">HOST[:PORT]</label> "
+      "<input id=\"check-target\" name=\"target\" type=\"text\" maxlength=\"300\" "
+      "spellcheck=\"false\" autocapitalize=\"off\" placeholder=\"web1.example.com:22\"" +
+      disabled +
+      "> <label for=\"check-timeout\">timeout</label> <input id=\"check-timeout\" "
+      "name=\"timeout_s\" type=\"number\" min=\"0.1\" max=\"300\" step=\"0.1\" "
+      "placeholder=\"s\"" +
+      disabled + "> <button id=\"check-run\" type=\"submit\"" + disabled +
+      ">Check from every probe</button></form>\n";
+  if (!usable) out += "<p class=\"warn\">" + HtmlEscape(box.refusal) + "</p>\n";
+  out +=
+      "<p id=\"check-status\" class=\"check-status\"></p>"
+      "<div class=\"scroll\"><table id=\"check-results\" hidden><thead><tr><th>probe</th>"
+      "<th>network</th><th>outcome</th><th>connect</th><th>banner or detail</th><th>after</th>"
+      "</tr></thead><tbody></tbody></table></div>"
+      "<div id=\"check-verdict\" class=\"check-verdict\"></div>"
+      "<details id=\"check-details\" hidden><summary>As <code>parallax check</code> prints "
+      "it</summary><pre id=\"check-text\"></pre></details></section>\n";
+  return out;
 }
 
 std::string Incidents(const v1::IncidentsResponse& incidents, int64_t now_ms) {
@@ -312,6 +347,11 @@ bool PathDecode(std::string_view text, std::string* out) {
   return true;
 }
 
+std::string CheckTargetText(const std::string& host, uint32_t port) {
+  std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+  return h + ":" + std::to_string(port == 0 ? 22 : port);
+}
+
 std::string CauseClass(v1::Cause c) {
   if (c == v1::CAUSE_UNSPECIFIED) c = v1::CAUSE_UNKNOWN;
   const char* severity = c == v1::CAUSE_OK                                    ? "good"
@@ -346,12 +386,13 @@ std::string OutcomeClass(v1::Outcome o) {
 
 std::string IndexPage(const v1::StatusResponse& raw_status,
                       const v1::IncidentsResponse& raw_incidents,
-                      const v1::ExplainResponse& raw_explain, int64_t now_ms) {
+                      const v1::ExplainResponse& raw_explain, int64_t now_ms, const CheckBox& box) {
   const v1::StatusResponse status = Safe(raw_status);
   const v1::IncidentsResponse incidents = Safe(raw_incidents);
   const v1::ExplainResponse explain = Safe(raw_explain);
-  return Head("Parallax status") + Header(now_ms, "status") + "<main>\n" + Matrix(status) +
-         Incidents(incidents, now_ms) + Probes(status, explain) +
+  return Head("Parallax status") + Header(now_ms, "status") + "<main>\n" + CheckSection(box) +
+         Matrix(status, box.shown && box.refusal.empty()) + Incidents(incidents, now_ms) +
+         Probes(status, explain) +
          "</main>\n<script src=\"/static/app.js\"></script>\n</body></html>\n";
 }
 

@@ -33,10 +33,20 @@ bool PathDecode(std::string_view text, std::string* out);
 std::string CauseClass(v1::Cause c);
 std::string OutcomeClass(v1::Outcome o);
 
-// "/": the targets x vantage points matrix, incidents, probes.
+// The "check now" box on "/": shown when ad-hoc checks are served; with a
+// refusal (this caller may not run checks) shown disabled, saying why.
+struct CheckBox {
+  bool shown = false;
+  std::string refusal;
+};
+
+// "/": the "check now" box, the targets x vantage points matrix (with a
+// "check" button per target when the box is usable), incidents, probes.
 // `explain` is the every-target answer (its probe health is shown).
 std::string IndexPage(const v1::StatusResponse& status, const v1::IncidentsResponse& incidents,
-                      const v1::ExplainResponse& explain, int64_t now_ms);
+                      const v1::ExplainResponse& explain, int64_t now_ms, const CheckBox& box = {});
+// "HOST:PORT" as the box takes it ("[V6]:PORT" for an IPv6 address).
+std::string CheckTargetText(const std::string& host, uint32_t port);
 // "/target/NAME": one target's explanation (verdict, evidence per vantage
 // point, paths, remediation), as `parallax explain NAME` gives it.
 std::string TargetPage(const v1::ExplainResponse& explain, int64_t now_ms);

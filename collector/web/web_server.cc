@@ -9,6 +9,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <cctype>
 #include <optional>
 #include <thread>
 #include <type_traits>
@@ -34,6 +35,7 @@ using tcp = asio::ip::tcp;
 namespace {
 
 constexpr size_t kHeaderLimit = 8 * 1024;
+constexpr size_t kBodyLimit = 4 * 1024;
 constexpr int kMaxRequestsPerConnection = 100;
 // What a page is allowed to do: its own script and style, nothing inline,
 // nothing from elsewhere (a second wall behind the escaping).
@@ -42,6 +44,8 @@ constexpr char kSecurityPolicy[] =
     "img-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 // The query service method whose rights the page needs (a read).
 constexpr char kReadMethod[] = "/parallax.v1.QueryService/Status";
+// ... and the one whose rights the "check now" box needs.
+constexpr char kCheckMethod[] = "/parallax.v1.QueryService/Check";
 
 WebResponse Html(int code, std::string body) {
   return {code, "text/html; charset=utf-8", std::move(body)};
@@ -51,7 +55,89 @@ WebResponse Error(int code, std::string_view title, std::string_view message) {
   return Html(code, ErrorPage(code, title, message));
 }
 
-WebResponse Json(const nlohmann::json& doc) { return {200, "application/json", DumpCompact(doc)}; }
+WebResponse Json(const nlohmann::json& doc, int code = 200) {
+  return {code, "application/json", DumpCompact(doc)};
+}
+
+WebResponse JsonError(int code, const std::string& message) {
+  return Json({{"error", message}}, code);
+}
+
+// A header's value in a message: printable ASCII, at most 100 characters.
+std::string Quote(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s.substr(0, 100)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  return out + (s.size() > 100 ? "...\"" : "\"");
+}
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// "application/json; charset=utf-8" -> "application/json".
+std::string MediaType(std::string_view content_type) {
+  std::string t = Lower(content_type.substr(0, content_type.find(';')));
+  size_t b = t.find_first_not_of(" \t"), e = t.find_last_not_of(" \t");
+  return b == std::string::npos ? "" : t.substr(b, e - b + 1);
+}
+
+// The Host header's name without the port: "[::1]:80" -> "::1".
+std::string HostName(std::string_view host) {
+  if (!host.empty() && host.front() == '[') {
+    size_t close = host.find(']');
+    return std::string(host.substr(1, close == std::string_view::npos ? 0 : close - 1));
+  }
+  return std::string(host.substr(0, host.find(':')));
+}
+
+bool IpOrLocalhost(const std::string& name) {
+  beast::error_code ec;
+  asio::ip::make_address(name, ec);
+  return !ec || Lower(name) == "localhost";
+}
+
+// POST /api/check and GET /api/check/ID.
+WebResponse CheckRoute(const WebSource& source, const WebRequest& req, std::string_view path) {
+  if (source.checks == nullptr) return JsonError(404, "ad-hoc checks are not served here");
+  if (!req.check_refusal.empty()) return JsonError(403, req.check_refusal);
+  if (path == "/api/check") {
+    if (req.method != "POST") {
+      return JsonError(405, "POST /api/check starts a check; GET /api/check/ID reads one");
+    }
+    if (MediaType(req.content_type) != "application/json") {
+      return JsonError(415, "Content-Type " + Quote(req.content_type) +
+                                " refused: a check is started with application/json");
+    }
+    const std::string own = std::string(req.tls ? "https://" : "http://") + req.host;
+    if (!req.origin.empty() && Lower(req.origin) != Lower(own)) {
+      return JsonError(403, "cross-origin request refused: Origin " + Quote(req.origin) +
+                                " is not this page's " + Quote(own));
+    }
+    if (!req.sec_fetch_site.empty() && req.sec_fetch_site != "same-origin" &&
+        req.sec_fetch_site != "none") {
+      return JsonError(403,
+                       "cross-site request refused: Sec-Fetch-Site " + Quote(req.sec_fetch_site));
+    }
+    if (!req.tls && !IpOrLocalhost(HostName(req.host))) {
+      return JsonError(403, "Host " + Quote(req.host) +
+                                " refused: over plain HTTP checks are started only at an IP "
+                                "address or localhost (DNS rebinding)");
+    }
+    WebCheckReply r = source.checks->Start(req.caller, req.body);
+    return Json(r.doc, r.code);
+  }
+  if (req.method != "GET" && req.method != "HEAD") {
+    return JsonError(405, "GET /api/check/ID reads a check");
+  }
+  std::string id;
+  if (!PathDecode(path.substr(std::string_view("/api/check/").size()), &id) || id.empty()) {
+    return JsonError(400, "a check id is needed after /api/check/");
+  }
+  WebCheckReply r = source.checks->Get(req.caller, id);
+  return Json(r.doc, r.code);
+}
 
 WebResponse FromStatus(const Status& st) {
   if (st.code() == Status::Code::kNotFound) return Error(404, "Not Found", st.message());
@@ -86,10 +172,21 @@ std::string PeerPem(SSL* ssl) {
 
 WebResponse HandleRequest(const WebSource& source, std::string_view method,
                           std::string_view target) {
-  if (method != "GET" && method != "HEAD") {
+  WebRequest req;
+  req.method = method;
+  req.target = target;
+  return HandleRequest(source, req);
+}
+
+WebResponse HandleRequest(const WebSource& source, const WebRequest& req) {
+  std::string_view target = req.target;
+  std::string_view path = target.substr(0, target.find('?'));
+  if (path == "/api/check" || path.substr(0, 11) == "/api/check/") {
+    return CheckRoute(source, req, path);
+  }
+  if (req.method != "GET" && req.method != "HEAD") {
     return Error(405, "Method Not Allowed", "only GET and HEAD are served");
   }
-  std::string_view path = target.substr(0, target.find('?'));
   if (path == "/static/app.js") return {200, "text/javascript; charset=utf-8", std::string(kAppJs)};
   if (path == "/static/style.css") return {200, "text/css; charset=utf-8", std::string(kStyleCss)};
   if (path == "/" || path == "/api/status") {
@@ -99,7 +196,10 @@ WebResponse HandleRequest(const WebSource& source, std::string_view method,
     Status st = Overview(source, &status, &incidents, &explain);
     if (!st.ok()) return FromStatus(st);
     int64_t now = source.now_ms();
-    if (path == "/") return Html(200, IndexPage(status, incidents, explain, now));
+    if (path == "/") {
+      CheckBox box{source.checks != nullptr, req.check_refusal};
+      return Html(200, IndexPage(status, incidents, explain, now, box));
+    }
     return Json(StatusDocument(status, incidents, explain, now));
   }
   for (std::string_view prefix : {std::string_view("/target/"), std::string_view("/api/target/")}) {
@@ -170,6 +270,7 @@ class Session : public std::enable_shared_from_this<Session<kTls>> {
   }
 
   void Start() {
+    SetAddressCaller();
     Tcp().expires_after(server_->options.timeout);
     if constexpr (kTls) {
       stream_.async_handshake(ssl::stream_base::server,
@@ -191,13 +292,31 @@ class Session : public std::enable_shared_from_this<Session<kTls>> {
       who_ = IdentityFromPem(PeerPem(stream_.native_handle()));
       Status st = CheckMethodAccess(who_, kReadMethod);
       if (!st.ok()) refusal_ = st.message();
+      st = CheckMethodAccess(who_, kCheckMethod);
+      if (!st.ok()) check_refusal_ = "checks need an admin's certificate: " + st.message();
+      if (who_.authenticated && !who_.name.empty()) {
+        caller_ = std::string(RoleName(who_.role)) + ":" + who_.name;
+      }
+    }
+  }
+
+  // Without a certificate's name: the peer's address (not its port).
+  void SetAddressCaller() {
+    beast::error_code ec;
+    tcp::endpoint peer = Tcp().socket().remote_endpoint(ec);
+    if (ec) {
+      caller_ = "unknown";
+    } else if (peer.address().is_v4()) {
+      caller_ = "ipv4:" + peer.address().to_string();
+    } else {
+      caller_ = "ipv6:[" + peer.address().to_string() + "]";
     }
   }
 
   void Read() {
     parser_.emplace();
     parser_->header_limit(kHeaderLimit);
-    parser_->body_limit(0);
+    parser_->body_limit(kBodyLimit);
     Tcp().expires_after(server_->options.timeout);
     http::async_read(
         stream_, buffer_, *parser_,
@@ -205,6 +324,12 @@ class Session : public std::enable_shared_from_this<Session<kTls>> {
   }
 
   void OnRead(beast::error_code ec) {
+    if (ec == http::error::body_limit) {
+      return Reply(
+          parser_->get(),
+          JsonError(413, "the request body is over " + std::to_string(kBodyLimit) + " bytes"),
+          false);
+    }
     if (ec) return Close();
     const auto& req = parser_->get();
     WebResponse r;
@@ -221,9 +346,23 @@ class Session : public std::enable_shared_from_this<Session<kTls>> {
            EscapeForTerminal(refusal).c_str());
       r = {403, "text/html; charset=utf-8", ErrorPage(403, "Forbidden", refusal)};
     } else {
-      r = HandleRequest(server_->source, std::string(req.method_string()),
-                        std::string(req.target()));
+      WebRequest w;
+      w.method = std::string(req.method_string());
+      w.target = std::string(req.target());
+      w.content_type = std::string(req[http::field::content_type]);
+      w.origin = std::string(req[http::field::origin]);
+      w.host = std::string(req[http::field::host]);
+      w.sec_fetch_site = std::string(req["Sec-Fetch-Site"]);
+      w.body = req.body();
+      w.tls = kTls;
+      w.caller = caller_;
+      w.check_refusal = check_refusal_;
+      r = HandleRequest(server_->source, w);
     }
+    Reply(req, std::move(r), refusal.empty());
+  }
+
+  void Reply(const http::request<http::string_body>& req, WebResponse r, bool may_keep_alive) {
     auto res = std::make_shared<http::response<http::string_body>>(
         static_cast<http::status>(r.code), req.version());
     res->set(http::field::server, "parallax-collector");
@@ -238,7 +377,7 @@ class Session : public std::enable_shared_from_this<Session<kTls>> {
     res->prepare_payload();
     if (head) res->body().clear();
     ++requests_;
-    res->keep_alive(req.keep_alive() && requests_ < kMaxRequestsPerConnection && refusal.empty());
+    res->keep_alive(req.keep_alive() && requests_ < kMaxRequestsPerConnection && may_keep_alive);
     Tcp().expires_after(server_->options.timeout);
     http::async_write(stream_, *res,
                       [self = this->shared_from_this(), res](beast::error_code ec, size_t) {
@@ -263,9 +402,11 @@ class Session : public std::enable_shared_from_this<Session<kTls>> {
   WebServer::Impl* server_;
   Stream stream_;
   beast::flat_buffer buffer_{kHeaderLimit};
-  std::optional<http::request_parser<http::empty_body>> parser_;
+  std::optional<http::request_parser<http::string_body>> parser_;
   PeerIdentity who_;
   std::string refusal_;
+  std::string check_refusal_;
+  std::string caller_;
   int requests_ = 0;
 };
 

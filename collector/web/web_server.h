@@ -3,17 +3,34 @@
 // a slow or hostile browser never delays probe streams, queries or the
 // evaluator.
 //
-// Routes (GET and HEAD only; anything else 405):
+// Routes (GET and HEAD; anything else 405, but POST /api/check):
 //   /                     the matrix, incidents and probes (collector/web/html.h)
 //   /target/NAME          one target's explanation (404 if not configured)
 //   /api/status           JSON the page's script polls
 //   /api/target/NAME      JSON for an explanation page
+//   POST /api/check       starts an ad-hoc check (the "check now" box,
+//                         collector/web/web_checks.h): 202 {"id", "href"}
+//   /api/check/ID         that check's progress (results, done, verdict)
 //   /static/app.js, /static/style.css
+// The /api/check routes answer JSON, errors as {"error": "..."}.
+//
+// Who may check: whoever may call the query service's Check: with mTLS
+// (client_ca) an admin's certificate (collector/auth/access.h; a reader sees
+// the box disabled and gets 403), without client_ca everyone who reaches
+// the page (as the gRPC port). The caller's identity for the per-caller rate
+// limit is "ROLE:CN" of the certificate (the CLI's caller with the same
+// certificate shares it), else "ipv4:ADDRESS" / "ipv6:[ADDRESS]".
+// Cross-site requests are refused (403) before anything starts: the POST
+// needs Content-Type application/json (415 otherwise; a form cannot send it
+// without a CORS preflight, which gets 405), an Origin, if sent, equal to
+// the page's own (scheme://Host), Sec-Fetch-Site, if sent, "same-origin";
+// over plaintext the Host must be an IP address or "localhost" (a DNS
+// rebinding page has neither).
 //
 // Bounds: at most `max_connections` connections (more are closed at once),
-// request headers up to 8 KiB and no body, `timeout` for the handshake and
-// for each request (an idle keep-alive connection is closed after it), at
-// most 100 requests per connection.
+// request headers up to 8 KiB, a body up to 4 KiB (413 beyond), `timeout`
+// for the handshake and for each request (an idle keep-alive connection is
+// closed after it), at most 100 requests per connection.
 //
 // TLS (when `tls_cert` is set): the query service's certificate; with
 // `client_ca` a client certificate is required by the handshake (a browser
@@ -32,6 +49,7 @@
 #include <string>
 
 #include "collector/config/config.h"
+#include "collector/web/web_checks.h"
 #include "common/status.h"
 #include "parallax/v1/query.pb.h"
 
@@ -44,6 +62,8 @@ struct WebSource {
   // `target` "" gives every target; NotFound for a target not configured.
   std::function<Status(const std::string& target, v1::ExplainResponse*)> explain;
   std::function<int64_t()> now_ms;
+  // The "check now" box; null: no box, /api/check is 404.
+  std::shared_ptr<WebChecks> checks;
 };
 
 struct WebOptions {
@@ -79,6 +99,16 @@ struct WebResponse {
   std::string content_type;
   std::string body;
 };
+// One request as the handler sees it.
+struct WebRequest {
+  std::string method, target;
+  std::string content_type, origin, host, sec_fetch_site, body;  // headers as sent
+  bool tls = false;
+  std::string caller;         // the rate limit's identity (see above)
+  std::string check_refusal;  // why this caller may not run checks; "" may
+};
+WebResponse HandleRequest(const WebSource& source, const WebRequest& request);
+// GET/HEAD/...: a request with no body from a caller who may check.
 WebResponse HandleRequest(const WebSource& source, std::string_view method,
                           std::string_view target);
 

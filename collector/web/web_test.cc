@@ -9,11 +9,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
+#include <vector>
 
 #include "collector/web/assets.h"
 #include "collector/web/html.h"
+#include "collector/web/web_checks.h"
 #include "collector/web/web_server.h"
 
 namespace parallax::collector::web {
@@ -289,6 +292,333 @@ TEST(HandleRequest, Routes) {
   EXPECT_NE(r.body.find("disk gone"), std::string::npos);
 }
 
+// AdHocChecks' front as WebChecks sees it: records the requests, refuses
+// when told to, and lets the test deliver the probes' events.
+struct FakeAdHoc {
+  std::mutex mu;
+  std::vector<AdHocRequest> requests;
+  std::vector<AdHocCallbacks> callbacks;
+  AdHocRefusal refuse = AdHocRefusal::kNone;
+  std::string refuse_message;
+
+  WebChecks::Starter Starter() {
+    return [this](const AdHocRequest& r, AdHocCallbacks cb, AdHocStarted* started,
+                  std::string* message) {
+      std::lock_guard<std::mutex> lock(mu);
+      if (refuse != AdHocRefusal::kNone) {
+        *message = refuse_message;
+        return refuse;
+      }
+      requests.push_back(r);
+      callbacks.push_back(std::move(cb));
+      started->id = "c-" + std::to_string(requests.size());
+      started->host = r.host;
+      started->port = r.port == 0 ? 22 : r.port;
+      started->timeout = r.timeout.count() == 0 ? std::chrono::milliseconds(5000) : r.timeout;
+      started->target = AdHocTargetName(r.host, started->port);
+      started->probes = {"p1", "p2"};
+      v1::ProbeHealth& h = started->not_asked.emplace_back();
+      h.set_probe("p3 <b>");
+      h.set_reason("not connected");
+      return AdHocRefusal::kNone;
+    };
+  }
+  void Result(size_t i, const std::string& probe, v1::Outcome outcome, const std::string& banner) {
+    AdHocProbeResult r;
+    r.probe = probe;
+    r.labels = {{"network", "net-" + probe}};
+    r.result.set_outcome(outcome);
+    r.result.set_connect_us(1500);
+    r.result.set_identification(banner);
+    r.elapsed_ms = 20;
+    callbacks.at(i).on_result(r);
+  }
+  void Done(size_t i, v1::Cause cause, const std::string& summary) {
+    AdHocDone d;
+    d.verdict.set_target("t");
+    d.verdict.set_host(requests.at(i).host);
+    d.verdict.set_port(22);
+    d.verdict.set_cause(cause);
+    d.verdict.set_confidence(0.8);
+    d.verdict.set_summary(summary);
+    d.verdict.add_remediation("Look <here>");
+    d.unanswered = {"p2"};
+    d.elapsed_ms = 5700;
+    callbacks.at(i).on_done(d);
+  }
+};
+
+int64_t fake_now = kNow;
+
+TEST(WebChecks, StartsWithTheFieldsAndNamesBadOnes) {
+  FakeAdHoc fake;
+  WebChecks checks(fake.Starter(), [] { return fake_now; });
+  WebCheckReply r = checks.Start("admin:alice", R"({"target":"web1.example:2222","timeout_s":2.5,
+                                                    "probes":"network=isp-a"})");
+  ASSERT_EQ(r.code, 202) << r.doc.dump();
+  EXPECT_EQ(r.doc["id"], "c-1");
+  ASSERT_EQ(fake.requests.size(), 1u);
+  EXPECT_EQ(fake.requests[0].host, "web1.example");
+  EXPECT_EQ(fake.requests[0].port, 2222u);
+  EXPECT_EQ(fake.requests[0].timeout, std::chrono::milliseconds(2500));
+  EXPECT_EQ(fake.requests[0].probes, "network=isp-a");
+  EXPECT_EQ(fake.requests[0].caller, "admin:alice");  // the rate limit's identity
+  r = checks.Start("x", R"({"target":"[2001:db8::1]:22"})");
+  ASSERT_EQ(r.code, 202) << r.doc.dump();
+  EXPECT_EQ(fake.requests[1].host, "2001:db8::1");
+  r = checks.Start("x", R"({"target":"2001:db8::1","port":2200})");
+  ASSERT_EQ(r.code, 202) << r.doc.dump();
+  EXPECT_EQ(fake.requests[2].host, "2001:db8::1");
+  EXPECT_EQ(fake.requests[2].port, 2200u);
+
+  struct Bad {
+    const char* body;
+    const char* message;
+  } bad[] = {
+      {"not json", "must be a JSON object"},
+      {"[1]", "must be a JSON object"},
+      {"{}", "target: a string HOST[:PORT] is needed"},
+      {R"({"target":7})", "target: a string"},
+      {R"({"target":"a b"})", "target \"a b\": host \"a b\" is neither a DNS name"},
+      {R"({"target":"<script>:22"})", "target \"<script>:22\": host \"<script>\""},
+      {R"({"target":"h:99999"})", "port \"99999\" is not in 1..65535"},
+      {R"({"target":"h:"})", "no port after ':'"},
+      {R"({"target":"[::1"})", "no ']'"},
+      {R"({"target":"h","port":0})", "port 0 is not an integer in 1..65535"},
+      {R"({"target":"h","port":"22"})", "port \"22\" is not an integer"},
+      {R"({"target":"h:22","port":23})", "port 23 differs from the port in target \"h:22\""},
+      {R"({"target":"h","timeout_s":-1})", "timeout_s -1 is not a number of seconds"},
+      {R"({"target":"h","timeout_s":"5"})", "timeout_s \"5\" is not"},
+      {R"({"target":"h","probes":3})", "probes 3 is not a string"},
+      {R"({"target":"h","hosts":"x"})", "unknown field \"hosts\""},
+  };
+  for (const Bad& b : bad) {
+    r = checks.Start("x", b.body);
+    EXPECT_EQ(r.code, 400) << b.body;
+    EXPECT_NE(r.doc["error"].get<std::string>().find(b.message), std::string::npos)
+        << b.body << " -> " << r.doc.dump();
+  }
+  EXPECT_EQ(fake.requests.size(), 3u);  // none of those reached AdHocChecks
+
+  // AdHocChecks' refusals: its words, the HTTP status that fits.
+  struct Refusal {
+    AdHocRefusal why;
+    int code;
+  } refusals[] = {{AdHocRefusal::kInvalidArgument, 400},
+                  {AdHocRefusal::kRateLimited, 429},
+                  {AdHocRefusal::kTooMany, 429},
+                  {AdHocRefusal::kNoProbes, 503}};
+  for (const Refusal& f : refusals) {
+    fake.refuse = f.why;
+    fake.refuse_message = "refused " + std::to_string(f.code);
+    r = checks.Start("x", R"({"target":"h"})");
+    EXPECT_EQ(r.code, f.code);
+    EXPECT_EQ(r.doc["error"], fake.refuse_message);
+  }
+}
+
+TEST(WebChecks, ProgressAsItArrivesThenTheVerdictInTheCliWords) {
+  FakeAdHoc fake;
+  WebChecks checks(fake.Starter(), [] { return fake_now; });
+  ASSERT_EQ(checks.Start("me", R"({"target":"web1"})").code, 202);
+  WebCheckReply r = checks.Get("me", "c-1");
+  ASSERT_EQ(r.code, 200);
+  EXPECT_EQ(r.doc["done"], false);
+  EXPECT_EQ(r.doc["host"], "web1");
+  EXPECT_EQ(r.doc["probes"], nlohmann::json({"p1", "p2"}));
+  EXPECT_EQ(r.doc["results"].size(), 0u);
+  EXPECT_EQ(r.doc["verdict"], nullptr);
+  EXPECT_EQ(r.doc["text"].get<std::string>().rfind("Checking web1:22 from 2 probes (p1, p2)", 0),
+            0u)
+      << r.doc["text"];
+  fake.Result(0, "p1", v1::OUTCOME_OK, kXss);
+  r = checks.Get("me", "c-1");
+  ASSERT_EQ(r.doc["results"].size(), 1u);
+  EXPECT_EQ(r.doc["results"][0]["probe"], "p1");
+  EXPECT_EQ(r.doc["results"][0]["outcome"], "ok");
+  EXPECT_EQ(r.doc["results"][0]["class"], "outcome-ok good");
+  EXPECT_EQ(r.doc["results"][0]["banner"], kXss);  // text; the page uses textContent
+  EXPECT_NE(r.doc["text"].get<std::string>().find("p1"), std::string::npos);
+  EXPECT_EQ(r.doc["done"], false);
+  fake.Done(0, v1::CAUSE_PARTIAL, "reachable from 1 of 2 \x1b[31m");
+  r = checks.Get("me", "c-1");
+  EXPECT_EQ(r.doc["done"], true);
+  EXPECT_EQ(r.doc["verdict"]["cause"], "partial");
+  EXPECT_EQ(r.doc["verdict"]["class"], "cause-partial warn");
+  EXPECT_EQ(r.doc["verdict"]["summary"], "reachable from 1 of 2 \\x1b[31m");  // escaped
+  EXPECT_EQ(r.doc["unanswered"], nlohmann::json({"p2"}));
+  EXPECT_EQ(r.doc["not_asked"][0]["probe"], "p3 <b>");
+  std::string text = r.doc["text"].get<std::string>();
+  EXPECT_NE(text.find("t (web1:22): PARTIAL"), std::string::npos) << text;
+  EXPECT_NE(text.find("No answer in time (5.0 s + slack) from: p2"), std::string::npos) << text;
+  EXPECT_EQ(text.find('\x1b'), std::string::npos) << text;
+
+  // Only its caller reads it; unknown ids are 404.
+  EXPECT_EQ(checks.Get("someone-else", "c-1").code, 404);
+  r = checks.Get("me", "c-99");
+  EXPECT_EQ(r.code, 404);
+  EXPECT_NE(r.doc["error"].get<std::string>().find("no check \"c-99\""), std::string::npos);
+}
+
+TEST(WebChecks, RemembersAFewForAFewMinutes) {
+  FakeAdHoc fake;
+  fake_now = kNow;
+  WebChecks checks(
+      fake.Starter(), [] { return fake_now; }, 2, std::chrono::minutes(5));
+  ASSERT_EQ(checks.Start("me", R"({"target":"a"})").code, 202);
+  ASSERT_EQ(checks.Start("me", R"({"target":"b"})").code, 202);
+  // Both still running: no room for a third.
+  WebCheckReply r = checks.Start("me", R"({"target":"c"})");
+  EXPECT_EQ(r.code, 429);
+  EXPECT_NE(r.doc["error"].get<std::string>().find("still running"), std::string::npos);
+  // One finished: it makes room.
+  fake.Done(0, v1::CAUSE_OK, "fine");
+  ASSERT_EQ(checks.Start("me", R"({"target":"c"})").code, 202);
+  EXPECT_EQ(checks.remembered(), 2u);
+  EXPECT_EQ(checks.Get("me", "c-1").code, 404);  // the oldest finished one
+  EXPECT_EQ(checks.Get("me", "c-2").code, 200);
+  // Forgotten five minutes after they started.
+  fake_now += 5 * 60 * 1000;
+  EXPECT_EQ(checks.Get("me", "c-3").code, 404);
+  EXPECT_EQ(checks.remembered(), 0u);
+  // A result for a forgotten check goes nowhere (its state outlives the map).
+  fake.Result(2, "p1", v1::OUTCOME_OK, "SSH-2.0-x");
+  fake_now = kNow;
+}
+
+// A request as a same-origin page's script sends it.
+WebRequest PagePost(const std::string& body) {
+  WebRequest r;
+  r.method = "POST";
+  r.target = "/api/check";
+  r.content_type = "application/json";
+  r.host = "127.0.0.1:8420";
+  r.origin = "http://127.0.0.1:8420";
+  r.sec_fetch_site = "same-origin";
+  r.body = body;
+  r.caller = "ipv4:127.0.0.1";
+  return r;
+}
+
+TEST(HandleRequest, CheckRoutesRefuseCrossSiteAndUnauthorisedCallers) {
+  FakeAdHoc fake;
+  WebSource s = FakeSource();
+  // Without checks: no box, the routes are 404.
+  EXPECT_EQ(HandleRequest(s, PagePost(R"({"target":"h"})")).code, 404);
+  EXPECT_EQ(HandleRequest(s, "GET", "/").body.find("check-form"), std::string::npos);
+  s.checks = std::make_shared<WebChecks>(fake.Starter(), [] { return kNow; });
+
+  WebResponse r = HandleRequest(s, PagePost(R"({"target":"h:2222"})"));
+  ASSERT_EQ(r.code, 202) << r.body;
+  EXPECT_EQ(r.content_type, "application/json");
+  EXPECT_EQ(nlohmann::json::parse(r.body)["id"], "c-1");
+  EXPECT_EQ(fake.requests.at(0).caller, "ipv4:127.0.0.1");
+  WebRequest get;
+  get.method = "GET";
+  get.target = "/api/check/c-1";
+  get.caller = "ipv4:127.0.0.1";
+  r = HandleRequest(s, get);
+  ASSERT_EQ(r.code, 200) << r.body;
+  EXPECT_EQ(nlohmann::json::parse(r.body)["port"], 2222);
+  get.target = "/api/check/nope";
+  r = HandleRequest(s, get);
+  EXPECT_EQ(r.code, 404);
+  EXPECT_NE(nlohmann::json::parse(r.body)["error"].get<std::string>().find("nope"),
+            std::string::npos);
+  get.target = "/api/check/";
+  EXPECT_EQ(HandleRequest(s, get).code, 400);
+  get.target = "/api/check";
+  EXPECT_EQ(HandleRequest(s, get).code, 405);  // GET of the start route
+  WebRequest put = PagePost("{}");
+  put.method = "PUT";
+  put.target = "/api/check/c-1";
+  EXPECT_EQ(HandleRequest(s, put).code, 405);
+  r = HandleRequest(s, PagePost("{bad"));
+  EXPECT_EQ(r.code, 400);
+  EXPECT_NE(nlohmann::json::parse(r.body)["error"].get<std::string>().find("JSON object"),
+            std::string::npos);
+
+  // Cross-site: refused before AdHocChecks hears of it.
+  struct Case {
+    const char* what;
+    std::function<void(WebRequest*)> change;
+    int code;
+    const char* message;
+  } cases[] = {
+      {"a form's type", [](WebRequest* w) { w->content_type = "text/plain"; }, 415,
+       "Content-Type \"text/plain\" refused"},
+      {"no type", [](WebRequest* w) { w->content_type = ""; }, 415, "application/json"},
+      {"another origin", [](WebRequest* w) { w->origin = "http://evil.example"; }, 403,
+       "Origin \"http://evil.example\" is not this page's \"http://127.0.0.1:8420\""},
+      {"origin null", [](WebRequest* w) { w->origin = "null"; }, 403, "cross-origin"},
+      {"https origin on http", [](WebRequest* w) { w->origin = "https://127.0.0.1:8420"; }, 403,
+       "cross-origin"},
+      {"cross-site fetch", [](WebRequest* w) { w->sec_fetch_site = "cross-site"; }, 403,
+       "Sec-Fetch-Site \"cross-site\""},
+      {"DNS rebinding",
+       [](WebRequest* w) {
+         w->host = "rebind.evil.example:8420";
+         w->origin = "http://rebind.evil.example:8420";
+       },
+       403, "Host \"rebind.evil.example:8420\" refused"},
+      {"not an admin", [](WebRequest* w) { w->check_refusal = "checks need an admin's"; }, 403,
+       "checks need an admin's"},
+  };
+  for (const Case& c : cases) {
+    WebRequest w = PagePost(R"({"target":"h"})");
+    c.change(&w);
+    r = HandleRequest(s, w);
+    EXPECT_EQ(r.code, c.code) << c.what << ": " << r.body;
+    EXPECT_EQ(r.content_type, "application/json") << c.what;
+    std::string error = nlohmann::json::parse(r.body)["error"].get<std::string>();
+    EXPECT_NE(error.find(c.message), std::string::npos) << c.what << ": " << error;
+  }
+  EXPECT_EQ(fake.requests.size(), 1u);
+  // What passes: curl (no Origin, no Sec-Fetch-Site), localhost, [::1], TLS with a name.
+  for (auto change : std::vector<std::function<void(WebRequest*)>>{
+           [](WebRequest* w) { w->origin = w->sec_fetch_site = ""; },
+           [](WebRequest* w) { w->host = "localhost:8420", w->origin = "http://localhost:8420"; },
+           [](WebRequest* w) { w->host = "[::1]:8420", w->origin = "http://[::1]:8420"; },
+           [](WebRequest* w) {
+             w->tls = true;
+             w->host = "collector.example";
+             w->origin = "https://collector.example";
+             w->content_type = "application/json; charset=utf-8";
+           }}) {
+    WebRequest w = PagePost(R"({"target":"h"})");
+    change(&w);
+    r = HandleRequest(s, w);
+    EXPECT_EQ(r.code, 202) << w.host << ": " << r.body;
+  }
+  // Another caller may not read them.
+  get.target = "/api/check/c-1";
+  get.caller = "ipv4:192.0.2.1";
+  EXPECT_EQ(HandleRequest(s, get).code, 404);
+  // A reader of the page may not read checks either.
+  get.caller = "ipv4:127.0.0.1";
+  get.check_refusal = "checks need an admin's certificate";
+  EXPECT_EQ(HandleRequest(s, get).code, 403);
+}
+
+TEST(IndexPage, CheckBoxAndRowButtonsOnlyWhenUsable) {
+  std::string html = IndexPage(Status(), Incidents(), Explain(), kNow, {true, ""});
+  ExpectInert(html);
+  EXPECT_NE(html.find("<form id=\"check-form\""), std::string::npos) << html;
+  EXPECT_NE(html.find("<button id=\"check-run\" type=\"submit\">"), std::string::npos) << html;
+  EXPECT_NE(html.find("data-target=\"192.0.2.7:22\">check now</button>"), std::string::npos);
+  EXPECT_NE(html.find("data-target=\"db.example:2222\""), std::string::npos);
+  html = IndexPage(Status(), Incidents(), Explain(), kNow,
+                   {true, "checks need an admin's certificate: <reader>"});
+  ExpectInert(html);
+  EXPECT_NE(html.find("<button id=\"check-run\" type=\"submit\" disabled>"), std::string::npos);
+  EXPECT_NE(html.find("checks need an admin&#39;s certificate: &lt;reader&gt;"), std::string::npos);
+  EXPECT_EQ(html.find("check-row"), std::string::npos);
+  html = IndexPage(Status(), Incidents(), Explain(), kNow);
+  EXPECT_EQ(html.find("check-form"), std::string::npos);
+  EXPECT_EQ(CheckTargetText("2001:db8::1", 2222), "[2001:db8::1]:2222");
+  EXPECT_EQ(CheckTargetText("h", 0), "h:22");
+}
+
 // A loopback client: connect, send, read until EOF or `timeout`.
 int Connect(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -364,6 +694,53 @@ TEST(WebServer, RefusesHugeHeadersAndBodies) {
   EXPECT_TRUE(ReadToEof(fd, std::chrono::seconds(5), &resp));
   close(fd);
   EXPECT_EQ(resp.find("200 OK"), std::string::npos) << resp.substr(0, 200);
+}
+
+// A check started and read over a real socket: the body, the headers and the
+// caller (the peer's address) reach the handler; a body over 4 KiB is 413.
+TEST(WebServer, CheckPostedAsJsonOverTheSocket) {
+  FakeAdHoc fake;
+  WebSource source = FakeSource();
+  source.checks = std::make_shared<WebChecks>(fake.Starter(), [] { return kNow; });
+  WebOptions o;
+  o.listen = "127.0.0.1:0";
+  std::unique_ptr<WebServer> server;
+  ASSERT_TRUE(WebServer::Start(o, source, &server).ok());
+  auto exchange = [&](const std::string& req) {
+    int fd = Connect(server->port());
+    EXPECT_GE(fd, 0);
+    (void)!write(fd, req.data(), req.size());
+    std::string resp;
+    EXPECT_TRUE(ReadToEof(fd, std::chrono::seconds(5), &resp));
+    close(fd);
+    return resp;
+  };
+  std::string body = R"({"target":"web1.example","timeout_s":1})";
+  std::string host = "127.0.0.1:" + std::to_string(server->port());
+  std::string resp = exchange("POST /api/check HTTP/1.1\r\nHost: " + host + "\r\nOrigin: http://" +
+                              host + "\r\nContent-Type: application/json\r\nContent-Length: " +
+                              std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
+  EXPECT_EQ(resp.rfind("HTTP/1.1 202 Accepted\r\n", 0), 0u) << resp;
+  EXPECT_NE(resp.find("{\"href\":\"/api/check/c-1\",\"id\":\"c-1\"}"), std::string::npos) << resp;
+  ASSERT_EQ(fake.requests.size(), 1u);
+  EXPECT_EQ(fake.requests[0].host, "web1.example");
+  EXPECT_EQ(fake.requests[0].caller, "ipv4:127.0.0.1");
+  resp = exchange("GET /api/check/c-1 HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(resp.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << resp;
+  EXPECT_NE(resp.find("\"done\":false"), std::string::npos) << resp;
+  // From another origin: refused, nothing started.
+  resp = exchange("POST /api/check HTTP/1.1\r\nHost: " + host +
+                  "\r\nOrigin: http://evil.example\r\nContent-Type: application/json\r\n"
+                  "Content-Length: " +
+                  std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body);
+  EXPECT_EQ(resp.rfind("HTTP/1.1 403 Forbidden\r\n", 0), 0u) << resp;
+  EXPECT_EQ(fake.requests.size(), 1u);
+  std::string big(5000, ' ');
+  resp = exchange("POST /api/check HTTP/1.1\r\nHost: " + host +
+                  "\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n" + big);
+  EXPECT_EQ(resp.rfind("HTTP/1.1 413 Payload Too Large\r\n", 0), 0u) << resp;
+  EXPECT_NE(resp.find("over 4096 bytes"), std::string::npos) << resp;
+  EXPECT_EQ(fake.requests.size(), 1u);
 }
 
 TEST(WebServer, IdleConnectionsTimeOutAndTheCapHolds) {
