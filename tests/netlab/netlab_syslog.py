@@ -27,6 +27,7 @@ def main(argv):
         sys.stderr.write("usage: netlab_syslog.py LOGFILE HOSTNAME TAG -- CMD [ARGS...]\n")
         return 2
     path, host, tag, cmd = argv[1], argv[2], argv[3], argv[5:]
+    os.closerange(3, 4096)  # fds a caller leaked to us (pipes, locks) must not stay open
     child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE)
 

@@ -22,12 +22,21 @@ service_alive() {  # HOST NAME
 }
 
 # Starts NAME for HOST in the host's namespace: start_service HOST NAME cmd...
+# The daemon gets no file descriptor but stdin/stdout/stderr: one that lab.sh's caller
+# leaked to it (a pipe the caller reads to EOF, the lock) would otherwise stay open for the
+# daemon's life (fail2ban-server keeps what it inherits) and hold the caller up.
 start_service() {
   local h="$1" name="$2" dir
   shift 2
   dir="$(host_dir "$h")"
   mkdir -p "$dir"
-  ip netns exec "${HOST_NS[$h]}" setsid "$@" </dev/null >>"$dir/$name.log" 2>&1 9>&- &
+  (
+    for fd in /proc/"$BASHPID"/fd/*; do
+      fd="${fd##*/}"
+      if ((fd > 2)); then eval "exec $fd>&-"; fi
+    done
+    exec ip netns exec "${HOST_NS[$h]}" setsid "$@" </dev/null >>"$dir/$name.log" 2>&1
+  ) &
   echo $! >"$dir/$name.pid"
 }
 
