@@ -262,7 +262,14 @@ int main(int argc, char** argv) {
     }
     boost::asio::post(io, [&scheduler, req] { scheduler.RunAdHoc(req.target(), req.id()); });
   };
-  co.heartbeat_due = [&policy] { return policy.TakeReportDue(); };
+  // Results flowing hold heartbeats back: a refused assignment and a new
+  // source address (what fail2ban sees: `parallax probes --ignoreip`) must
+  // still reach the collector at once.
+  co.heartbeat_due = [&policy, &sources] {
+    bool refused = policy.TakeReportDue();
+    bool new_source = sources.TakeChanged();
+    return refused || new_source;
+  };
   // Scheduler stats live on the io thread; a 1 s timer publishes them.
   std::atomic<uint32_t> in_flight{0};
   std::atomic<uint64_t> probe_errors{0};

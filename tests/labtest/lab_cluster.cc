@@ -39,6 +39,8 @@ std::unique_ptr<LabCluster> LabCluster::Up(const std::string& yaml_extra, std::s
     lab->Lab({"down"});
     return nullptr;
   }
+  CommandResult env_path = lab->Lab({"env"});
+  lab->state_dir_ = env_path.out.substr(0, env_path.out.rfind('/'));
   CommandResult env = lab->Lab({"hosts"});
   std::istringstream in(env.out);
   std::string line;
@@ -62,8 +64,15 @@ std::unique_ptr<LabCluster> LabCluster::Up(const std::string& yaml_extra, std::s
       "\nmetrics_listen: 0.0.0.0:9420\nstorage:\n  path: " + lab->dir_->File("parallax.db") + "\n" +
       yaml_extra + "targets:\n";
   for (const LabHost& t : lab->targets_) {
-    yaml += "  - name: " + t.name + "\n    host: " + t.address + "\n";
+    yaml += "  - name: " + t.name +
+            "\n    host: " + (options.targets_by_name ? t.name + "." + kLabDnsZone : t.address) +
+            "\n";
+    if (auto extra = options.target_yaml.find(t.name); extra != options.target_yaml.end()) {
+      std::istringstream lines(extra->second);
+      for (std::string l; std::getline(lines, l);) yaml += "    " + l + "\n";
+    }
   }
+  yaml += options.extra_targets_yaml;
   WriteFile(lab->dir_->File("config.yaml"), yaml);
   lab->collector_ = std::make_unique<Process>(
       std::vector<std::string>{"ip", "netns", "exec", lab->collector_host_.ns, CollectorBinary(),

@@ -28,7 +28,18 @@ struct LabOptions {
   // LD_PRELOAD of Debian's libfaketime, its wall clock shifted (monotonic
   // time untouched), the process still the probe's own (same PID).
   std::map<std::string, std::string> probe_faketime;
+  // Targets in the collector's config by their lab DNS name (tN.netlab.test,
+  // served per site: tests/netlab/README.md) instead of their address.
+  bool targets_by_name = false;
+  // Target name -> extra YAML keys of that target, one "key: value" a line
+  // (indented here), e.g. "hostkey_interval: 2s".
+  std::map<std::string, std::string> target_yaml;
+  // More entries of the `targets:` list, verbatim ("  - name: ...\n    host: ...\n").
+  std::string extra_targets_yaml;
 };
+
+// The lab's DNS zone (tests/netlab/lib/common.sh, DNS_ZONE).
+inline constexpr const char* kLabDnsZone = "netlab.test";
 
 // Debian's libfaketime (package libfaketime, pulled by faketime).
 inline constexpr const char* kLibFaketime = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
@@ -58,6 +69,8 @@ class LabCluster {
   // The collector's /metrics text (fetched inside its namespace); empty on failure.
   std::string Metrics();
   const std::string& last_cli_error() const { return last_cli_error_; }
+  // The lab's state directory (lab.sh's NETLAB_STATE: hosts/<host>/ holds keys and logs).
+  const std::string& state_dir() const { return state_dir_; }
 
  private:
   LabCluster() = default;
@@ -68,6 +81,7 @@ class LabCluster {
   std::unique_ptr<Process> collector_;
   std::map<std::string, std::unique_ptr<Process>> probe_procs_;
   std::string last_cli_error_;
+  std::string state_dir_;
 };
 
 }  // namespace parallax::testing

@@ -33,7 +33,13 @@ faults (undo with clear):
   ban T PROBE [drop|reject] | offline T [unreach|silent] | path-prohibit T
   egress-block PROBE
   isp-block SITE | site-down SITE          (SITE: isp-a, isp-b, isp-c)
+  dns-stale T SITE [ADDR]                  SITE's resolver answers an old address for T's name
+  hostkey-site T SITE | hostkey-swap T     another host key from SITE only / everywhere
+  fail2ban T [MAXRETRY]                    a real fail2ban (sshd jail, aggressive) on T
   clear [T|PROBE|SITE]                     undo the faults of one subject, or all
+fail2ban of a target:
+  fail2ban-ignoreip T 'ignoreip = ...'     that line in its jail config, reload, unban all
+  fail2ban-client T ARGS...                its fail2ban-client (e.g. status sshd)
 environment: LAB_ID (default plx), NETLAB_STATE (default /tmp/parallax-netlab-$LAB_ID),
   NETLAB_TARGETS (default 4, at up), NETLAB_OCTET (force 10.X.0.0/16, at up)
 EOF
@@ -119,11 +125,18 @@ main() {
       shift
       exec ip netns exec "$ns" "$@"
       ;;
+    fail2ban-client)
+      need_args 2 "fail2ban-client T ARGS..." "$@"
+      load_lab
+      target_or_die "$1"
+      f2b_client "$@"
+      ;;
     probe) need_args 2 "probe FROM HOST [PORT] [--send LINE] [--timeout S]" "$@"; load_lab
       cmd_probe "$@" ;;
     sshd-stop | tarpit | not-ssh | maxstartups | fw-reject | fw-reject-rst | fw-reject-icmp | \
       fw-drop | fw-https-only | sshd-port | ban | offline | path-prohibit | egress-block | \
-      isp-block | site-down | clear)
+      isp-block | site-down | dns-stale | hostkey-site | hostkey-swap | fail2ban | \
+      fail2ban-ignoreip | clear)
       need_root
       load_lab
       lock_lab
@@ -139,6 +152,14 @@ main() {
         offline) need_args 1 "offline T [unreach|silent]" "$@"; fault_offline "$@" ;;
         isp-block) need_args 1 "isp-block SITE" "$@"; fault_isp_block "$1" ;;
         site-down) need_args 1 "site-down SITE" "$@"; fault_site_down "$1" ;;
+        dns-stale) need_args 2 "dns-stale T SITE [ADDR]" "$@"; fault_dns_stale "$@" ;;
+        hostkey-site) need_args 2 "hostkey-site T SITE" "$@"; fault_hostkey_site "$1" "$2" ;;
+        hostkey-swap) need_args 1 "hostkey-swap T" "$@"; fault_hostkey_swap "$1" ;;
+        fail2ban) need_args 1 "fail2ban T [MAXRETRY]" "$@"; fault_fail2ban "$@" ;;
+        fail2ban-ignoreip)
+          need_args 2 "fail2ban-ignoreip T 'ignoreip = ...'" "$@"
+          fault_f2b_ignoreip "$1" "$2"
+          ;;
         clear) clear_faults "${1:-}" ;;
       esac
       ;;

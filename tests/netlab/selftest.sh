@@ -214,6 +214,57 @@ expect_ssh b2 t4
 run clear
 ssh_everywhere
 
+echo "== DNS / host keys / fail2ban"
+# resolves FROM NAME WANT: FROM's resolver (its site's dnsmasq) answers WANT for NAME.
+resolves() {
+  local got
+  got="$("$LAB" exec "$1" python3 -c 'import socket, sys; print(socket.gethostbyname(sys.argv[1]))' \
+    "$2" 2>&1)" || true
+  [[ "$got" == "$3" ]] && pass "$1 resolves $2 to $got" || fail "$1 resolves $2 to '$got', want $3"
+}
+# key_seen FROM T: the SHA256 fingerprint of T's ed25519 host key as FROM sees it.
+key_seen() {
+  "$LAB" exec "$1" ssh-keyscan -T 3 -t ed25519 "$("$LAB" addr "$2")" 2>/dev/null |
+    ssh-keygen -lf - 2>/dev/null | awk '{print $2}'
+}
+key_file() { ssh-keygen -lf "$NETLAB_STATE/hosts/$1" | awk '{print $2}'; }
+same_key() {  # WHAT GOT WANT
+  [[ -n "$2" && "$2" == "$3" ]] && pass "$1: $2" || fail "$1: got '$2', want '$3'"
+}
+T1="$("$LAB" addr t1)"
+resolves a1 t1.netlab.test "$T1"
+resolves c1 t1.netlab.test "$T1"
+run dns-stale t1 isp-a
+resolves a1 t1.netlab.test "${T1%.*}.101"
+resolves b2 t1.netlab.test "$T1"
+run hostkey-site t2 isp-b
+same_key "b1 sees t2 with isp-b's key" "$(key_seen b1 t2)" "$(key_file rb/hk-t2-key.pub)"
+same_key "a1 sees t2 with its own key" "$(key_seen a1 t2)" \
+  "$(key_file t2/ssh_host_ed25519_key.pub)"
+run hostkey-swap t3
+same_key "c1 sees t3 with its new key" "$(key_seen c1 t3)" \
+  "$(key_file t3/ssh_host_ed25519_key_swapped.pub)"
+run fail2ban t4 3
+for _ in 1 2 3; do  # three probe-like connections: ident sent, closed after the banner
+  expect_line b1 t4 22 "SSH-2.0-OpenSSH" --send "SSH-2.0-OpenSSH_9.2 netlab-selftest"
+done
+sleep 2  # fail2ban's polling backend reads the log each second
+expect_icmp b1 t4 refused "$("$LAB" addr t4)"
+expect_ssh a1 t4
+"$LAB" fail2ban-client t4 status sshd | grep -q "Banned IP list:.*$("$LAB" addr b1)" &&
+  pass "fail2ban on t4 banned b1" || fail "fail2ban on t4 has not banned b1"
+run fail2ban-ignoreip t4 "ignoreip = 127.0.0.1/8 $("$LAB" addr b1)"
+expect_ssh b1 t4
+run clear
+resolves a1 t1.netlab.test "$T1"
+same_key "b1 sees t2 with its own key again" "$(key_seen b1 t2)" \
+  "$(key_file t2/ssh_host_ed25519_key.pub)"
+same_key "a1 sees t3 with its own key again" "$(key_seen a1 t3)" \
+  "$(key_file t3/ssh_host_ed25519_key.pub)"
+pgrep -f "fail2ban-server.*$NETLAB_STATE/" >/dev/null && fail "fail2ban still runs after clear" ||
+  pass "fail2ban stopped by clear"
+ssh_everywhere
+
 echo "== down"
 "$LAB" down || fail "lab.sh down exited non-zero"
 left_ns="$(ip netns list | awk '{print $1}' | grep "^$LAB_ID-" || true)"
@@ -227,6 +278,8 @@ for p in /proc/[0-9]*; do
 done
 [[ -z "$left_procs" ]] && pass "no lab process left" || fail "lab processes left: $left_procs"
 [[ ! -e "$NETLAB_STATE" ]] && pass "state dir removed" || fail "state dir $NETLAB_STATE left"
+left_etc="$(ls -d /etc/netns/"$LAB_ID"-* 2>/dev/null || true)"
+[[ -z "$left_etc" ]] && pass "no /etc/netns resolv.conf left" || fail "left: $left_etc"
 "$LAB" down >/dev/null 2>&1 && pass "down on nothing is fine" || fail "down on nothing failed"
 
 echo "netlab selftest: $FAILS failure(s) in $(($(date +%s) - START)) s"

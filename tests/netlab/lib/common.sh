@@ -16,6 +16,8 @@ OCTET_DIR="/tmp/parallax-netlab-octets"
 L="$LAB_ID"
 
 # Sites: letter -> network label and probe hosts. Site routers are r<letter>.
+# Targets have DNS names tN.$DNS_ZONE, served per site (topology.sh, ensure_dns).
+DNS_ZONE="netlab.test"
 SITES=(a b c)
 declare -A SITE_NET=([a]=isp-a [b]=isp-b [c]=isp-c)
 declare -A SITE_PROBES=([a]="a1" [b]="b1 b2" [c]="c1")

@@ -22,12 +22,21 @@ service_alive() {  # HOST NAME
 }
 
 # Starts NAME for HOST in the host's namespace: start_service HOST NAME cmd...
+# The daemon gets no file descriptor but stdin/stdout/stderr: one that lab.sh's caller
+# leaked to it (a pipe the caller reads to EOF, the lock) would otherwise stay open for the
+# daemon's life (fail2ban-server keeps what it inherits) and hold the caller up.
 start_service() {
   local h="$1" name="$2" dir
   shift 2
   dir="$(host_dir "$h")"
   mkdir -p "$dir"
-  ip netns exec "${HOST_NS[$h]}" setsid "$@" </dev/null >>"$dir/$name.log" 2>&1 9>&- &
+  (
+    for fd in /proc/"$BASHPID"/fd/*; do
+      fd="${fd##*/}"
+      if ((fd > 2)); then eval "exec $fd>&-"; fi
+    done
+    exec ip netns exec "${HOST_NS[$h]}" setsid "$@" </dev/null >>"$dir/$name.log" 2>&1
+  ) &
   echo $! >"$dir/$name.pid"
 }
 
@@ -81,6 +90,19 @@ wait_listen() {
 $(tail -n 5 "$(host_dir "$1")/$3.log" 2>/dev/null)"
 }
 
+# Waits (up to 5 s) until HOST has a UDP socket on PORT while service NAME is alive; dies
+# otherwise.
+wait_udp() {
+  local h="$1" port="$2" name="$3" i
+  for ((i = 0; i < 100; i++)); do
+    [[ -n "$(nsx "${HOST_NS[$h]}" ss -Hlun "sport = :$port" 2>/dev/null)" ]] && return 0
+    service_alive "$h" "$name" || break
+    sleep 0.05
+  done
+  die "$name on $h did not bind udp port $port; last log lines:
+$(tail -n 5 "$(host_dir "$h")/$name.log" 2>/dev/null)"
+}
+
 wait_port_free() {  # HOST PORT, up to 5 s
   local i
   for ((i = 0; i < 100; i++)); do
@@ -90,23 +112,29 @@ wait_port_free() {  # HOST PORT, up to 5 s
   die "port $2 on $1 is still in use"
 }
 
+# Makes the throwaway ed25519 host key FILE (comment COMMENT) unless it exists.
+ensure_host_key() {
+  [[ -f "$1" ]] && return 0
+  ssh-keygen -q -t ed25519 -N '' -C "$2" -f "$1" || die "ssh-keygen failed for $1"
+}
+
 # Writes the private sshd config (and host key) of target H listening on PORT, with
 # MaxStartups MAXSTARTUPS (default 100:30:200) and LoginGraceTime GRACE seconds (default 30;
-# 0 = no limit).
+# 0 = no limit). SSHD_KEY names the host key file in the host's dir (default
+# ssh_host_ed25519_key; hostkey-swap uses another); SSHD_NAME the service (default sshd:
+# config, pid file and log are named after it).
 write_sshd_config() {
   local h="$1" port="$2" maxstartups="${3:-100:30:200}" grace="${4:-30}" dir
+  local key="${SSHD_KEY:-ssh_host_ed25519_key}" name="${SSHD_NAME:-sshd}"
   dir="$(host_dir "$h")"
   mkdir -p "$dir"
-  if [[ ! -f "$dir/ssh_host_ed25519_key" ]]; then
-    ssh-keygen -q -t ed25519 -N '' -C "netlab-$LAB_ID-$h" -f "$dir/ssh_host_ed25519_key" ||
-      die "ssh-keygen failed for $h"
-  fi
-  cat >"$dir/sshd_config" <<EOF
+  ensure_host_key "$dir/$key" "netlab-$LAB_ID-$h-$key"
+  cat >"$dir/${name}_config" <<EOF
 # Parallax netlab: throwaway sshd of $h (lab $LAB_ID). Nobody can log in.
 Port $port
 ListenAddress 0.0.0.0
-HostKey $dir/ssh_host_ed25519_key
-PidFile $dir/sshd.pid
+HostKey $dir/$key
+PidFile $dir/$name.pid
 UsePAM no
 PermitRootLogin no
 PasswordAuthentication no
@@ -118,10 +146,14 @@ LoginGraceTime $grace
 EOF
 }
 
-# (Re)starts sshd of target H on PORT (default 22) [MAXSTARTUPS [GRACE]] (write_sshd_config).
+# (Re)starts sshd of host H on PORT (default 22) [MAXSTARTUPS [GRACE]] (write_sshd_config,
+# SSHD_KEY, SSHD_NAME). With SSHD_SYSLOG=FILE, sshd logs to stderr (-e) and
+# netlab_syslog.py writes its lines to FILE in syslog format (what fail2ban reads);
+# otherwise it logs to <name>.log (-E).
 start_sshd() {
-  local h="$1" port="${2:-22}"
-  stop_service "$h" sshd
+  local h="$1" port="${2:-22}" name="${SSHD_NAME:-sshd}" dir
+  dir="$(host_dir "$h")"
+  stop_service "$h" "$name"
   wait_port_free "$h" "$port"
   write_sshd_config "$h" "$port" "${3:-}" "${4:-}"
   mkdir -p /run/sshd
@@ -129,14 +161,18 @@ start_sshd() {
   # One retry: a CI run once saw sshd log "Server listening" and vanish without a word.
   local attempt
   for attempt in 1 2; do
-    start_service "$h" sshd /usr/sbin/sshd -D -f "$(host_dir "$h")/sshd_config" \
-      -E "$(host_dir "$h")/sshd.log"
-    try_listen "$h" "$port" sshd && return 0
-    note "sshd on $h, attempt $attempt: $LISTEN_WHY"
-    stop_service "$h" sshd
+    if [[ -n "${SSHD_SYSLOG:-}" ]]; then
+      start_service "$h" "$name" "$PY" "$NETLAB_DIR/netlab_syslog.py" "$SSHD_SYSLOG" "$h" sshd \
+        -- /usr/sbin/sshd -D -e -f "$dir/${name}_config"
+    else
+      start_service "$h" "$name" /usr/sbin/sshd -D -f "$dir/${name}_config" -E "$dir/$name.log"
+    fi
+    try_listen "$h" "$port" "$name" && return 0
+    note "$name on $h, attempt $attempt: $LISTEN_WHY"
+    stop_service "$h" "$name"
   done
-  die "sshd on $h did not listen on port $port ($LISTEN_WHY); last log lines:
-$(tail -n 5 "$(host_dir "$h")/sshd.log" 2>/dev/null)"
+  die "$name on $h did not listen on port $port ($LISTEN_WHY); last log lines:
+$(tail -n 5 "$dir/$name.log" "${SSHD_SYSLOG:-/dev/null}" 2>/dev/null)"
 }
 
 # Starts a netlab_listen.py listener: start_listener HOST NAME MODE PORT.

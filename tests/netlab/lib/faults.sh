@@ -11,6 +11,10 @@
 #   path      path-prohibit                                  (core: nft table netlab_path_T)
 #   egress    egress-block (subject: a probe)                (its site router: netlab_egress_P)
 #   isp-block / site-down                                    (site router)
+#   dns-SITE  dns-stale SITE ADDR   that site's dnsmasq answers ADDR for T's name
+#   intercept hostkey-site SITE     that site's router redirects tcp/22 to T to its own sshd
+# (service also holds hostkey-swap, sshd with a second host key, and fail2ban N: sshd
+# logging in syslog format read by a real fail2ban in T's namespace that bans after N.)
 # A new fault in a slot replaces the old one. clear_subject undoes every slot of a subject.
 
 fault_file() { echo "$STATE/faults/$1/$2"; }
@@ -47,6 +51,8 @@ forward_chain() { chain forward "$1"; }
 # --- service faults (what answers on tcp/22) ---------------------------------------------
 stop_port22() {  # stops whatever a target runs for ssh
   stop_service "$1" holder
+  stop_service "$1" fail2ban
+  nft_drop_table "${HOST_NS[$1]}" f2b-table  # fail2ban's own (action nftables), if left
   stop_service "$1" sshd
   stop_service "$1" alt22
 }
@@ -94,6 +100,97 @@ fault_maxstartups() {
   done
   die "maxstartups: the holder on $t holds no sshd connection after 5 s; last log lines:
 $(tail -n 5 "$(host_dir "$t")/holder.log" 2>/dev/null)"
+}
+
+# hostkey-swap T: sshd restarted with a second host key (a rebuilt host, or a replaced one):
+# every vantage point sees the other key.
+fault_hostkey_swap() {
+  target_or_die "$1"
+  stop_port22 "$1"
+  record_fault "$1" service hostkey-swap
+  SSHD_KEY=ssh_host_ed25519_key_swapped start_sshd "$1" 22
+}
+
+# fail2ban T [MAXRETRY]: a real fail2ban (Debian's, its config copied from /etc/fail2ban to
+# T's dir) in T's namespace: jail sshd in mode aggressive, action nftables-multiport (reject:
+# ICMP port unreachable), maxretry MAXRETRY (default 6) within findtime 60 s, bantime 10 min,
+# reading sshd's log in syslog format (sshd -e through netlab_syslog.py, a fresh auth.log).
+# Socket, pid file, log and database (in memory) stay in T's dir. Returns once the jail runs.
+fault_fail2ban() {
+  local t="$1" maxretry="${2:-6}" dir f i
+  target_or_die "$t"
+  [[ "$maxretry" =~ ^[1-9][0-9]{0,2}$ ]] || die "fail2ban: MAXRETRY '$maxretry' is invalid: 1-999"
+  command -v fail2ban-server >/dev/null 2>&1 ||
+    die "fail2ban: fail2ban-server is missing (Debian: fail2ban)"
+  stop_port22 "$t"
+  record_fault "$t" service fail2ban "$maxretry"
+  dir="$(host_dir "$t")"
+  f="$dir/fail2ban"
+  rm -rf "$f"
+  mkdir -p "$f/jail.d" "$f/fail2ban.d"
+  cp -r /etc/fail2ban/action.d /etc/fail2ban/filter.d /etc/fail2ban/fail2ban.conf \
+    /etc/fail2ban/jail.conf /etc/fail2ban/paths-common.conf /etc/fail2ban/paths-debian.conf "$f/" ||
+    die "fail2ban: cannot copy /etc/fail2ban"
+  cat >"$f/fail2ban.local" <<EOF
+[Definition]
+loglevel = INFO
+logtarget = $f/fail2ban.log
+socket = $f/fail2ban.sock
+pidfile = $f/fail2ban.pid
+dbfile = :memory:
+allowipv6 = auto
+EOF
+  cat >"$f/jail.local" <<EOF
+# Parallax netlab: fail2ban of $t (lab $LAB_ID)
+[DEFAULT]
+banaction = nftables-multiport
+banaction_allports = nftables-allports
+
+[sshd]
+enabled = true
+mode = aggressive
+port = 22
+logpath = $dir/auth.log
+backend = polling
+maxretry = $maxretry
+findtime = 60
+bantime = 600
+EOF
+  : >"$dir/auth.log"
+  SSHD_SYSLOG="$dir/auth.log" start_sshd "$t" 22
+  start_service "$t" fail2ban fail2ban-server -f -x -c "$f" -s "$f/fail2ban.sock" \
+    -p "$f/fail2ban.pid"
+  for ((i = 0; i < 200; i++)); do
+    f2b_client "$t" status sshd >/dev/null 2>&1 && return 0
+    service_alive "$t" fail2ban || break
+    sleep 0.1
+  done
+  die "fail2ban on $t: jail sshd not running after 20 s; last log lines:
+$(tail -n 5 "$f/fail2ban.log" "$dir/fail2ban.log" 2>/dev/null)"
+}
+
+# fail2ban-client of T's fail2ban (its config dir and socket).
+f2b_client() {
+  local t="$1" f
+  shift
+  f="$(host_dir "$t")/fail2ban"
+  nsx "${HOST_NS[$t]}" fail2ban-client -c "$f" -s "$f/fail2ban.sock" "$@"
+}
+
+# fail2ban-ignoreip T LINE: LINE ("ignoreip = ADDRESS ...", e.g. from `parallax probes
+# --ignoreip`) in [DEFAULT] of T's fail2ban (jail.d/parallax-probes.local), reload, unban
+# everyone: the recipe of docs/OPERATIONS.md.
+fault_f2b_ignoreip() {
+  local t="$1" line="$2" f
+  target_or_die "$t"
+  [[ "$(cat "$STATE/faults/$t/service" 2>/dev/null)" == fail2ban* ]] ||
+    die "fail2ban-ignoreip: no fail2ban fault on $t"
+  [[ "$line" =~ ^ignoreip\ =\ [0-9A-Fa-f.:/\ ]+$ ]] ||
+    die "fail2ban-ignoreip: '$line' is not an 'ignoreip = ADDRESS...' line"
+  f="$(host_dir "$t")/fail2ban"
+  printf '[DEFAULT]\n%s\n' "$line" >"$f/jail.d/parallax-probes.local"
+  f2b_client "$t" reload >/dev/null || die "fail2ban-ignoreip: reload failed"
+  f2b_client "$t" unban --all >/dev/null || die "fail2ban-ignoreip: unban --all failed"
 }
 
 undo_service() {
@@ -188,6 +285,70 @@ undo_ban() {  # T SLOT
   rm -f "$(fault_file "$1" "$2")"
 }
 
+# --- what a site sees: DNS and interception ----------------------------------------------
+# dns-stale T SITE [ADDR]: SITE's resolver answers ADDR for tN.netlab.test (default the
+# "old address" 10.X.10.(100+N), where nothing answers); the other sites keep T's address.
+# Returns once a probe host of SITE resolves the name to ADDR.
+fault_dns_stale() {
+  local t="$1" net="${2:-}" addr="${3:-}" s p i got=""
+  target_or_die "$t"
+  s="$(site_of_net "$net")"
+  [[ -n "$addr" ]] || addr="10.$OCTET.10.$((100 + ${t#t}))"
+  [[ "$addr" =~ ^[0-9]{1,3}(\.[0-9]{1,3}){3}$ ]] || die "dns-stale: '$addr' is not an IPv4 address"
+  [[ -f "$(host_dir "r$s")/dns.hosts" ]] || die "dns-stale: no lab DNS (dnsmasq missing?)"
+  record_fault "$t" "dns-$net" dns-stale "$net" "$addr"
+  dns_hosts_write "$s"
+  p="${SITE_PROBES[$s]%% *}"
+  for ((i = 0; i < 50; i++)); do
+    got="$(nsx "${HOST_NS[$p]}" "$PY" -c \
+      'import socket, sys; print(socket.gethostbyname(sys.argv[1]))' "$t.$DNS_ZONE" \
+      2>/dev/null || true)"
+    [[ "$got" == "$addr" ]] && return 0
+    sleep 0.1
+  done
+  die "dns-stale: $p still resolves $t.$DNS_ZONE to '$got', not $addr"
+}
+
+undo_dns() {  # T SLOT (dns-SITE)
+  rm -f "$(fault_file "$1" "$2")"
+  dns_hosts_write "$(site_of_net "${2#dns-}")"
+}
+
+# hostkey-site T SITE: SITE's router redirects tcp/22 to T (nat prerouting, table
+# netlab_hk_T) to an sshd of its own with another host key (service hk-T of the router,
+# port 2200+N): that site's probes read SSH with a different key, the others T's own.
+fault_hostkey_site() {
+  local t="$1" net="${2:-}" s r port
+  target_or_die "$t"
+  s="$(site_of_net "$net")"
+  r="r$s"
+  port=$((2200 + ${t#t}))
+  undo_intercept "$t"
+  record_fault "$t" intercept hostkey-site "$net"
+  SSHD_NAME="hk-$t" SSHD_KEY="hk-$t-key" start_sshd "$r" "$port"
+  nsx "$L-$r" nft -f - <<EOF || die "nft failed for table netlab_hk_$t in $L-$r"
+table ip netlab_hk_$t
+delete table ip netlab_hk_$t
+table ip netlab_hk_$t {
+  chain prerouting {
+    type nat hook prerouting priority dstnat; policy accept;
+    ip daddr ${HOST_ADDR[$t]} tcp dport 22 redirect to :$port
+  }
+}
+EOF
+}
+
+undo_intercept() {  # T
+  local f net r
+  f="$(fault_file "$1" intercept)"
+  [[ -f "$f" ]] || return 0
+  read -r _ net <"$f"
+  r="r$(site_of_net "$net")"
+  nsx "$L-$r" nft delete table ip "netlab_hk_$1" 2>/dev/null || true
+  stop_service "$r" "hk-$1"
+  rm -f "$f"
+}
+
 # --- offline: the server is gone ---------------------------------------------------------
 fault_offline() {  # T [unreach|silent]
   local t="$1" mode="${2:-unreach}"
@@ -261,6 +422,8 @@ clear_subject() {
       egress) undo_egress "$s" ;;
       isp-block) undo_isp_block "$s" ;;
       site-down) undo_site_down "$s" ;;
+      dns-*) undo_dns "$s" "$slot" ;;
+      intercept) undo_intercept "$s" ;;
       *) die "unknown fault slot '$slot' in $f" ;;
     esac
   done

@@ -163,6 +163,54 @@ ensure_services() {
   done
 }
 
+# DNS: each site router runs dnsmasq on its LAN address (10.X.k.1:53) answering the names
+# tN.$DNS_ZONE from its hosts file (dns.hosts in the router's dir; TTL 0, nothing else, no
+# upstream), and each probe resolves through its site's server: /etc/netns/NS/resolv.conf,
+# which `ip netns exec` bind-mounts over /etc/resolv.conf for what it starts (c-ares and
+# glibc read it). A dns-stale fault changes one site's answer (dns_hosts_write). Skipped
+# with a note when dnsmasq is missing (Debian: dnsmasq-base).
+dns_hosts_write() {  # SITE-LETTER: writes that site's hosts file and makes dnsmasq re-read it
+  local s="$1" dir f t addr pid tmp
+  dir="$(host_dir "r$s")"
+  mkdir -p "$dir"
+  tmp="$dir/dns.hosts.tmp"
+  : >"$tmp"
+  for ((t = 1; t <= TARGETS; t++)); do
+    addr="${HOST_ADDR[t$t]}"
+    f="$STATE/faults/t$t/dns-${SITE_NET[$s]}"
+    # shellcheck disable=SC2034  # the fault file: "dns-stale SITE ADDRESS"
+    [[ -f "$f" ]] && read -r _ _ addr <"$f"
+    echo "$addr t$t.$DNS_ZONE" >>"$tmp"
+  done
+  chmod 644 "$tmp"
+  mv "$tmp" "$dir/dns.hosts"
+  pid="$(cat "$dir/dns.pid" 2>/dev/null || true)"
+  if pid_alive "$pid"; then kill -HUP "$pid"; fi
+}
+
+ensure_dns() {
+  local s p gw
+  if ! command -v dnsmasq >/dev/null 2>&1 && [[ ! -x /usr/sbin/dnsmasq ]]; then
+    note "dnsmasq is missing (Debian: dnsmasq-base): no lab DNS, names tN.$DNS_ZONE do not resolve"
+    return 0
+  fi
+  for s in "${SITES[@]}"; do
+    gw="${HOST_ADDR[r$s]}"
+    dns_hosts_write "$s"
+    for p in ${SITE_PROBES[$s]}; do
+      mkdir -p "/etc/netns/${HOST_NS[$p]}"
+      printf '# Parallax netlab %s: %s resolves through its site router\nnameserver %s\n' \
+        "$LAB_ID" "$p" "$gw" >"/etc/netns/${HOST_NS[$p]}/resolv.conf"
+    done
+    service_alive "r$s" dns && continue
+    start_service "r$s" dns dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv \
+      --no-hosts --bind-interfaces --listen-address="$gw" --port=53 --local-ttl=0 \
+      --addn-hosts="$(host_dir "r$s")/dns.hosts" --pid-file="$(host_dir "r$s")/dnsmasq.pid" \
+      --log-facility=- --log-queries
+    wait_udp "r$s" 53 dns
+  done
+}
+
 lab_up() {
   local h ntargets="${NETLAB_TARGETS:-4}"
   validate_lab_id
@@ -191,6 +239,7 @@ lab_up() {
   done
   ensure_network
   ensure_services
+  ensure_dns
   write_lab_env
   note "lab '$LAB_ID' is up: 10.$OCTET.0.0/16, $TARGETS targets, state in $STATE"
 }
@@ -210,6 +259,8 @@ lab_down() {
     grep -E "^$L-" || true); do
     ip link del "$link" 2>/dev/null || true
   done
+  rm -rf /etc/netns/"$L"-*
+  rmdir /etc/netns 2>/dev/null || true
   release_octet
   rm -rf "$STATE"
   [[ -z "$(lab_namespaces)" ]] || die "namespaces left after down: $(lab_namespaces | xargs)"
