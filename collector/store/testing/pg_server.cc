@@ -100,7 +100,9 @@ Status PgServer::Start(std::unique_ptr<PgServer>* out) {
         "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin (initdb, "
         "postgres): install the postgresql package (deploy/install-deps.sh --test)");
   }
-  const char* tmp = getenv("TMPDIR");
+  // As root the server runs as nobody, who must reach the directory: /tmp
+  // (TMPDIR may be a root-only path then).
+  const char* tmp = geteuid() == 0 ? nullptr : getenv("TMPDIR");
   std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/parallax_pg_XXXXXX";
   if (mkdtemp(tmpl.data()) == nullptr) return Status::IoError("mkdtemp " + tmpl);
   s->dir_ = tmpl;

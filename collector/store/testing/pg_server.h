@@ -1,6 +1,6 @@
 // PgServer: a throwaway PostgreSQL server for tests, started from Debian's
 // binaries (/usr/lib/postgresql/<version>/bin): initdb into a new directory
-// under $TMPDIR (or /tmp), postgres on a free loopback port with its unix
+// under $TMPDIR (/tmp as root), postgres on a free loopback port with its unix
 // socket in that directory, trust authentication, fsync off (a test server: a killed server keeps
 // what it committed, an OS crash would not; synchronous_commit stays on, so
 // a COMMIT that returned survives the server's own crash).
