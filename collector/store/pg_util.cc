@@ -71,8 +71,21 @@ Status ValidateDsn(const std::string& dsn) {
   if (opts == nullptr) {
     std::string why = err ? Trim(err) : "out of memory";
     if (err) PQfreemem(err);
-    // libpq's message may quote the offending text: keep only its first line
-    // and never echo a password.
+    // libpq's message may quote the offending text, which may be (part of)
+    // the password: with a password in the DSN, quoted text is elided.
+    if (RedactDsn(dsn) != dsn) {
+      std::string clean;
+      bool quoted = false;
+      for (char c : why) {
+        if (c == '"') {
+          clean += quoted ? "\"" : "\"...";
+          quoted = !quoted;
+        } else if (!quoted) {
+          clean += c;
+        }
+      }
+      why = clean;
+    }
     if (why.find("password") != std::string::npos) why = "invalid connection string";
     return Status::InvalidArgument(why);
   }

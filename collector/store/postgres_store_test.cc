@@ -231,6 +231,7 @@ TEST(PostgresConfigTest, BadDriverAndDsnErrorsNameTheFieldAndNeverThePassword) {
   for (const std::string dsn :
        {"host=127.0.0.1 port=1 dbname=x password=hunter2 connect_timeout=2",
         "nonsense_key=1 password='hunter2'", "postgresql://u:hunter2@127.0.0.1:1/x",
+        "postgresql://u:hun%zzter2@127.0.0.1/x", "postgresql://u:hunter2@127.0.0.1:nan/x",
         "host=127.0.0.1 port=1 password = hunter2"}) {
     o.dsn = dsn;
     s = Store::Open(o, &store);
