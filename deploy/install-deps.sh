@@ -10,6 +10,7 @@ build_pkgs=(
   libboost-dev libsqlite3-dev sqlite3 prometheus-cpp-dev libcivetweb-dev
   libyaml-cpp-dev libcli11-dev nlohmann-json3-dev libssl-dev
   libc-ares-dev  # the probe's asynchronous DNS resolver (probe/checks/dns_resolver.h)
+  libpq-dev  # the collector's PostgreSQL storage driver (collector/store/postgres_store.h)
   libgtest-dev libgmock-dev libbenchmark-dev
   ninja-build  # the build tool of deploy/run-tests.sh and of the Debian package
 )
@@ -22,6 +23,7 @@ test_pkgs=(
   chromium  # headless browser for the status page test (tests/integration/web_page_test.cc)
   dnsmasq-base  # loopback DNS servers for the resolver's tests
   fail2ban  # the probes-banned tests (docs/OPERATIONS.md)
+  postgresql  # a real server the store tests start (collector/store/testing/pg_server.h)
   debhelper devscripts dpkg-dev fakeroot lintian help2man man-db systemd adduser
   clang libclang-rt-14-dev  # sanitizer builds, libFuzzer (deploy/run-sanitizers.sh)
 )

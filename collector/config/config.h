@@ -53,7 +53,11 @@ struct TlsConfig {
 };
 
 struct StorageConfig {
-  std::string path = "parallax.db";
+  std::string driver = "sqlite";     // or "postgres"
+  std::string path = "parallax.db";  // sqlite
+  std::string dsn;  // postgres: libpq connection string (never logged with its password)
+  std::chrono::milliseconds partition_width =
+      std::chrono::hours(24);  // postgres results partitions
   std::chrono::milliseconds retention = std::chrono::hours(24 * 14);
   std::chrono::milliseconds busy_timeout = std::chrono::seconds(5);  // SQLite's own busy wait
   std::chrono::milliseconds busy_retry = std::chrono::seconds(10);   // then retried this long

@@ -5,7 +5,9 @@
 #include "collector/config/known_hosts.h"
 #include "collector/config/security_config.h"
 #include "collector/config/yaml_fields.h"
+#include "collector/store/pg_util.h"
 #include "common/duration.h"
+#include "common/escape.h"
 
 namespace parallax::collector {
 namespace {
@@ -177,9 +179,40 @@ class Parser {
   }
 
   Status Storage(const YAML::Node& node, StorageConfig* st) {
-    Status s = f_.CheckKeys(
-        node, "storage", {"path", "retention", "incident_retention", "busy_timeout", "busy_retry"});
+    Status s = f_.CheckKeys(node, "storage",
+                            {"driver", "path", "dsn", "partition_width", "retention",
+                             "incident_retention", "busy_timeout", "busy_retry"});
     if (!s.ok()) return s;
+    if (node["driver"]) {
+      if (!(s = f_.String(node["driver"], "storage.driver", &st->driver)).ok()) return s;
+      if (st->driver != "sqlite" && st->driver != "postgres") {
+        return f_.Error(
+            "storage.driver", node["driver"],
+            "\"" + EscapeForTerminal(st->driver) + "\" is not a driver (use sqlite or postgres)");
+      }
+    }
+    if (node["dsn"]) {
+      if (!(s = f_.String(node["dsn"], "storage.dsn", &st->dsn)).ok()) return s;
+      Status v = collector::pg::ValidateDsn(st->dsn);
+      if (!v.ok()) {
+        return f_.Error(
+            "storage.dsn", node["dsn"],
+            "\"" + EscapeForTerminal(collector::pg::RedactDsn(st->dsn)) + "\" " + v.message());
+      }
+    }
+    if (st->driver == "postgres" && st->dsn.empty()) {
+      return f_.Error("storage.dsn", node, "is required with driver postgres");
+    }
+    if (st->driver != "postgres" && node["dsn"]) {
+      return f_.Error("storage.dsn", node["dsn"], "is for driver postgres (set storage.driver)");
+    }
+    if (node["partition_width"]) {
+      const YAML::Node n = node["partition_width"];
+      if (!(s = f_.Duration(n, "storage.partition_width", &st->partition_width)).ok()) return s;
+      if (st->partition_width < std::chrono::minutes(1)) {
+        return f_.Error("storage.partition_width", n, n.Scalar() + " is below the minimum 1m");
+      }
+    }
     if (node["path"]) {
       if (!(s = f_.String(node["path"], "storage.path", &st->path)).ok()) return s;
       if (st->path.empty()) return f_.Error("storage.path", node["path"], "is empty");
@@ -286,11 +319,10 @@ class Parser {
   }
 
   Status Target(const YAML::Node& node, const std::string& path, const Config& c, TargetConfig* t) {
-    Status s = f_.CheckKeys(
-        node, path,
-        {"name", "host", "port", "interval", "timeout", "labels", "probes", "liveness_ports",
-         "alt_ports", "closed_port", "path_max_hops", "path_budget", "addresses",
-         "hostkey_interval", "host_keys"});
+    Status s = f_.CheckKeys(node, path,
+                            {"name", "host", "port", "interval", "timeout", "labels", "probes",
+                             "liveness_ports", "alt_ports", "closed_port", "path_max_hops",
+                             "path_budget", "addresses", "hostkey_interval", "host_keys"});
     if (!s.ok()) return s;
     for (const char* required : {"name", "host"}) {
       if (!node[required]) return f_.Error(ChildPath(path, required), node, "is missing");

@@ -390,6 +390,38 @@ TEST(ConfigTest, StorageBusyKeys) {
             "test.yaml: storage.busy_retry: 1h is above the maximum 10m at line 2");
 }
 
+TEST(ConfigTest, StorageDriverPostgres) {
+  Config c;
+  Status s = ParseConfig(
+      "storage:\n  driver: postgres\n  dsn: \"host=db.example dbname=parallax "
+      "sslmode=verify-full\"\n"
+      "  partition_width: 6h\n",
+      "x", &c);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(c.storage.driver, "postgres");
+  EXPECT_EQ(c.storage.dsn, "host=db.example dbname=parallax sslmode=verify-full");
+  EXPECT_EQ(c.storage.partition_width, std::chrono::hours(6));
+  Config d;
+  ASSERT_TRUE(ParseConfig("interval: 10s\n", "x", &d).ok());
+  EXPECT_EQ(d.storage.driver, "sqlite");  // the default, unchanged
+
+  EXPECT_EQ(ParseError("storage:\n  driver: mysql\n"),
+            "test.yaml: storage.driver: \"mysql\" is not a driver (use sqlite or postgres) at "
+            "line 2");
+  EXPECT_EQ(ParseError("storage:\n  driver: postgres\n"),
+            "test.yaml: storage.dsn: is required with driver postgres at line 2");
+  EXPECT_EQ(ParseError("storage:\n  dsn: \"host=x\"\n"),
+            "test.yaml: storage.dsn: is for driver postgres (set storage.driver) at line 2");
+  // A DSN libpq cannot parse: named, its password never shown.
+  const std::string bad =
+      ParseError("storage:\n  driver: postgres\n  dsn: \"host=x password=hunter2 bogus\"\n");
+  EXPECT_NE(bad.find("storage.dsn"), std::string::npos) << bad;
+  EXPECT_NE(bad.find("password=***"), std::string::npos) << bad;
+  EXPECT_EQ(bad.find("hunter2"), std::string::npos) << bad;
+  EXPECT_EQ(ParseError("storage:\n  driver: postgres\n  dsn: \"host=x\"\n  partition_width: 1s\n"),
+            "test.yaml: storage.partition_width: 1s is below the minimum 1m at line 4");
+}
+
 TEST(AddressTest, ListenAddresses) {
   for (const char* ok : {"127.0.0.1:7420", "[::1]:7420", "[::]:0", "0.0.0.0:9420",
                          "collector.example.com:443", "localhost:1"}) {

@@ -5,6 +5,7 @@
 
 #include "collector/auth/access.h"
 #include "collector/auth/listen_policy.h"
+#include "collector/store/pg_util.h"
 #include "common/escape.h"
 #include "common/log.h"
 #include "common/tls.h"
@@ -121,6 +122,12 @@ Status StartWeb(const Config& config, const CollectorOptions& options, QueryServ
   return web::WebServer::Start(std::move(o), std::move(source), out);
 }
 
+// "sqlite <path>" or "postgres <dsn without its password>", for the log.
+std::string StorageDescription(const StorageConfig& s) {
+  if (s.driver == "postgres") return "postgres \"" + pg::RedactDsn(s.dsn) + "\"";
+  return s.path;
+}
+
 }  // namespace
 
 Status Collector::Start(const Config& config, const CollectorOptions& options,
@@ -130,7 +137,10 @@ Status Collector::Start(const Config& config, const CollectorOptions& options,
   c->metrics_.SetConfigGeneration(1);
 
   StoreOptions so;
+  so.driver = config.storage.driver;
   so.path = config.storage.path;
+  so.dsn = config.storage.dsn;
+  so.partition_width = config.storage.partition_width;
   so.retention = config.storage.retention;
   so.busy_timeout = config.storage.busy_timeout;
   so.busy_retry = config.storage.busy_retry;
@@ -143,7 +153,11 @@ Status Collector::Start(const Config& config, const CollectorOptions& options,
                            s.retention_lag_seconds);
   };
   Status st = Store::Open(so, &c->store_);
-  if (!st.ok()) return Status::IoError("storage.path \"" + so.path + "\": " + st.message());
+  if (!st.ok()) {
+    // PostgresStore's errors name storage.dsn (password redacted) already.
+    if (so.driver == "postgres") return Status::IoError(st.message());
+    return Status::IoError("storage.path \"" + so.path + "\": " + st.message());
+  }
   Collector* self = c.get();
   c->world_.live().SetProbeTtl(
       config.probe_ttl.count(), WallClockMs, [self](const std::string& probe) {
@@ -267,7 +281,7 @@ Status Collector::Start(const Config& config, const CollectorOptions& options,
        PARALLAX_VERSION, config.listen.c_str(), c->grpc_port_,
        config.tls.enabled() ? (config.tls.client_ca.empty() ? "TLS" : "mTLS") : "plaintext",
        config.metrics_listen.c_str(), metrics_port.c_str(), config.targets.size(),
-       config.storage.path.c_str());
+       StorageDescription(config.storage).c_str());
   *out = std::move(c);
   return Status::Ok();
 }
@@ -283,12 +297,13 @@ Status Collector::Reload(const Config& next) {
   if (next.listen != old.listen || next.metrics_listen != old.metrics_listen ||
       next.web_listen != old.web_listen || next.tls.cert != old.tls.cert ||
       next.tls.key != old.tls.key || next.tls.client_ca != old.tls.client_ca ||
-      next.storage.path != old.storage.path ||
+      next.storage.path != old.storage.path || next.storage.driver != old.storage.driver ||
+      next.storage.dsn != old.storage.dsn ||
       next.max_receive_message_bytes != old.max_receive_message_bytes ||
       next.enroll.ca_key != old.enroll.ca_key || next.enroll.ca_cert != old.enroll.ca_cert ||
       next.enroll.tokens != old.enroll.tokens || next.enroll.cert_days != old.enroll.cert_days) {
     Logf(LogLevel::kWarning,
-         "reload: listen, metrics_listen, web_listen, tls, enroll, storage.path and "
+         "reload: listen, metrics_listen, web_listen, tls, enroll, storage.driver/path/dsn and "
          "max_receive_message_bytes "
          "changes "
          "take effect only after a "
@@ -303,6 +318,9 @@ Status Collector::Reload(const Config& next) {
   merged->enroll = old.enroll;    // the EnrollService keeps what it loaded at start
   merged->metrics = old.metrics;  // the web server's settings are fixed at start
   merged->storage.path = old.storage.path;
+  merged->storage.driver = old.storage.driver;
+  merged->storage.dsn = old.storage.dsn;
+  merged->storage.partition_width = old.storage.partition_width;
   uint64_t generation;
   {
     std::lock_guard<std::mutex> lock(config_mu_);

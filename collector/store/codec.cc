@@ -42,43 +42,61 @@ Status PreBannerFromJson(const std::string& json, std::vector<std::string>* out)
   return Status::Ok();
 }
 
-Status ReadResultRow(const sqlite::Statement& st, ResultRow* row) {
-  row->probe = st.ColumnText(0);
-  row->target = st.ColumnText(1);
-  row->boot_id = st.ColumnText(2);
+Status ReadResultRow(const RowColumns& st, ResultRow* row) {
+  row->probe = st.Text(0);
+  row->target = st.Text(1);
+  row->boot_id = st.Text(2);
   v1::CheckResult& r = row->result;
   r.Clear();
-  r.set_seq(static_cast<uint64_t>(st.ColumnInt64(3)));
+  r.set_seq(static_cast<uint64_t>(st.Int(3)));
   r.set_target(row->target);
-  r.set_started_unix_ms(st.ColumnInt64(4));
-  r.set_outcome(static_cast<v1::Outcome>(st.ColumnInt64(5)));
-  r.set_connect_us(static_cast<uint32_t>(st.ColumnInt64(6)));
-  r.set_banner_us(static_cast<uint32_t>(st.ColumnInt64(7)));
-  r.set_address(st.ColumnText(8));
-  r.set_error_number(static_cast<int32_t>(st.ColumnInt64(9)));
-  r.set_identification(st.ColumnText(10));
+  r.set_started_unix_ms(st.Int(4));
+  r.set_outcome(static_cast<v1::Outcome>(st.Int(5)));
+  r.set_connect_us(static_cast<uint32_t>(st.Int(6)));
+  r.set_banner_us(static_cast<uint32_t>(st.Int(7)));
+  r.set_address(st.Text(8));
+  r.set_error_number(static_cast<int32_t>(st.Int(9)));
+  r.set_identification(st.Text(10));
   std::vector<std::string> lines;
-  Status s = PreBannerFromJson(st.ColumnText(11), &lines);
+  Status s = PreBannerFromJson(st.Text(11), &lines);
   if (!s.ok()) return s;
   for (auto& line : lines) r.add_pre_banner(std::move(line));
-  r.set_detail(st.ColumnText(12));
-  if (!st.ColumnIsNull(13)) {
-    if (!r.mutable_liveness()->ParseFromString(st.ColumnBlob(13))) {
+  r.set_detail(st.Text(12));
+  if (!st.IsNull(13)) {
+    if (!r.mutable_liveness()->ParseFromString(st.Blob(13))) {
       return Status::Internal("liveness column of result seq " + std::to_string(r.seq()) +
                               " is not a serialized Liveness");
     }
   }
-  r.set_late_us(static_cast<uint32_t>(st.ColumnInt64(14)));
+  r.set_late_us(static_cast<uint32_t>(st.Int(14)));
   // ts_ms is on the collector's clock; rows stored before schema version 3
   // have no separate probe time (their ts_ms was the probe's).
-  const int64_t probe_ts = st.ColumnInt64(15);
+  const int64_t probe_ts = st.Int(15);
   if (probe_ts != 0) {
     r.set_collector_started_unix_ms(r.started_unix_ms());
     r.set_started_unix_ms(probe_ts);
   }
-  r.set_received_unix_ms(st.ColumnInt64(16));
-  r.set_adhoc_id(st.ColumnText(17));
+  r.set_received_unix_ms(st.Int(16));
+  r.set_adhoc_id(st.Text(17));
   return Status::Ok();
+}
+
+namespace {
+class SqliteColumns : public RowColumns {
+ public:
+  explicit SqliteColumns(const sqlite::Statement& st) : st_(st) {}
+  std::string Text(int col) const override { return st_.ColumnText(col); }
+  int64_t Int(int col) const override { return st_.ColumnInt64(col); }
+  bool IsNull(int col) const override { return st_.ColumnIsNull(col); }
+  std::string Blob(int col) const override { return std::string(st_.ColumnBlob(col)); }
+
+ private:
+  const sqlite::Statement& st_;
+};
+}  // namespace
+
+Status ReadResultRow(const sqlite::Statement& st, ResultRow* row) {
+  return ReadResultRow(SqliteColumns(st), row);
 }
 
 }  // namespace parallax::collector

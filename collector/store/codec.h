@@ -30,7 +30,19 @@ Status LabelsFromJson(const std::string& json, std::map<std::string, std::string
 std::string PreBannerToJson(const std::vector<std::string>& lines);
 Status PreBannerFromJson(const std::string& json, std::vector<std::string>* out);
 
-// Fills `row` from the current row of `st` selected with kResultColumns.
+// One row of a query result, by column index (SQLite or PostgreSQL).
+class RowColumns {
+ public:
+  virtual ~RowColumns() = default;
+  virtual std::string Text(int col) const = 0;
+  virtual int64_t Int(int col) const = 0;
+  virtual bool IsNull(int col) const = 0;
+  virtual std::string Blob(int col) const = 0;
+};
+
+// Fills `row` from a row selected with kResultColumns.
+Status ReadResultRow(const RowColumns& c, ResultRow* row);
+// The same from the current row of `st`.
 Status ReadResultRow(const sqlite::Statement& st, ResultRow* row);
 
 }  // namespace parallax::collector

@@ -5,24 +5,30 @@
 #include <filesystem>
 
 #include "collector/store/store.h"
+#include "collector/store/testing/store_test_db.h"
 
 namespace parallax::collector {
 namespace {
 
-class IncidentsTest : public ::testing::Test {
+// Run against every driver (INSTANTIATE below).
+class IncidentsTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    std::string tmpl = ::testing::TempDir() + "/parallax_incidents_XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    options_.path = dir_ + "/parallax.db";
     options_.retention = std::chrono::milliseconds(0);
     options_.incident_retention = std::chrono::milliseconds(0);
+    if (GetParam() == "postgres") {
+      ASSERT_NO_FATAL_FAILURE(UsePostgres(&options_, &pg_db_));
+    } else {
+      std::string tmpl = ::testing::TempDir() + "/parallax_incidents_XXXXXX";
+      ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+      dir_ = tmpl;
+      options_.path = dir_ + "/parallax.db";
+    }
     Reopen();
   }
   void TearDown() override {
     store_.reset();
-    std::filesystem::remove_all(dir_);
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
   void Reopen() {
     store_.reset();
@@ -39,11 +45,15 @@ class IncidentsTest : public ::testing::Test {
   }
 
   std::string dir_;
+  std::string pg_db_;
   StoreOptions options_;
   std::unique_ptr<Store> store_;
 };
 
-TEST_F(IncidentsTest, OpenChangeCloseLifecycle) {
+INSTANTIATE_TEST_SUITE_P(Sqlite, IncidentsTest, ::testing::Values("sqlite"));
+INSTANTIATE_TEST_SUITE_P(Postgres, IncidentsTest, ::testing::Values("postgres"));
+
+TEST_P(IncidentsTest, OpenChangeCloseLifecycle) {
   store_->OpenIncident("web", v1::CAUSE_FIREWALL_BLOCK, 1000, "all probes time out");
   store_->ChangeIncident("web", v1::CAUSE_HOST_OFFLINE, 2000, "liveness ports dead too");
   std::vector<IncidentRecord> open = List("", true);
@@ -73,7 +83,7 @@ TEST_F(IncidentsTest, OpenChangeCloseLifecycle) {
   EXPECT_EQ(List().size(), 1u);
 }
 
-TEST_F(IncidentsTest, AtMostOneOpenPerTargetAndFilters) {
+TEST_P(IncidentsTest, AtMostOneOpenPerTargetAndFilters) {
   store_->OpenIncident("a", v1::CAUSE_SSH_REFUSED, 100, "refused");
   store_->OpenIncident("a", v1::CAUSE_ISP_BLOCK, 200, "isp");            // closes the first
   store_->ChangeIncident("b", v1::CAUSE_NOT_SSH, 300, "http answered");  // opens one
@@ -93,12 +103,18 @@ TEST_F(IncidentsTest, AtMostOneOpenPerTargetAndFilters) {
   ASSERT_EQ(open.size(), 2u);
   EXPECT_EQ(open[1].cause, v1::CAUSE_ISP_BLOCK);
 
+  const char* kCauseOfB = "SELECT cause FROM incidents_v WHERE target = 'b'";
+  if (GetParam() == "postgres") {
+    std::string cause;
+    Status s = testing::SharedPgServer()->Exec(pg_db_, kCauseOfB, &cause);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(cause, "not_ssh");
+    return;
+  }
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((dir_ + "/parallax.db").c_str(), &db), SQLITE_OK);
   sqlite3_stmt* st = nullptr;
-  ASSERT_EQ(
-      sqlite3_prepare_v2(db, "SELECT cause FROM incidents_v WHERE target = 'b'", -1, &st, nullptr),
-      SQLITE_OK);
+  ASSERT_EQ(sqlite3_prepare_v2(db, kCauseOfB, -1, &st, nullptr), SQLITE_OK);
   ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
   EXPECT_STREQ(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)), "not_ssh");
   sqlite3_finalize(st);

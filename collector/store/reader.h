@@ -14,6 +14,7 @@
 
 #include "collector/store/sqlite_util.h"
 #include "collector/store/store.h"
+#include "collector/store/store_backend.h"
 #include "common/status.h"
 
 namespace parallax::collector {
@@ -26,20 +27,20 @@ std::string LatestResultsSql();
 // newest first, by a range search on results(target_id, ts_ms).
 std::string HistorySql();
 
-class Reader {
+class Reader : public StoreReader {
  public:
   // Opens `path` read-only (the schema must exist: open the Writer first).
   static Status Open(const std::string& path, std::chrono::milliseconds busy_timeout,
                      std::unique_ptr<Reader>* out);
 
-  Status LatestResults(std::vector<ResultRow>* out);
+  Status LatestResults(std::vector<ResultRow>* out) override;
   // Newest first; `probe` empty = all probes; `limit` 0 = no limit.
   Status History(const std::string& target, const std::string& probe, int64_t since_ms,
-                 size_t limit, std::vector<ResultRow>* out);
-  Status ListProbes(std::vector<ProbeRecord>* out);
+                 size_t limit, std::vector<ResultRow>* out) override;
+  Status ListProbes(std::vector<ProbeRecord>* out) override;
   // Newest first; `target` empty = all; `limit` 0 = no limit.
   Status ListIncidents(const std::string& target, bool open_only, size_t limit,
-                       std::vector<IncidentRecord>* out);
+                       std::vector<IncidentRecord>* out) override;
 
  private:
   Reader() = default;

@@ -1,127 +1,31 @@
-// SqliteStore: the Store implementation (see store.h for the contract).
-//
-// Structure: a queue of WriteOps drained by one writer thread that owns the
-// Writer (write connection); a Reader (read-only connection, own mutex) for
-// queries; an in-memory map (probe, boot) -> max committed seq, loaded at Open
-// and updated after each COMMIT, for CommittedSeq() and dedupe.
-//
-// The writer loop: when it committed within the last 100 ms (busy), wait up
-// to group_commit_wait for more ops (group commit: one fsync for several
-// streams' batches); take queued ops up to max_batch_results results (at least
-// one op), refuse the results ops of broken boots (below), Apply the rest in
-// one transaction (retrying SQLITE_BUSY with backoff up to busy_retry),
-// publish committed seqs, run the `done` callbacks, mark the ops completed
-// (waking Flush()). When a retention sweep is due, delete one chunk per
-// iteration when the queue is empty, and one chunk per kSweepUnderLoadEvery
-// between batches when it is not (so retention keeps up under load). Every
-// `stats_every`, refresh the stats and run a PASSIVE WAL checkpoint.
-//
-// Broken boots: a failed transaction marks every (probe, boot) it touched as
-// broken. A results op of a broken boot is refused unless it starts at or
-// below the committed seq + 1, or was queued after CommittedSeq() was asked
-// for that boot (a new stream's Welcome). A successful commit of the boot
-// clears the mark.
+// SqliteStore: the Store on one SQLite file in WAL mode (store.h's default
+// driver): a QueuedStore over a Writer (writer.h) and a read-only Reader
+// (reader.h), plus host key pins on a short-lived connection per call.
 //
 // Thread-safe.
 #pragma once
 
-#include <atomic>
-#include <condition_variable>
-#include <deque>
 #include <map>
 #include <memory>
-#include <mutex>
-#include <thread>
+#include <string>
+#include <vector>
 
-#include "collector/store/reader.h"
-#include "collector/store/store.h"
-#include "collector/store/writer.h"
+#include "collector/store/queued_store.h"
 
 namespace parallax::collector {
 
-class SqliteStore : public Store {
+class SqliteStore : public QueuedStore {
  public:
+  // Validates options.path, opens (creating, checking, migrating) the
+  // database and starts the writer.
   static Status Open(const StoreOptions& options, std::unique_ptr<Store>* out);
-  ~SqliteStore() override;
 
-  void SubmitResults(const std::string& probe, const std::string& boot_id,
-                     std::vector<v1::CheckResult> results, CommitCallback done) override;
-  void RecordProbe(const ProbeRecord& probe) override;
-  void SyncTargets(const std::vector<TargetRecord>& targets) override;
-  void Flush() override;
-  uint64_t CommittedSeq(const std::string& probe, const std::string& boot_id) const override;
-  Status LatestResults(std::vector<ResultRow>* out) override;
-  Status History(const std::string& target, const std::string& probe, int64_t since_ms,
-                 size_t limit, std::vector<ResultRow>* out) override;
-  Status ListProbes(std::vector<ProbeRecord>* out) override;
-  void OpenIncident(const std::string& target, v1::Cause cause, int64_t at_ms,
-                    const std::string& summary) override;
-  void ChangeIncident(const std::string& target, v1::Cause cause, int64_t at_ms,
-                      const std::string& summary) override;
-  void CloseIncident(const std::string& target, int64_t at_ms, const std::string& summary) override;
   Status LoadHostKeyPins(std::map<std::string, std::vector<std::string>>* out) override;
   Status SaveHostKeyPins(const std::string& target, const std::vector<std::string>& fingerprints,
                          int64_t at_ms) override;
-  Status ListIncidents(const std::string& target, bool open_only, size_t limit,
-                       std::vector<IncidentRecord>* out) override;
-  StoreStats Stats() const override;
 
  private:
-  explicit SqliteStore(const StoreOptions& options) : options_(options) {}
-  void Enqueue(WriteOp op);
-  void EnqueueIncident(WriteOp::IncidentAction action, const std::string& target, v1::Cause cause,
-                       int64_t at_ms, const std::string& summary);
-  void WriterLoop();
-  // Takes the next batch from queue_ (mu_ held).
-  std::vector<WriteOp> TakeBatch();
-  void CommitBatch(std::vector<WriteOp> batch);
-  void SweepChunk();
-  // Refreshes file sizes, free space and retention lag; PASSIVE checkpoint.
-  void RefreshStats();
-  void CountError(const Status& s);
-
-  const StoreOptions options_;
-  std::unique_ptr<Writer> writer_;  // writer thread only (after Open)
-  std::unique_ptr<Reader> reader_;
-
-  static constexpr uint64_t kNoResync = UINT64_MAX;
-  static constexpr std::chrono::milliseconds kSweepUnderLoadEvery{250};
-  // A commit that ended less than this ago means "busy": group the next one.
-  static constexpr std::chrono::milliseconds kGroupCommitBusy{100};
-  // The committed max seq without marking a resync (writer thread).
-  uint64_t Committed(const BootKey& key) const;
-
-  mutable std::mutex seq_mu_;
-  std::map<BootKey, uint64_t> committed_;  // guarded by seq_mu_
-  // Broken boots -> index of the first op accepted from a new stream
-  // (kNoResync until CommittedSeq() is asked). Guarded by seq_mu_.
-  mutable std::map<BootKey, uint64_t> broken_;
-  std::atomic<uint64_t> next_index_{0};  // WriteOp::index of the next Enqueue
-
-  std::mutex mu_;
-  std::condition_variable work_cv_;  // writer waits for work
-  std::condition_variable done_cv_;  // Flush() waits for completion
-  std::deque<WriteOp> queue_;        // guarded by mu_
-  uint64_t enqueued_ = 0;            // guarded by mu_
-  uint64_t completed_ = 0;           // guarded by mu_
-  size_t queued_results_ = 0;        // results in queue_, guarded by mu_
-  bool group_waiting_ = false;       // the writer waits to group a commit; guarded by mu_
-  bool stop_ = false;                // guarded by mu_
-
-  // Writer thread only.
-  std::chrono::steady_clock::time_point next_sweep_;
-  std::chrono::steady_clock::time_point last_chunk_;  // of the sweep in progress
-  std::chrono::steady_clock::time_point next_stats_;
-  std::chrono::steady_clock::time_point last_commit_end_;
-  bool sweeping_ = false;
-  int sweep_phase_ = 0;  // 0: results, 1: closed incidents, 2: expired probes
-  int64_t sweep_cutoff_ms_ = 0;
-  int64_t incident_cutoff_ms_ = 0;
-
-  mutable std::mutex stats_mu_;
-  StoreStats stats_;  // guarded by stats_mu_
-
-  std::thread thread_;
+  using QueuedStore::QueuedStore;
 };
 
 }  // namespace parallax::collector

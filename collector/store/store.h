@@ -1,6 +1,8 @@
-// Store: the collector's SQLite database (WAL mode). One writer thread owns
+// Store: the collector's database: SQLite (WAL mode, the default driver,
+// sqlite_store.h) or PostgreSQL (postgres_store.h). One writer thread owns
 // the write connection and commits submitted results in batched transactions
-// with prepared statements; reads use a separate connection.
+// with prepared statements; reads use a separate connection. What follows
+// says SQLite where the two differ; postgres_store.h states the rest.
 //
 // Contract:
 //  - SubmitResults() never blocks on SQLite: it queues and returns. `done` runs
@@ -71,7 +73,14 @@ struct StoreStats {
 };
 
 struct StoreOptions {
-  std::string path;                                                   // ":memory:" is not supported
+  // "sqlite" (default; uses `path`) or "postgres" (uses `dsn`, a libpq
+  // connection string; its password is never logged).
+  std::string driver = "sqlite";
+  std::string path;  // ":memory:" is not supported
+  std::string dsn;
+  // PostgreSQL: width of one results partition (by ts_ms); retention drops
+  // whole partitions older than `retention`.
+  std::chrono::milliseconds partition_width = std::chrono::hours(24);
   std::chrono::milliseconds retention = std::chrono::hours(24 * 14);  // 0: keep forever
   std::chrono::milliseconds retention_sweep_every = std::chrono::minutes(1);
   size_t max_batch_results = 5000;  // results per transaction at most (a larger
@@ -163,10 +172,11 @@ class Store {
  public:
   using CommitCallback = std::function<void(const CommitInfo&)>;
 
-  // Opens (creating if needed), checks (PRAGMA quick_check: a damaged file
-  // is refused with a message starting with kDamagedDatabase) and migrates
-  // the database, starts the writer. The WAL is bounded: journal_size_limit
-  // 64 MiB, a PASSIVE checkpoint every `stats_every`.
+  // Opens the database of options.driver (an unknown driver is an
+  // InvalidArgument naming it). SQLite: opens (creating if needed), checks
+  // (PRAGMA quick_check: a damaged file is refused with a message starting
+  // with kDamagedDatabase) and migrates the database, starts the writer. The WAL is bounded:
+  // journal_size_limit 64 MiB, a PASSIVE checkpoint every `stats_every`.
   static Status Open(const StoreOptions& options, std::unique_ptr<Store>* out);
   // Flushes every submitted write, then stops the writer thread.
   virtual ~Store() = default;

@@ -11,8 +11,10 @@
 #include <future>
 #include <thread>
 
+#include "collector/store/pg_util.h"
 #include "collector/store/reader.h"
 #include "collector/store/schema.h"
+#include "collector/store/testing/store_test_db.h"
 #include "common/clock.h"
 #include "common/words.h"
 
@@ -37,15 +39,25 @@ std::vector<v1::CheckResult> Seqs(uint64_t from, uint64_t to, const std::string&
   return out;
 }
 
-// A raw second connection to the database file, for checks behind the Store.
+// A raw second connection to the database, for checks behind the Store.
+// Int/Texts/Exec take SQL both engines understand.
 class RawDb {
  public:
-  explicit RawDb(const std::string& path) {
+  virtual ~RawDb() = default;
+  virtual int64_t Int(const std::string& sql) = 0;
+  virtual std::vector<std::string> Texts(const std::string& sql, int col = 0) = 0;
+  // 0 (SQLITE_OK) on success.
+  virtual int Exec(const std::string& sql) = 0;
+};
+
+class SqliteRawDb : public RawDb {
+ public:
+  explicit SqliteRawDb(const std::string& path) {
     EXPECT_EQ(sqlite3_open(path.c_str(), &db_), SQLITE_OK);
     sqlite3_busy_timeout(db_, 5000);
   }
-  ~RawDb() { sqlite3_close(db_); }
-  int64_t Int(const std::string& sql) {
+  ~SqliteRawDb() override { sqlite3_close(db_); }
+  int64_t Int(const std::string& sql) override {
     sqlite3_stmt* st = nullptr;
     EXPECT_EQ(sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr), SQLITE_OK)
         << sqlite3_errmsg(db_) << " in " << sql;
@@ -54,7 +66,7 @@ class RawDb {
     sqlite3_finalize(st);
     return v;
   }
-  std::vector<std::string> Texts(const std::string& sql, int col = 0) {
+  std::vector<std::string> Texts(const std::string& sql, int col = 0) override {
     sqlite3_stmt* st = nullptr;
     EXPECT_EQ(sqlite3_prepare_v2(db_, sql.c_str(), -1, &st, nullptr), SQLITE_OK)
         << sqlite3_errmsg(db_) << " in " << sql;
@@ -66,7 +78,7 @@ class RawDb {
     sqlite3_finalize(st);
     return out;
   }
-  int Exec(const std::string& sql) {
+  int Exec(const std::string& sql) override {
     return sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr);
   }
 
@@ -74,9 +86,39 @@ class RawDb {
   sqlite3* db_ = nullptr;
 };
 
+// Reconnects when the server was restarted under it.
+class PgRawDb : public RawDb {
+ public:
+  explicit PgRawDb(const std::string& dsn) : dsn_(dsn) {}
+  int64_t Int(const std::string& sql) override {
+    std::vector<std::string> v = Texts(sql);
+    return v.empty() || v[0] == "NULL" ? -1 : std::stoll(v[0]);
+  }
+  std::vector<std::string> Texts(const std::string& sql, int col = 0) override {
+    pg::Result r;
+    Status s = Run(sql, &r);
+    EXPECT_TRUE(s.ok()) << s.ToString() << " in " << sql;
+    std::vector<std::string> out;
+    for (int i = 0; i < r.Rows(); ++i) out.push_back(r.IsNull(i, col) ? "NULL" : r.Text(i, col));
+    return out;
+  }
+  int Exec(const std::string& sql) override { return Run(sql, nullptr).ok() ? 0 : 1; }
+
+ private:
+  Status Run(const std::string& sql, pg::Result* r) {
+    if (!conn_.Healthy()) {
+      Status s = conn_.Connect(dsn_, 5);
+      if (!s.ok()) return s;
+    }
+    return conn_.Exec(sql, r);
+  }
+  std::string dsn_;
+  pg::Conn conn_;
+};
+
 // EXPLAIN QUERY PLAN of `sql` has no full scan of results (aliases r and x)
 // and uses `index`.
-void ExpectIndexedPlan(RawDb* raw, const std::string& sql, const std::string& index) {
+void ExpectIndexedPlan(SqliteRawDb* raw, const std::string& sql, const std::string& index) {
   std::vector<std::string> plan = raw->Texts("EXPLAIN QUERY PLAN " + sql, 3);
   std::string joined;
   for (const auto& line : plan) joined += line + "\n";
@@ -96,27 +138,40 @@ bool WaitForCount(const std::atomic<int>& n, int want) {
   return false;
 }
 
-class StoreTest : public ::testing::Test {
+// The fixture of both suites: a fresh database per test, SQLite (a file in
+// a temp dir) or PostgreSQL (a new database on the process's shared server).
+class StoreTestBase : public ::testing::Test {
  protected:
+  explicit StoreTestBase(std::string driver) : driver_(std::move(driver)) {}
   void SetUp() override {
-    std::string tmpl = ::testing::TempDir() + "/parallax_store_XXXXXX";
-    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-    dir_ = tmpl;
-    options_.path = dir_ + "/parallax.db";
     // Test results carry small synthetic timestamps: keep them all, except in
     // the retention test.
     options_.retention = std::chrono::milliseconds(0);
     options_.incident_retention = std::chrono::milliseconds(0);
+    options_.driver = driver_;
+    if (driver_ == "postgres") {
+      ASSERT_NO_FATAL_FAILURE(UsePostgres(&options_));
+      return;
+    }
+    std::string tmpl = ::testing::TempDir() + "/parallax_store_XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    dir_ = tmpl;
+    options_.path = dir_ + "/parallax.db";
   }
   void TearDown() override {
     store_.reset();
-    std::filesystem::remove_all(dir_);
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
   }
 
   void OpenStore() {
     store_.reset();
     Status s = Store::Open(options_, &store_);
     ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+
+  std::unique_ptr<RawDb> Raw() {
+    if (driver_ == "postgres") return std::make_unique<PgRawDb>(options_.dsn);
+    return std::make_unique<SqliteRawDb>(options_.path);
   }
 
   CommitInfo Submit(const std::string& probe, const std::string& boot,
@@ -137,14 +192,30 @@ class StoreTest : public ::testing::Test {
     return rows;
   }
 
+  const std::string driver_;
   std::string dir_;
   StoreOptions options_;
   std::unique_ptr<Store> store_;
 };
 
+// SQLite only: its file, pragmas, query plans and lock-based failures.
+class StoreTest : public StoreTestBase {
+ protected:
+  StoreTest() : StoreTestBase("sqlite") {}
+};
+
+// The Store contract, run against every driver (INSTANTIATE below).
+class StoreContractTest : public StoreTestBase, public ::testing::WithParamInterface<std::string> {
+ protected:
+  StoreContractTest() : StoreTestBase(GetParam()) {}
+};
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, StoreContractTest, ::testing::Values("sqlite"));
+INSTANTIATE_TEST_SUITE_P(Postgres, StoreContractTest, ::testing::Values("postgres"));
+
 TEST_F(StoreTest, SchemaCreatedAndVersionRecorded) {
   OpenStore();
-  RawDb raw(options_.path);
+  SqliteRawDb raw(options_.path);
   EXPECT_EQ(raw.Int("SELECT MAX(version) FROM schema_version"), KnownSchemaVersion());
   EXPECT_GE(KnownSchemaVersion(), 1);
   EXPECT_EQ(raw.Texts("PRAGMA journal_mode"), std::vector<std::string>{"wal"});
@@ -159,7 +230,7 @@ TEST_F(StoreTest, SchemaCreatedAndVersionRecorded) {
   EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM schema_version"), KnownSchemaVersion());
 }
 
-TEST_F(StoreTest, ReopenKeepsDataAndDedupeState) {
+TEST_P(StoreContractTest, ReopenKeepsDataAndDedupeState) {
   OpenStore();
   CommitInfo first = Submit("p1", "boot-a", Seqs(1, 10));
   ASSERT_TRUE(first.status.ok()) << first.status.ToString();
@@ -174,11 +245,11 @@ TEST_F(StoreTest, ReopenKeepsDataAndDedupeState) {
   EXPECT_EQ(again.duplicates, 10);
   EXPECT_EQ(again.committed_seq, 15u);
   EXPECT_EQ(History("t1").size(), 15u);
-  RawDb raw(options_.path);
-  EXPECT_EQ(raw.Int("SELECT COUNT(DISTINCT seq) FROM results"), 15);
+  auto raw = Raw();
+  EXPECT_EQ(raw->Int("SELECT COUNT(DISTINCT seq) FROM results"), 15);
 }
 
-TEST_F(StoreTest, OutOfOrderAndDuplicatesWithinOneSubmission) {
+TEST_P(StoreContractTest, OutOfOrderAndDuplicatesWithinOneSubmission) {
   OpenStore();
   std::vector<v1::CheckResult> rs;
   for (uint64_t s : {3, 1, 2, 2, 5, 4}) rs.push_back(Result(s, "t1", 1000 + s));
@@ -198,7 +269,7 @@ TEST_F(StoreTest, OutOfOrderAndDuplicatesWithinOneSubmission) {
   EXPECT_EQ(History("t1").size(), 6u);
 }
 
-TEST_F(StoreTest, TwoBootsOfOneProbeAreIndependent) {
+TEST_P(StoreContractTest, TwoBootsOfOneProbeAreIndependent) {
   OpenStore();
   EXPECT_EQ(Submit("p1", "old", Seqs(1, 20)).stored, 20);
   CommitInfo fresh = Submit("p1", "new", Seqs(1, 3));
@@ -211,14 +282,14 @@ TEST_F(StoreTest, TwoBootsOfOneProbeAreIndependent) {
   EXPECT_EQ(store_->CommittedSeq("p1", "unknown"), 0u);
 }
 
-TEST_F(StoreTest, CallbackRunsAfterCommitIsVisible) {
+TEST_P(StoreContractTest, CallbackRunsAfterCommitIsVisible) {
   OpenStore();
-  RawDb raw(options_.path);
+  auto raw = Raw();
   std::promise<std::pair<int64_t, uint64_t>> seen;
   auto f = seen.get_future();
   store_->SubmitResults("p1", "b", Seqs(1, 7), [&](const CommitInfo& info) {
     // Another connection already sees the committed rows.
-    seen.set_value({raw.Int("SELECT COUNT(*) FROM results"), store_->CommittedSeq("p1", "b")});
+    seen.set_value({raw->Int("SELECT COUNT(*) FROM results"), store_->CommittedSeq("p1", "b")});
   });
   ASSERT_EQ(f.wait_for(std::chrono::seconds(30)), std::future_status::ready);
   auto [rows, seq] = f.get();
@@ -226,7 +297,7 @@ TEST_F(StoreTest, CallbackRunsAfterCommitIsVisible) {
   EXPECT_EQ(seq, 7u);
 }
 
-TEST_F(StoreTest, ResultFieldsRoundTripAndUnknownTargetCreated) {
+TEST_P(StoreContractTest, ResultFieldsRoundTripAndUnknownTargetCreated) {
   OpenStore();
   v1::CheckResult r = Result(1, "never-configured", 1234567, v1::OUTCOME_NOT_SSH);
   r.set_connect_us(1500);
@@ -254,15 +325,15 @@ TEST_F(StoreTest, ResultFieldsRoundTripAndUnknownTargetCreated) {
       << rows[0].result.DebugString() << "\nvs\n"
       << r.DebugString();
 
-  RawDb raw(options_.path);
-  EXPECT_EQ(raw.Texts("SELECT outcome FROM results_v"),
+  auto raw = Raw();
+  EXPECT_EQ(raw->Texts("SELECT outcome FROM results_v"),
             std::vector<std::string>{std::string(OutcomeWord(v1::OUTCOME_NOT_SSH))});
-  EXPECT_EQ(raw.Texts("SELECT probe || '|' || target || '|' || seq FROM results_v"),
+  EXPECT_EQ(raw->Texts("SELECT probe || '|' || target || '|' || seq FROM results_v"),
             std::vector<std::string>{"p1|never-configured|1"});
-  EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM targets WHERE name = 'never-configured'"), 1);
+  EXPECT_EQ(raw->Int("SELECT COUNT(*) FROM targets WHERE name = 'never-configured'"), 1);
 }
 
-TEST_F(StoreTest, RecordProbeAndSyncTargetsUpsert) {
+TEST_P(StoreContractTest, RecordProbeAndSyncTargetsUpsert) {
   OpenStore();
   store_->RecordProbe({"p1", {{"site", "fra"}}, "0.1.0", 1000, 2000});
   store_->RecordProbe({"p1", {{"site", "ams"}, {"net", "x"}}, "0.2.0", 1500, 3000});
@@ -281,13 +352,13 @@ TEST_F(StoreTest, RecordProbeAndSyncTargetsUpsert) {
   EXPECT_EQ(probes[1].first_seen_ms, 1000);
   EXPECT_EQ(probes[1].last_seen_ms, 3000);
 
-  RawDb raw(options_.path);
-  EXPECT_EQ(raw.Texts("SELECT name || ' ' || host || ' ' || port || ' ' || labels FROM targets"
-                      " ORDER BY name"),
+  auto raw = Raw();
+  EXPECT_EQ(raw->Texts("SELECT name || ' ' || host || ' ' || port || ' ' || labels FROM targets"
+                       " ORDER BY name"),
             (std::vector<std::string>{"t1 localhost 22 {}", "t2 ::1 22 {}"}));
 }
 
-TEST_F(StoreTest, LatestResultsReturnsNewestPerPairUsingTheIndex) {
+TEST_P(StoreContractTest, LatestResultsReturnsNewestPerPairUsingTheIndex) {
   OpenStore();
   const int64_t base = 1'000'000;
   uint64_t seq = 0;
@@ -321,8 +392,10 @@ TEST_F(StoreTest, LatestResultsReturnsNewestPerPairUsingTheIndex) {
   EXPECT_EQ(at("p2", "t1").started_unix_ms(), base + 500);
   EXPECT_EQ(at("p2", "t1").outcome(), v1::OUTCOME_RESET);
 
-  // Both queries search the indexes, with and without planner statistics.
-  RawDb raw(options_.path);
+  // SQLite: both queries search the indexes, with and without planner
+  // statistics. (PostgreSQL's planner picks per partition and data size.)
+  if (driver_ != "sqlite") return;
+  SqliteRawDb raw(options_.path);
   for (bool analyzed : {false, true}) {
     if (analyzed) {
       ASSERT_EQ(raw.Exec("ANALYZE"), SQLITE_OK);
@@ -334,7 +407,7 @@ TEST_F(StoreTest, LatestResultsReturnsNewestPerPairUsingTheIndex) {
 
 // `parallax check` results: stored and shown in History with their id, never
 // the newest result LatestResults seeds the live state with at start-up.
-TEST_F(StoreTest, AdHocResultsAreHistoryOnly) {
+TEST_P(StoreContractTest, AdHocResultsAreHistoryOnly) {
   OpenStore();
   std::vector<v1::CheckResult> rs = {Result(1, "t1", 1000), Result(2, "t1", 2000),
                                      Result(3, "adhoc.example", 3000)};
@@ -355,7 +428,7 @@ TEST_F(StoreTest, AdHocResultsAreHistoryOnly) {
   EXPECT_EQ(rows[0].result.adhoc_id(), "abc-2");
 }
 
-TEST_F(StoreTest, HistoryNewestFirstWithFilters) {
+TEST_P(StoreContractTest, HistoryNewestFirstWithFilters) {
   OpenStore();
   std::vector<v1::CheckResult> p1, p2;
   for (uint64_t i = 1; i <= 10; ++i) {
@@ -390,7 +463,7 @@ TEST_F(StoreTest, HistoryNewestFirstWithFilters) {
   EXPECT_EQ(History("t2").size(), 1u);
 }
 
-TEST_F(StoreTest, RetentionDeletesOldRowsAndKeepsNew) {
+TEST_P(StoreContractTest, RetentionDeletesOldRowsAndKeepsNew) {
   options_.retention = std::chrono::hours(1);
   options_.retention_sweep_every = std::chrono::milliseconds(20);
   options_.retention_chunk_rows = 7;  // several chunks per sweep
@@ -416,7 +489,7 @@ TEST_F(StoreTest, RetentionDeletesOldRowsAndKeepsNew) {
 
 // Issue 14: retention ran only when the write queue was empty (starved
 // under load) and only over results.
-TEST_F(StoreTest, RetentionAdvancesUnderLoadAndCoversClosedIncidents) {
+TEST_P(StoreContractTest, RetentionAdvancesUnderLoadAndCoversClosedIncidents) {
   options_.retention = std::chrono::hours(1);
   options_.incident_retention = std::chrono::hours(1);
   options_.retention_sweep_every = std::chrono::milliseconds(20);
@@ -453,35 +526,35 @@ TEST_F(StoreTest, RetentionAdvancesUnderLoadAndCoversClosedIncidents) {
       }
     }
   });
-  RawDb raw(options_.path);
+  auto raw = Raw();
   bool drained = false;
   for (int i = 0; i < 1000 && !drained; ++i) {  // at most ~10 s
-    drained = raw.Int(
+    drained = raw->Int(
                   "SELECT COUNT(*) FROM results r JOIN probes p ON p.id = r.probe_id"
                   " WHERE p.name = 'p1'") == 0 &&
-              raw.Int("SELECT COUNT(*) FROM incidents") == 2 &&
-              raw.Int("SELECT COUNT(*) FROM probes WHERE name = 'gone'") == 0;
+              raw->Int("SELECT COUNT(*) FROM incidents") == 2 &&
+              raw->Int("SELECT COUNT(*) FROM probes WHERE name = 'gone'") == 0;
     if (!drained) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   stop = true;
   load.join();
   store_->Flush();
   EXPECT_TRUE(drained) << "old results left: "
-                       << raw.Int("SELECT COUNT(*) FROM results WHERE ts_ms < " +
-                                  std::to_string(old + 1));
+                       << raw->Int("SELECT COUNT(*) FROM results WHERE ts_ms < " +
+                                   std::to_string(old + 1));
   // The old closed incident is gone with its changes; the open one and the
   // recent one stay.
-  EXPECT_EQ(raw.Texts("SELECT summary FROM incidents ORDER BY id").size(), 2u);
-  EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM incident_changes WHERE incident_id NOT IN"
-                    " (SELECT id FROM incidents)"),
+  EXPECT_EQ(raw->Texts("SELECT summary FROM incidents ORDER BY id").size(), 2u);
+  EXPECT_EQ(raw->Int("SELECT COUNT(*) FROM incident_changes WHERE incident_id NOT IN"
+                     " (SELECT id FROM incidents)"),
             0);
-  EXPECT_GT(raw.Int("SELECT COUNT(*) FROM results r JOIN probes p ON p.id = r.probe_id"
-                    " WHERE p.name = 'load'"),
+  EXPECT_GT(raw->Int("SELECT COUNT(*) FROM results r JOIN probes p ON p.id = r.probe_id"
+                     " WHERE p.name = 'load'"),
             0);
   // The expired probe's boot went with it; probes with recent activity stay.
   EXPECT_EQ(store_->CommittedSeq("gone", "gb"), 0u);
-  EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM probe_boots WHERE boot_id = 'gb'"), 0);
-  EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM probes WHERE name IN ('p1', 'load')"), 2);
+  EXPECT_EQ(raw->Int("SELECT COUNT(*) FROM probe_boots WHERE boot_id = 'gb'"), 0);
+  EXPECT_EQ(raw->Int("SELECT COUNT(*) FROM probes WHERE name IN ('p1', 'load')"), 2);
   // It may come back: a new submission is stored from scratch.
   EXPECT_EQ(Submit("gone", "gb", {Result(3, "t1", NowMs())}).stored, 1);
 }
@@ -504,7 +577,7 @@ TEST_F(StoreTest, StatsReportErrorsSizesAndRetentionLag) {
   const int64_t two_hours_ago = NowMs() - 2 * 3600 * 1000;
   ASSERT_TRUE(Submit("p1", "b", {Result(1, "t1", two_hours_ago)}).status.ok());
   {
-    RawDb raw(options_.path);
+    SqliteRawDb raw(options_.path);
     ASSERT_EQ(raw.Exec("BEGIN EXCLUSIVE"), SQLITE_OK);
     EXPECT_FALSE(Submit("p1", "b", Seqs(2, 3)).status.ok());
     ASSERT_EQ(raw.Exec("ROLLBACK"), SQLITE_OK);
@@ -577,7 +650,7 @@ TEST_F(StoreTest, NewerSchemaVersionIsRefused) {
   OpenStore();
   store_.reset();
   {
-    RawDb raw(options_.path);
+    SqliteRawDb raw(options_.path);
     ASSERT_EQ(raw.Exec("INSERT INTO schema_version (version, applied_ms) VALUES (99, 0)"),
               SQLITE_OK);
   }
@@ -593,7 +666,7 @@ TEST_F(StoreTest, BusyDatabaseFailsTheBatchAndTheStoreKeepsRunning) {
   options_.busy_retry = std::chrono::milliseconds(0);
   OpenStore();
   ASSERT_EQ(Submit("p1", "b", Seqs(1, 2)).stored, 2);
-  RawDb raw(options_.path);
+  SqliteRawDb raw(options_.path);
   ASSERT_EQ(raw.Exec("BEGIN IMMEDIATE"), SQLITE_OK);  // holds the write lock
   CommitInfo failed = Submit("p1", "b", Seqs(3, 5));
   EXPECT_FALSE(failed.status.ok());
@@ -618,7 +691,7 @@ TEST_F(StoreTest, BatchesQueuedBehindAFailedTransactionFailAndTheMarkKeepsNoHole
   options_.busy_retry = std::chrono::milliseconds(0);
   OpenStore();
   ASSERT_EQ(Submit("p1", "b", Seqs(1, 2)).stored, 2);
-  RawDb raw(options_.path);
+  SqliteRawDb raw(options_.path);
   ASSERT_EQ(raw.Exec("BEGIN EXCLUSIVE"), SQLITE_OK);  // another process holds the write lock
   std::vector<std::future<CommitInfo>> futures;
   std::vector<std::shared_ptr<std::promise<CommitInfo>>> promises;
@@ -666,7 +739,7 @@ TEST_F(StoreTest, AfterAFailureAContiguousResendOrANewStreamIsAccepted) {
   OpenStore();
   ASSERT_EQ(Submit("p1", "a", Seqs(1, 2)).stored, 2);
   ASSERT_EQ(Submit("p1", "b", Seqs(1, 2)).stored, 2);
-  RawDb raw(options_.path);
+  SqliteRawDb raw(options_.path);
   ASSERT_EQ(raw.Exec("BEGIN EXCLUSIVE"), SQLITE_OK);
   EXPECT_FALSE(Submit("p1", "a", Seqs(3, 5)).status.ok());
   EXPECT_FALSE(Submit("p1", "b", Seqs(3, 5)).status.ok());
@@ -693,7 +766,7 @@ TEST_F(StoreTest, ADeclaredSpoolGapAfterAFailedTransactionIsAcceptedFromTheNextS
   options_.busy_retry = std::chrono::milliseconds(0);
   OpenStore();
   ASSERT_EQ(Submit("p1", "b", Seqs(1, 2)).stored, 2);
-  RawDb raw(options_.path);
+  SqliteRawDb raw(options_.path);
   ASSERT_EQ(raw.Exec("BEGIN EXCLUSIVE"), SQLITE_OK);
   EXPECT_FALSE(Submit("p1", "b", Seqs(3, 5)).status.ok());
   ASSERT_EQ(raw.Exec("ROLLBACK"), SQLITE_OK);
@@ -720,7 +793,7 @@ TEST_F(StoreTest, BusyIsRetriedWithBackoffUntilTheLockIsReleased) {
   options_.busy_timeout = std::chrono::milliseconds(50);
   options_.busy_retry = std::chrono::seconds(20);
   OpenStore();
-  RawDb raw(options_.path);
+  SqliteRawDb raw(options_.path);
   ASSERT_EQ(raw.Exec("BEGIN EXCLUSIVE"), SQLITE_OK);
   std::thread release([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // > busy_timeout
@@ -732,7 +805,7 @@ TEST_F(StoreTest, BusyIsRetriedWithBackoffUntilTheLockIsReleased) {
   EXPECT_EQ(info.stored, 3);
 }
 
-TEST_F(StoreTest, ConcurrentSubmissionsAreStoredExactlyOnce) {
+TEST_P(StoreContractTest, ConcurrentSubmissionsAreStoredExactlyOnce) {
   options_.max_batch_results = 100;
   OpenStore();
   constexpr int kThreads = 8;
@@ -765,9 +838,9 @@ TEST_F(StoreTest, ConcurrentSubmissionsAreStoredExactlyOnce) {
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(stored.load(), kThreads * kPerThread);
   EXPECT_EQ(duplicates.load(), kThreads * 50);
-  RawDb raw(options_.path);
-  EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM results"), kThreads * kPerThread);
-  EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM (SELECT DISTINCT boot_ref, seq FROM results)"),
+  auto raw = Raw();
+  EXPECT_EQ(raw->Int("SELECT COUNT(*) FROM results"), kThreads * kPerThread);
+  EXPECT_EQ(raw->Int("SELECT COUNT(*) FROM (SELECT DISTINCT boot_ref, seq FROM results) AS x"),
             kThreads * kPerThread);
   for (int t = 0; t < kThreads; ++t) {
     EXPECT_EQ(store_->CommittedSeq("p" + std::to_string(t % 4), "boot" + std::to_string(t)),
@@ -775,7 +848,7 @@ TEST_F(StoreTest, ConcurrentSubmissionsAreStoredExactlyOnce) {
   }
 }
 
-TEST_F(StoreTest, DestructorFlushesQueuedWrites) {
+TEST_P(StoreContractTest, DestructorFlushesQueuedWrites) {
   OpenStore();
   std::atomic<int> done{0};
   for (uint64_t i = 0; i < 20; ++i) {
@@ -784,8 +857,8 @@ TEST_F(StoreTest, DestructorFlushesQueuedWrites) {
   }
   store_.reset();
   EXPECT_EQ(done.load(), 200);
-  RawDb raw(options_.path);
-  EXPECT_EQ(raw.Int("SELECT COUNT(*) FROM results"), 200);
+  auto raw = Raw();
+  EXPECT_EQ(raw->Int("SELECT COUNT(*) FROM results"), 200);
 }
 
 }  // namespace

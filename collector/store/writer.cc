@@ -1,10 +1,14 @@
 #include "collector/store/writer.h"
 
+#include <sys/statvfs.h>
+
 #include <algorithm>
+#include <filesystem>
 
 #include "collector/store/codec.h"
 #include "collector/store/schema.h"
 #include "common/clock.h"
+#include "common/log.h"
 
 namespace parallax::collector {
 namespace {
@@ -354,11 +358,46 @@ Status Writer::OldestResultMs(int64_t* out) {
   return Status::Ok();
 }
 
-Status Writer::Checkpoint() {
+void Writer::Maintain(StoreStats* stats) {
   int log = 0, done = 0;
   int rc = sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
-  if (rc != SQLITE_OK) return sqlite::Error(db_.get(), rc, "wal checkpoint");
-  return Status::Ok();
+  if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY) {
+    Logf(LogLevel::kWarning, "store: WAL checkpoint failed: %s",
+         sqlite::Error(db_.get(), rc, "wal checkpoint").ToString().c_str());
+  }
+  std::error_code ec;
+  const auto db_bytes = std::filesystem::file_size(path_, ec);
+  stats->database_bytes = ec ? 0 : static_cast<int64_t>(db_bytes);
+  const auto wal = std::filesystem::file_size(path_ + "-wal", ec);
+  stats->wal_bytes = ec ? 0 : static_cast<int64_t>(wal);
+  stats->free_bytes = -1;
+  std::filesystem::path dir = std::filesystem::path(path_).parent_path();
+  struct statvfs vfs {};
+  if (statvfs(dir.empty() ? "." : dir.c_str(), &vfs) == 0) {
+    stats->free_bytes = static_cast<int64_t>(vfs.f_bavail) * static_cast<int64_t>(vfs.f_frsize);
+  }
+}
+
+bool Writer::Retryable(const Status& s) const { return s.code() == Status::Code::kUnavailable; }
+
+const char* Writer::ErrorKind(const Status& s) const {
+  switch (sqlite::CodeOf(s) & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return "busy";
+    case SQLITE_FULL:
+      return "full";
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+      return "io";
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return "corrupt";
+    default:
+      return "other";
+  }
 }
 
 }  // namespace parallax::collector

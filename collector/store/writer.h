@@ -17,37 +17,12 @@
 
 #include "collector/store/sqlite_util.h"
 #include "collector/store/store.h"
+#include "collector/store/store_backend.h"
 #include "common/status.h"
 
 namespace parallax::collector {
 
-// (probe name, boot id)
-using BootKey = std::pair<std::string, std::string>;
-
-// One queued write operation.
-struct WriteOp {
-  enum class Kind { kResults, kProbe, kTargets, kIncident };
-  enum class IncidentAction { kOpen, kChange, kClose };
-  Kind kind = Kind::kResults;
-  uint64_t index = 0;  // position in submission order (set by the Store's queue)
-  // kResults
-  std::string probe;
-  std::string boot_id;
-  std::vector<v1::CheckResult> results;
-  Store::CommitCallback done;
-  // kProbe
-  ProbeRecord probe_record;
-  // kTargets
-  std::vector<TargetRecord> targets;
-  // kIncident
-  IncidentAction incident_action = IncidentAction::kOpen;
-  std::string incident_target;
-  v1::Cause cause = v1::CAUSE_UNSPECIFIED;
-  int64_t at_ms = 0;
-  std::string summary;
-};
-
-class Writer {
+class Writer : public StoreWriter {
  public:
   // Opens (creating) the database at `path`: WAL, synchronous=FULL,
   // foreign_keys=ON, busy_timeout; migrates; prepares statements.
@@ -55,28 +30,34 @@ class Writer {
                      std::unique_ptr<Writer>* out);
 
   // Every (probe, boot) with its max committed seq, from probe_boots.
-  Status LoadBoots(std::map<BootKey, uint64_t>* out);
+  Status LoadBoots(std::map<BootKey, uint64_t>* out) override;
 
   // Applies `ops` in one BEGIN IMMEDIATE ... COMMIT. On success `infos[i]`
   // (same size as ops) holds the outcome of results op i, and `committed`
   // the new max seq of every boot touched. On error everything is rolled back
   // and the caches dropped; infos and committed are left unspecified.
   Status Apply(std::vector<WriteOp>& ops, std::vector<CommitInfo>* infos,
-               std::map<BootKey, uint64_t>* committed);
+               std::map<BootKey, uint64_t>* committed) override;
 
   // Deletes at most `chunk` results with ts_ms < cutoff_ms in one transaction.
-  Status DeleteOlderThan(int64_t cutoff_ms, int64_t chunk, int64_t* deleted);
+  Status DeleteOlderThan(int64_t cutoff_ms, int64_t chunk, int64_t* deleted) override;
   // Deletes at most `chunk` incidents closed before cutoff_ms (with their
   // changes) in one transaction.
-  Status DeleteIncidentsClosedBefore(int64_t cutoff_ms, int64_t chunk, int64_t* deleted);
+  Status DeleteIncidentsClosedBefore(int64_t cutoff_ms, int64_t chunk, int64_t* deleted) override;
   // Deletes at most `chunk` probes last seen before cutoff_ms that have no
   // stored result left, with their boots (dedupe state), in one transaction;
   // their names go to *names.
-  Status DeleteExpiredProbes(int64_t cutoff_ms, int64_t chunk, std::vector<std::string>* names);
+  Status DeleteExpiredProbes(int64_t cutoff_ms, int64_t chunk,
+                             std::vector<std::string>* names) override;
   // ts_ms of the oldest stored result, 0 if none (uses the results_ts index).
-  Status OldestResultMs(int64_t* out);
-  // A PASSIVE WAL checkpoint (never waits for readers or writers).
-  Status Checkpoint();
+  Status OldestResultMs(int64_t* out) override;
+  // SQLITE_BUSY/LOCKED (another connection holds the lock) is retried.
+  bool Retryable(const Status& s) const override;
+  // busy, full, io, corrupt, other by SQLite result code.
+  const char* ErrorKind(const Status& s) const override;
+  // A PASSIVE WAL checkpoint (never waits for readers or writers), then the
+  // sizes of the file, its -wal and the free space in its directory.
+  void Maintain(StoreStats* stats) override;
 
  private:
   struct BootState {

@@ -1,0 +1,197 @@
+#include "collector/store/pg_reader.h"
+
+#include <sstream>
+
+#include "collector/store/codec.h"
+
+namespace parallax::collector {
+
+using pg::Param;
+
+namespace {
+
+// Names sort bytewise, as in SQLite, whatever the database's collation.
+const std::string kLatestSql = std::string("SELECT ") + kResultColumns +
+                               " FROM probes p CROSS JOIN targets t"
+                               " CROSS JOIN LATERAL (SELECT * FROM results x"
+                               "   WHERE x.probe_id = p.id AND x.target_id = t.id"
+                               "   AND x.adhoc_id = '' ORDER BY x.ts_ms DESC, x.id DESC LIMIT 1) r"
+                               " JOIN probe_boots b ON b.id = r.boot_ref"
+                               " ORDER BY t.name COLLATE \"C\", p.name COLLATE \"C\"";
+
+const std::string kHistorySql = std::string("SELECT ") + kResultColumns +
+                                " FROM targets t JOIN results r ON r.target_id = t.id"
+                                " JOIN probes p ON p.id = r.probe_id"
+                                " JOIN probe_boots b ON b.id = r.boot_ref"
+                                " WHERE t.name = $1 AND ($2 = '' OR p.name = $2)"
+                                " AND r.ts_ms >= $3"
+                                " ORDER BY r.ts_ms DESC, r.id DESC LIMIT $4::bigint";
+
+class PgColumns : public RowColumns {
+ public:
+  PgColumns(const pg::Result& r, int row) : r_(r), row_(row) {}
+  std::string Text(int col) const override { return r_.Text(row_, col); }
+  int64_t Int(int col) const override { return r_.Int(row_, col); }
+  bool IsNull(int col) const override { return r_.IsNull(row_, col); }
+  std::string Blob(int col) const override { return r_.Bytes(row_, col); }
+
+ private:
+  const pg::Result& r_;
+  int row_;
+};
+
+}  // namespace
+
+Status PgReader::Open(const std::string& dsn, std::unique_ptr<PgReader>* out) {
+  std::unique_ptr<PgReader> r(new PgReader());
+  r->dsn_ = dsn;
+  Status s = r->conn_.Connect(dsn, 10);
+  if (!s.ok()) return s;
+  *out = std::move(r);
+  return Status::Ok();
+}
+
+Status PgReader::Ensure() {
+  if (conn_.Healthy()) return Status::Ok();
+  return conn_.Connect(dsn_, 10);
+}
+
+Status PgReader::Query(const std::string& sql, const std::vector<Param>& params, pg::Result* out) {
+  Status s = Ensure();
+  if (!s.ok()) return s;
+  s = conn_.Query(sql, params, out);
+  // A connection that broke since the last call shows only now: retry once
+  // on a new one.
+  if (!s.ok() && pg::IsConnectionError(s)) {
+    s = conn_.Connect(dsn_, 10);
+    if (s.ok()) s = conn_.Query(sql, params, out);
+  }
+  return s;
+}
+
+Status PgReader::ReadRows(const pg::Result& r, std::vector<ResultRow>* out) {
+  out->clear();
+  for (int i = 0; i < r.Rows(); ++i) {
+    ResultRow row;
+    Status s = ReadResultRow(PgColumns(r, i), &row);
+    if (!s.ok()) return s;
+    out->push_back(std::move(row));
+  }
+  return Status::Ok();
+}
+
+Status PgReader::LatestResults(std::vector<ResultRow>* out) {
+  std::lock_guard<std::mutex> lock(mu_);
+  pg::Result r;
+  Status s = Query(kLatestSql, {}, &r);
+  if (!s.ok()) return s;
+  return ReadRows(r, out);
+}
+
+Status PgReader::History(const std::string& target, const std::string& probe, int64_t since_ms,
+                         size_t limit, std::vector<ResultRow>* out) {
+  std::lock_guard<std::mutex> lock(mu_);
+  pg::Result r;
+  Status s = Query(
+      kHistorySql,
+      {Param::Text(pg::ToPgText(target)), Param::Text(pg::ToPgText(probe)), Param::Int(since_ms),
+       limit == 0 ? Param::Null() : Param::Int(static_cast<int64_t>(limit))},
+      &r);
+  if (!s.ok()) return s;
+  return ReadRows(r, out);
+}
+
+Status PgReader::ListProbes(std::vector<ProbeRecord>* out) {
+  std::lock_guard<std::mutex> lock(mu_);
+  out->clear();
+  pg::Result r;
+  Status s = Query(
+      "SELECT name, labels, version, first_seen_ms, last_seen_ms FROM probes"
+      " ORDER BY name COLLATE \"C\"",
+      {}, &r);
+  if (!s.ok()) return s;
+  for (int i = 0; i < r.Rows(); ++i) {
+    ProbeRecord p;
+    p.name = r.Text(i, 0);
+    s = LabelsFromJson(r.Text(i, 1), &p.labels);
+    if (!s.ok()) return Status::Internal("probe \"" + p.name + "\": " + s.message());
+    p.version = r.Text(i, 2);
+    p.first_seen_ms = r.Int(i, 3);
+    p.last_seen_ms = r.Int(i, 4);
+    out->push_back(std::move(p));
+  }
+  return Status::Ok();
+}
+
+Status PgReader::ListIncidents(const std::string& target, bool open_only, size_t limit,
+                               std::vector<IncidentRecord>* out) {
+  std::lock_guard<std::mutex> lock(mu_);
+  out->clear();
+  pg::Result r;
+  // One statement: incidents and their changes from one snapshot.
+  Status s = Query(
+      "WITH i AS (SELECT i.id, t.name, i.cause, i.opened_ms, i.closed_ms, i.summary"
+      "   FROM incidents i JOIN targets t ON t.id = i.target_id"
+      "   WHERE ($1 = '' OR t.name = $1) AND ($2 = 0 OR i.closed_ms = 0)"
+      "   ORDER BY i.opened_ms DESC, i.id DESC LIMIT $3::bigint)"
+      " SELECT i.id, i.name, i.cause, i.opened_ms, i.closed_ms, i.summary,"
+      "   c.at_ms, c.cause, c.summary"
+      " FROM i LEFT JOIN incident_changes c ON c.incident_id = i.id"
+      " ORDER BY i.opened_ms DESC, i.id DESC, c.at_ms, c.id",
+      {Param::Text(pg::ToPgText(target)), Param::Int(open_only ? 1 : 0),
+       limit == 0 ? Param::Null() : Param::Int(static_cast<int64_t>(limit))},
+      &r);
+  if (!s.ok()) return s;
+  for (int i = 0; i < r.Rows(); ++i) {
+    const int64_t id = r.Int(i, 0);
+    if (out->empty() || out->back().id != id) {
+      IncidentRecord rec;
+      rec.id = id;
+      rec.target = r.Text(i, 1);
+      rec.cause = static_cast<v1::Cause>(r.Int(i, 2));
+      rec.opened_ms = r.Int(i, 3);
+      rec.closed_ms = r.Int(i, 4);
+      rec.summary = r.Text(i, 5);
+      out->push_back(std::move(rec));
+    }
+    if (!r.IsNull(i, 6)) {
+      out->back().changes.push_back(
+          {r.Int(i, 6), static_cast<v1::Cause>(r.Int(i, 7)), r.Text(i, 8)});
+    }
+  }
+  return Status::Ok();
+}
+
+Status PgReader::LoadHostKeyPins(std::map<std::string, std::vector<std::string>>* out) {
+  std::lock_guard<std::mutex> lock(mu_);
+  out->clear();
+  pg::Result r;
+  Status s = Query("SELECT target, fingerprints FROM host_key_pins", {}, &r);
+  if (!s.ok()) return s;
+  for (int i = 0; i < r.Rows(); ++i) {
+    std::istringstream in(r.Text(i, 1));
+    std::vector<std::string> fps;
+    for (std::string fp; in >> fp;) fps.push_back(fp);
+    if (!fps.empty()) (*out)[r.Text(i, 0)] = std::move(fps);
+  }
+  return Status::Ok();
+}
+
+Status PgReader::SaveHostKeyPins(const std::string& target,
+                                 const std::vector<std::string>& fingerprints, int64_t at_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (fingerprints.empty()) {
+    return Query("DELETE FROM host_key_pins WHERE target = $1", {Param::Text(pg::ToPgText(target))},
+                 nullptr);
+  }
+  std::string joined;
+  for (const std::string& fp : fingerprints) joined += (joined.empty() ? "" : " ") + fp;
+  return Query(
+      "INSERT INTO host_key_pins (target, fingerprints, pinned_ms) VALUES ($1, $2, $3)"
+      " ON CONFLICT (target) DO UPDATE SET fingerprints = EXCLUDED.fingerprints,"
+      " pinned_ms = EXCLUDED.pinned_ms",
+      {Param::Text(pg::ToPgText(target)), Param::Text(pg::ToPgText(joined)), Param::Int(at_ms)},
+      nullptr);
+}
+
+}  // namespace parallax::collector

@@ -1,0 +1,406 @@
+#include "collector/store/pg_writer.h"
+
+#include <algorithm>
+#include <thread>
+
+#include "collector/store/codec.h"
+#include "collector/store/postgres_schema.h"
+#include "common/clock.h"
+#include "common/log.h"
+
+namespace parallax::collector {
+
+using pg::Param;
+
+Status PgWriter::Open(const std::string& dsn, int64_t width_ms, std::unique_ptr<PgWriter>* out) {
+  std::unique_ptr<PgWriter> w(new PgWriter());
+  w->dsn_ = dsn;
+  Status s = w->conn_.Connect(dsn, 10);
+  if (!s.ok()) return s;
+  s = pg::Migrate(&w->conn_, width_ms, &w->width_ms_);
+  if (!s.ok()) return s;
+  s = w->Prepare();
+  if (!s.ok()) return s;
+  *out = std::move(w);
+  return Status::Ok();
+}
+
+Status PgWriter::Connect() {
+  Status s = conn_.Connect(dsn_, 10);
+  if (s.ok()) s = Prepare();
+  if (!s.ok()) {
+    conn_.Close();
+    backoff_ =
+        std::clamp(backoff_ * 2, std::chrono::milliseconds(100), std::chrono::milliseconds(5000));
+    next_connect_ = std::chrono::steady_clock::now() + backoff_;
+    return s;
+  }
+  backoff_ = std::chrono::milliseconds(0);
+  Logf(LogLevel::kInfo, "store: connected to PostgreSQL (%s)", pg::RedactDsn(dsn_).c_str());
+  return Status::Ok();
+}
+
+Status PgWriter::Ensure() {
+  if (conn_.Healthy() && prepared_) return Status::Ok();
+  const auto now = std::chrono::steady_clock::now();
+  if (now < next_connect_) {
+    return Status::Unavailable(
+        "PostgreSQL connection lost; reconnecting in " +
+        std::to_string(
+            std::chrono::duration_cast<std::chrono::milliseconds>(next_connect_ - now).count()) +
+        " ms [SQLSTATE 08006]");
+  }
+  return Connect();
+}
+
+Status PgWriter::Fail(Status cause) {
+  if (conn_.Healthy()) conn_.Exec("ROLLBACK");
+  if (!conn_.Healthy()) {
+    if (prepared_) {
+      Logf(LogLevel::kWarning, "store: PostgreSQL connection lost: %s", cause.ToString().c_str());
+    }
+    conn_.Close();
+    prepared_ = false;
+  }
+  probe_ids_.clear();
+  target_ids_.clear();
+  pending_boots_.clear();
+  partitions_.clear();
+  return cause;
+}
+
+Status PgWriter::Prepare() {
+  prepared_ = false;
+  const std::pair<const char*, const char*> stmts[] = {
+      {"probe_id",
+       "INSERT INTO probes (name, first_seen_ms, last_seen_ms) VALUES ($1, $2, $2)"
+       " ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id"},
+      {"upsert_probe",
+       "INSERT INTO probes (name, labels, version, first_seen_ms, last_seen_ms)"
+       " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name) DO UPDATE SET"
+       " labels = EXCLUDED.labels, version = EXCLUDED.version,"
+       " first_seen_ms = LEAST(probes.first_seen_ms, EXCLUDED.first_seen_ms),"
+       " last_seen_ms = GREATEST(probes.last_seen_ms, EXCLUDED.last_seen_ms)"},
+      {"target_id",
+       "INSERT INTO targets (name, updated_ms) VALUES ($1, $2)"
+       " ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id"},
+      {"upsert_target",
+       "INSERT INTO targets (name, host, port, labels, updated_ms) VALUES ($1, $2, $3, $4, $5)"
+       " ON CONFLICT (name) DO UPDATE SET host = EXCLUDED.host, port = EXCLUDED.port,"
+       " labels = EXCLUDED.labels, updated_ms = EXCLUDED.updated_ms"},
+      {"insert_boot",
+       "INSERT INTO probe_boots (probe_id, boot_id) VALUES ($1, $2)"
+       " ON CONFLICT (probe_id, boot_id) DO NOTHING"},
+      {"lock_boot",
+       "SELECT id, max_seq FROM probe_boots WHERE probe_id = $1 AND boot_id = $2 FOR UPDATE"},
+      {"update_boot", "UPDATE probe_boots SET max_seq = $2 WHERE id = $1"},
+      {"insert_results",
+       "INSERT INTO results (probe_id, target_id, boot_ref, seq, ts_ms, outcome, connect_us,"
+       " banner_us, address, error_number, identification, pre_banner, detail, liveness,"
+       " late_us, probe_ts_ms, received_ms, adhoc_id)"
+       " SELECT $1, u.target_id, $2, u.seq, u.ts_ms, u.outcome, u.connect_us, u.banner_us,"
+       " u.address, u.error_number, u.identification, u.pre_banner, u.detail,"
+       " decode(u.liveness, 'hex'), u.late_us, u.probe_ts_ms, u.received_ms, u.adhoc_id"
+       " FROM unnest($3::bigint[], $4::bigint[], $5::bigint[], $6::int[], $7::bigint[],"
+       " $8::bigint[], $9::text[], $10::int[], $11::text[], $12::text[], $13::text[],"
+       " $14::text[], $15::bigint[], $16::bigint[], $17::bigint[], $18::text[])"
+       " AS u(target_id, seq, ts_ms, outcome, connect_us, banner_us, address, error_number,"
+       " identification, pre_banner, detail, liveness, late_us, probe_ts_ms, received_ms,"
+       " adhoc_id)"
+       " ON CONFLICT DO NOTHING"},
+      {"open_incident",
+       "SELECT id FROM incidents WHERE target_id = $1 AND closed_ms = 0"
+       " ORDER BY opened_ms DESC, id DESC LIMIT 1"},
+      {"insert_incident",
+       "INSERT INTO incidents (target_id, cause, opened_ms, summary) VALUES ($1, $2, $3, $4)"
+       " RETURNING id"},
+      {"update_incident", "UPDATE incidents SET cause = $2, summary = $3 WHERE id = $1"},
+      {"close_incident", "UPDATE incidents SET closed_ms = $2 WHERE id = $1"},
+      {"insert_change",
+       "INSERT INTO incident_changes (incident_id, at_ms, cause, summary)"
+       " VALUES ($1, $2, $3, $4)"},
+  };
+  for (const auto& [name, sql] : stmts) {
+    Status s = conn_.Prepare(name, sql);
+    if (!s.ok()) return s;
+  }
+  prepared_ = true;
+  return Status::Ok();
+}
+
+Status PgWriter::LoadBoots(std::map<BootKey, uint64_t>* out) {
+  pg::Result r;
+  Status s = conn_.Exec(
+      "SELECT p.name, b.boot_id, b.max_seq FROM probe_boots b JOIN probes p ON p.id = b.probe_id",
+      &r);
+  if (!s.ok()) return s;
+  for (int i = 0; i < r.Rows(); ++i) {
+    (*out)[{r.Text(i, 0), r.Text(i, 1)}] = static_cast<uint64_t>(r.Int(i, 2));
+  }
+  return Status::Ok();
+}
+
+bool PgWriter::Retryable(const Status& s) const {
+  const std::string state = pg::SqlStateOf(s);
+  return state == "40001" || state == "40P01";
+}
+
+const char* PgWriter::ErrorKind(const Status& s) const {
+  const std::string state = pg::SqlStateOf(s);
+  if (pg::IsConnectionError(s)) return "connection";
+  if (state.rfind("53", 0) == 0) return "full";
+  if (state.rfind("58", 0) == 0) return "io";
+  if (state.rfind("40", 0) == 0 || state == "55P03") return "busy";
+  return "other";
+}
+
+// ts_ms of a result: the collector's clock (see schema.cc, version 3).
+static int64_t TsMs(const v1::CheckResult& r) {
+  return r.collector_started_unix_ms() != 0 ? r.collector_started_unix_ms() : r.started_unix_ms();
+}
+
+Status PgWriter::EnsurePartitions(const std::vector<WriteOp>& ops) {
+  std::vector<int64_t> missing;
+  for (const WriteOp& op : ops) {
+    for (const v1::CheckResult& r : op.results) {
+      const int64_t start = pg::PartitionStart(TsMs(r), width_ms_);
+      if (partitions_.count(start) == 0 &&
+          std::find(missing.begin(), missing.end(), start) == missing.end()) {
+        missing.push_back(start);
+      }
+    }
+  }
+  if (missing.empty()) return Status::Ok();
+  Status s = pg::CreatePartitions(&conn_, missing, width_ms_);
+  if (!s.ok()) return s;
+  partitions_.insert(missing.begin(), missing.end());
+  return Status::Ok();
+}
+
+Status PgWriter::Apply(std::vector<WriteOp>& ops, std::vector<CommitInfo>* infos,
+                       std::map<BootKey, uint64_t>* committed) {
+  infos->assign(ops.size(), CommitInfo{});
+  pending_boots_.clear();
+  Status s = Ensure();
+  if (!s.ok()) return s;
+  s = EnsurePartitions(ops);
+  if (!s.ok()) return Fail(s);
+  s = conn_.Exec("BEGIN");
+  if (!s.ok()) return Fail(s);
+  const int64_t now_ms = WallClockMs();
+  for (size_t i = 0; i < ops.size(); ++i) {
+    s = ApplyOne(ops[i], &(*infos)[i], now_ms);
+    if (!s.ok()) return Fail(s);
+    if (ops[i].kind == WriteOp::Kind::kResults) {
+      (*committed)[{ops[i].probe, ops[i].boot_id}] = (*infos)[i].committed_seq;
+    }
+  }
+  s = conn_.Exec("COMMIT");
+  if (!s.ok()) return Fail(s);
+  pending_boots_.clear();
+  return Status::Ok();
+}
+
+Status PgWriter::ApplyOne(WriteOp& op, CommitInfo* info, int64_t now_ms) {
+  switch (op.kind) {
+    case WriteOp::Kind::kResults:
+      return ApplyResults(op, info, now_ms);
+    case WriteOp::Kind::kProbe:
+      return ApplyProbe(op.probe_record, now_ms);
+    case WriteOp::Kind::kTargets:
+      return ApplyTargets(op.targets, now_ms);
+    case WriteOp::Kind::kIncident:
+      return ApplyIncident(op, now_ms);
+  }
+  return Status::Internal("unknown write operation");
+}
+
+Status PgWriter::ApplyResults(WriteOp& op, CommitInfo* info, int64_t now_ms) {
+  int64_t probe_id = 0;
+  Status s = ProbeId(op.probe, now_ms, &probe_id);
+  if (!s.ok()) return s;
+  BootState boot;
+  s = Boot(probe_id, op.boot_id, &boot);
+  if (!s.ok()) return s;
+  std::stable_sort(
+      op.results.begin(), op.results.end(),
+      [](const v1::CheckResult& a, const v1::CheckResult& b) { return a.seq() < b.seq(); });
+  pg::ArrayLiteral target_ids, seqs, ts, outcome, connect, banner, address, error, ident, pre,
+      detail, liveness, late, probe_ts, received, adhoc;
+  const uint64_t before = boot.max_seq;
+  int fresh = 0;
+  for (const v1::CheckResult& r : op.results) {
+    if (r.seq() <= boot.max_seq) {
+      ++info->duplicates;
+      continue;
+    }
+    int64_t target_id = 0;
+    s = TargetId(r.target(), now_ms, &target_id);
+    if (!s.ok()) return s;
+    target_ids.AddInt(target_id);
+    seqs.AddInt(static_cast<int64_t>(r.seq()));
+    ts.AddInt(TsMs(r));
+    outcome.AddInt(r.outcome());
+    connect.AddInt(r.connect_us());
+    banner.AddInt(r.banner_us());
+    address.Add(r.address());
+    error.AddInt(r.error_number());
+    ident.Add(r.identification());
+    if (r.pre_banner_size() > 0) {
+      pre.Add(PreBannerToJson({r.pre_banner().begin(), r.pre_banner().end()}));
+    } else {
+      pre.AddNull();
+    }
+    detail.Add(r.detail());
+    if (r.has_liveness()) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      std::string hex;
+      for (unsigned char c : r.liveness().SerializeAsString()) {
+        hex += kHex[c >> 4];
+        hex += kHex[c & 15];
+      }
+      liveness.Add(hex);
+    } else {
+      liveness.AddNull();
+    }
+    late.AddInt(r.late_us());
+    probe_ts.AddInt(r.collector_started_unix_ms() != 0 ? r.started_unix_ms() : 0);
+    received.AddInt(r.received_unix_ms());
+    adhoc.Add(r.adhoc_id());
+    boot.max_seq = r.seq();
+    ++fresh;
+  }
+  if (fresh > 0) {
+    pg::Result res;
+    s = conn_.Run(
+        "insert_results",
+        {Param::Int(probe_id), Param::Int(boot.id), Param::Text(target_ids.Take()),
+         Param::Text(seqs.Take()), Param::Text(ts.Take()), Param::Text(outcome.Take()),
+         Param::Text(connect.Take()), Param::Text(banner.Take()), Param::Text(address.Take()),
+         Param::Text(error.Take()), Param::Text(ident.Take()), Param::Text(pre.Take()),
+         Param::Text(detail.Take()), Param::Text(liveness.Take()), Param::Text(late.Take()),
+         Param::Text(probe_ts.Take()), Param::Text(received.Take()), Param::Text(adhoc.Take())},
+        &res);
+    if (!s.ok()) return s;
+    // Rows the unique index already held (stored past max_seq by hand) count
+    // as duplicates; they sort before the stored ones only approximately.
+    const int stored = static_cast<int>(res.Affected());
+    info->stored = stored;
+    info->duplicates += fresh - stored;
+  }
+  if (boot.max_seq != before) {
+    s = conn_.Run("update_boot",
+                  {Param::Int(boot.id), Param::Int(static_cast<int64_t>(boot.max_seq))});
+    if (!s.ok()) return s;
+  }
+  pending_boots_[{probe_id, op.boot_id}] = boot;
+  info->committed_seq = boot.max_seq;
+  return Status::Ok();
+}
+
+Status PgWriter::ApplyProbe(const ProbeRecord& p, int64_t now_ms) {
+  const int64_t first = p.first_seen_ms != 0 ? p.first_seen_ms : now_ms;
+  const int64_t last = p.last_seen_ms != 0 ? p.last_seen_ms : first;
+  return conn_.Run(
+      "upsert_probe",
+      {Param::Text(pg::ToPgText(p.name)), Param::Text(pg::ToPgText(LabelsToJson(p.labels))),
+       Param::Text(pg::ToPgText(p.version)), Param::Int(first), Param::Int(last)});
+}
+
+Status PgWriter::ApplyTargets(const std::vector<TargetRecord>& targets, int64_t now_ms) {
+  for (const TargetRecord& t : targets) {
+    Status s = conn_.Run(
+        "upsert_target",
+        {Param::Text(pg::ToPgText(t.name)), Param::Text(pg::ToPgText(t.host)), Param::Int(t.port),
+         Param::Text(pg::ToPgText(LabelsToJson(t.labels))), Param::Int(now_ms)});
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+Status PgWriter::ProbeId(const std::string& name, int64_t now_ms, int64_t* id) {
+  if (auto it = probe_ids_.find(name); it != probe_ids_.end()) {
+    *id = it->second;
+    return Status::Ok();
+  }
+  pg::Result r;
+  Status s = conn_.Run("probe_id", {Param::Text(pg::ToPgText(name)), Param::Int(now_ms)}, &r);
+  if (!s.ok()) return s;
+  *id = probe_ids_[name] = r.Int(0, 0);
+  return Status::Ok();
+}
+
+Status PgWriter::TargetId(const std::string& name, int64_t now_ms, int64_t* id) {
+  if (auto it = target_ids_.find(name); it != target_ids_.end()) {
+    *id = it->second;
+    return Status::Ok();
+  }
+  pg::Result r;
+  Status s = conn_.Run("target_id", {Param::Text(pg::ToPgText(name)), Param::Int(now_ms)}, &r);
+  if (!s.ok()) return s;
+  *id = target_ids_[name] = r.Int(0, 0);
+  return Status::Ok();
+}
+
+Status PgWriter::Boot(int64_t probe_id, const std::string& boot_id, BootState* out) {
+  const auto key = std::make_pair(probe_id, boot_id);
+  if (auto it = pending_boots_.find(key); it != pending_boots_.end()) {
+    *out = it->second;
+    return Status::Ok();
+  }
+  // Never cached across transactions: another collector may have written
+  // this boot. The row lock holds until COMMIT.
+  const std::vector<Param> params = {Param::Int(probe_id), Param::Text(pg::ToPgText(boot_id))};
+  Status s = conn_.Run("insert_boot", params);
+  if (!s.ok()) return s;
+  pg::Result r;
+  s = conn_.Run("lock_boot", params, &r);
+  if (!s.ok()) return s;
+  if (r.Rows() != 1) return Status::Internal("probe boot row vanished");
+  *out = BootState{r.Int(0, 0), static_cast<uint64_t>(r.Int(0, 1))};
+  return Status::Ok();
+}
+
+Status PgWriter::AddIncidentChange(int64_t incident_id, v1::Cause cause, int64_t at_ms,
+                                   const std::string& summary) {
+  return conn_.Run("insert_change", {Param::Int(incident_id), Param::Int(at_ms), Param::Int(cause),
+                                     Param::Text(pg::ToPgText(summary))});
+}
+
+Status PgWriter::ApplyIncident(const WriteOp& op, int64_t now_ms) {
+  int64_t target_id = 0;
+  Status s = TargetId(op.incident_target, now_ms, &target_id);
+  if (!s.ok()) return s;
+  int64_t open_id = 0;
+  {
+    pg::Result r;
+    s = conn_.Run("open_incident", {Param::Int(target_id)}, &r);
+    if (!s.ok()) return s;
+    if (r.Rows() > 0) open_id = r.Int(0, 0);
+  }
+  using Action = WriteOp::IncidentAction;
+  if (open_id != 0 &&
+      (op.incident_action == Action::kClose || op.incident_action == Action::kOpen)) {
+    s = AddIncidentChange(open_id, v1::CAUSE_OK, op.at_ms, op.summary);
+    if (!s.ok()) return s;
+    s = conn_.Run("close_incident", {Param::Int(open_id), Param::Int(op.at_ms)});
+    if (!s.ok()) return s;
+    open_id = 0;
+  }
+  if (op.incident_action == Action::kClose) return Status::Ok();
+  if (open_id == 0) {
+    pg::Result r;
+    s = conn_.Run("insert_incident",
+                  {Param::Int(target_id), Param::Int(op.cause), Param::Int(op.at_ms),
+                   Param::Text(pg::ToPgText(op.summary))},
+                  &r);
+    if (!s.ok()) return s;
+    return AddIncidentChange(r.Int(0, 0), op.cause, op.at_ms, op.summary);
+  }
+  s = conn_.Run("update_incident",
+                {Param::Int(open_id), Param::Int(op.cause), Param::Text(pg::ToPgText(op.summary))});
+  if (!s.ok()) return s;
+  return AddIncidentChange(open_id, op.cause, op.at_ms, op.summary);
+}
+
+}  // namespace parallax::collector

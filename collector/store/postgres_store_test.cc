@@ -1,0 +1,252 @@
+// PostgresStore beyond the shared contract (store_test.cc runs that against
+// both drivers): a server killed mid-stream, two collectors migrating one
+// database at once, retention by dropping partitions, configuration errors.
+// A real server (testing/pg_server.h), shared by the whole test process.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <thread>
+
+#include "collector/store/pg_util.h"
+#include "collector/store/postgres_schema.h"
+#include "collector/store/store.h"
+#include "collector/store/testing/store_test_db.h"
+#include "common/clock.h"
+
+namespace parallax::collector {
+namespace {
+
+v1::CheckResult Result(uint64_t seq, int64_t ts_ms, const std::string& target = "t1") {
+  v1::CheckResult r;
+  r.set_seq(seq);
+  r.set_target(target);
+  r.set_started_unix_ms(ts_ms);
+  r.set_outcome(v1::OUTCOME_OK);
+  return r;
+}
+
+std::vector<v1::CheckResult> Seqs(uint64_t from, uint64_t to, int64_t ts_ms = 0) {
+  std::vector<v1::CheckResult> out;
+  for (uint64_t s = from; s <= to; ++s) out.push_back(Result(s, ts_ms ? ts_ms : 1000 + s));
+  return out;
+}
+
+CommitInfo Submit(Store* store, const std::string& probe, const std::string& boot,
+                  std::vector<v1::CheckResult> results) {
+  auto done = std::make_shared<std::promise<CommitInfo>>();
+  auto f = done->get_future();
+  store->SubmitResults(probe, boot, std::move(results), [done](const CommitInfo& info) {
+    CommitInfo copy = info;
+    copy.results = nullptr;
+    done->set_value(copy);
+  });
+  EXPECT_EQ(f.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+  return f.get();
+}
+
+int64_t QueryInt(const std::string& db, const std::string& sql) {
+  std::string v;
+  Status s = testing::SharedPgServer()->Exec(db, sql, &v);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return v.empty() ? -1 : std::stoll(v);
+}
+
+class PostgresStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    options_.retention = std::chrono::milliseconds(0);
+    options_.incident_retention = std::chrono::milliseconds(0);
+    ASSERT_NO_FATAL_FAILURE(UsePostgres(&options_, &db_));
+    server_ = testing::SharedPgServer();
+  }
+  void Open() {
+    store_.reset();
+    Status s = Store::Open(options_, &store_);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+  std::string db_;
+  StoreOptions options_;
+  std::unique_ptr<Store> store_;
+  testing::PgServer* server_ = nullptr;
+};
+
+// The server dies (immediate shutdown: every backend killed) while a probe
+// streams: submissions fail, the probe resends from its new stream's Welcome
+// after the restart, and the store ends with exactly seqs 1..max, every
+// acknowledged one among them, none twice.
+TEST_F(PostgresStoreTest, ServerKilledMidStreamLosesNothingAckedAndResumesAfterRestart) {
+  Open();
+  std::atomic<uint64_t> acked{0};
+  std::atomic<int> failures{0};
+  std::atomic<bool> restarted{false};
+  std::thread probe([&] {
+    uint64_t next = 1;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (restarted && acked >= 2000) break;
+      CommitInfo info = Submit(store_.get(), "p1", "boot", Seqs(next, next + 9, WallClockMs()));
+      if (info.status.ok()) {
+        acked = info.committed_seq;
+        next = info.committed_seq + 1;
+      } else {
+        ++failures;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        next = store_->CommittedSeq("p1", "boot") + 1;  // a new stream's Welcome
+      }
+    }
+  });
+  for (int i = 0; i < 3000 && acked < 300; ++i) {  // at most ~30 s
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(server_->Crash().ok());
+  for (int i = 0; i < 1000 && failures == 0; ++i) {  // at most ~10 s
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const uint64_t acked_at_crash = acked;
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  Status s = server_->Restart();
+  restarted = true;
+  probe.join();
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_GT(failures.load(), 0) << "no submission failed while the server was down";
+  ASSERT_GE(acked.load(), 2000u) << "the store did not resume after the restart";
+  EXPECT_GE(acked.load(), acked_at_crash);
+  const int64_t max_seq = QueryInt(db_, "SELECT max_seq FROM probe_boots WHERE boot_id = 'boot'");
+  EXPECT_GE(max_seq, static_cast<int64_t>(acked.load()));
+  EXPECT_EQ(QueryInt(db_, "SELECT COUNT(*) FROM results"), max_seq);
+  EXPECT_EQ(QueryInt(db_, "SELECT COUNT(DISTINCT seq) FROM results"), max_seq);
+  EXPECT_EQ(QueryInt(db_, "SELECT MIN(seq) FROM results"), 1);
+  EXPECT_EQ(QueryInt(db_, "SELECT MAX(seq) FROM results"), max_seq);
+  // Reads reconnect too.
+  std::vector<ResultRow> rows;
+  s = store_->History("t1", "", 0, 5, &rows);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(rows.size(), 5u);
+  EXPECT_GE(store_->Stats().errors["connection"], 1u);
+}
+
+// Two collectors start on one empty database at the same moment: the
+// advisory lock makes one migrate and the other find the schema current.
+TEST_F(PostgresStoreTest, TwoStoresOpeningOneDatabaseAtOnceMigrateOnce) {
+  std::unique_ptr<Store> a, b;
+  Status sa, sb;
+  std::promise<void> go;
+  std::shared_future<void> start = go.get_future().share();
+  std::thread ta([&] {
+    start.wait();
+    sa = Store::Open(options_, &a);
+  });
+  std::thread tb([&] {
+    start.wait();
+    sb = Store::Open(options_, &b);
+  });
+  go.set_value();
+  ta.join();
+  tb.join();
+  ASSERT_TRUE(sa.ok()) << sa.ToString();
+  ASSERT_TRUE(sb.ok()) << sb.ToString();
+  EXPECT_EQ(QueryInt(db_, "SELECT COUNT(*) FROM schema_version"), pg::KnownSchemaVersion());
+  EXPECT_EQ(QueryInt(db_, "SELECT MAX(version) FROM schema_version"), pg::KnownSchemaVersion());
+  // Both write one boot each and see each other's results.
+  EXPECT_EQ(Submit(a.get(), "pa", "b", Seqs(1, 5)).stored, 5);
+  EXPECT_EQ(Submit(b.get(), "pb", "b", Seqs(1, 5)).stored, 5);
+  // A result resent to the other collector is recognised (one shared truth).
+  CommitInfo resent = Submit(b.get(), "pa", "b", Seqs(1, 6));
+  EXPECT_EQ(resent.stored, 1);
+  EXPECT_EQ(resent.duplicates, 5);
+  EXPECT_EQ(QueryInt(db_, "SELECT COUNT(*) FROM results"), 11);
+}
+
+// Retention drops whole expired partitions (no row-by-row delete), deletes
+// the older rows of the partition holding the cutoff, and keeps the rest;
+// partitions ahead of now exist before any result lands there.
+TEST_F(PostgresStoreTest, RetentionDropsExpiredPartitions) {
+  options_.partition_width = std::chrono::hours(1);
+  options_.retention = std::chrono::hours(2);
+  options_.retention_sweep_every = std::chrono::milliseconds(50);
+  Open();
+  const int64_t now = WallClockMs();
+  const int64_t hour = 3600 * 1000;
+  std::vector<v1::CheckResult> rs;
+  uint64_t seq = 0;
+  for (int64_t age : {10 * hour, 6 * hour, 2 * hour + 60 * 1000, 0L}) {
+    for (int i = 0; i < 5; ++i) rs.push_back(Result(++seq, now - age - i));
+  }
+  // Written while the sweep at start may already run: wait for it to settle.
+  ASSERT_EQ(Submit(store_.get(), "p1", "b", rs).stored, 20);
+  const std::string p10 = pg::PartitionName(pg::PartitionStart(now - 10 * hour, hour));
+  const std::string p6 = pg::PartitionName(pg::PartitionStart(now - 6 * hour, hour));
+  bool done = false;
+  for (int i = 0; i < 500 && !done; ++i) {  // at most ~10 s
+    done = QueryInt(db_, "SELECT COUNT(*) FROM results") == 5 &&
+           QueryInt(db_, "SELECT COUNT(*) FROM pg_class WHERE relname IN ('" + p10 + "', '" + p6 +
+                             "')") == 0;
+    if (!done) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(done) << "results left: " << QueryInt(db_, "SELECT COUNT(*) FROM results");
+  EXPECT_EQ(QueryInt(db_, "SELECT MIN(seq) FROM results"), 16);
+  const std::string ahead = pg::PartitionName(pg::PartitionStart(now, hour) + 2 * hour);
+  EXPECT_EQ(QueryInt(db_, "SELECT COUNT(*) FROM pg_class WHERE relname = '" + ahead + "'"), 1);
+  // The dedupe state outlives the rows.
+  EXPECT_EQ(Submit(store_.get(), "p1", "b", rs).duplicates, 20);
+  std::vector<std::map<std::string, std::vector<std::string>>> unused;
+}
+
+TEST_F(PostgresStoreTest, HostKeyPinsRoundTrip) {
+  Open();
+  ASSERT_TRUE(store_->SaveHostKeyPins("t1", {"SHA256:a", "SHA256:b"}, 5).ok());
+  ASSERT_TRUE(store_->SaveHostKeyPins("t2", {"SHA256:c"}, 6).ok());
+  ASSERT_TRUE(store_->SaveHostKeyPins("t2", {}, 7).ok());
+  std::map<std::string, std::vector<std::string>> pins;
+  ASSERT_TRUE(store_->LoadHostKeyPins(&pins).ok());
+  EXPECT_EQ(pins,
+            (std::map<std::string, std::vector<std::string>>{{"t1", {"SHA256:a", "SHA256:b"}}}));
+}
+
+// Bytes a probe or server may send that PostgreSQL's TEXT cannot hold (NUL,
+// invalid UTF-8) are stored escaped instead of failing the batch forever.
+TEST_F(PostgresStoreTest, TextPostgresCannotHoldIsEscapedNotRefused) {
+  Open();
+  v1::CheckResult r = Result(1, 1000);
+  r.set_identification(std::string("SSH-2.0-x\0y\xff", 12));
+  CommitInfo info = Submit(store_.get(), "p1", "b", {r});
+  ASSERT_TRUE(info.status.ok()) << info.status.ToString();
+  std::vector<ResultRow> rows;
+  ASSERT_TRUE(store_->History("t1", "", 0, 0, &rows).ok());
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].result.identification(), "SSH-2.0-x\\x00y\\xff");
+}
+
+TEST(PostgresConfigTest, BadDriverAndDsnErrorsNameTheFieldAndNeverThePassword) {
+  StoreOptions o;
+  std::unique_ptr<Store> store;
+  o.driver = "mysql";
+  Status s = Store::Open(o, &store);
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("storage.driver \"mysql\""), std::string::npos) << s.ToString();
+
+  o.driver = "postgres";
+  for (const std::string dsn :
+       {"host=127.0.0.1 port=1 dbname=x password=hunter2 connect_timeout=2",
+        "nonsense_key=1 password='hunter2'", "postgresql://u:hunter2@127.0.0.1:1/x",
+        "postgresql://u:hun%zzter2@127.0.0.1/x", "postgresql://u:hunter2@127.0.0.1:nan/x",
+        "host=127.0.0.1 port=1 password = hunter2"}) {
+    o.dsn = dsn;
+    s = Store::Open(o, &store);
+    EXPECT_FALSE(s.ok());
+    EXPECT_NE(s.message().find("storage.dsn"), std::string::npos) << s.ToString();
+    EXPECT_EQ(s.ToString().find("hunter2"), std::string::npos) << s.ToString();
+  }
+  o.dsn = "";
+  s = Store::Open(o, &store);
+  EXPECT_EQ(s.code(), Status::Code::kInvalidArgument);
+  EXPECT_NE(s.message().find("storage.dsn"), std::string::npos) << s.ToString();
+  EXPECT_EQ(pg::RedactDsn("host=h password=p1 user=u"), "host=h password=*** user=u");
+  EXPECT_EQ(pg::RedactDsn("postgres://u:p1@h/db?password=p2"),
+            "postgres://u:***@h/db?password=***");
+}
+
+}  // namespace
+}  // namespace parallax::collector
