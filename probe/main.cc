@@ -262,9 +262,9 @@ int main(int argc, char** argv) {
     }
     boost::asio::post(io, [&scheduler, req] { scheduler.RunAdHoc(req.target(), req.id()); });
   };
-  // Results flowing hold heartbeats back: a refused assignment and a new
-  // source address (what fail2ban sees: `parallax probes --ignoreip`) must
-  // still reach the collector at once.
+  // Heartbeats go every 5 s; a refused assignment and a new source address
+  // (what fail2ban sees: `parallax probes --ignoreip`) reach the collector
+  // at once.
   co.heartbeat_due = [&policy, &sources] {
     bool refused = policy.TakeReportDue();
     bool new_source = sources.TakeChanged();

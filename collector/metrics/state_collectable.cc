@@ -72,6 +72,10 @@ void StateCollectable::CollectProbes(std::vector<MetricFamily>* out,
   MetricFamily in_flight =
       Family("parallax_probe_checks_in_flight", "Checks the probe is running now (last heartbeat)",
              MetricType::Gauge);
+  MetricFamily heartbeat = Family("parallax_probe_last_heartbeat_timestamp_seconds",
+                                  "Unix time the probe's last heartbeat arrived (collector's "
+                                  "clock); heartbeats come every 5 s, busy or idle",
+                                  MetricType::Gauge);
   MetricFamily dropped = Family("parallax_probe_dropped_results_total",
                                 "Results the probe dropped because its spool was full "
                                 "(reported in heartbeats)",
@@ -93,11 +97,13 @@ void StateCollectable::CollectProbes(std::vector<MetricFamily>* out,
     if (p.heartbeat_ms != 0) {
       Add(&spooled, {{"probe", probe}}, static_cast<double>(p.heartbeat.spooled()));
       Add(&in_flight, {{"probe", probe}}, static_cast<double>(p.heartbeat.in_flight()));
+      Add(&heartbeat, {{"probe", probe}}, p.heartbeat_ms / 1000.0);
       Add(&dropped, {{"probe", probe}}, static_cast<double>(p.dropped_total));
     }
     if (p.throttled != 0) Add(&throttled, {{"probe", probe}}, static_cast<double>(p.throttled));
   });
-  for (MetricFamily* f : {&connected, &info, &offset, &spooled, &in_flight, &dropped, &throttled}) {
+  for (MetricFamily* f :
+       {&connected, &info, &offset, &spooled, &in_flight, &heartbeat, &dropped, &throttled}) {
     out->push_back(std::move(*f));
   }
 }

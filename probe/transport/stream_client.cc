@@ -188,6 +188,7 @@ void StreamClient::Session(v1::ProbeService::Stub* stub) {
   });
 
   auto last_send = Clock::now();
+  auto last_heartbeat = last_send;
   bool write_failed = false;
   while (!reader_done) {
     if (stopping_ && !(draining_ && spool_->stats().size > 0)) break;
@@ -212,9 +213,11 @@ void StreamClient::Session(v1::ProbeService::Stub* stub) {
       stats_.bytes_sent += last_batch_bytes;
       last_send = Clock::now();
     }
+    // One heartbeat per interval, idle or busy: a probe whose results flow
+    // all the time (spooling after an outage, or just many targets) is the
+    // one whose spool size and drops matter most.
     bool due = options_.heartbeat_due && options_.heartbeat_due();
-    if (due || (msg.results().results_size() == 0 &&
-                Clock::now() - last_send >= options_.heartbeat_interval)) {
+    if (due || Clock::now() - last_heartbeat >= options_.heartbeat_interval) {
       *msg.mutable_heartbeat() =
           options_.make_heartbeat ? options_.make_heartbeat() : v1::Heartbeat();
       echo(msg.mutable_heartbeat());
@@ -223,7 +226,7 @@ void StreamClient::Session(v1::ProbeService::Stub* stub) {
         write_failed = true;
         break;
       }
-      last_send = Clock::now();
+      last_send = last_heartbeat = Clock::now();
     }
   }
   bool ours = !write_failed && !reader_done;  // we end the call (stopping)

@@ -4,7 +4,8 @@
 // (dropping spooled results the collector already committed), then sends
 // every unacknowledged result from the Spool in batches while a reader thread
 // takes Acks (which trim the Spool) and Assignments (handed to
-// `on_assignment`). Heartbeats go out when idle. When the stream breaks it
+// `on_assignment`). A heartbeat goes out every `heartbeat_interval`, between
+// batches when results flow, and at once when `heartbeat_due` says so. When the stream breaks it
 // reconnects with capped exponential backoff and jitter; checks keep running
 // and results keep spooling meanwhile.
 //
