@@ -1,5 +1,7 @@
 // End to end on PostgreSQL: the collector (storage.driver: postgres) on a
-// real server the test starts (collector/store/testing/pg_server.h), a real
+// real server the test starts (collector/store/testing/pg_server.h; the
+// collector connects as a plain role that owns its database, as
+// docs/POSTGRES.md sets it up), a real
 // probe checking a real sshd and a closed port on loopback. Results reach the
 // database exactly once and come back through the CLI; the DSN's password
 // never shows in the collector's log.
@@ -50,6 +52,14 @@ TEST(PostgresEndToEnd, CollectorStoresResultsInPostgresAndServesThem) {
                   .ok());
   EXPECT_NE(outcomes.find("sshd|ok"), std::string::npos) << outcomes;
   EXPECT_NE(outcomes.find("closed|refused"), std::string::npos) << outcomes;
+  // docs/POSTGRES.md's query of the view, as printed there.
+  std::string newest;
+  ASSERT_TRUE(pg->Exec("e2e",
+                       "SELECT time_utc, probe, target, outcome, detail FROM results_v\n"
+                       "  ORDER BY ts_ms DESC LIMIT 20;",
+                       &newest)
+                  .ok());
+  EXPECT_FALSE(newest.empty());
 
   nlohmann::json history = cluster.CliJson({"history", "sshd", "--limit", "3"});
   ASSERT_TRUE(history.contains("entries")) << history.dump();

@@ -118,7 +118,7 @@ Status PgServer::Start(std::unique_ptr<PgServer>* out) {
   }
   chmod(s->dir_.c_str(), 0700);
   const std::string log = s->dir_ + "/initdb.log";
-  pid_t pid = Spawn({s->bin_ + "/initdb", "-D", s->dir_ + "/data", "-U", "parallax", "--auth=trust",
+  pid_t pid = Spawn({s->bin_ + "/initdb", "-D", s->dir_ + "/data", "-U", "postgres", "--auth=trust",
                      "-E", "UTF8", "--locale=C", "--no-sync"},
                     s->drop_, s->uid_, s->gid_, log);
   int status = 0;
@@ -131,6 +131,10 @@ Status PgServer::Start(std::unique_ptr<PgServer>* out) {
   if (s->port_ == 0) return Status::Unavailable("no free loopback port");
   Status st = s->Launch();
   if (!st.ok()) return st;
+  // The collector's role as docs/POSTGRES.md creates it: a plain login role
+  // that owns its database (CreateDatabase), no superuser.
+  st = s->Exec("postgres", "CREATE ROLE parallax LOGIN");
+  if (!st.ok()) return st;
   *out = std::move(s);
   return Status::Ok();
 }
@@ -142,7 +146,7 @@ Status PgServer::Launch() {
                 "-c", "max_connections=50", "-c", "shared_buffers=16MB"},
                drop_, uid_, gid_, log);
   if (pid_ < 0) return Status::Internal("fork failed");
-  const std::string dsn = Dsn("postgres");
+  const std::string dsn = AdminDsn("postgres");
   for (int i = 0; i < 300; ++i) {  // at most ~30 s
     if (PQping(dsn.c_str()) == PQPING_OK) return Status::Ok();
     int status = 0;
@@ -207,8 +211,13 @@ std::string PgServer::Dsn(const std::string& dbname) const {
          " sslmode=disable connect_timeout=5";
 }
 
+std::string PgServer::AdminDsn(const std::string& dbname) const {
+  return "host=127.0.0.1 port=" + std::to_string(port_) + " user=postgres dbname=" + dbname +
+         " sslmode=disable connect_timeout=5";
+}
+
 Status PgServer::Exec(const std::string& dbname, const std::string& sql, std::string* out) {
-  PGconn* c = PQconnectdb(Dsn(dbname).c_str());
+  PGconn* c = PQconnectdb(AdminDsn(dbname).c_str());
   if (PQstatus(c) != CONNECTION_OK) {
     std::string why = PQerrorMessage(c);
     PQfinish(c);
@@ -228,7 +237,7 @@ Status PgServer::Exec(const std::string& dbname, const std::string& sql, std::st
 }
 
 Status PgServer::CreateDatabase(const std::string& name) {
-  return Exec("postgres", "CREATE DATABASE " + name);
+  return Exec("postgres", "CREATE DATABASE " + name + " OWNER parallax");
 }
 
 }  // namespace parallax::collector::testing

@@ -37,12 +37,16 @@ class PgServer {
   static PgServer* Shared(std::string* why);
   ~PgServer();
 
-  // A libpq connection string for database `dbname` on this server.
+  // A libpq connection string for database `dbname` on this server, as
+  // the role `parallax`: a plain LOGIN role (no superuser, no CREATEDB), the
+  // owner of the databases CreateDatabase makes, as docs/POSTGRES.md sets
+  // the collector's role up. Stores under test connect with it.
   std::string Dsn(const std::string& dbname) const;
-  // CREATE DATABASE `name` (a fresh, empty database).
+  // CREATE DATABASE `name` OWNER parallax (a fresh, empty database).
   Status CreateDatabase(const std::string& name);
-  // Runs `sql` on database `dbname` (simple protocol); *out gets the first
-  // column of the first row, if asked and any.
+  // Runs `sql` on database `dbname` as the superuser `postgres` (simple
+  // protocol), for the tests' own checks; *out gets the first column of the
+  // first row, if asked and any.
   Status Exec(const std::string& dbname, const std::string& sql, std::string* out = nullptr);
 
   // Immediate shutdown (SIGQUIT to the postmaster: every backend dies, no
@@ -57,6 +61,7 @@ class PgServer {
   PgServer() = default;
   Status Launch();
   void Stop();
+  std::string AdminDsn(const std::string& dbname) const;  // as `postgres`
 
   std::string bin_;  // directory of initdb/postgres
   std::string dir_;  // cluster and socket directory
