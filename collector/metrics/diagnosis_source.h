@@ -1,7 +1,8 @@
 // DiagnosisSource: the small read-only view /metrics takes of the published
-// diagnosis at scrape time (implemented by the Evaluator over its published
-// stable verdicts). Facts() must be cheap and thread-safe: it is called from
-// the HTTP server's threads, once per scrape.
+// diagnosis at scrape time (implemented by the World, collector/server/
+// world.h, over the stable verdicts the evaluator published). Facts() must
+// be cheap and thread-safe: it is called from the HTTP server's threads,
+// once per scrape.
 #pragma once
 
 #include <string>

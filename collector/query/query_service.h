@@ -19,7 +19,7 @@ namespace parallax::collector {
 class QueryServiceImpl final : public v1::QueryService::Service {
  public:
   using Causes = std::map<std::string, std::pair<v1::Cause, std::string>>;
-  // `explain` gives the diagnosis in force (the Evaluator's), `causes` just
+  // `explain` gives the diagnosis in force (World::Explain), `causes` just
   // each target's cause and summary (for Status).
   QueryServiceImpl(Store* store, LiveState* state, std::function<ConfigSnapshot()> config,
                    std::function<int64_t()> now_ms,
