@@ -112,7 +112,8 @@ bool DnsMismatch(Classification& c);
 
 // probes_banned: two failing vantage points at least, each read SSH before
 // its current failures began (the pair's history), their failures began at
-// least one interval apart (probe by probe, not all at once), they fail by
+// least two intervals apart (probe by probe, not one event seen on each
+// probe's own phase), they fail by
 // refusal, silence or a cut connection, and the host still answers (another
 // vantage point reads SSH, or a failing one got an answer from the host).
 bool ProbesBanned(const Classification& c, int64_t interval_ms);

@@ -1026,6 +1026,16 @@ TEST(DiagnoseBans, WhatIsNotABanOfTheProbes) {
          }
        },
        "host_offline"},
+      {"sshd stopped, seen on each probe's own phase (1.2 intervals apart, as in the lab)",
+       [](World& w) {
+         w.SeeAll("t1", O(v1::OUTCOME_REFUSED));
+         int64_t ago = 2'000;
+         for (const char* p : {"a1", "b2", "b1", "c1"}) {
+           History(w, "t1", p, ago + 1000, ago, "");
+           ago -= 400;
+         }
+       },
+       "ssh_refused"},
       {"sshd says why, probe by probe (MaxStartups): the server speaks, no ban",
        [](World& w) {
          w.SeeAllResult("t1", ev::ClosedWith({"Exceeded MaxStartups"}));
