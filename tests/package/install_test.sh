@@ -25,7 +25,14 @@
 #     than Debian's -O2 -g, measured 6.9 vs 10.1 s on collector.cc); dpkg
 #     turns _FORTIFY_SOURCE off at -O0, so lintian's hardening check sees no
 #     fortified functions (an info tag). ctest passes it; the release build
-#     is without.
+#     is without. PARALLAX_PKG_FLAGS (set by deploy/run-tests.sh) wins over it.
+#   PARALLAX_PKG_FLAGS=FLAGS: compile with exactly FLAGS (C and C++, in place
+#     of dpkg-buildflags' CFLAGS/CXXFLAGS/CPPFLAGS; LDFLAGS stay Debian's) and,
+#     when CCACHE_DIR is set, through ccache: deploy/run-tests.sh gives the
+#     flags of its own build and its cache, so the package reuses the objects
+#     the test build compiled. PARALLAX_PKG_TMPDIR=DIR: the work directory's
+#     parent (default /tmp); with the cache's base_dir above both trees, the
+#     copy's relative paths equal the test build's.
 #   PREBUILT=DIR takes parallax*.deb and .changes from DIR instead of building
 #     (and skips step 1: build, lintian); KEEP_DEBS=DIR copies the .debs there.
 set -uo pipefail
@@ -44,7 +51,8 @@ if [[ $(id -u) -ne 0 ]]; then
   exit 77
 fi
 export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8
-work=$(mktemp -d /tmp/parallax-pkg.XXXXXX)
+mkdir -p "${PARALLAX_PKG_TMPDIR:-/tmp}"
+work=$(mktemp -d "${PARALLAX_PKG_TMPDIR:-/tmp}/parallax-pkg.XXXXXX")
 chmod 755 "$work"
 pids=()
 failures=0
@@ -92,14 +100,32 @@ tar -C "$root" --exclude='./build*' --exclude=./.git --exclude='./obj-*' \
 (cd "$src" && dpkg-checkbuilddeps) || { echo "FAIL: build dependencies missing (deploy/install-deps.sh --test)"; exit 1; }
 t0=$(date +%s)
 build_env=()
-if ((lean)); then
+if [[ -n "${PARALLAX_PKG_FLAGS:-}" ]]; then
+  # LANG: ccache hashes the locale; deploy/run-tests.sh builds in C.UTF-8 too.
+  build_env=(DEB_CFLAGS_SET="$PARALLAX_PKG_FLAGS" DEB_CXXFLAGS_SET="$PARALLAX_PKG_FLAGS"
+    DEB_CPPFLAGS_SET= LANG=C.UTF-8)
+  if [[ -n "${CCACHE_DIR:-}" ]] && command -v ccache >/dev/null; then
+    build_env+=(CMAKE_CXX_COMPILER_LAUNCHER=ccache CMAKE_C_COMPILER_LAUNCHER=ccache)
+  fi
+  echo "build flags: ${build_env[*]}"
+elif ((lean)); then
   build_env=(DEB_BUILD_OPTIONS="noopt ${DEB_BUILD_OPTIONS:-}" DEB_CFLAGS_APPEND=-g1
     DEB_CXXFLAGS_APPEND=-g1)
   echo "lean build: ${build_env[*]}"
 fi
+ccache_hits() {
+  [[ -n "${CCACHE_DIR:-}" ]] && command -v ccache >/dev/null || return 0
+  ccache --print-stats 2>/dev/null | awk -F'\t' '$1 ~ /_cache_hit$/ {h += $2} $1 == "cache_miss" {m = $2}
+    END {print h + 0, m + 0}'
+}
+cc0=$(ccache_hits)
 (cd "$src" && env "${build_env[@]}" dpkg-buildpackage -us -uc -b -j"$(nproc)") \
   >"$work/build.log" 2>&1
 rc=$?
+if [[ -n "$cc0" ]]; then
+  read -r h0 m0 <<<"$cc0" && read -r h1 m1 <<<"$(ccache_hits)"
+  echo "package-build-ccache: $((h1 - h0)) objects from the cache, $((m1 - m0)) compiled"
+fi
 t1=$(date +%s)
 if ((rc != 0)); then
   tail -60 "$work/build.log"
