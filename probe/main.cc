@@ -80,7 +80,11 @@ int main(int argc, char** argv) {
   uint64_t max_batch_bytes = 1ull << 20;
   std::string linger_text = "200ms";
   std::string dns_server;
-  app.add_option("--collector", collector, "Collector address HOST:PORT")->required();
+  app.add_option("--collector", collector,
+                 "Collector address HOST:PORT, or several comma-separated (a:7420,b:7420: "
+                 "collectors sharing one PostgreSQL database); on a broken stream the probe "
+                 "fails over to the next one, with backoff")
+      ->required();
   app.add_option("--name", name, "Probe name, unique among probes ([A-Za-z0-9._-])")
       ->capture_default_str();
   app.add_option("--label", label_args,
@@ -135,6 +139,12 @@ int main(int argc, char** argv) {
       return 2;
     }
     labels[l.substr(0, eq)] = l.substr(eq + 1);
+  }
+  parallax::probe::CollectorList collectors;
+  if (parallax::Status cs = parallax::probe::CollectorList::Parse(collector, &collectors);
+      !cs.ok()) {
+    std::fprintf(stderr, "parallax-probe: %s\n", cs.message().c_str());
+    return 2;
   }
   std::chrono::milliseconds linger{};
   if (parallax::Status ds = parallax::ParseDuration(linger_text, &linger);
@@ -225,7 +235,7 @@ int main(int argc, char** argv) {
   });
 
   parallax::probe::StreamClientOptions co;
-  co.collector = collector;
+  co.collectors = collectors;
   co.credentials = creds;
   co.channel_args = parallax::MakeChannelArguments(tls);
   co.hello.set_probe_name(name);
@@ -316,7 +326,7 @@ int main(int argc, char** argv) {
   });
   Logf(LogLevel::kInfo,
        "parallax-probe %s \"%s\" starting; collector %s; boot %s; spool %s (at most %llu bytes)",
-       PARALLAX_VERSION, name.c_str(), collector.c_str(), spool.boot_id().c_str(),
+       PARALLAX_VERSION, name.c_str(), collectors.Joined().c_str(), spool.boot_id().c_str(),
        spo.path.empty() ? "in memory only" : spo.path.c_str(),
        static_cast<unsigned long long>(spool_max_bytes));
   client.Start();

@@ -40,18 +40,27 @@ Metrics::Metrics(const LiveState* state)
                              .Help("Generation of the configuration in force")
                              .Register(*registry_)
                              .Add({})),
-      commit_seconds_(BuildHistogram()
-                          .Name("parallax_store_commit_seconds")
-                          .Help("Time to commit one batch of results to SQLite")
-                          .Register(*registry_)
-                          .Add({}, prometheus::Histogram::BucketBoundaries{
-                                       0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-                                       0.5, 1, 2.5})) {
+      commit_seconds_(
+          BuildHistogram()
+              .Name("parallax_store_commit_seconds")
+              .Help("Time to commit one batch of results to SQLite")
+              .Register(*registry_)
+              .Add({},
+                   prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                                           0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5})),
+      leader_(BuildGauge()
+                  .Name("parallax_collector_leader")
+                  .Help("1 while this collector is the leader (runs the diagnosis; always with "
+                        "SQLite), 0 while it is a follower")
+                  .Register(*registry_)
+                  .Add({})) {
+  leader_.Set(1);
   RegisterStoreSeries();
 }
 
 std::vector<prometheus::MetricFamily> Metrics::Collect() const {
   std::vector<prometheus::MetricFamily> out = registry_->Collect();
+  if (!exports_state_.load()) return out;  // a follower: the leader exports them
   for (prometheus::MetricFamily& f : world_->Collect()) out.push_back(std::move(f));
   return out;
 }
@@ -61,7 +70,7 @@ void Metrics::Render(std::string* out) const {
   // state (the same text as AppendExposition(Collect()); a test holds them
   // equal).
   AppendExposition(registry_->Collect(), out);
-  world_->Render(out);
+  if (exports_state_.load()) world_->Render(out);
 }
 
 void Metrics::RegisterStoreSeries() {

@@ -25,6 +25,7 @@
 #include <prometheus/metric_family.h>
 #include <prometheus/registry.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <string>
@@ -46,6 +47,14 @@ class Metrics {
   // The published diagnosis, read at scrape time (null: none). The source
   // must outlive the Metrics or be unset first.
   void SetDiagnosisSource(const DiagnosisSource* source) { world_->SetDiagnosisSource(source); }
+  // parallax_collector_leader: 1 while this collector runs the diagnosis
+  // (always with SQLite; with PostgreSQL the holder of the leader lock).
+  void SetLeader(bool leader) { leader_.Set(leader ? 1 : 0); }
+  // Whether the per-probe, per-pair and diagnosis series (StateCollectable)
+  // are exported: only by the leader, so that collectors sharing a database
+  // scraped as one job do not count them twice. This collector's own
+  // ingest, stream and store series are exported either way.
+  void SetExportsState(bool on) { exports_state_.store(on); }
   // Everything, as a scrape sees it (tests, benchmarks).
   std::vector<prometheus::MetricFamily> Collect() const;
   // Appends the text exposition of Collect() to *out (what GET /metrics gets).
@@ -78,6 +87,8 @@ class Metrics {
   prometheus::Gauge& streams_;
   prometheus::Gauge& config_generation_;
   prometheus::Histogram& commit_seconds_;
+  prometheus::Gauge& leader_;
+  std::atomic<bool> exports_state_{true};
 
   // Storage health series, registered by RegisterStoreSeries().
   void RegisterStoreSeries();

@@ -23,6 +23,11 @@ void FillProbeStatus(const v1::CheckResult& r, int64_t now_ms, v1::ProbeStatus* 
 
 grpc::Status QueryServiceImpl::Status(grpc::ServerContext*, const v1::StatusRequest* req,
                                       v1::StatusResponse* resp) {
+  if (follower_) {
+    if (std::string m = follower_(); !m.empty()) {
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, m);
+    }
+  }
   ConfigSnapshot snap = config_();
   StateSnapshot state = state_->Snapshot();
   int64_t now = now_ms_();
@@ -143,6 +148,11 @@ grpc::Status QueryServiceImpl::History(grpc::ServerContext*, const v1::HistoryRe
 
 grpc::Status QueryServiceImpl::Explain(grpc::ServerContext*, const v1::ExplainRequest* req,
                                        v1::ExplainResponse* resp) {
+  if (follower_) {
+    if (std::string m = follower_(); !m.empty()) {
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, m);
+    }
+  }
   if (!req->target().empty() && config_().config->FindTarget(req->target()) == nullptr) {
     return grpc::Status(grpc::StatusCode::NOT_FOUND,
                         "no target named \"" + req->target() + "\" in the collector's config");

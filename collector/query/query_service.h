@@ -42,6 +42,13 @@ class QueryServiceImpl final : public v1::QueryService::Service {
     refusals_ = std::move(refusals);
   }
 
+  // Optional: non-empty while this collector is a follower (several
+  // collectors on one database; collector/server/leadership.h): Status and
+  // Explain then fail with FAILED_PRECONDITION and this message (naming the
+  // leader) instead of answering without the diagnosis. Set before the
+  // service is registered.
+  void set_follower(std::function<std::string()> message) { follower_ = std::move(message); }
+
   // Optional: the ad-hoc checks behind Check (UNIMPLEMENTED without). Set
   // before the service is registered; must outlive it.
   void set_adhoc(AdHocChecks* adhoc) { adhoc_ = adhoc; }
@@ -76,6 +83,7 @@ class QueryServiceImpl final : public v1::QueryService::Service {
   std::function<int64_t()> now_ms_;
   std::function<v1::ExplainResponse(const std::string&)> explain_;
   std::function<Causes()> causes_;
+  std::function<std::string()> follower_;
   std::function<std::map<std::string, Refusals>()> refusals_;
   AdHocChecks* adhoc_ = nullptr;
 };

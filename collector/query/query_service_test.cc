@@ -139,5 +139,29 @@ TEST_F(QueryServiceTest, ExplainAndIncidents) {
   EXPECT_EQ(iresp.incidents_size(), 1);
 }
 
+// A follower (several collectors on one database) refuses status and
+// explain naming the leader, and still answers what it reads from the store.
+TEST_F(QueryServiceTest, AFollowerRefusesStatusAndExplainNamingTheLeader) {
+  std::string follower = "this collector (b:7420) is a follower: ask the leader, collector a:7420";
+  service_.set_follower([&] { return follower; });
+  v1::StatusRequest sreq;
+  v1::StatusResponse sresp;
+  grpc::Status g = service_.Status(nullptr, &sreq, &sresp);
+  EXPECT_EQ(g.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_NE(g.error_message().find("a:7420"), std::string::npos);
+  EXPECT_EQ(sresp.targets_size(), 0);
+  v1::ExplainRequest ereq;
+  v1::ExplainResponse eresp;
+  EXPECT_EQ(service_.Explain(nullptr, &ereq, &eresp).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  v1::IncidentsRequest ireq;
+  v1::IncidentsResponse iresp;
+  EXPECT_TRUE(service_.Incidents(nullptr, &ireq, &iresp).ok());
+  // Leading again (empty message): answers as before.
+  follower.clear();
+  EXPECT_TRUE(service_.Status(nullptr, &sreq, &sresp).ok());
+  EXPECT_EQ(sresp.targets_size(), 1);
+}
+
 }  // namespace
 }  // namespace parallax::collector

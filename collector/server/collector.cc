@@ -1,5 +1,7 @@
 #include "collector/server/collector.h"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <set>
 
@@ -122,6 +124,22 @@ Status StartWeb(const Config& config, const CollectorOptions& options, QueryServ
   return web::WebServer::Start(std::move(o), std::move(source), out);
 }
 
+// This collector's name among collectors sharing a database: its listen
+// address, the host's name in place of a wildcard host.
+std::string CollectorName(const std::string& listen) {
+  std::string host = listen, port;
+  const size_t colon = listen.rfind(':');
+  if (colon != std::string::npos) {
+    host = listen.substr(0, colon);
+    port = listen.substr(colon + 1);
+  }
+  if (host.empty() || host == "0.0.0.0" || host == "[::]" || host == "::") {
+    char name[256] = {};
+    host = gethostname(name, sizeof(name) - 1) == 0 && name[0] != '\0' ? name : "localhost";
+  }
+  return port.empty() ? host : host + ":" + port;
+}
+
 // "sqlite <path>" or "postgres <dsn without its password>", for the log.
 std::string StorageDescription(const StorageConfig& s) {
   if (s.driver == "postgres") return "postgres \"" + pg::RedactDsn(s.dsn) + "\"";
@@ -184,8 +202,18 @@ Status Collector::Start(const Config& config, const CollectorOptions& options,
   c->deps_.now_ms = WallClockMs;
   c->deps_.collector_version = PARALLAX_VERSION;
   c->probe_service_ = std::make_unique<ProbeServiceImpl>(&c->deps_);
+  std::unique_ptr<PgCoordinator> coordinator;
+  if (c->store_->shared()) {
+    coordinator = std::make_unique<PgCoordinator>(so.dsn, CollectorName(config.listen));
+  }
+  c->leadership_ = std::make_unique<Leadership>(std::move(coordinator), &c->world_.live(),
+                                                &c->metrics_, WallClockMs);
   c->evaluator_ = std::make_unique<Evaluator>(
       c->store_.get(), &c->world_, &c->metrics_, [self] { return self->config(); }, WallClockMs);
+  if (c->store_->shared()) {
+    c->evaluator_->set_leadership(
+        [self] { return self->leadership_->Step(self->evaluator_->Period()); });
+  }
   AdHocDeps adhoc;
   adhoc.hub = &c->hub_;
   adhoc.config = [self] { return self->config(); };
@@ -204,6 +232,7 @@ Status Collector::Start(const Config& config, const CollectorOptions& options,
       [self](const std::string& target) { return self->world_.Explain(target); },
       [self] { return self->world_.Causes(); });
   c->query_service_->set_adhoc(c->adhoc_.get());
+  c->query_service_->set_follower([self] { return self->leadership_->FollowerMessage(); });
   c->query_service_->set_refusals([self] {
     std::map<std::string, QueryServiceImpl::Refusals> out;
     for (auto& [probe, r] : self->policy_reports_->Snapshot()) {

@@ -25,6 +25,7 @@
 #include "collector/metrics/metrics_server.h"
 #include "collector/query/query_service.h"
 #include "collector/server/evaluator.h"
+#include "collector/server/leadership.h"
 #include "collector/server/world.h"
 #include "collector/state/live_state.h"
 #include "collector/store/store.h"
@@ -57,6 +58,8 @@ class Collector {
   int web_port() const { return web_ ? web_->port() : 0; }
   ConfigSnapshot config() const;
   Evaluator* evaluator() { return evaluator_.get(); }
+  // Who runs the diagnosis when several collectors share the database.
+  Leadership* leadership() { return leadership_.get(); }
   // The collector's state: probes, newest results, verdicts, incidents.
   World* world() { return &world_; }
   // Ad-hoc checks (`parallax check`): for any front end besides the query
@@ -76,6 +79,7 @@ class Collector {
   StreamCertificates certs_;
   std::unique_ptr<PolicyReports> policy_reports_;
   IngestDeps deps_;
+  std::unique_ptr<Leadership> leadership_;  // before the evaluator: it calls it
   std::unique_ptr<Evaluator> evaluator_;
   std::unique_ptr<AdHocChecks> adhoc_;  // used by the store's writer thread: reset after it
   std::unique_ptr<MetricsServer> metrics_server_;

@@ -200,7 +200,37 @@ std::shared_ptr<const diagnosis::Verdict> Evaluator::DiagnoseOne(
   return v;
 }
 
+void Evaluator::Reset() {
+  hysteresis_.reset();
+  hysteresis_required_ = 0;
+  probe_health_published_.clear();
+  open_incidents_.clear();
+  grace_over_ = false;
+  grace_start_ms_ = grace_until_ms_ = 0;
+  awaited_.clear();
+  fleet_config_.reset();
+  fleet_.reset();
+  need_full_ = true;
+  since_full_ = 0;
+}
+
 void Evaluator::EvaluateOnce() {
+  if (lead_) {
+    const bool leader = lead_();
+    if (!leader) {
+      if (leading_) {
+        // A follower's World holds no verdicts: nothing stale to serve.
+        Reset();
+        world_->Publish(std::make_shared<Verdicts>());
+      }
+      leading_ = false;
+      return;
+    }
+    if (!leading_) {
+      leading_ = true;
+      Reset();  // start over from the store, as at start-up
+    }
+  }
   ConfigSnapshot snap = config_();
   const Config& config = *snap.config;
   int64_t now = now_ms_();

@@ -83,6 +83,16 @@ class Evaluator {
   void Start();
   void Stop();
   void EvaluateOnce();
+  // Leadership (collector/server/leadership.h): called at the start of every
+  // evaluation; false means another collector leads: this one evaluates
+  // nothing, records no incident and publishes empty verdicts. On becoming
+  // leader it starts over as at start-up: hysteresis seeded from the open
+  // incidents in the store, the start-up grace for the probes that were
+  // active. Unset (SQLite): always the leader. Before Start().
+  void set_leadership(std::function<bool()> step) { lead_ = std::move(step); }
+  // The evaluation period: diagnosis.evaluate_every, or the shortest target
+  // interval (at most 10 s), at least 200 ms.
+  std::chrono::milliseconds Period() const;
   // Every how many evaluations a full one runs (0: only when needed).
   // Evaluation thread, or before Start().
   void set_full_every(int n) { full_every_ = n; }
@@ -94,7 +104,8 @@ class Evaluator {
   PassStats last_pass() const { return last_pass_; }
 
  private:
-  std::chrono::milliseconds Period() const;
+  // Forgets everything an evaluation built (leadership moved).
+  void Reset();
   // First evaluation: which probes to wait for, and until when.
   void BeginStartupGrace(const Config& config, int64_t now);
   // True while the start-up grace holds (logs when it ends).
@@ -137,6 +148,8 @@ class Evaluator {
   int full_every_ = 60;
   int since_full_ = 0;
   PassStats last_pass_;
+  std::function<bool()> lead_;
+  bool leading_ = true;
 
   mutable std::mutex mu_;  // guards the thread's stop flag
   std::condition_variable cv_;

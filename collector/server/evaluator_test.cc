@@ -81,6 +81,53 @@ class EvaluatorTest : public ::testing::Test {
   Metrics metrics_{&state_};
 };
 
+// Several collectors on one database (set_leadership): a follower evaluates
+// nothing, records no incident and publishes no verdict; on becoming leader
+// it starts over from the store's open incidents (which another leader
+// opened), continuing them instead of opening new ones.
+TEST_F(EvaluatorTest, OnlyTheLeaderEvaluatesAndANewLeaderContinuesOpenIncidents) {
+  auto e = MakeEvaluator();
+  bool leader = false;
+  int steps = 0;
+  e->set_leadership([&] {
+    ++steps;
+    return leader;
+  });
+  Connect("p1", "a");
+  Connect("p2", "b");
+  for (int i = 0; i < 3; ++i) {
+    now_ += 1000;
+    Both(v1::OUTCOME_REFUSED);
+    e->EvaluateOnce();
+  }
+  EXPECT_EQ(steps, 3);
+  EXPECT_EQ(world_.verdicts()->evaluated_ms, 0);  // nothing published
+  EXPECT_EQ(Cause(*e), v1::CAUSE_UNSPECIFIED);
+  EXPECT_TRUE(Incidents().empty());
+  // The leader (another collector) opened an incident meanwhile.
+  store_.OpenIncident("t1", v1::CAUSE_SSH_REFUSED, now_, "refused");
+  store_.CommitPending();
+  leader = true;
+  now_ += 1000;
+  Both(v1::OUTCOME_REFUSED);
+  e->EvaluateOnce();
+  EXPECT_EQ(Cause(*e), v1::CAUSE_SSH_REFUSED);  // seeded from the open incident
+  now_ += 1000;
+  Both(v1::OUTCOME_REFUSED);
+  e->EvaluateOnce();
+  EXPECT_EQ(Incidents().size(), 1u);  // continued, not opened again
+  // Leadership lost: the verdicts are withdrawn, nothing is recorded.
+  leader = false;
+  for (int i = 0; i < 3; ++i) {
+    now_ += 1000;
+    Both(v1::OUTCOME_OK);
+    e->EvaluateOnce();
+  }
+  EXPECT_EQ(Cause(*e), v1::CAUSE_UNSPECIFIED);
+  ASSERT_EQ(Incidents().size(), 1u);
+  EXPECT_EQ(Incidents()[0].closed_ms, 0);
+}
+
 TEST_F(EvaluatorTest, HysteresisThenIncidentOpenChangeClose) {
   auto e = MakeEvaluator();
   Connect("p1", "a");

@@ -90,6 +90,54 @@ void LiveState::SeedResult(const std::string& probe, const v1::CheckResult& resu
   }
 }
 
+bool LiveState::ApplyPolledResult(const std::string& probe, const v1::CheckResult& result) {
+  MaybeExpire();
+  {
+    Shard& shard = ShardOf(result.target());
+    std::lock_guard<std::mutex> lock(shard.mu);
+    PairState& pair = shard.targets[result.target()][probe];
+    if (ResultTimeMs(result) <= ResultTimeMs(pair.newest)) return false;
+    KeepHostKey(result, &pair);
+    NotePairHistory(pair, result);
+    pair.newest = result;
+  }
+  {
+    std::lock_guard<std::mutex> lock(changed_mu_);
+    if (!changed_all_) changed_.insert(result.target());
+  }
+  UpdateProbeSeen(probe, result.received_unix_ms());
+  return true;
+}
+
+void LiveState::ProbeConnectedElsewhere(const std::string& probe, const std::string& collector,
+                                        const std::map<std::string, std::string>& labels,
+                                        const std::string& version, const std::string& boot_id,
+                                        int64_t since_ms, int64_t seen_ms) {
+  MaybeExpire();
+  std::lock_guard<std::mutex> lock(probes_mu_);
+  ProbeState& p = probes_[probe];
+  if (p.connected && p.via_collector.empty()) return;  // connected here
+  if (!p.connected || p.via_collector != collector) p.connected_since_ms = since_ms;
+  p.labels = labels;
+  p.version = version;
+  p.boot_id = boot_id;
+  p.peer.clear();
+  p.via_collector = collector;
+  p.connected = true;
+  p.last_seen_ms = std::max(p.last_seen_ms, seen_ms);
+}
+
+void LiveState::ProbeGoneElsewhere(const std::string& probe, int64_t seen_ms) {
+  MaybeExpire();
+  std::lock_guard<std::mutex> lock(probes_mu_);
+  auto it = probes_.find(probe);
+  if (it == probes_.end() || it->second.via_collector.empty()) return;
+  it->second.via_collector.clear();
+  it->second.connected = false;
+  it->second.last_seen_ms = std::max(it->second.last_seen_ms, seen_ms);
+  if (ttl_ms_ > 0) next_expiry_ms_ = std::min(next_expiry_ms_, it->second.last_seen_ms + ttl_ms_);
+}
+
 namespace {
 
 // "192.0.2.9:22" -> "192.0.2.9", "[2001:db8::1]:22" -> "2001:db8::1".
@@ -138,6 +186,7 @@ void LiveState::ProbeConnected(const v1::Hello& hello, const std::string& peer, 
   p.version = hello.version();
   p.boot_id = hello.boot_id();
   p.peer = peer;
+  p.via_collector.clear();
   p.connected = true;
   p.connected_since_ms = now_ms;
   p.last_seen_ms = now_ms;
@@ -148,6 +197,9 @@ void LiveState::ProbeDisconnected(const std::string& probe, int64_t now_ms) {
   std::lock_guard<std::mutex> lock(probes_mu_);
   auto it = probes_.find(probe);
   if (it == probes_.end()) return;
+  // Already connected to another collector (its session seen since): that
+  // one's connection stands.
+  if (!it->second.via_collector.empty()) return;
   it->second.connected = false;
   it->second.last_seen_ms = std::max(it->second.last_seen_ms, now_ms);
   if (ttl_ms_ > 0) next_expiry_ms_ = std::min(next_expiry_ms_, it->second.last_seen_ms + ttl_ms_);

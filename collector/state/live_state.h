@@ -44,8 +44,8 @@
 #include <unordered_set>
 #include <vector>
 
-#include "collector/state/sorted_map.h"
 #include "collector/state/host_key_pins.h"
+#include "collector/state/sorted_map.h"
 #include "parallax/v1/probe.pb.h"
 
 namespace parallax::collector {
@@ -56,6 +56,10 @@ struct ProbeState {
   std::string boot_id;
   std::string peer;
   bool connected = false;
+  // Connected to another collector sharing the database (probe_sessions, as
+  // the leader reads it; collector/server/leadership.h): its name. Empty:
+  // connected here, or not connected.
+  std::string via_collector;
   int64_t last_seen_ms = 0;  // last message or result
   int64_t connected_since_ms = 0;
   v1::Heartbeat heartbeat;   // the last one
@@ -124,6 +128,20 @@ class LiveState {
   void UpdateResults(const std::string& probe, std::span<const v1::CheckResult> results);
   // Start-up: the newest stored result of a pair, not counted as a check.
   void SeedResult(const std::string& probe, const v1::CheckResult& result);
+  // A result another collector stored (the leader's polling of the shared
+  // database): kept if strictly newer (ResultTimeMs) than the one held, then
+  // the target counts as changed; an older or equal one is a no-op. Not
+  // counted as a check. Returns whether it was kept.
+  bool ApplyPolledResult(const std::string& probe, const v1::CheckResult& result);
+  // The probe is connected to collector `collector` (another one sharing the
+  // database), as of seen_ms; a probe connected here is left alone.
+  void ProbeConnectedElsewhere(const std::string& probe, const std::string& collector,
+                               const std::map<std::string, std::string>& labels,
+                               const std::string& version, const std::string& boot_id,
+                               int64_t since_ms, int64_t seen_ms);
+  // It no longer is (its session row went stale): disconnected as of seen_ms,
+  // unless it is connected here now.
+  void ProbeGoneElsewhere(const std::string& probe, int64_t seen_ms);
   void ProbeConnected(const v1::Hello& hello, const std::string& peer, int64_t now_ms);
   void ProbeDisconnected(const std::string& probe, int64_t now_ms);
   // Keeps the heartbeat and adds what is new of its `dropped` (per boot).

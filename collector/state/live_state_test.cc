@@ -49,6 +49,57 @@ TEST(LiveStateTest, TracksProbeConnectionsAndRetainsConfiguredTargets) {
   EXPECT_EQ(s.Snapshot().results.count("t1"), 1u);
 }
 
+// The leader's polling of other collectors' results (collector/server/
+// leadership.h): a strictly newer result is kept and marks its target
+// changed; an older or equal one changes nothing and is not counted.
+TEST(LiveStateTest, PolledResultsReplaceOnlyOlderOnes) {
+  LiveState s;
+  s.UpdateResults("p1", std::vector<v1::CheckResult>{Result("t1", 2000, v1::OUTCOME_OK)});
+  s.TakeChangedTargets();
+  EXPECT_FALSE(s.ApplyPolledResult("p1", Result("t1", 2000, v1::OUTCOME_REFUSED)));
+  EXPECT_FALSE(s.ApplyPolledResult("p1", Result("t1", 1000, v1::OUTCOME_REFUSED)));
+  EXPECT_EQ(s.Snapshot().results["t1"]["p1"].outcome(), v1::OUTCOME_OK);
+  EXPECT_TRUE(s.TakeChangedTargets().targets.empty());
+  EXPECT_TRUE(s.ApplyPolledResult("p1", Result("t1", 3000, v1::OUTCOME_TIMEOUT)));
+  EXPECT_TRUE(s.ApplyPolledResult("p2", Result("t1", 1000, v1::OUTCOME_OK)));
+  EXPECT_EQ(s.Snapshot().results["t1"]["p1"].outcome(), v1::OUTCOME_TIMEOUT);
+  EXPECT_EQ(s.Snapshot().results["t1"]["p2"].outcome(), v1::OUTCOME_OK);
+  EXPECT_EQ(s.TakeChangedTargets().targets, std::vector<std::string>{"t1"});
+  // Not checks stored here: not counted.
+  s.VisitTargetResults("t1", [](const LiveState::PairsOfTarget& pairs) {
+    for (const auto& [probe, pair] : pairs) {
+      EXPECT_EQ(pair.checks[v1::OUTCOME_TIMEOUT], 0u) << probe;
+    }
+  });
+}
+
+// Probes connected to another collector (probe_sessions, read by the
+// leader) show connected; a local connection wins; a stale row disconnects.
+TEST(LiveStateTest, ProbesConnectedElsewhere) {
+  LiveState s;
+  s.ProbeConnectedElsewhere("p1", "c2:7420", {{"network", "a"}}, "v1", "b1", 100, 500);
+  ProbeState p = s.Snapshot().probes["p1"];
+  EXPECT_TRUE(p.connected);
+  EXPECT_EQ(p.via_collector, "c2:7420");
+  EXPECT_EQ(p.labels.at("network"), "a");
+  EXPECT_EQ(p.connected_since_ms, 100);
+  EXPECT_EQ(p.last_seen_ms, 500);
+  // A late end of its old stream here does not disconnect it.
+  s.ProbeDisconnected("p1", 600);
+  EXPECT_TRUE(s.Snapshot().probes["p1"].connected);
+  s.ProbeGoneElsewhere("p1", 700);
+  EXPECT_FALSE(s.Snapshot().probes["p1"].connected);
+  EXPECT_EQ(s.Snapshot().probes["p1"].last_seen_ms, 700);
+  // Connected here: another collector's stale row leaves it alone.
+  v1::Hello hello;
+  hello.set_probe_name("p1");
+  s.ProbeConnected(hello, "ipv4:127.0.0.1:5555", 800);
+  s.ProbeConnectedElsewhere("p1", "c2:7420", {}, "v1", "b1", 100, 900);
+  EXPECT_EQ(s.Snapshot().probes["p1"].via_collector, "");
+  s.ProbeGoneElsewhere("p1", 1000);
+  EXPECT_TRUE(s.Snapshot().probes["p1"].connected);
+}
+
 TEST(LiveStateTest, OrdersAndDatesByTheCollectorsClock) {
   LiveState s;
   v1::Hello hello;

@@ -80,6 +80,19 @@ Status PgReader::ReadRows(const pg::Result& r, std::vector<ResultRow>* out) {
   return Status::Ok();
 }
 
+Status PgReader::ReadCommittedSeq(const std::string& probe, const std::string& boot_id,
+                                  uint64_t* out) {
+  std::lock_guard<std::mutex> lock(mu_);
+  pg::Result r;
+  Status s = Query(
+      "SELECT b.max_seq FROM probe_boots b JOIN probes p ON p.id = b.probe_id"
+      " WHERE p.name = $1 AND b.boot_id = $2",
+      {Param::Text(pg::ToPgText(probe)), Param::Text(pg::ToPgText(boot_id))}, &r);
+  if (!s.ok()) return s;
+  *out = r.Rows() > 0 ? static_cast<uint64_t>(r.Int(0, 0)) : 0;
+  return Status::Ok();
+}
+
 Status PgReader::LatestResults(std::vector<ResultRow>* out) {
   std::lock_guard<std::mutex> lock(mu_);
   pg::Result r;

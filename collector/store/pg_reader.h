@@ -22,6 +22,10 @@ class PgReader : public StoreReader {
   // Connects to `dsn` (the schema must exist: open the PgWriter first).
   static Status Open(const std::string& dsn, std::unique_ptr<PgReader>* out);
 
+  bool shared() const override { return true; }
+  // probe_boots.max_seq, read through (another collector may have raised it).
+  Status ReadCommittedSeq(const std::string& probe, const std::string& boot_id,
+                          uint64_t* out) override;
   Status LatestResults(std::vector<ResultRow>* out) override;
   Status History(const std::string& target, const std::string& probe, int64_t since_ms,
                  size_t limit, std::vector<ResultRow>* out) override;

@@ -108,6 +108,14 @@ Status PgWriter::Prepare() {
        " identification, pre_banner, detail, liveness, late_us, probe_ts_ms, received_ms,"
        " adhoc_id)"
        " ON CONFLICT DO NOTHING"},
+      {"upsert_latest",
+       "INSERT INTO latest_results (probe_id, target_id, boot_ref, seq, ts_ms, ingest_ms, result)"
+       " SELECT $1, u.target_id, $2, u.seq, u.ts_ms, $3, decode(u.result, 'hex')"
+       " FROM unnest($4::bigint[], $5::bigint[], $6::bigint[], $7::text[])"
+       " AS u(target_id, seq, ts_ms, result)"
+       " ON CONFLICT (probe_id, target_id) DO UPDATE SET boot_ref = EXCLUDED.boot_ref,"
+       " seq = EXCLUDED.seq, ts_ms = EXCLUDED.ts_ms, ingest_ms = EXCLUDED.ingest_ms,"
+       " result = EXCLUDED.result WHERE latest_results.ts_ms <= EXCLUDED.ts_ms"},
       {"open_incident",
        "SELECT id FROM incidents WHERE target_id = $1 AND closed_ms = 0"
        " ORDER BY opened_ms DESC, id DESC LIMIT 1"},
@@ -152,6 +160,17 @@ const char* PgWriter::ErrorKind(const Status& s) const {
   if (state.rfind("58", 0) == 0) return "io";
   if (state.rfind("40", 0) == 0 || state == "55P03") return "busy";
   return "other";
+}
+
+static std::string Hex(const std::string& bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  hex.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    hex += kHex[c >> 4];
+    hex += kHex[c & 15];
+  }
+  return hex;
 }
 
 // ts_ms of a result: the collector's clock (see schema.cc, version 3).
@@ -229,6 +248,7 @@ Status PgWriter::ApplyResults(WriteOp& op, CommitInfo* info, int64_t now_ms) {
       detail, liveness, late, probe_ts, received, adhoc;
   const uint64_t before = boot.max_seq;
   int fresh = 0;
+  std::map<int64_t, const v1::CheckResult*> newest;  // target id -> newest fresh result
   for (const v1::CheckResult& r : op.results) {
     if (r.seq() <= boot.max_seq) {
       ++info->duplicates;
@@ -253,13 +273,7 @@ Status PgWriter::ApplyResults(WriteOp& op, CommitInfo* info, int64_t now_ms) {
     }
     detail.Add(r.detail());
     if (r.has_liveness()) {
-      static constexpr char kHex[] = "0123456789abcdef";
-      std::string hex;
-      for (unsigned char c : r.liveness().SerializeAsString()) {
-        hex += kHex[c >> 4];
-        hex += kHex[c & 15];
-      }
-      liveness.Add(hex);
+      liveness.Add(Hex(r.liveness().SerializeAsString()));
     } else {
       liveness.AddNull();
     }
@@ -269,6 +283,11 @@ Status PgWriter::ApplyResults(WriteOp& op, CommitInfo* info, int64_t now_ms) {
     adhoc.Add(r.adhoc_id());
     boot.max_seq = r.seq();
     ++fresh;
+    // The newest scheduled result of each target, for latest_results.
+    if (r.adhoc_id().empty()) {
+      auto [it, inserted] = newest.try_emplace(target_id, &r);
+      if (!inserted && TsMs(r) >= TsMs(*it->second)) it->second = &r;
+    }
   }
   if (fresh > 0) {
     pg::Result res;
@@ -287,6 +306,21 @@ Status PgWriter::ApplyResults(WriteOp& op, CommitInfo* info, int64_t now_ms) {
     const int stored = static_cast<int>(res.Affected());
     info->stored = stored;
     info->duplicates += fresh - stored;
+  }
+  if (!newest.empty()) {
+    // The shared newest-results table (schema version 2): one row per pair,
+    // replaced only by a result at least as new, in this transaction.
+    pg::ArrayLiteral l_target, l_seq, l_ts, l_result;
+    for (const auto& [target_id, r] : newest) {
+      l_target.AddInt(target_id);
+      l_seq.AddInt(static_cast<int64_t>(r->seq()));
+      l_ts.AddInt(TsMs(*r));
+      l_result.Add(Hex(r->SerializeAsString()));
+    }
+    s = conn_.Run("upsert_latest", {Param::Int(probe_id), Param::Int(boot.id), Param::Int(now_ms),
+                                    Param::Text(l_target.Take()), Param::Text(l_seq.Take()),
+                                    Param::Text(l_ts.Take()), Param::Text(l_result.Take())});
+    if (!s.ok()) return s;
   }
   if (boot.max_seq != before) {
     s = conn_.Run("update_boot",

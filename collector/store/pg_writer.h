@@ -8,7 +8,11 @@
 // is counted as duplicates. A UNIQUE (boot_ref, seq, ts_ms) index (PostgreSQL
 // requires the partition key in it) with ON CONFLICT DO NOTHING backs this up
 // within a partition. Results of a batch go in one prepared INSERT ... SELECT
-// FROM unnest($1::bigint[], ...) per submission.
+// FROM unnest($1::bigint[], ...) per submission. The same transaction
+// upserts latest_results (schema version 2): the newest scheduled result of
+// each probe x target pair it stores, replacing an older row only (by ts_ms),
+// with ingest_ms = this collector's clock, for the leader's polling
+// (PgCoordinator).
 //
 // Connection loss: a failed statement on a broken connection fails the
 // transaction (its submitters resend; nothing is acked). The next Apply

@@ -68,7 +68,8 @@ Status PgWriter::DeleteExpiredProbes(int64_t cutoff_ms, int64_t chunk,
   s = conn_.Query(
       "WITH old AS (SELECT p.id FROM probes p WHERE p.last_seen_ms < $1 AND NOT EXISTS"
       "   (SELECT 1 FROM results r WHERE r.probe_id = p.id) LIMIT $2),"
-      " boots AS (DELETE FROM probe_boots WHERE probe_id IN (SELECT id FROM old))"
+      " boots AS (DELETE FROM probe_boots WHERE probe_id IN (SELECT id FROM old)),"
+      " latest AS (DELETE FROM latest_results WHERE probe_id IN (SELECT id FROM old))"
       " DELETE FROM probes WHERE id IN (SELECT id FROM old) RETURNING name",
       {Param::Int(cutoff_ms), Param::Int(chunk)}, &r);
   if (!s.ok()) return Fail(s);

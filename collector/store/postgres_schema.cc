@@ -91,6 +91,42 @@ CREATE TABLE host_key_pins (
   pinned_ms    BIGINT NOT NULL
 );
 )sql",
+      // Version 2: several collectors on one database (docs/POSTGRES.md, "Two
+      // collectors"). latest_results: the newest full result (a serialized
+      // v1::CheckResult) of every probe x target pair, upserted in the
+      // transaction that stores the results; ingest_ms is the storing
+      // collector's clock at that transaction, indexed for the leader's
+      // polling. probe_sessions: which collector each probe is connected to,
+      // refreshed by that collector every evaluation period (stale = gone).
+      // collector_leader: who holds the leader lock, for followers' answers.
+      R"sql(
+CREATE TABLE latest_results (
+  probe_id  BIGINT NOT NULL,
+  target_id BIGINT NOT NULL,
+  boot_ref  BIGINT NOT NULL,
+  seq       BIGINT NOT NULL,
+  ts_ms     BIGINT NOT NULL,
+  ingest_ms BIGINT NOT NULL,
+  result    BYTEA NOT NULL,
+  PRIMARY KEY (probe_id, target_id)
+);
+CREATE INDEX latest_results_ingest ON latest_results (ingest_ms);
+CREATE TABLE probe_sessions (
+  probe              TEXT PRIMARY KEY,
+  collector          TEXT NOT NULL,
+  labels             TEXT NOT NULL DEFAULT '{}',
+  version            TEXT NOT NULL DEFAULT '',
+  boot_id            TEXT NOT NULL DEFAULT '',
+  connected_since_ms BIGINT NOT NULL,
+  updated_ms         BIGINT NOT NULL
+);
+CREATE TABLE collector_leader (
+  id           INTEGER PRIMARY KEY CHECK (id = 1),
+  collector    TEXT NOT NULL,
+  since_ms     BIGINT NOT NULL,
+  heartbeat_ms BIGINT NOT NULL
+);
+)sql",
   };
   return kSteps;
 }

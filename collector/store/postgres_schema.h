@@ -20,9 +20,12 @@
 
 namespace parallax::collector::pg {
 
-// Advisory lock keys (arbitrary, fixed: "PRLX" and "PRLY").
+// Advisory lock keys (arbitrary, fixed: "PRLX", "PRLY" and "PRLZ").
 inline constexpr int64_t kMigrationLock = 0x50524c58;
 inline constexpr int64_t kPartitionLock = 0x50524c59;
+// The leader's session lock (pg_coordinator.h): held by one collector at a
+// time, released by PostgreSQL when its session ends (crash, kill -9).
+inline constexpr int64_t kLeaderLock = 0x50524c5a;
 
 // Schema versions this build knows.
 int64_t KnownSchemaVersion();

@@ -1,14 +1,18 @@
 // PostgresStore beyond the shared contract (store_test.cc runs that against
 // both drivers): a server killed mid-stream, two collectors migrating one
-// database at once, retention by dropping partitions, configuration errors.
-// A real server (testing/pg_server.h), shared by the whole test process.
+// database at once, two collectors sharing it (committed marks read through,
+// latest_results, the leader lock: PgCoordinator), retention by dropping partitions, configuration
+// errors. A real server (testing/pg_server.h), shared by the whole test process.
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <limits>
+#include <map>
 #include <thread>
 
+#include "collector/store/pg_coordinator.h"
 #include "collector/store/pg_util.h"
 #include "collector/store/postgres_schema.h"
 #include "collector/store/store.h"
@@ -157,6 +161,94 @@ TEST_F(PostgresStoreTest, TwoStoresOpeningOneDatabaseAtOnceMigrateOnce) {
   EXPECT_EQ(resent.stored, 1);
   EXPECT_EQ(resent.duplicates, 5);
   EXPECT_EQ(QueryInt(db_, "SELECT COUNT(*) FROM results"), 11);
+}
+
+// Two collectors on one database: the Welcome's committed seq is the
+// database's, not a stale cache; contiguous commits continue from it; each
+// commit keeps latest_results (one row per pair, never replaced by an older
+// result), which the coordinator polls by ingest time.
+TEST_F(PostgresStoreTest, SharedDatabaseCommittedSeqReadsThroughAndLatestResultsFollow) {
+  std::unique_ptr<Store> a, b;
+  ASSERT_TRUE(Store::Open(options_, &a).ok());
+  ASSERT_TRUE(Store::Open(options_, &b).ok());
+  EXPECT_TRUE(a->shared());
+  EXPECT_EQ(Submit(b.get(), "p", "boot", Seqs(1, 3)).stored, 3);
+  EXPECT_EQ(b->CommittedSeq("p", "boot"), 3u);
+  // The probe moves to a, which stores more: b's cached mark is stale.
+  EXPECT_EQ(a->CommittedSeq("p", "boot"), 3u);
+  EXPECT_EQ(Submit(a.get(), "p", "boot", Seqs(4, 9)).stored, 6);
+  // Back on b: its Welcome says 9, read from probe_boots.
+  EXPECT_EQ(b->CommittedSeq("p", "boot"), 9u);
+  CommitInfo more = Submit(b.get(), "p", "boot", Seqs(8, 12));
+  EXPECT_EQ(more.stored, 3);
+  EXPECT_EQ(more.duplicates, 2);
+  EXPECT_EQ(more.committed_seq, 12u);
+  EXPECT_EQ(QueryInt(db_, "SELECT COUNT(*) FROM results"), 12);
+  EXPECT_EQ(QueryInt(db_, "SELECT COUNT(DISTINCT seq) FROM results"), 12);
+
+  // latest_results: the newest of the pair, from whichever collector.
+  EXPECT_EQ(QueryInt(db_, "SELECT COUNT(*) FROM latest_results"), 1);
+  EXPECT_EQ(QueryInt(db_, "SELECT seq FROM latest_results"), 12);
+  // An older result (a later boot's clock behind) does not replace it.
+  std::vector<v1::CheckResult> old_one = {Result(1, 5)};
+  EXPECT_EQ(Submit(a.get(), "p", "boot2", old_one).stored, 1);
+  EXPECT_EQ(QueryInt(db_, "SELECT seq FROM latest_results"), 12);
+  std::vector<v1::CheckResult> two_targets = {Result(1, 50000, "t1"), Result(2, 50001, "t2")};
+  EXPECT_EQ(Submit(a.get(), "q", "boot", two_targets).stored, 2);
+  EXPECT_EQ(QueryInt(db_, "SELECT COUNT(*) FROM latest_results"), 3);
+
+  PgCoordinator reader(server_->Dsn(db_), "test:1");
+  std::vector<LatestResultRecord> rows;
+  int64_t newest = 0;
+  ASSERT_TRUE(reader.LatestSince(std::numeric_limits<int64_t>::min(), &rows, &newest).ok());
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_GT(newest, 0);
+  std::map<std::string, uint64_t> seen;
+  for (const LatestResultRecord& r : rows) seen[r.probe + "/" + r.result.target()] = r.result.seq();
+  EXPECT_EQ(seen["p/t1"], 12u);
+  EXPECT_EQ(seen["q/t1"], 1u);
+  EXPECT_EQ(seen["q/t2"], 2u);
+  ASSERT_TRUE(reader.LatestSince(newest + 1, &rows, &newest).ok());
+  EXPECT_TRUE(rows.empty());
+}
+
+// The leader lock: one holder; it moves when the holder's session ends, and
+// followers read who leads.
+TEST_F(PostgresStoreTest, LeaderLockHasOneHolderAndMovesWhenItsSessionEnds) {
+  Open();  // migrates
+  PgCoordinator one(server_->Dsn(db_), "one:7420"), two(server_->Dsn(db_), "two:7420");
+  EXPECT_TRUE(one.TryLead(1000));
+  EXPECT_FALSE(two.TryLead(1000));
+  EXPECT_TRUE(one.TryLead(2000));  // still holds it
+  EXPECT_FALSE(two.TryLead(2000));
+  std::string who;
+  int64_t since = 0, heartbeat = 0;
+  ASSERT_TRUE(two.ReadLeader(&who, &since, &heartbeat).ok());
+  EXPECT_EQ(who, "one:7420");
+  EXPECT_EQ(since, 1000);
+  EXPECT_EQ(heartbeat, 2000);
+  one.Release();  // its session ends (as when the process dies)
+  // The server releases the lock when that backend has exited (moments).
+  bool took = false;
+  for (int i = 0; i < 100 && !took; ++i) {
+    took = two.TryLead(3000);
+    if (!took) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(took);
+  EXPECT_FALSE(one.TryLead(3000));
+  ASSERT_TRUE(one.ReadLeader(&who, &since, &heartbeat).ok());
+  EXPECT_EQ(who, "two:7420");
+  EXPECT_EQ(since, 3000);
+
+  // Probe sessions: refreshed rows are read, stale ones are not.
+  ASSERT_TRUE(one.PublishSessions({{"p1", "", {{"network", "a"}}, "v", "b1", 900, 0}}, 3000).ok());
+  std::vector<ProbeSessionRecord> sessions;
+  ASSERT_TRUE(two.ReadSessions(2500, &sessions).ok());
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_EQ(sessions[0].collector, "one:7420");
+  EXPECT_EQ(sessions[0].labels.at("network"), "a");
+  ASSERT_TRUE(two.ReadSessions(3500, &sessions).ok());
+  EXPECT_TRUE(sessions.empty());
 }
 
 // Retention drops whole expired partitions (no row-by-row delete), deletes

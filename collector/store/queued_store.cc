@@ -74,13 +74,37 @@ void QueuedStore::Flush() {
 
 uint64_t QueuedStore::CommittedSeq(const std::string& probe, const std::string& boot_id) const {
   BootKey key{probe, boot_id};
+  // Shared database: another collector may have stored more of this boot
+  // since (the probe streamed to it): read the mark through. On failure the
+  // cached mark stands; it is never above the database's (marks only grow),
+  // so the probe at worst resends what is stored, counted as duplicates.
+  uint64_t stored = 0;
+  bool read = false;
+  if (reader_->shared()) {
+    Status s = reader_->ReadCommittedSeq(probe, boot_id, &stored);
+    read = s.ok();
+    if (!read) {
+      Logf(LogLevel::kWarning,
+           "store: reading the committed seq of probe %s boot %s failed, using this "
+           "collector's: %s",
+           probe.c_str(), boot_id.c_str(), s.ToString().c_str());
+    }
+  }
   std::lock_guard<std::mutex> lock(seq_mu_);
   auto b = broken_.find(key);
   // A new stream resumes from here: what it submits from now on is accepted.
   if (b != broken_.end()) b->second = next_index_.load();
   auto it = committed_.find(key);
-  return it == committed_.end() ? 0 : it->second;
+  uint64_t have = it == committed_.end() ? 0 : it->second;
+  if (read && stored > have) {
+    // Contiguous commits continue from the database's mark.
+    committed_[key] = stored;
+    have = stored;
+  }
+  return have;
 }
+
+bool QueuedStore::shared() const { return reader_->shared(); }
 
 uint64_t QueuedStore::Committed(const BootKey& key) const {
   std::lock_guard<std::mutex> lock(seq_mu_);
@@ -288,7 +312,8 @@ void QueuedStore::CommitBatch(std::vector<WriteOp> batch) {
     if (options_.on_commit) options_.on_commit(seconds);
     std::lock_guard<std::mutex> lock(seq_mu_);
     for (auto& [key, seq] : committed) {
-      committed_[key] = seq;
+      uint64_t& have = committed_[key];
+      have = std::max(have, seq);  // a read-through (CommittedSeq) may be ahead
       broken_.erase(key);
     }
   } else {

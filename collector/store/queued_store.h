@@ -2,6 +2,9 @@
 // WriteOps drained by one writer thread that owns the StoreWriter (write
 // connection); a StoreReader (its own connection) for queries; an in-memory map (probe, boot) ->
 // max committed seq, loaded at Open and updated after each COMMIT, for CommittedSeq() and dedupe.
+// On a shared database (StoreReader::shared(), PostgreSQL) CommittedSeq()
+// reads the boot's mark through the reader's connection and raises the
+// cached one to it: another collector may have stored more of the boot.
 //
 // The writer loop: when it committed within the last 100 ms (busy), wait up
 // to group_commit_wait for more ops (group commit: one fsync for several
@@ -50,6 +53,7 @@ class QueuedStore : public Store {
   void SyncTargets(const std::vector<TargetRecord>& targets) override;
   void Flush() override;
   uint64_t CommittedSeq(const std::string& probe, const std::string& boot_id) const override;
+  bool shared() const override;
   Status LatestResults(std::vector<ResultRow>* out) override;
   Status History(const std::string& target, const std::string& probe, int64_t since_ms,
                  size_t limit, std::vector<ResultRow>* out) override;
@@ -97,7 +101,8 @@ class QueuedStore : public Store {
   uint64_t Committed(const BootKey& key) const;
 
   mutable std::mutex seq_mu_;
-  std::map<BootKey, uint64_t> committed_;  // guarded by seq_mu_
+  // Mutable: CommittedSeq() raises it to a mark read through (shared stores).
+  mutable std::map<BootKey, uint64_t> committed_;  // guarded by seq_mu_
   // Broken boots -> index of the first op accepted from a new stream
   // (kNoResync until CommittedSeq() is asked). Guarded by seq_mu_.
   mutable std::map<BootKey, uint64_t> broken_;

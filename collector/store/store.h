@@ -191,8 +191,17 @@ class Store {
   // Blocks until everything submitted before the call is committed.
   virtual void Flush() = 0;
 
-  // Highest committed seq of (probe, boot_id), 0 if none. From memory: never
-  // touches SQLite, safe to call from a gRPC reaction. This is the resume
+  // True when several collectors may share this database (PostgreSQL): the
+  // committed marks and newest results may change behind this collector's
+  // back, and leadership (collector/server/leadership.h) decides who runs
+  // the diagnosis. SQLite: false.
+  virtual bool shared() const { return false; }
+
+  // Highest committed seq of (probe, boot_id), 0 if none. SQLite: from
+  // memory, never touches the database, safe to call from a gRPC reaction.
+  // Shared stores read it through (probe_boots.max_seq: one indexed query on
+  // the reader's connection; the cached mark if that fails) and contiguous
+  // commits continue from it. This is the resume
   // point a new stream tells its probe (Welcome): after a failed transaction
   // of the boot, submissions queued before this call are refused, those
   // after it are accepted wherever they start (see "Contiguous commits").

@@ -83,6 +83,15 @@ class StoreWriter {
 class StoreReader {
  public:
   virtual ~StoreReader() = default;
+  // True when other collectors may write the same database (PostgreSQL).
+  virtual bool shared() const { return false; }
+  // Shared stores: the committed max seq of (probe, boot) as the database
+  // has it now (0 if none). Others are never asked.
+  virtual Status ReadCommittedSeq(const std::string& probe, const std::string& boot_id,
+                                  uint64_t* out) {
+    *out = 0;
+    return Status::Ok();
+  }
   virtual Status LatestResults(std::vector<ResultRow>* out) = 0;
   virtual Status History(const std::string& target, const std::string& probe, int64_t since_ms,
                          size_t limit, std::vector<ResultRow>* out) = 0;

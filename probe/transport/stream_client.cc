@@ -56,7 +56,7 @@ void StreamClient::SetError(const std::string& error) {
   stats_.last_error = error;
 }
 
-void StreamClient::Shrink(size_t bytes, const std::string& why) {
+void StreamClient::Shrink(size_t bytes, const std::string& why, const std::string& address) {
   std::lock_guard<std::mutex> lock(mu_);
   ++stats_.batches_rejected;
   size_t before = max_batch_bytes_;
@@ -66,7 +66,7 @@ void StreamClient::Shrink(size_t bytes, const std::string& why) {
   Logf(LogLevel::kWarning,
        "collector %s rejected a batch of %zu bytes (%s); batches are now at most %zu bytes "
        "(were %zu): raise the collector's max_receive_message_bytes or lower --max-batch-bytes",
-       options_.collector.c_str(), bytes, why.c_str(), max_batch_bytes_, before);
+       address.c_str(), bytes, why.c_str(), max_batch_bytes_, before);
 }
 
 void StreamClient::SleepInterruptible(std::chrono::milliseconds d) {
@@ -75,33 +75,53 @@ void StreamClient::SleepInterruptible(std::chrono::milliseconds d) {
 }
 
 void StreamClient::Run() {
-  auto channel =
-      grpc::CreateCustomChannel(options_.collector, options_.credentials, options_.channel_args);
-  auto stub = v1::ProbeService::NewStub(channel);
+  CollectorList list = options_.collectors;
+  // One channel per address, made when first tried and kept: gRPC keeps
+  // reconnecting an idle channel's subchannel on its own.
+  std::vector<std::unique_ptr<v1::ProbeService::Stub>> stubs(list.size());
   Backoff backoff(options_.backoff_initial, options_.backoff_max,
                   std::hash<std::string>{}(options_.hello.boot_id()));
-  while (!stopping_) {
+  while (!stopping_ && list.size() > 0) {
+    const std::string address = list.Current();
+    auto& stub = stubs[list.current_index()];
+    if (!stub) {
+      stub = v1::ProbeService::NewStub(
+          grpc::CreateCustomChannel(address, options_.credentials, options_.channel_args));
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stats_.collector = address;
+    }
     auto started = Clock::now();
     uint64_t connects_before = stats().connects;
-    Session(stub.get());
+    Session(stub.get(), address);
     if (stopping_) break;
     // A session that got welcomed and lasted a while resets the backoff.
     if (stats().connects > connects_before && Clock::now() - started > std::chrono::seconds(10)) {
       backoff.Reset();
     }
     // A batch too large for the collector is our fault, not the collector's:
-    // retry at once with the smaller bound (Shrink), without backing off.
+    // retry at once with the smaller bound (Shrink), without backing off,
+    // on the same collector.
     bool shrunk = shrunk_.exchange(false);
     if (shrunk) backoff.Reset();
+    if (!shrunk) list.Advance();  // failover: the next address (the same if only one)
     auto delay = shrunk ? std::chrono::milliseconds(100) : backoff.Next();
-    Logf(LogLevel::kWarning, "collector %s: %s; reconnecting in %lld ms (attempt %d)",
-         options_.collector.c_str(), stats().last_error.c_str(),
-         static_cast<long long>(delay.count()), backoff.attempt());
+    if (list.size() > 1 && !shrunk) {
+      Logf(LogLevel::kWarning,
+           "collector %s: %s; failing over to collector %s in %lld ms (attempt %d)",
+           address.c_str(), stats().last_error.c_str(), list.Current().c_str(),
+           static_cast<long long>(delay.count()), backoff.attempt());
+    } else {
+      Logf(LogLevel::kWarning, "collector %s: %s; reconnecting in %lld ms (attempt %d)",
+           address.c_str(), stats().last_error.c_str(), static_cast<long long>(delay.count()),
+           backoff.attempt());
+    }
     SleepInterruptible(delay);
   }
 }
 
-void StreamClient::Session(v1::ProbeService::Stub* stub) {
+void StreamClient::Session(v1::ProbeService::Stub* stub, const std::string& address) {
   grpc::ClientContext ctx;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -121,7 +141,7 @@ void StreamClient::Session(v1::ProbeService::Stub* stub) {
       error += ": " + st.error_message() + " (code " + std::to_string(st.error_code()) + ")";
     }
     if (st.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED && last_batch_bytes > 0) {
-      Shrink(last_batch_bytes, st.error_message());
+      Shrink(last_batch_bytes, st.error_message(), address);
     }
     SetError(error);
     std::lock_guard<std::mutex> lock(mu_);
@@ -164,7 +184,7 @@ void StreamClient::Session(v1::ProbeService::Stub* stub) {
   SpoolStats ss = spool_->stats();
   Logf(LogLevel::kInfo,
        "connected to collector %s (version %s); %llu results to resend (%llu bytes)",
-       options_.collector.c_str(), first.welcome().collector_version().c_str(),
+       address.c_str(), first.welcome().collector_version().c_str(),
        static_cast<unsigned long long>(ss.size), static_cast<unsigned long long>(ss.bytes));
 
   std::atomic<bool> reader_done{false};

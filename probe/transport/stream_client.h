@@ -1,6 +1,6 @@
 // StreamClient: the probe's one long-lived ProbeService.Connect stream.
 //
-// A connection thread dials the collector, sends Hello, waits for Welcome
+// A connection thread dials a collector, sends Hello, waits for Welcome
 // (dropping spooled results the collector already committed), then sends
 // every unacknowledged result from the Spool in batches while a reader thread
 // takes Acks (which trim the Spool) and Assignments (handed to
@@ -35,12 +35,13 @@
 
 #include "parallax/v1/probe.grpc.pb.h"
 #include "probe/transport/backoff.h"
+#include "probe/transport/collector_list.h"
 #include "probe/transport/spool.h"
 
 namespace parallax::probe {
 
 struct StreamClientOptions {
-  std::string collector;  // host:port
+  CollectorList collectors;  // at least one; tried in order, rotating on failure
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   grpc::ChannelArguments channel_args;
   v1::Hello hello;    // probe_name, labels, version, boot_id
@@ -60,6 +61,7 @@ struct StreamClientOptions {
 
 struct StreamClientStats {
   bool connected = false;
+  std::string collector;  // the address in use (or being tried)
   uint64_t connects = 0;
   uint64_t batches_sent = 0;
   uint64_t results_sent = 0;
@@ -85,10 +87,10 @@ class StreamClient {
  private:
   void Run();
   // One connection's life; returns when it breaks or on Stop.
-  void Session(v1::ProbeService::Stub* stub);
+  void Session(v1::ProbeService::Stub* stub, const std::string& address);
   void SetError(const std::string& error);
   // After RESOURCE_EXHAUSTED for a batch of `bytes`: a smaller byte bound.
-  void Shrink(size_t bytes, const std::string& why);
+  void Shrink(size_t bytes, const std::string& why, const std::string& address);
   void SleepInterruptible(std::chrono::milliseconds d);
 
   StreamClientOptions options_;
