@@ -45,6 +45,41 @@ int Fail(const std::string& collector, const grpc::Status& st) {
   return kExitUsage;
 }
 
+// Several collectors on one PostgreSQL (docs/POSTGRES.md, "Two collectors"):
+// a follower refuses status and explain with FAILED_PRECONDITION and names
+// the leader in the trailing metadata "parallax-leader"
+// (QueryServiceImpl::kLeaderMetadata). Asks `*collector`, and on such a
+// refusal the leader, once, saying so on stderr; `*collector` ends as the
+// collector that answered (or refused) last.
+using QueryStub = parallax::v1::QueryService::Stub;
+template <typename Req, typename Resp>
+grpc::Status AskFollowingTheLeader(std::string* collector,
+                                   const std::shared_ptr<grpc::ChannelCredentials>& creds,
+                                   const grpc::ChannelArguments& args,
+                                   grpc::Status (QueryStub::*method)(grpc::ClientContext*,
+                                                                     const Req&, Resp*),
+                                   const Req& req, Resp* resp) {
+  for (int hop = 0;; ++hop) {
+    auto stub =
+        parallax::v1::QueryService::NewStub(grpc::CreateCustomChannel(*collector, creds, args));
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+    grpc::Status gs = ((*stub).*method)(&ctx, req, resp);
+    if (gs.ok() || gs.error_code() != grpc::StatusCode::FAILED_PRECONDITION || hop > 0) {
+      return gs;
+    }
+    const auto& trailers = ctx.GetServerTrailingMetadata();
+    auto it = trailers.find("parallax-leader");
+    if (it == trailers.end()) return gs;
+    std::string leader(it->second.data(), it->second.size());
+    if (leader.empty() || leader == *collector) return gs;
+    std::fprintf(stderr, "parallax: collector %s is a follower; asking the leader, %s\n",
+                 collector->c_str(), parallax::EscapeForTerminal(leader).c_str());
+    *collector = leader;
+    resp->Clear();
+  }
+}
+
 bool Failing(parallax::v1::Cause c) {
   return c != parallax::v1::CAUSE_OK && c != parallax::v1::CAUSE_UNSPECIFIED;
 }
@@ -254,7 +289,8 @@ int main(int argc, char** argv) {
       }
     }
   }
-  auto channel = grpc::CreateCustomChannel(collector, creds, parallax::MakeChannelArguments(tls));
+  const grpc::ChannelArguments channel_args = parallax::MakeChannelArguments(tls);
+  auto channel = grpc::CreateCustomChannel(collector, creds, channel_args);
   auto stub = parallax::v1::QueryService::NewStub(channel);
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
@@ -265,7 +301,8 @@ int main(int argc, char** argv) {
     parallax::v1::StatusRequest req;
     req.set_target(status_target);
     parallax::v1::StatusResponse resp;
-    grpc::Status gs = stub->Status(&ctx, req, &resp);
+    grpc::Status gs =
+        AskFollowingTheLeader(&collector, creds, channel_args, &QueryStub::Status, req, &resp);
     if (!gs.ok()) return Fail(collector, gs);
     if (*probes && ignoreip) {
       std::cout << parallax::cli::IgnoreIpLines(resp);
@@ -338,7 +375,8 @@ int main(int argc, char** argv) {
     parallax::v1::ExplainRequest req;
     req.set_target(explain_target);
     parallax::v1::ExplainResponse resp;
-    grpc::Status gs = stub->Explain(&ctx, req, &resp);
+    grpc::Status gs =
+        AskFollowingTheLeader(&collector, creds, channel_args, &QueryStub::Explain, req, &resp);
     if (!gs.ok()) return Fail(collector, gs);
     if (json) {
       nlohmann::json out;

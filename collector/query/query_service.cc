@@ -2,9 +2,11 @@
 
 #include <arpa/inet.h>
 
+#include <cctype>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <string_view>
 
 #include "collector/auth/peer_identity.h"
 
@@ -21,12 +23,26 @@ void FillProbeStatus(const v1::CheckResult& r, int64_t now_ms, v1::ProbeStatus* 
   out->set_detail(r.detail());
 }
 
-grpc::Status QueryServiceImpl::Status(grpc::ServerContext*, const v1::StatusRequest* req,
+grpc::Status QueryServiceImpl::RefuseAsFollower(grpc::ServerContext* ctx,
+                                                const std::string& message) const {
+  // The address comes from the database (the leader wrote it): only a
+  // HOST:PORT-shaped value of at most 255 bytes goes into the metadata.
+  std::string leader = leader_ ? leader_() : "";
+  bool well_formed = !leader.empty() && leader.size() <= 255;
+  for (char c : leader) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) &&
+        std::string_view(".-_:[]").find(c) == std::string_view::npos) {
+      well_formed = false;
+    }
+  }
+  if (ctx != nullptr && well_formed) ctx->AddTrailingMetadata(kLeaderMetadata, leader);
+  return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, message);
+}
+
+grpc::Status QueryServiceImpl::Status(grpc::ServerContext* ctx, const v1::StatusRequest* req,
                                       v1::StatusResponse* resp) {
   if (follower_) {
-    if (std::string m = follower_(); !m.empty()) {
-      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, m);
-    }
+    if (std::string m = follower_(); !m.empty()) return RefuseAsFollower(ctx, m);
   }
   ConfigSnapshot snap = config_();
   StateSnapshot state = state_->Snapshot();
@@ -146,12 +162,10 @@ grpc::Status QueryServiceImpl::History(grpc::ServerContext*, const v1::HistoryRe
   return grpc::Status::OK;
 }
 
-grpc::Status QueryServiceImpl::Explain(grpc::ServerContext*, const v1::ExplainRequest* req,
+grpc::Status QueryServiceImpl::Explain(grpc::ServerContext* ctx, const v1::ExplainRequest* req,
                                        v1::ExplainResponse* resp) {
   if (follower_) {
-    if (std::string m = follower_(); !m.empty()) {
-      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, m);
-    }
+    if (std::string m = follower_(); !m.empty()) return RefuseAsFollower(ctx, m);
   }
   if (!req->target().empty() && config_().config->FindTarget(req->target()) == nullptr) {
     return grpc::Status(grpc::StatusCode::NOT_FOUND,

@@ -47,7 +47,15 @@ class QueryServiceImpl final : public v1::QueryService::Service {
   // Explain then fail with FAILED_PRECONDITION and this message (naming the
   // leader) instead of answering without the diagnosis. Set before the
   // service is registered.
-  void set_follower(std::function<std::string()> message) { follower_ = std::move(message); }
+  // `leader` (optional) gives the leader's address (HOST:PORT, "" unknown):
+  // the refusal carries it in the trailing metadata `parallax-leader`
+  // (kLeaderMetadata), so that the CLI can ask the leader instead.
+  void set_follower(std::function<std::string()> message,
+                    std::function<std::string()> leader = nullptr) {
+    follower_ = std::move(message);
+    leader_ = std::move(leader);
+  }
+  static constexpr const char* kLeaderMetadata = "parallax-leader";
 
   // Optional: the ad-hoc checks behind Check (UNIMPLEMENTED without). Set
   // before the service is registered; must outlive it.
@@ -84,6 +92,10 @@ class QueryServiceImpl final : public v1::QueryService::Service {
   std::function<v1::ExplainResponse(const std::string&)> explain_;
   std::function<Causes()> causes_;
   std::function<std::string()> follower_;
+  std::function<std::string()> leader_;
+  // FAILED_PRECONDITION with `message`, and the leader's address (when known
+  // and well-formed) in the trailing metadata.
+  grpc::Status RefuseAsFollower(grpc::ServerContext* ctx, const std::string& message) const;
   std::function<std::map<std::string, Refusals>()> refusals_;
   AdHocChecks* adhoc_ = nullptr;
 };

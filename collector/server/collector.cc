@@ -232,7 +232,8 @@ Status Collector::Start(const Config& config, const CollectorOptions& options,
       [self](const std::string& target) { return self->world_.Explain(target); },
       [self] { return self->world_.Causes(); });
   c->query_service_->set_adhoc(c->adhoc_.get());
-  c->query_service_->set_follower([self] { return self->leadership_->FollowerMessage(); });
+  c->query_service_->set_follower([self] { return self->leadership_->FollowerMessage(); },
+                                  [self] { return self->leadership_->LeaderAddress(); });
   c->query_service_->set_refusals([self] {
     std::map<std::string, QueryServiceImpl::Refusals> out;
     for (auto& [probe, r] : self->policy_reports_->Snapshot()) {

@@ -32,6 +32,12 @@ std::string Leadership::FollowerMessage() const {
          (leader_name_.empty() ? std::string("LEADER") : leader_name_) + " status)";
 }
 
+std::string Leadership::LeaderAddress() const {
+  if (coordinator_ == nullptr || leader_.load()) return "";
+  std::lock_guard<std::mutex> lock(mu_);
+  return leader_name_;
+}
+
 bool Leadership::Step(std::chrono::milliseconds period) {
   if (coordinator_ == nullptr) return true;
   const int64_t now = now_ms_();

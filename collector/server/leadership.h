@@ -57,6 +57,9 @@ class Leadership {
   // "" when this collector leads (or has no peers); otherwise what a
   // follower answers status/explain with, naming the leader.
   std::string FollowerMessage() const;
+  // The leader's name (HOST:PORT, as it wrote it) while this collector
+  // follows; "" when it leads or no leader is known.
+  std::string LeaderAddress() const;
 
  private:
   void PollResults(std::chrono::milliseconds period, bool first);

@@ -7,7 +7,8 @@
 //  1. kill -9 the follower two probes are connected to: they fail over to
 //     the leader and resend what it was not acknowledged (the probe failover
 //     time is measured and printed);
-//  2. restart it (a follower again: it answers status with who leads), then
+//  2. restart it (a follower again: it names the leader, and the CLI asks
+//     the leader instead), then
 //     kill -9 the leader while results flow: the follower takes the leader
 //     lock within 2 x the evaluation period (measured and printed), every
 //     probe fails over to it, and its verdicts continue (parallax_target_up);
@@ -136,11 +137,17 @@ TEST_F(TwoCollectorsTest, LeaderAndFollowerDieWithoutLosingOrDuplicatingResults)
       },
       seconds(20)))
       << Status(a).out << Logs(a, b);
-  // A follower does not lie: it names the leader instead of a diagnosis.
+  // A follower does not lie: it names the leader instead of a diagnosis, and
+  // the CLI asks the leader (saying so on stderr): the same answer as A's.
   CommandResult on_follower = Status(b);
-  EXPECT_NE(on_follower.exit_code, 0) << on_follower.out;
-  EXPECT_NE(on_follower.err.find("follower"), std::string::npos) << on_follower.err;
-  EXPECT_NE(on_follower.err.find(a.address()), std::string::npos) << on_follower.err;
+  EXPECT_NE(on_follower.err.find("collector " + b.address() +
+                                 " is a follower; asking the leader, " + a.address()),
+            std::string::npos)
+      << on_follower.err;
+  nlohmann::json via_b = nlohmann::json::parse(on_follower.out, nullptr, false);
+  ASSERT_TRUE(via_b.is_object() && via_b.contains("targets")) << on_follower.out;
+  EXPECT_NE(on_follower.out.find("\"p2\""), std::string::npos) << on_follower.out;
+  EXPECT_EQ(on_follower.exit_code, Status(a).exit_code) << on_follower.err;
   EXPECT_TRUE(std::isnan(MetricValue(b.Metrics(), up_sshd))) << "a follower exports verdicts";
 
   // 1. kill -9 the follower that p2 and p3 stream to.
