@@ -63,6 +63,10 @@ write_config() {
     echo "interval: $interval"
     echo "timeout: $timeout"
     echo "liveness_ports: []"
+    # The bench listener sends an identification line and no KEXINIT: a key
+    # exchange would hold each connection to the deadline. Its cost is
+    # bench/hostkey.sh's (docs/PERFORMANCE.md), once per target per 10 min.
+    echo "hostkey_interval: 0"
     echo "diagnosis: {evaluate_every: 10s}"
     echo "targets:"
     awk -v n="$n" -v silent="$silent" -v bp="$BANNER_PORTS" -v sp="$SILENT_PORTS" 'BEGIN {

@@ -92,6 +92,10 @@ struct IcmpBudget {
 };
 
 // What runs of one scheduler remember across checks (io_context thread only).
+// Stale entries are pruned by a walk of the map at most once per
+// `prune_every` (never per check: a walk per check is quadratic in the
+// targets, and made the first pass over 20,000 targets take 30 s); a
+// lookup judges the staleness of the entry it finds itself.
 struct RunMemory {
   struct Opinion {
     v1::SecondOpinion opinion;
@@ -108,6 +112,20 @@ struct RunMemory {
     std::chrono::steady_clock::time_point seen;  // last check of the target
   };
   std::map<std::string, HostKeyMemory> hostkeys;  // by target name; unseen for 1 h: pruned
+  std::chrono::milliseconds prune_every{std::chrono::minutes(1)};
+  // When each map was last pruned.
+  std::chrono::steady_clock::time_point second_opinions_pruned{};
+  std::chrono::steady_clock::time_point paths_pruned{};
+  std::chrono::steady_clock::time_point hostkeys_pruned{};
+  // True (and `*last` = now) when a map last pruned at `*last` is due again.
+  bool PruneDue(std::chrono::steady_clock::time_point now,
+                std::chrono::steady_clock::time_point* last) const {
+    if (*last != std::chrono::steady_clock::time_point{} && now - *last < prune_every) {
+      return false;
+    }
+    *last = now;
+    return true;
+  }
   // The probe's target policy for the address a DNS name resolves to
   // (SchedulerOptions::address_policy; empty: every address).
   std::function<std::string(const std::string& address)> address_policy;
