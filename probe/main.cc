@@ -236,7 +236,8 @@ int main(int argc, char** argv) {
   co.batch.linger = linger;
   co.on_assignment = [&io, &scheduler, &policy](const parallax::v1::Assignment& assigned) {
     parallax::v1::Assignment a = policy.Apply(assigned);  // the probe's own target policy
-    boost::asio::post(io, [&scheduler, a] { scheduler.SetAssignment(a); });
+    // Moved, not copied: with 20,000 targets each copy is ~7 MB of peak RSS.
+    boost::asio::post(io, [&scheduler, a = std::move(a)] { scheduler.SetAssignment(a); });
   };
   // `parallax check`: the probe's own target policy first (a refusal is a
   // probe_error result naming the reason, no packet sent), then one run on

@@ -136,14 +136,23 @@ bool WantsLiveness(v1::Outcome outcome) {
 std::shared_ptr<CheckRun> CheckRun::Create(boost::asio::io_context& io, v1::Target target,
                                            std::string identification, IcmpBudget* icmp_budget,
                                            RunMemory* memory) {
+  return Create(io, std::make_shared<const v1::Target>(std::move(target)),
+                std::move(identification), icmp_budget, memory);
+}
+
+std::shared_ptr<CheckRun> CheckRun::Create(boost::asio::io_context& io,
+                                           std::shared_ptr<const v1::Target> target,
+                                           std::string identification, IcmpBudget* icmp_budget,
+                                           RunMemory* memory) {
   return std::shared_ptr<CheckRun>(
       new CheckRun(io, std::move(target), std::move(identification), icmp_budget, memory));
 }
 
-CheckRun::CheckRun(boost::asio::io_context& io, v1::Target target, std::string identification,
-                   IcmpBudget* icmp_budget, RunMemory* memory)
+CheckRun::CheckRun(boost::asio::io_context& io, std::shared_ptr<const v1::Target> target,
+                   std::string identification, IcmpBudget* icmp_budget, RunMemory* memory)
     : io_(io),
-      target_(std::move(target)),
+      target_ptr_(std::move(target)),
+      target_(*target_ptr_),
       identification_(std::move(identification)),
       midpoint_(io),
       icmp_budget_(icmp_budget),

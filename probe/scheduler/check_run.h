@@ -150,6 +150,11 @@ class CheckRun : public std::enable_shared_from_this<CheckRun> {
                                           std::string identification,
                                           IcmpBudget* icmp_budget = nullptr,
                                           RunMemory* memory = nullptr);
+  // The same, sharing the scheduler's copy of the target (no copy per check).
+  static std::shared_ptr<CheckRun> Create(boost::asio::io_context& io,
+                                          std::shared_ptr<const v1::Target> target,
+                                          std::string identification, IcmpBudget* icmp_budget,
+                                          RunMemory* memory);
 
   void Start(Done done);
   // Cancels whatever runs now (each check reports its deadline outcome);
@@ -158,8 +163,8 @@ class CheckRun : public std::enable_shared_from_this<CheckRun> {
 
  private:
   using Clock = std::chrono::steady_clock;
-  CheckRun(boost::asio::io_context& io, v1::Target target, std::string identification,
-           IcmpBudget* icmp_budget, RunMemory* memory);
+  CheckRun(boost::asio::io_context& io, std::shared_ptr<const v1::Target> target,
+           std::string identification, IcmpBudget* icmp_budget, RunMemory* memory);
   void OnResolved(DnsAnswer&& answer);
   // Starts the main SshCheck at `host` (a name only without a resolver).
   void StartSsh(const std::string& host);
@@ -179,7 +184,8 @@ class CheckRun : public std::enable_shared_from_this<CheckRun> {
   void Finish();
 
   boost::asio::io_context& io_;
-  v1::Target target_;
+  std::shared_ptr<const v1::Target> target_ptr_;  // never null
+  const v1::Target& target_;                      // *target_ptr_
   std::string identification_;
   Done done_;
   v1::CheckResult result_;
