@@ -9,7 +9,8 @@
 #             ceiling, Parallax's real parallax-probe (with a real collector)
 #             and blackbox_exporter (ssh_banner module, 8..256 concurrent probes)
 #   footprint parallax-probe with 10,000 targets at 10 s, half of them silent
-#             (checks in flight until they time out): RSS, threads, lateness
+#             (checks in flight until they time out): RSS, threads, lateness;
+#             then 20,000 targets at 10 s, all answering (issue 10's RSS bar)
 #   ingest    parallax-bench-loadgen: N synthetic probe streams into a real
 #             collector: results/s acknowledged (committed), ack latency, memory
 #   scaling   cost against targets, probe streams and timeouts (3 sizes each)
@@ -66,14 +67,14 @@ trap stop_all EXIT
 
 if ((QUICK)); then
   W=1 WARM=1 C_LIST="8" BB_LIST="8" SAT_TARGETS=200 SAT_INTERVAL=200ms SAT_TIMEOUT=150ms
-  FP_TARGETS=400 FP_INTERVAL=2s FP_TIMEOUT=1500ms FP_WARM=3 FP_WINDOW=2
+  FP_TARGETS=400 FP_INTERVAL=2s FP_TIMEOUT=1500ms FP_WARM=3 FP_WINDOW=2 FP20_TARGETS=400
   ING_STREAMS=4 ING_RATE=2000 ING_SECONDS=2 ING_TARGETS=100
   SCALE_TARGETS="" SCALE_STREAMS="" SCALE_TIMEOUTS=""
   MICRO_ARGS=(--benchmark_filter='Banner|Encode|Diagnose/1000/10/|Render.*/10/100/|IngestResults'
               --benchmark_min_time=0.01)
 else
   W=10 WARM=4 C_LIST="64 256" BB_LIST="8 64 256" SAT_TARGETS=20000 SAT_INTERVAL=1s SAT_TIMEOUT=900ms
-  FP_TARGETS=10000 FP_INTERVAL=10s FP_TIMEOUT=9900ms FP_WARM=12 FP_WINDOW=20
+  FP_TARGETS=10000 FP_INTERVAL=10s FP_TIMEOUT=9900ms FP_WARM=12 FP_WINDOW=20 FP20_TARGETS=20000
   ING_STREAMS=100 ING_RATE=150000 ING_SECONDS=15 ING_TARGETS=1000
   SCALE_TARGETS="1000 5000 10000" SCALE_STREAMS="10 100 300" SCALE_TIMEOUTS="1s 5s 9s"
   MICRO_ARGS=()

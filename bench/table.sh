@@ -84,6 +84,9 @@ print_table() {
   echo "| probe CPU per 1,000 successful checks (check + encoding + gRPC) | ≤ 0.040 s | $probe_cpu | $(verdict "$probe_cpu" '<=' 0.040) |"
   echo "| probe checks/s, one process | ≥ 20,000 | $(get probe.sat.checks_per_s) | $(verdict "$(get probe.sat.checks_per_s)" '>=' 20000) |"
   echo "| probe peak RSS, $SAT_TARGETS targets / $SAT_INTERVAL | ≤ 48 MB | $(get probe.sat.hwm_mb) | $(verdict "$(get probe.sat.hwm_mb)" '<=' 48) |"
+  if [[ $(get footprint.20k.hwm_mb) != - ]]; then
+    echo "| probe peak RSS, $FP20_TARGETS targets / 10s, all answering | ≤ 48 MB | $(get footprint.20k.hwm_mb) | $(verdict "$(get footprint.20k.hwm_mb)" '<=' 48) |"
+  fi
   if [[ $(get failing.shared.results) != - ]]; then
     echo
     echo "Targets failing at once (bench/failing.sh: SSH dropped; ICMP echo, ports 443/80/65535, path trace):"
@@ -124,7 +127,7 @@ print_table() {
   echo
   echo "| run | checks/s | stored/s | probe CPU-s per 1,000 | probe CPU util | RSS / peak MB | threads | late max / p99 ms | banner timeouts | other failures | collector CPU util |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-  for run in probe.sat footprint $(for n in $SCALE_TARGETS; do echo scale.targets.$n; done) \
+  for run in probe.sat footprint footprint.20k $(for n in $SCALE_TARGETS; do echo scale.targets.$n; done) \
              $(for t in $SCALE_TIMEOUTS; do echo scale.timeout.$t; done); do
     [[ $(get $run.checks_per_s) == - ]] && continue
     echo "| $run | $(get $run.checks_per_s) | $(get $run.stored_per_s) | $(get $run.cpu_per_1000) | $(get $run.cpu_util) | $(get $run.rss_mb) / $(get $run.hwm_mb) | $(get $run.threads) | $(get $run.late_max_ms) / $(get $run.late_p99_ms) | $(get $run.banner_timeouts) | $(get $run.other_failures) | $(get $run.collector_cpu_util) |"

@@ -2,6 +2,7 @@
 // assigns, from this network, and streams the results to the collector.
 // One io_context thread runs every check; the stream client has its own
 // threads; results are spooled until the collector acknowledges them.
+#include <malloc.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -57,6 +58,12 @@ std::string HostName() {
 int main(int argc, char** argv) {
   using parallax::Logf;
   using parallax::LogLevel;
+  // One malloc arena for every thread: the probe allocates almost only on
+  // its io thread, yet glibc gives each of its ~10 threads (gRPC's, the
+  // spool writer, the stream) an arena whose freed memory stays resident.
+  // Measured with 20,000 targets every 10 s: peak RSS 46.6 MB -> 37.5 MB,
+  // CPU per check unchanged (docs/PERFORMANCE.md).
+  mallopt(M_ARENA_MAX, 1);
   // `parallax-probe enroll ...`: its own command line (probe/enroll/).
   if (argc > 1 && std::strcmp(argv[1], "enroll") == 0) {
     return parallax::probe::RunEnroll(argc - 1, argv + 1);
@@ -246,7 +253,8 @@ int main(int argc, char** argv) {
   co.batch.linger = linger;
   co.on_assignment = [&io, &scheduler, &policy](const parallax::v1::Assignment& assigned) {
     parallax::v1::Assignment a = policy.Apply(assigned);  // the probe's own target policy
-    boost::asio::post(io, [&scheduler, a] { scheduler.SetAssignment(a); });
+    // Moved, not copied: with 20,000 targets each copy is ~7 MB of peak RSS.
+    boost::asio::post(io, [&scheduler, a = std::move(a)] { scheduler.SetAssignment(a); });
   };
   // `parallax check`: the probe's own target policy first (a refusal is a
   // probe_error result naming the reason, no packet sent), then one run on

@@ -229,6 +229,7 @@ void ConnectIcmpWatch::Started(ip::tcp::socket& socket, const ip::tcp::endpoint&
   boost::system::error_code ec;
   ip::tcp::endpoint local = socket.local_endpoint(ec);
   if (ec || local.port() == 0) return;  // failed already: the error queue has it
+  local_ = local;
   IcmpFlowKey key =
       IcmpFlowKey::Transport(kProtoTcp, local.address(), local.port(), target, remote.port());
   auto event = std::make_shared<std::optional<IcmpEvent>>();

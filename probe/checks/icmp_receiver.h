@@ -129,9 +129,14 @@ class ConnectIcmpWatch {
                                     const boost::asio::ip::address& target);
   // Unregisters the flow (idempotent).
   void Stop();
+  // The socket's local endpoint as Started() read it (it reads it to
+  // register the flow), or nullopt: saves the connect's owner a
+  // getsockname() of its own.
+  const std::optional<boost::asio::ip::tcp::endpoint>& local() const { return local_; }
 
  private:
   std::shared_ptr<IcmpReceiver> receiver_;
+  std::optional<boost::asio::ip::tcp::endpoint> local_;
   std::optional<IcmpFlowKey> flow_;
   std::shared_ptr<std::optional<IcmpEvent>> event_;
 };

@@ -87,6 +87,7 @@ void SshCheck::OnResolved(const boost::system::error_code& ec,
 void SshCheck::Connect(const tcp::endpoint& endpoint) {
   phase_ = Phase::kConnect;
   address_ = endpoint.address();
+  remote_ = endpoint;
   result_.set_address(EndpointText(endpoint));
   connect_start_ = Clock::now();
   icmp_watch_.BeforeConnect(socket_, endpoint.protocol());
@@ -124,11 +125,14 @@ void SshCheck::OnConnected(const boost::system::error_code& ec) {
   connected_at_ = Clock::now();
   result_.set_connect_us(ElapsedUs(connect_start_, connected_at_));
   phase_ = Phase::kBanner;
-  boost::system::error_code local_ec, remote_ec;
-  tcp::endpoint local = socket_.local_endpoint(local_ec);
-  tcp::endpoint remote = socket_.remote_endpoint(remote_ec);
+  // The local endpoint was fixed by connect() (the ICMP watch read it then);
+  // the remote one is where we connected.
+  boost::system::error_code local_ec;
+  tcp::endpoint local =
+      icmp_watch_.local() ? *icmp_watch_.local() : socket_.local_endpoint(local_ec);
+  const tcp::endpoint& remote = remote_;
   if (!local_ec) result_.set_source_address(local.address().to_string());
-  if (!local_ec && !remote_ec && local == remote) {
+  if (!local_ec && local == remote) {
     // Nothing listens on this port and the kernel picked the same port as
     // our source (simultaneous open with ourselves): never the target's doing.
     Complete(v1::OUTCOME_PROBE_ERROR, 0,

@@ -123,6 +123,7 @@ class SshCheck : public Check, public std::enable_shared_from_this<SshCheck> {
   Clock::time_point connect_start_;
   Clock::time_point connected_at_;
   std::optional<boost::asio::ip::address> address_;
+  boost::asio::ip::tcp::endpoint remote_;  // what Connect() connects to
   std::array<char, 2048> buffer_;
   BannerParser parser_;
   size_t received_ = 0;

@@ -136,14 +136,23 @@ bool WantsLiveness(v1::Outcome outcome) {
 std::shared_ptr<CheckRun> CheckRun::Create(boost::asio::io_context& io, v1::Target target,
                                            std::string identification, IcmpBudget* icmp_budget,
                                            RunMemory* memory) {
+  return Create(io, std::make_shared<const v1::Target>(std::move(target)),
+                std::move(identification), icmp_budget, memory);
+}
+
+std::shared_ptr<CheckRun> CheckRun::Create(boost::asio::io_context& io,
+                                           std::shared_ptr<const v1::Target> target,
+                                           std::string identification, IcmpBudget* icmp_budget,
+                                           RunMemory* memory) {
   return std::shared_ptr<CheckRun>(
       new CheckRun(io, std::move(target), std::move(identification), icmp_budget, memory));
 }
 
-CheckRun::CheckRun(boost::asio::io_context& io, v1::Target target, std::string identification,
-                   IcmpBudget* icmp_budget, RunMemory* memory)
+CheckRun::CheckRun(boost::asio::io_context& io, std::shared_ptr<const v1::Target> target,
+                   std::string identification, IcmpBudget* icmp_budget, RunMemory* memory)
     : io_(io),
-      target_(std::move(target)),
+      target_ptr_(std::move(target)),
+      target_(*target_ptr_),
       identification_(std::move(identification)),
       midpoint_(io),
       icmp_budget_(icmp_budget),
@@ -244,13 +253,16 @@ void CheckRun::StartSsh(const std::string& host) {
   std::chrono::milliseconds timeout(target_.timeout_ms());
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now());
   left = std::clamp(left, std::chrono::milliseconds(1), timeout);
-  SshCheckOptions options{host,       static_cast<uint16_t>(target_.port()),
-                          identification_, 0,
-                          Receiver(), memory_ != nullptr ? memory_->address_policy : nullptr};
+  SshCheckOptions options{host,
+                          static_cast<uint16_t>(target_.port()),
+                          identification_,
+                          0,
+                          Receiver(),
+                          memory_ != nullptr ? memory_->address_policy : nullptr};
   if (target_.hostkey_interval_ms() > 0 && memory_ != nullptr) {
     auto now = Clock::now();
     auto [it, added] = memory_->hostkeys.try_emplace(target_.name());
-    if (added) {
+    if (added && memory_->PruneDue(now, &memory_->hostkeys_pruned)) {
       for (auto i = memory_->hostkeys.begin(); i != memory_->hostkeys.end();) {
         i = i != it && now - i->second.seen > std::chrono::hours(1) ? memory_->hostkeys.erase(i)
                                                                     : std::next(i);
@@ -332,8 +344,10 @@ void CheckRun::StartLiveness(const boost::asio::ip::address& address) {
     auto now = Clock::now();
     auto it = memory_->paths.find(target_.name());
     if (it == memory_->paths.end() || now - it->second >= memory_->path_every) {
-      for (auto i = memory_->paths.begin(); i != memory_->paths.end();) {
-        i = now - i->second >= memory_->path_every ? memory_->paths.erase(i) : std::next(i);
+      if (memory_->PruneDue(now, &memory_->paths_pruned)) {
+        for (auto i = memory_->paths.begin(); i != memory_->paths.end();) {
+          i = now - i->second >= memory_->path_every ? memory_->paths.erase(i) : std::next(i);
+        }
       }
       memory_->paths[target_.name()] = now;
       TcpPathOptions o;
@@ -366,12 +380,16 @@ void CheckRun::StartAltPorts(const boost::asio::ip::address& address) {
 void CheckRun::StartSecondOpinion(const boost::asio::ip::address& address) {
   if (memory_ != nullptr) {
     auto now = Clock::now();
-    for (auto it = memory_->second_opinions.begin(); it != memory_->second_opinions.end();) {
-      it = now - it->second.at >= memory_->second_opinion_every ? memory_->second_opinions.erase(it)
-                                                                : std::next(it);
+    if (memory_->PruneDue(now, &memory_->second_opinions_pruned)) {
+      for (auto it = memory_->second_opinions.begin(); it != memory_->second_opinions.end();) {
+        it = now - it->second.at >= memory_->second_opinion_every
+                 ? memory_->second_opinions.erase(it)
+                 : std::next(it);
+      }
     }
     auto it = memory_->second_opinions.find(target_.name());
-    if (it != memory_->second_opinions.end()) {
+    if (it != memory_->second_opinions.end() &&
+        now - it->second.at < memory_->second_opinion_every) {
       v1::SecondOpinion* o = result_.mutable_liveness()->mutable_second_opinion();
       *o = it->second.opinion;
       o->set_reused(true);

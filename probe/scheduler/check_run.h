@@ -92,6 +92,10 @@ struct IcmpBudget {
 };
 
 // What runs of one scheduler remember across checks (io_context thread only).
+// Stale entries are pruned by a walk of the map at most once per
+// `prune_every` (never per check: a walk per check is quadratic in the
+// targets, and made the first pass over 20,000 targets take 30 s); a
+// lookup judges the staleness of the entry it finds itself.
 struct RunMemory {
   struct Opinion {
     v1::SecondOpinion opinion;
@@ -108,6 +112,20 @@ struct RunMemory {
     std::chrono::steady_clock::time_point seen;  // last check of the target
   };
   std::map<std::string, HostKeyMemory> hostkeys;  // by target name; unseen for 1 h: pruned
+  std::chrono::milliseconds prune_every{std::chrono::minutes(1)};
+  // When each map was last pruned.
+  std::chrono::steady_clock::time_point second_opinions_pruned{};
+  std::chrono::steady_clock::time_point paths_pruned{};
+  std::chrono::steady_clock::time_point hostkeys_pruned{};
+  // True (and `*last` = now) when a map last pruned at `*last` is due again.
+  bool PruneDue(std::chrono::steady_clock::time_point now,
+                std::chrono::steady_clock::time_point* last) const {
+    if (*last != std::chrono::steady_clock::time_point{} && now - *last < prune_every) {
+      return false;
+    }
+    *last = now;
+    return true;
+  }
   // The probe's target policy for the address a DNS name resolves to
   // (SchedulerOptions::address_policy; empty: every address).
   std::function<std::string(const std::string& address)> address_policy;
@@ -132,6 +150,11 @@ class CheckRun : public std::enable_shared_from_this<CheckRun> {
                                           std::string identification,
                                           IcmpBudget* icmp_budget = nullptr,
                                           RunMemory* memory = nullptr);
+  // The same, sharing the scheduler's copy of the target (no copy per check).
+  static std::shared_ptr<CheckRun> Create(boost::asio::io_context& io,
+                                          std::shared_ptr<const v1::Target> target,
+                                          std::string identification, IcmpBudget* icmp_budget,
+                                          RunMemory* memory);
 
   void Start(Done done);
   // Cancels whatever runs now (each check reports its deadline outcome);
@@ -140,8 +163,8 @@ class CheckRun : public std::enable_shared_from_this<CheckRun> {
 
  private:
   using Clock = std::chrono::steady_clock;
-  CheckRun(boost::asio::io_context& io, v1::Target target, std::string identification,
-           IcmpBudget* icmp_budget, RunMemory* memory);
+  CheckRun(boost::asio::io_context& io, std::shared_ptr<const v1::Target> target,
+           std::string identification, IcmpBudget* icmp_budget, RunMemory* memory);
   void OnResolved(DnsAnswer&& answer);
   // Starts the main SshCheck at `host` (a name only without a resolver).
   void StartSsh(const std::string& host);
@@ -161,7 +184,8 @@ class CheckRun : public std::enable_shared_from_this<CheckRun> {
   void Finish();
 
   boost::asio::io_context& io_;
-  v1::Target target_;
+  std::shared_ptr<const v1::Target> target_ptr_;  // never null
+  const v1::Target& target_;                      // *target_ptr_
   std::string identification_;
   Done done_;
   v1::CheckResult result_;

@@ -230,6 +230,38 @@ TEST_F(CheckRunRunTest, ResetBeforeAnyLineAsksASecondOpinionOncePerWindow) {
   EXPECT_EQ(server.accepted(), after_first + 1);  // only the SSH check this time
 }
 
+// Stale entries are pruned at most once a minute (not per check: that walk
+// was quadratic in the targets); a second opinion older than the window is
+// not reused even while it is still in the map.
+TEST_F(CheckRunRunTest, StaleSecondOpinionIsAskedAgainBeforeThePruneIsDue) {
+  TestServer server(io_, ServerBehavior::kReset);
+  v1::Target t = MakeTarget("rst", server.port(), 1000);
+  v1::CheckResult r = Run(t);
+  ASSERT_TRUE(r.liveness().has_second_opinion());
+  EXPECT_FALSE(r.liveness().second_opinion().reused());
+  ASSERT_EQ(memory_.second_opinions.count("rst"), 1u);
+  memory_.second_opinions["rst"].at -= memory_.second_opinion_every;  // the window passed
+  memory_.second_opinions_pruned = std::chrono::steady_clock::now();  // no prune due
+  int before = server.accepted();
+  v1::CheckResult again = Run(t);
+  ASSERT_TRUE(again.liveness().has_second_opinion());
+  EXPECT_FALSE(again.liveness().second_opinion().reused());
+  io_.run_for(milliseconds(50));
+  EXPECT_GE(server.accepted(), before + 2);  // the SSH check and a new second opinion
+}
+
+TEST(RunMemoryTest, PruneDueAtMostOncePerPeriod) {
+  RunMemory m;
+  std::chrono::steady_clock::time_point last{};
+  auto now = std::chrono::steady_clock::now();
+  EXPECT_TRUE(m.PruneDue(now, &last));  // never pruned
+  EXPECT_EQ(last, now);
+  EXPECT_FALSE(m.PruneDue(now + m.prune_every / 2, &last));
+  EXPECT_EQ(last, now);
+  EXPECT_TRUE(m.PruneDue(now + m.prune_every, &last));
+  EXPECT_EQ(last, now + m.prune_every);
+}
+
 TEST_F(CheckRunRunTest, TlsServerClosingOnOurLineIsNotSsh) {
   // Closes on our line without a byte; answers a ClientHello with a TLS alert.
   TestServer server(io_, ServerBehavior::kCloseAfterLine);

@@ -58,14 +58,9 @@ class Scheduler::Impl {
     }
     run_check_ = std::move(seams.run_check);
     if (!run_check_) {
+      default_run_ = true;
       run_check_ = [this](const v1::Target& target, SchedulerSeams::Done done) {
-        if (!icmp_budget_.receiver && options_.shared_icmp) {
-          icmp_budget_.receiver = IcmpReceiver::Open(io_);
-        }
-        auto run =
-            CheckRun::Create(io_, target, options_.identification, &icmp_budget_, &run_memory_);
-        run->Start(std::move(done));
-        return std::function<void()>([run] { run->Cancel(); });
+        return RunDefault(std::make_shared<const v1::Target>(target), std::move(done));
       };
     }
     if (options_.max_in_flight == 0) options_.max_in_flight = 1;
@@ -93,7 +88,9 @@ class Scheduler::Impl {
 
  private:
   struct TargetState {
-    v1::Target target;
+    // Shared with the runs in flight (a check no longer copies its target);
+    // replaced, never modified, when the assignment changes it.
+    std::shared_ptr<const v1::Target> target;
     Clock::time_point origin;  // the target's phase: runs are due at origin + k*interval
   };
 
@@ -104,6 +101,17 @@ class Scheduler::Impl {
   void OnRunDone(uint64_t run_id, uint64_t key, Clock::time_point due, v1::CheckResult&& r);
   void Arm();
   void Pause(const v1::CheckResult& r);
+  // The real check (a CheckRun) of `target`; returns what cancels it.
+  std::function<void()> RunDefault(std::shared_ptr<const v1::Target> target,
+                                   SchedulerSeams::Done done) {
+    if (!icmp_budget_.receiver && options_.shared_icmp) {
+      icmp_budget_.receiver = IcmpReceiver::Open(io_);
+    }
+    auto run = CheckRun::Create(io_, std::move(target), options_.identification, &icmp_budget_,
+                                &run_memory_);
+    run->Start(std::move(done));
+    return [run] { run->Cancel(); };
+  }
 
   boost::asio::io_context& io_;
   SchedulerOptions options_;
@@ -111,6 +119,7 @@ class Scheduler::Impl {
   std::unique_ptr<SchedulerClock> own_clock_;
   SchedulerClock* clock_ = nullptr;
   std::function<std::function<void()>(const v1::Target&, SchedulerSeams::Done)> run_check_;
+  bool default_run_ = false;  // no seam: StartRun shares the target with RunDefault
   // New checks pause while the probe is out of descriptors/buffers (the one
   // timer wakes the scheduler when the pause ends).
   Clock::time_point paused_until_{};
@@ -152,9 +161,10 @@ void Scheduler::Impl::SetAssignment(const v1::Assignment& assignment) {
     auto it = keys_.find(t.name());
     if (it != keys_.end()) {
       TargetState& old = targets_.at(it->second);
-      if (old.target.host() == t.host() && old.target.port() == t.port() &&
-          old.target.interval_ms() == t.interval_ms()) {
-        old.target = t;  // unchanged schedule: keep the phase, take new timeout/ports/labels
+      if (old.target->host() == t.host() && old.target->port() == t.port() &&
+          old.target->interval_ms() == t.interval_ms()) {
+        old.target = std::make_shared<const v1::Target>(
+            t);  // unchanged schedule: keep the phase, take new timeout/ports/labels
         continue;
       }
       targets_.erase(it->second);  // its queued entry is skipped; a run in flight finishes
@@ -210,7 +220,7 @@ void Scheduler::Impl::Add(const v1::Target& target, Clock::time_point now) {
   uint64_t key = next_key_++;
   milliseconds interval(target.interval_ms());
   Clock::time_point origin = now + JitterOffset(options_.probe_name, target.name(), interval);
-  targets_.emplace(key, TargetState{target, origin});
+  targets_.emplace(key, TargetState{std::make_shared<const v1::Target>(target), origin});
   keys_[target.name()] = key;
   queue_.Push(origin, key);
 }
@@ -289,16 +299,17 @@ void Scheduler::Impl::StartRun(uint64_t key, TargetState& state, Clock::time_poi
   ++stats_.checks_started;
   stats_.in_flight = static_cast<uint32_t>(running_.size());
   uint64_t generation = generation_;
-  std::string name = state.target.name();
-  std::function<void()> cancel =
-      run_check_(state.target, [this, alive = std::weak_ptr<int>(alive_), run_id, key, due, late_us,
-                                generation, name](v1::CheckResult&& r) {
-        if (alive.expired()) return;
-        r.set_target(name);
-        r.set_generation(generation);
-        r.set_late_us(static_cast<uint32_t>(std::min<uint64_t>(late_us, UINT32_MAX)));
-        OnRunDone(run_id, key, due, std::move(r));
-      });
+  std::string name = state.target->name();
+  SchedulerSeams::Done done = [this, alive = std::weak_ptr<int>(alive_), run_id, key, due, late_us,
+                               generation, name](v1::CheckResult&& r) {
+    if (alive.expired()) return;
+    r.set_target(name);
+    r.set_generation(generation);
+    r.set_late_us(static_cast<uint32_t>(std::min<uint64_t>(late_us, UINT32_MAX)));
+    OnRunDone(run_id, key, due, std::move(r));
+  };
+  std::function<void()> cancel = default_run_ ? RunDefault(state.target, std::move(done))
+                                              : run_check_(*state.target, std::move(done));
   auto it = running_.find(run_id);  // gone if `done` already ran
   if (it != running_.end()) it->second = std::move(cancel);
 }
@@ -319,7 +330,7 @@ void Scheduler::Impl::OnRunDone(uint64_t run_id, uint64_t key, Clock::time_point
   if (it != targets_.end()) {
     // Next slot of the target's phase after now: one run at a time per target;
     // slots missed while it ran (or waited) are skipped, not run in a burst.
-    milliseconds interval(it->second.target.interval_ms());
+    milliseconds interval(it->second.target->interval_ms());
     Clock::time_point next = NextSlot(it->second.origin, interval, clock_->Now());
     auto missed = (next - due) / std::chrono::duration_cast<Clock::duration>(interval) - 1;
     if (missed > 0) stats_.runs_skipped += static_cast<uint64_t>(missed);

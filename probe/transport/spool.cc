@@ -106,7 +106,13 @@ void Spool::WriterLoop() {
   Clock::time_point failing_since{};
   uint64_t failures = 0;
   while (true) {
-    writer_cv_.wait(lock, [&] { return closing_ || has_work(); });
+    // Idle again after every wake-up that found nothing to do (a notifier
+    // clears the flag: one notify per idle period).
+    while (!closing_ && !has_work()) {
+      writer_idle_ = true;
+      writer_cv_.wait(lock);
+    }
+    writer_idle_ = false;
     if (!closing_) {
       // Gather: one transaction for what arrives within a short moment.
       writer_cv_.wait_for(lock, std::chrono::milliseconds(20), [&] { return closing_; });
@@ -189,8 +195,23 @@ uint64_t Spool::Append(v1::CheckResult&& result) {
   bytes_ += data.size();
   items_.push_back(Item{seq, std::move(data)});
   stats_.appended = seq;
-  if (file_ != nullptr) writer_cv_.notify_one();
-  cv_.notify_one();
+  if (file_ != nullptr) {
+    // Not ready before the writer commits it (ReadyLastLocked): only the
+    // writer may need waking, and only when it is idle.
+    if (writer_idle_) {
+      writer_idle_ = false;
+      writer_cv_.notify_one();
+    }
+    if (durable_) return seq;
+  }
+  if (waiter_ == Waiter::kFirst) {
+    cv_.notify_one();
+  } else if (waiter_ == Waiter::kLinger) {
+    linger_bytes_ += items_.back().data.size() + kFraming;
+    if (ReadyCountLocked() >= linger_count_ || linger_bytes_ >= linger_max_bytes_) {
+      cv_.notify_one();
+    }
+  }
   return seq;
 }
 
@@ -208,7 +229,10 @@ void Spool::Ack(uint64_t seq) {
   }
   while (!items_.empty() && items_.front().seq <= seq) PopFrontLocked();
   stats_.acked_through = std::max(stats_.acked_through, seq);
-  if (file_ != nullptr) writer_cv_.notify_one();
+  if (file_ != nullptr && writer_idle_) {
+    writer_idle_ = false;
+    writer_cv_.notify_one();
+  }
 }
 
 void Spool::Rewind() {
@@ -227,22 +251,19 @@ size_t Spool::ReadyCountLocked() const {
   return last >= from ? static_cast<size_t>(last - from + 1) : 0;
 }
 
-void Spool::TakeLocked(const BatchLimits& limits, v1::ResultBatch* out) {
+void Spool::TakeLocked(const BatchLimits& limits, std::vector<const std::string*>* taken,
+                       v1::ResultBatch* out) {
   if (items_.empty()) return;
   uint64_t front = items_.front().seq;
   if (cursor_ < front) cursor_ = front;  // those were dropped or acked meanwhile
   uint64_t last = ReadyLastLocked();
   size_t index = cursor_ - front;
   size_t bytes = 16;
-  while (index < items_.size() && items_[index].seq <= last &&
-         static_cast<size_t>(out->results_size()) < limits.max_count) {
+  while (index < items_.size() && items_[index].seq <= last && taken->size() < limits.max_count) {
     const Item& item = items_[index];
     size_t add = item.data.size() + kFraming;
-    if (out->results_size() > 0 && bytes + add > limits.max_bytes) break;
-    v1::CheckResult* r = out->add_results();
-    if (!r->ParseFromString(item.data)) {  // cannot happen: we encoded it
-      r->set_seq(item.seq);
-    }
+    if (!taken->empty() && bytes + add > limits.max_bytes) break;
+    taken->push_back(&item.data);
     bytes += add;
     if (item.seq <= highest_sent_) ++stats_.resent;
     highest_sent_ = std::max(highest_sent_, item.seq);
@@ -257,24 +278,43 @@ void Spool::WaitBatch(const BatchLimits& limits, v1::ResultBatch* out) {
   std::unique_lock<std::mutex> lock(mu_);
   uint64_t epoch = wake_epoch_;
   auto woke = [&] { return wake_epoch_ != epoch || closing_; };
+  waiter_ = Waiter::kFirst;
   cv_.wait_for(lock, limits.idle, [&] { return woke() || ReadyCountLocked() > 0; });
   if (!woke() && ReadyCountLocked() > 0 && limits.linger.count() > 0) {
-    auto full = [&] {
+    // Bytes ready from the cursor (sizes + framing), stopping at the bound.
+    auto ready_bytes = [&] {
       size_t n = ReadyCountLocked();
-      if (n >= limits.max_count) return true;
-      // Bytes ready from the cursor (sizes + framing), stopping at the bound.
       uint64_t front = items_.front().seq;
       size_t index = std::max(cursor_, front) - front;
       size_t bytes = 16;
-      for (size_t i = 0; i < n; ++i) {
+      for (size_t i = 0; i < n && bytes < limits.max_bytes; ++i) {
         bytes += items_[index + i].data.size() + kFraming;
-        if (bytes >= limits.max_bytes) return true;
       }
-      return false;
+      return bytes;
     };
+    auto full = [&] {
+      return ReadyCountLocked() >= limits.max_count || ready_bytes() >= limits.max_bytes;
+    };
+    waiter_ = Waiter::kLinger;
+    linger_count_ = limits.max_count;
+    linger_max_bytes_ = limits.max_bytes;
+    linger_bytes_ = ready_bytes();
     cv_.wait_for(lock, limits.linger, [&] { return woke() || full(); });
   }
-  TakeLocked(limits, out);
+  waiter_ = Waiter::kNone;
+  // Copy the encoded results under the lock, decode them outside it (the io
+  // thread's Append waits for this lock).
+  std::vector<const std::string*> taken;
+  TakeLocked(limits, &taken, out);
+  std::vector<std::string> copies;
+  copies.reserve(taken.size());
+  for (const std::string* data : taken) copies.push_back(*data);
+  lock.unlock();
+  out->mutable_results()->Reserve(static_cast<int>(copies.size()));
+  for (const std::string& data : copies) {
+    v1::CheckResult* r = out->add_results();
+    if (!r->ParseFromString(data)) out->mutable_results()->RemoveLast();  // cannot happen
+  }
 }
 
 void Spool::Wake() {

@@ -37,6 +37,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/status.h"
 #include "parallax/v1/probe.pb.h"
@@ -118,7 +119,11 @@ class Spool {
   void PopFrontLocked();
   uint64_t ReadyLastLocked() const;  // highest seq that may be sent
   size_t ReadyCountLocked() const;
-  void TakeLocked(const BatchLimits& limits, v1::ResultBatch* out);
+  // Advances the cursor over the results of the next batch and points
+  // `taken` at their encodings (valid while mu_ is held); sets
+  // out->dropped_through.
+  void TakeLocked(const BatchLimits& limits, std::vector<const std::string*>* taken,
+                  v1::ResultBatch* out);
 
   SpoolOptions options_;
   std::string boot_id_;
@@ -139,6 +144,17 @@ class Spool {
   uint64_t persisted_through_ = 0;  // with a file: highest seq committed
   uint64_t persisted_front_ = 1;    // with a file: rows below this are deleted
   uint64_t persisted_dropped_ = 0;
+  // Wake-ups only when they can change something (a notify per Append woke
+  // the writer during its gather wait and the sender during its linger,
+  // thousands of futex calls and context switches per second for nothing):
+  // the writer is notified when it waits for work, the sender when it waits
+  // for a first ready result or when its lingering batch becomes full.
+  bool writer_idle_ = false;  // the writer waits for work
+  enum class Waiter { kNone, kFirst, kLinger };
+  Waiter waiter_ = Waiter::kNone;
+  size_t linger_count_ = 0;      // while kLinger: the batch's count bound
+  size_t linger_max_bytes_ = 0;  // and byte bound
+  size_t linger_bytes_ = 0;      // ready bytes counted so far (memory only)
   bool durable_ = false;
   bool closing_ = false;
   SpoolStats stats_;

@@ -262,6 +262,29 @@ TEST(SpoolFileTest, RestartKeepsBootIdSeqAndUnackedResults) {
   EXPECT_NE(s.message().find("another parallax-probe"), std::string::npos) << s.message();
 }
 
+// The writer is woken only when idle; a wake-up that finds nothing to do
+// (an Ack of what is gone, as the Welcome sends) must leave it idle, so the
+// next Append still wakes it and the result reaches the file and the sender.
+TEST(SpoolFileTest, AppendAfterAnAckWithNothingToDoStillReachesTheSender) {
+  TempDir dir;
+  SpoolOptions o = Memory();
+  o.path = dir.File("spool.db");
+  o.probe_name = "p1";
+  Spool spool(o);
+  ASSERT_TRUE(spool.Open().ok());
+  BatchLimits l = Now(100);
+  l.idle = milliseconds(5000);
+  for (int round = 1; round <= 3; ++round) {
+    spool.Ack(0);                                   // nothing to delete
+    std::this_thread::sleep_for(milliseconds(30));  // the writer back to waiting
+    spool.Append(Result("t" + std::to_string(round)));
+    v1::ResultBatch batch;
+    spool.WaitBatch(l, &batch);
+    ASSERT_EQ(batch.results_size(), 1) << "round " << round;
+    EXPECT_EQ(batch.results(0).seq(), static_cast<uint64_t>(round));
+  }
+}
+
 TEST(SpoolFileTest, EmptySpoolOrAnotherProbeStartsANewBoot) {
   TempDir dir;
   SpoolOptions o = Memory();

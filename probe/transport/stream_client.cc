@@ -199,6 +199,7 @@ void StreamClient::Session(v1::ProbeService::Stub* stub, const std::string& addr
              static_cast<unsigned long long>(in.assignment().generation()),
              in.assignment().targets_size());
         if (options_.on_assignment) options_.on_assignment(in.assignment());
+        in = v1::CollectorMessage();  // frees the targets (Clear() keeps them for reuse)
       } else if (in.has_adhoc_check()) {
         if (options_.on_adhoc_check) options_.on_adhoc_check(in.adhoc_check());
       }
