@@ -32,7 +32,10 @@ test_flags=${PARALLAX_TEST_CXXFLAGS:--O2 -g1 -DNDEBUG -fstack-protector-strong -
 # compiled again (base_dir makes the copy's paths the same, relative).
 launcher=()
 if command -v ccache >/dev/null; then
+  # Depend mode: a miss costs no extra preprocessor run (~15% of a compile
+  # here); the package build's lookups are direct-mode hits either way.
   export CCACHE_DIR=${CCACHE_DIR:-$PWD/$BUILD_DIR/ccache} CCACHE_BASEDIR=$PWD CCACHE_NOHASHDIR=1
+  export CCACHE_DEPEND=1
   export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-8G}
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
   ccache --zero-stats >/dev/null
