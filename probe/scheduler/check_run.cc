@@ -263,10 +263,9 @@ void CheckRun::StartSsh(const std::string& host) {
     auto now = Clock::now();
     auto [it, added] = memory_->hostkeys.try_emplace(target_.name());
     if (added && memory_->PruneDue(now, &memory_->hostkeys_pruned)) {
-      for (auto i = memory_->hostkeys.begin(); i != memory_->hostkeys.end();) {
-        i = i != it && now - i->second.seen > std::chrono::hours(1) ? memory_->hostkeys.erase(i)
-                                                                    : std::next(i);
-      }
+      std::erase_if(memory_->hostkeys, [&](const auto& entry) {
+        return entry.first != target_.name() && now - entry.second.seen > std::chrono::hours(1);
+      });
     }
     it->second.seen = now;
     options.hostkey =
@@ -345,9 +344,8 @@ void CheckRun::StartLiveness(const boost::asio::ip::address& address) {
     auto it = memory_->paths.find(target_.name());
     if (it == memory_->paths.end() || now - it->second >= memory_->path_every) {
       if (memory_->PruneDue(now, &memory_->paths_pruned)) {
-        for (auto i = memory_->paths.begin(); i != memory_->paths.end();) {
-          i = now - i->second >= memory_->path_every ? memory_->paths.erase(i) : std::next(i);
-        }
+        std::erase_if(memory_->paths,
+                      [&](const auto& entry) { return now - entry.second >= memory_->path_every; });
       }
       memory_->paths[target_.name()] = now;
       TcpPathOptions o;
@@ -381,11 +379,9 @@ void CheckRun::StartSecondOpinion(const boost::asio::ip::address& address) {
   if (memory_ != nullptr) {
     auto now = Clock::now();
     if (memory_->PruneDue(now, &memory_->second_opinions_pruned)) {
-      for (auto it = memory_->second_opinions.begin(); it != memory_->second_opinions.end();) {
-        it = now - it->second.at >= memory_->second_opinion_every
-                 ? memory_->second_opinions.erase(it)
-                 : std::next(it);
-      }
+      std::erase_if(memory_->second_opinions, [&](const auto& entry) {
+        return now - entry.second.at >= memory_->second_opinion_every;
+      });
     }
     auto it = memory_->second_opinions.find(target_.name());
     if (it != memory_->second_opinions.end() &&
