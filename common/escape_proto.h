@@ -12,4 +12,13 @@ enum class EscapeMode { kTerminal, kUtf8Only };
 
 void EscapeMessageStrings(google::protobuf::Message* msg, EscapeMode mode);
 
+// A copy of `in` with every string escaped for a terminal (or an HTML page,
+// which escapes again for its own syntax).
+template <typename M>
+M TerminalSafeCopy(const M& in) {
+  M out = in;
+  EscapeMessageStrings(&out, EscapeMode::kTerminal);
+  return out;
+}
+
 }  // namespace parallax

@@ -26,6 +26,7 @@ test_pkgs=(
   postgresql  # a real server the store tests start (collector/store/testing/pg_server.h)
   debhelper devscripts dpkg-dev fakeroot lintian help2man man-db systemd adduser
   clang libclang-rt-14-dev  # sanitizer builds, libFuzzer (deploy/run-sanitizers.sh)
+  lld  # links the test and sanitizer executables (deploy/run-tests.sh)
   ccache  # the package test reuses the test build's objects (deploy/run-tests.sh)
 )
 

@@ -69,6 +69,9 @@ launcher=()
 if command -v ccache >/dev/null; then
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
 fi
+# lld: an ASan executable links in a third of the CPU of GNU ld (measured
+# 0.84 vs 2.4 CPU s for bad_input_test), and this stage links ~150 of them.
+command -v ld.lld >/dev/null && launcher+=(-DCMAKE_EXE_LINKER_FLAGS=-fuse-ld=lld)
 configure() {  # dir sanitizers extra-cmake-args...
   local dir=$1 san=$2
   shift 2

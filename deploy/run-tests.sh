@@ -41,7 +41,12 @@ if command -v ccache >/dev/null; then
   ccache --zero-stats >/dev/null
 fi
 export PARALLAX_PKG_FLAGS=$test_flags PARALLAX_PKG_TMPDIR=$PWD/$BUILD_DIR/pkg
-cmake -S . -B "$BUILD_DIR" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" \
+# lld links the ~150 test executables in a third of the CPU of GNU ld
+# (measured 0.34 vs 1.0 CPU s for bad_input_test); the packages keep
+# Debian's linker (tests/package builds them with Debian's LDFLAGS).
+linker=()
+command -v ld.lld >/dev/null && linker=(-DCMAKE_EXE_LINKER_FLAGS=-fuse-ld=lld)
+cmake -S . -B "$BUILD_DIR" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" "${linker[@]}" \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$test_flags" -DCMAKE_C_FLAGS_RELWITHDEBINFO="$test_flags"
 # ccache hashes the locale (compiler messages); the package build runs in C.UTF-8.
 LC_ALL=C.UTF-8 LANG=C.UTF-8 cmake --build "$BUILD_DIR" -j "$JOBS"

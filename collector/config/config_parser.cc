@@ -17,8 +17,6 @@ using std::chrono::milliseconds;
 constexpr milliseconds kMinInterval{100};
 constexpr milliseconds kMaxInterval = std::chrono::hours(24);
 
-std::string Quote(const std::string& s) { return "\"" + s + "\""; }
-
 class Parser {
  public:
   explicit Parser(const std::string& source) : f_(source) {}

@@ -6,8 +6,6 @@
 namespace parallax::collector {
 namespace {
 
-std::string Quote(const std::string& s) { return "\"" + s + "\""; }
-
 bool ProbeNameOk(const std::string& name) {
   if (name.empty() || name.size() > 64) return false;
   return std::all_of(name.begin(), name.end(), [](char c) {

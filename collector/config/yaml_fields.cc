@@ -18,9 +18,9 @@ bool ValidLabelName(std::string_view s) {
   return true;
 }
 
-std::string Quote(const std::string& s) { return "\"" + s + "\""; }
-
 }  // namespace
+
+std::string Quote(const std::string& s) { return "\"" + s + "\""; }
 
 std::string ChildPath(const std::string& path, std::string_view key) {
   return path.empty() ? std::string(key) : path + "." + std::string(key);

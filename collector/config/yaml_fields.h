@@ -27,6 +27,8 @@ std::string IndexPath(const std::string& path, size_t index);
 int LineOf(const YAML::Node& node);
 // "null", "a scalar", "a list", "a map".
 std::string KindOf(const YAML::Node& node);
+// The value in double quotes, as the error messages show it: "\"abc\"".
+std::string Quote(const std::string& s);
 
 class FieldReader {
  public:

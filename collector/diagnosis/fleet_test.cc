@@ -19,7 +19,7 @@ constexpr int64_t kStart = 1'700'000'000'000;
 
 // Replaces or inserts `o` in t.results. Ordered by probe, except that a few
 // targets get them in reverse order (allowed, only slower).
-void SetResult(TargetInput& t, Observation o) {
+void SetResultMaybeReversed(TargetInput& t, Observation o) {
   bool reverse = t.name == "t1";
   auto before = [&](const Observation& a, const std::string& p) {
     return reverse ? a.probe > p : a.probe < p;
@@ -128,7 +128,7 @@ class RandomFleet {
     v1::CheckResult& stored = store_[{target, probe}];
     stored = Draw(probe, target);
     int64_t received = now_ - Uniform(0, 300);
-    SetResult(TargetNamed(target), {probe, &stored, received});
+    SetResultMaybeReversed(TargetNamed(target), {probe, &stored, received});
     fleet_.Update(fleet_.Probe(probe), fleet_.Target(target), &stored, received);
     dirty_.insert(target);
     if (input_.probes.count(probe)) input_.probes[probe].last_seen_ms = received;

@@ -16,13 +16,6 @@ namespace {
 
 using nlohmann::json;
 
-template <typename M>
-M Safe(const M& in) {
-  M out = in;
-  EscapeMessageStrings(&out, EscapeMode::kTerminal);
-  return out;
-}
-
 std::string Esc(const json& v) {
   if (v.is_string()) return HtmlEscape(v.get<std::string>());
   if (v.is_null()) return "";
@@ -229,7 +222,7 @@ std::string Path(const v1::EvidenceItem& e) {
 }
 
 std::string Verdict(const v1::Verdict& raw, int64_t now_ms) {
-  const v1::Verdict v = Safe(raw);
+  const v1::Verdict v = TerminalSafeCopy(raw);
   std::string out = "<section class=\"verdict\"><h1>" + HtmlEscape(v.target()) +
                     " <span class=\"host\">" +
                     HtmlEscape(v.host() + ":" + std::to_string(v.port())) + "</span></h1><p>" +
@@ -310,6 +303,12 @@ std::string HtmlEscape(std::string_view text) {
   return out;
 }
 
+std::string QuoteForMessage(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s.substr(0, 100)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
+  return out + (s.size() > 100 ? "...\"" : "\"");
+}
+
 std::string PathEncode(std::string_view text) {
   static const char kHex[] = "0123456789ABCDEF";
   std::string out;
@@ -387,9 +386,9 @@ std::string OutcomeClass(v1::Outcome o) {
 std::string IndexPage(const v1::StatusResponse& raw_status,
                       const v1::IncidentsResponse& raw_incidents,
                       const v1::ExplainResponse& raw_explain, int64_t now_ms, const CheckBox& box) {
-  const v1::StatusResponse status = Safe(raw_status);
-  const v1::IncidentsResponse incidents = Safe(raw_incidents);
-  const v1::ExplainResponse explain = Safe(raw_explain);
+  const v1::StatusResponse status = TerminalSafeCopy(raw_status);
+  const v1::IncidentsResponse incidents = TerminalSafeCopy(raw_incidents);
+  const v1::ExplainResponse explain = TerminalSafeCopy(raw_explain);
   return Head("Parallax status") + Header(now_ms, "status") + "<main>\n" + CheckSection(box) +
          Matrix(status, box.shown && box.refusal.empty()) + Incidents(incidents, now_ms) +
          Probes(status, explain) +
@@ -397,7 +396,7 @@ std::string IndexPage(const v1::StatusResponse& raw_status,
 }
 
 std::string TargetPage(const v1::ExplainResponse& raw, int64_t now_ms) {
-  const v1::ExplainResponse explain = Safe(raw);
+  const v1::ExplainResponse explain = TerminalSafeCopy(raw);
   std::string title = explain.verdicts_size() == 1 ? explain.verdicts(0).target() : "explain";
   std::string out = Head(title + " - Parallax") + Header(now_ms, "explain") + "<main>\n";
   for (const v1::Verdict& v : raw.verdicts()) out += Verdict(v, now_ms);
@@ -422,11 +421,11 @@ std::string ErrorPage(int code, std::string_view title, std::string_view message
 json StatusDocument(const v1::StatusResponse& status, const v1::IncidentsResponse& incidents,
                     const v1::ExplainResponse& explain, int64_t now_ms) {
   json health = json::object();
-  const v1::ExplainResponse safe_explain = Safe(explain);
+  const v1::ExplainResponse safe_explain = TerminalSafeCopy(explain);
   for (const v1::ProbeHealth& h : safe_explain.probes()) {
     health[h.probe()] = {{"healthy", h.healthy()}, {"reason", h.reason()}};
   }
-  json status_doc = cli::StatusJson(Safe(status));
+  json status_doc = cli::StatusJson(TerminalSafeCopy(status));
   // Each target's page, and the cause's colour classes, for the script.
   for (json& t : status_doc["targets"]) {
     v1::Cause c = v1::CAUSE_UNKNOWN;
@@ -439,7 +438,7 @@ json StatusDocument(const v1::StatusResponse& status, const v1::IncidentsRespons
       p["class"] = OutcomeClass(o);
     }
   }
-  json incidents_doc = cli::IncidentsJson(Safe(incidents), now_ms)["incidents"];
+  json incidents_doc = cli::IncidentsJson(TerminalSafeCopy(incidents), now_ms)["incidents"];
   int i = 0;
   for (json& inc : incidents_doc) {
     inc["href"] = "/target/" + PathEncode(incidents.incidents(i).target());
@@ -461,7 +460,7 @@ std::string DumpCompact(const json& doc) {
 json TargetDocument(const v1::ExplainResponse& explain, int64_t now_ms) {
   json verdicts = json::array();
   for (const v1::Verdict& v : explain.verdicts()) {
-    json doc = cli::VerdictJson(Safe(v));
+    json doc = cli::VerdictJson(TerminalSafeCopy(v));
     doc["class"] = CauseClass(v.cause());
     for (size_t i = 0; i < doc["evidence"].size(); ++i) {
       doc["evidence"][i]["class"] = OutcomeClass(v.evidence(static_cast<int>(i)).outcome());

@@ -26,6 +26,9 @@ std::string HtmlEscape(std::string_view text);
 // A target name as one URL path segment (percent-encoding all but
 // [A-Za-z0-9._~-]); PathDecode inverts it (false on a bad escape).
 std::string PathEncode(std::string_view text);
+// A value quoted for an error message: printable ASCII (others become '?'),
+// at most 100 characters then "...".
+std::string QuoteForMessage(std::string_view s);
 bool PathDecode(std::string_view text, std::string* out);
 
 // The CSS classes that colour a cause or an outcome ("cause-ok",

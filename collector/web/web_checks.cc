@@ -23,13 +23,6 @@ struct WebChecks::Entry {
 
 namespace {
 
-// A value in an error message: printable ASCII, at most 100 characters.
-std::string Quote(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s.substr(0, 100)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  return out + (s.size() > 100 ? "...\"" : "\"");
-}
-
 // A JSON value in an error message, as JSON: 0, "22", [1].
 std::string Value(const json& v) {
   std::string text = v.dump(-1, ' ', true, json::error_handler_t::replace);
@@ -42,13 +35,6 @@ WebCheckReply Fail(int code, std::string message) {
   return {code, json{{"error", std::move(message)}}};
 }
 
-template <typename M>
-M Safe(const M& in) {
-  M out = in;
-  EscapeMessageStrings(&out, EscapeMode::kTerminal);
-  return out;
-}
-
 // "HOST", "HOST:PORT", "[V6]", "[V6]:PORT" or a bare IPv6 address; the port
 // stays 0 when not given.
 bool SplitTarget(const std::string& text, std::string* host, uint32_t* port, std::string* error) {
@@ -56,19 +42,19 @@ bool SplitTarget(const std::string& text, std::string* host, uint32_t* port, std
   if (!text.empty() && text.front() == '[') {
     size_t close = text.find(']');
     if (close == std::string::npos) {
-      *error = "target " + Quote(text) + ": no ']' after an IPv6 address";
+      *error = "target " + QuoteForMessage(text) + ": no ']' after an IPv6 address";
       return false;
     }
     *host = text.substr(1, close - 1);
     std::string rest = text.substr(close + 1);
     if (!rest.empty()) {
       if (rest.front() != ':') {
-        *error = "target " + Quote(text) + ": only :PORT may follow [ADDRESS]";
+        *error = "target " + QuoteForMessage(text) + ": only :PORT may follow [ADDRESS]";
         return false;
       }
       port_text = rest.substr(1);
       if (port_text.empty()) {
-        *error = "target " + Quote(text) + ": no port after ':'";
+        *error = "target " + QuoteForMessage(text) + ": no port after ':'";
         return false;
       }
     }
@@ -78,7 +64,7 @@ bool SplitTarget(const std::string& text, std::string* host, uint32_t* port, std
       *host = text.substr(0, colon);
       port_text = text.substr(colon + 1);
       if (port_text.empty()) {
-        *error = "target " + Quote(text) + ": no port after ':'";
+        *error = "target " + QuoteForMessage(text) + ": no port after ':'";
         return false;
       }
     } else {
@@ -96,7 +82,8 @@ bool SplitTarget(const std::string& text, std::string* host, uint32_t* port, std
       p = p * 10 + static_cast<uint32_t>(c - '0');
     }
     if (p < 1 || p > 65535) {
-      *error = "target " + Quote(text) + ": port " + Quote(port_text) + " is not in 1..65535";
+      *error = "target " + QuoteForMessage(text) + ": port " + QuoteForMessage(port_text) +
+               " is not in 1..65535";
       return false;
     }
     *port = p;
@@ -113,7 +100,8 @@ bool ParseRequest(std::string_view body, AdHocRequest* out, std::string* error) 
   }
   for (const auto& [key, value] : doc.items()) {
     if (key != "target" && key != "port" && key != "timeout_s" && key != "probes") {
-      *error = "unknown field " + Quote(key) + " (known: target, port, timeout_s, probes)";
+      *error =
+          "unknown field " + QuoteForMessage(key) + " (known: target, port, timeout_s, probes)";
       return false;
     }
   }
@@ -125,7 +113,7 @@ bool ParseRequest(std::string_view body, AdHocRequest* out, std::string* error) 
   uint32_t target_port = 0;
   if (!SplitTarget(target, &out->host, &target_port, error)) return false;
   if (Status st = ValidateCheckHost(out->host); !st.ok()) {
-    *error = "target " + Quote(target) + ": " + st.message();
+    *error = "target " + QuoteForMessage(target) + ": " + st.message();
     return false;
   }
   out->port = target_port;
@@ -138,7 +126,7 @@ bool ParseRequest(std::string_view body, AdHocRequest* out, std::string* error) 
     uint32_t port = static_cast<uint32_t>(p.get<int64_t>());
     if (target_port != 0 && target_port != port) {
       *error = "port " + std::to_string(port) + " differs from the port in target " +
-               Quote(target) + ": give one";
+               QuoteForMessage(target) + ": give one";
       return false;
     }
     out->port = port;
@@ -256,7 +244,7 @@ WebCheckReply WebChecks::Get(const std::string& caller, const std::string& id) {
     if (it != checks_.end() && it->second->caller == caller) entry = it->second;
   }
   if (entry == nullptr) {
-    return Fail(404, "no check " + Quote(id) +
+    return Fail(404, "no check " + QuoteForMessage(id) +
                          " of yours is remembered (checks are forgotten 5 minutes after they "
                          "started)");
   }
@@ -265,9 +253,9 @@ WebCheckReply WebChecks::Get(const std::string& caller, const std::string& id) {
   std::optional<v1::CheckDone> done;
   {
     std::lock_guard<std::mutex> lock(entry->mu);
-    started = Safe(entry->started);
-    for (const v1::CheckProbeResult& r : entry->results) results.push_back(Safe(r));
-    if (entry->done) done = Safe(*entry->done);
+    started = TerminalSafeCopy(entry->started);
+    for (const v1::CheckProbeResult& r : entry->results) results.push_back(TerminalSafeCopy(r));
+    if (entry->done) done = TerminalSafeCopy(*entry->done);
   }
   json doc = cli::CheckJson(started, results, done ? &*done : nullptr);
   doc["done"] = done.has_value();

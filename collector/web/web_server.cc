@@ -63,13 +63,6 @@ WebResponse JsonError(int code, const std::string& message) {
   return Json({{"error", message}}, code);
 }
 
-// A header's value in a message: printable ASCII, at most 100 characters.
-std::string Quote(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s.substr(0, 100)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
-  return out + (s.size() > 100 ? "...\"" : "\"");
-}
-
 std::string Lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -107,21 +100,21 @@ WebResponse CheckRoute(const WebSource& source, const WebRequest& req, std::stri
       return JsonError(405, "POST /api/check starts a check; GET /api/check/ID reads one");
     }
     if (MediaType(req.content_type) != "application/json") {
-      return JsonError(415, "Content-Type " + Quote(req.content_type) +
+      return JsonError(415, "Content-Type " + QuoteForMessage(req.content_type) +
                                 " refused: a check is started with application/json");
     }
     const std::string own = std::string(req.tls ? "https://" : "http://") + req.host;
     if (!req.origin.empty() && Lower(req.origin) != Lower(own)) {
-      return JsonError(403, "cross-origin request refused: Origin " + Quote(req.origin) +
-                                " is not this page's " + Quote(own));
+      return JsonError(403, "cross-origin request refused: Origin " + QuoteForMessage(req.origin) +
+                                " is not this page's " + QuoteForMessage(own));
     }
     if (!req.sec_fetch_site.empty() && req.sec_fetch_site != "same-origin" &&
         req.sec_fetch_site != "none") {
-      return JsonError(403,
-                       "cross-site request refused: Sec-Fetch-Site " + Quote(req.sec_fetch_site));
+      return JsonError(
+          403, "cross-site request refused: Sec-Fetch-Site " + QuoteForMessage(req.sec_fetch_site));
     }
     if (!req.tls && !IpOrLocalhost(HostName(req.host))) {
-      return JsonError(403, "Host " + Quote(req.host) +
+      return JsonError(403, "Host " + QuoteForMessage(req.host) +
                                 " refused: over plain HTTP checks are started only at an IP "
                                 "address or localhost (DNS rebinding)");
     }

@@ -265,7 +265,7 @@ const std::vector<Case>& Cases() {
   return cases;
 }
 
-void Check(const Case& c, const BannerParser& p, const std::string& how) {
+void ExpectParsed(const Case& c, const BannerParser& p, const std::string& how) {
   SCOPED_TRACE(std::string(c.name) + " fed " + how);
   EXPECT_EQ(p.state(), c.state);
   EXPECT_EQ(p.identification(), c.identification);
@@ -282,7 +282,7 @@ TEST(BannerParserTest, TableWholeInput) {
     BannerParser p;
     p.Feed(c.input);
     if (c.finish) p.Finish();
-    Check(c, p, "whole");
+    ExpectParsed(c, p, "whole");
   }
 }
 
@@ -291,7 +291,7 @@ TEST(BannerParserTest, TableByteAtATime) {
     BannerParser p;
     for (char ch : c.input) p.Feed(std::string_view(&ch, 1));
     if (c.finish) p.Finish();
-    Check(c, p, "byte at a time");
+    ExpectParsed(c, p, "byte at a time");
   }
 }
 
@@ -302,7 +302,7 @@ TEST(BannerParserTest, TableEverySplitIntoTwo) {
       p.Feed(std::string_view(c.input).substr(0, cut));
       p.Feed(std::string_view(c.input).substr(cut));
       if (c.finish) p.Finish();
-      Check(c, p, "split at " + std::to_string(cut));
+      ExpectParsed(c, p, "split at " + std::to_string(cut));
     }
   }
 }

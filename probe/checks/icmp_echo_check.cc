@@ -18,20 +18,9 @@
 namespace parallax::probe {
 namespace {
 
-constexpr uint8_t kEchoRequestV4 = 8, kEchoReplyV4 = 0, kUnreachableV4 = 3, kTimeExceededV4 = 11;
-constexpr uint8_t kEchoRequestV6 = 128, kEchoReplyV6 = 129, kUnreachableV6 = 1, kTimeExceededV6 = 3;
-constexpr size_t kIcmpHeader = 8;
-constexpr char kPayload[] = "parallax";
+using namespace icmp;
 
 std::atomic<uint32_t> g_counter{0};
-
-uint16_t InternetChecksum(const uint8_t* data, size_t len) {
-  uint32_t sum = 0;
-  for (size_t i = 0; i + 1 < len; i += 2) sum += (data[i] << 8) | data[i + 1];
-  if (len % 2 == 1) sum += data[len - 1] << 8;
-  while (sum >> 16) sum = (sum & 0xFFFF) + (sum >> 16);
-  return static_cast<uint16_t>(~sum);
-}
 
 // The text for a socket error (ping sockets report ICMP errors this way).
 std::string ErrnoText(const boost::system::error_code& ec) {
@@ -164,13 +153,13 @@ void IcmpEchoCheck::Start(Done done) {
     return;
   }
   bool v6 = target_.is_v6();
-  uint8_t packet[kIcmpHeader + sizeof(kPayload) - 1] = {};
+  uint8_t packet[kIcmpHeader + sizeof(kEchoPayload) - 1] = {};
   packet[0] = v6 ? kEchoRequestV6 : kEchoRequestV4;
   packet[4] = static_cast<uint8_t>(id_ >> 8);
   packet[5] = static_cast<uint8_t>(id_);
   packet[6] = static_cast<uint8_t>(seq_ >> 8);
   packet[7] = static_cast<uint8_t>(seq_);
-  std::memcpy(packet + kIcmpHeader, kPayload, sizeof(kPayload) - 1);
+  std::memcpy(packet + kIcmpHeader, kEchoPayload, sizeof(kEchoPayload) - 1);
   if (!v6) {  // the kernel computes ICMPv6 checksums itself
     uint16_t sum = InternetChecksum(packet, sizeof(packet));
     packet[2] = static_cast<uint8_t>(sum >> 8);

@@ -2,22 +2,15 @@
 
 #include <cstring>
 
+#include "probe/checks/icmp_packet.h"
+
 namespace parallax::probe {
 namespace {
 
 namespace ip = boost::asio::ip;
-
-constexpr uint8_t kEchoRequestV4 = 8, kEchoReplyV4 = 0;
-constexpr uint8_t kEchoRequestV6 = 128, kEchoReplyV6 = 129;
-constexpr size_t kIcmpHeader = 8;
-constexpr size_t kIpv4MinHeader = 20;
-constexpr size_t kIpv6Header = 40;
+using namespace icmp;
 
 uint8_t At(std::string_view p, size_t i) { return static_cast<uint8_t>(p[i]); }
-
-uint16_t Get16(std::string_view p, size_t at) {
-  return static_cast<uint16_t>((At(p, at) << 8) | At(p, at + 1));
-}
 
 bool IsErrorType(bool v6, uint8_t type) {
   // v4: destination unreachable, source quench, time exceeded, parameter problem.

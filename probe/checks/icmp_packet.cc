@@ -1,17 +1,18 @@
 #include "probe/checks/icmp_packet.h"
 
 namespace parallax::probe {
+
+uint16_t icmp::InternetChecksum(const uint8_t* data, size_t len) {
+  uint32_t sum = 0;
+  for (size_t i = 0; i + 1 < len; i += 2) sum += (data[i] << 8) | data[i + 1];
+  if (len % 2 == 1) sum += data[len - 1] << 8;
+  while (sum >> 16) sum = (sum & 0xFFFF) + (sum >> 16);
+  return static_cast<uint16_t>(~sum);
+}
+
 namespace {
 
-constexpr uint8_t kEchoRequestV4 = 8, kEchoReplyV4 = 0, kUnreachableV4 = 3, kTimeExceededV4 = 11;
-constexpr uint8_t kEchoRequestV6 = 128, kEchoReplyV6 = 129, kUnreachableV6 = 1, kTimeExceededV6 = 3;
-constexpr size_t kIcmpHeader = 8;
-constexpr size_t kIpv6Header = 40;
-
-uint16_t Get16(std::string_view p, size_t at) {
-  return static_cast<uint16_t>((static_cast<uint8_t>(p[at]) << 8) |
-                               static_cast<uint8_t>(p[at + 1]));
-}
+using namespace icmp;
 
 std::string ErrorTextV4(uint8_t type, uint8_t code) {
   if (type == kTimeExceededV4) return "time exceeded";

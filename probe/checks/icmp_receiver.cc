@@ -14,13 +14,14 @@
 
 #include "common/log.h"
 #include "probe/checks/icmp_error.h"
+#include "probe/checks/icmp_packet.h"
 
 namespace parallax::probe {
 namespace {
 
 namespace ip = boost::asio::ip;
 
-constexpr char kPayload[] = "parallax";
+using namespace icmp;
 // Packets read per wake-up (then the loop yields to other handlers), and
 // per Drain() call.
 constexpr int kReadsPerWake = 256;
@@ -28,14 +29,6 @@ constexpr int kDrainMax = 4096;
 constexpr int kReceiveBuffer = 4 << 20;
 
 std::atomic<bool> g_logged{false};
-
-uint16_t InternetChecksum(const uint8_t* data, size_t len) {
-  uint32_t sum = 0;
-  for (size_t i = 0; i + 1 < len; i += 2) sum += (data[i] << 8) | data[i + 1];
-  if (len % 2 == 1) sum += data[len - 1] << 8;
-  while (sum >> 16) sum = (sum & 0xFFFF) + (sum >> 16);
-  return static_cast<uint16_t>(~sum);
-}
 
 ip::address FromSockaddr(const sockaddr_storage& ss) {
   if (ss.ss_family == AF_INET) {
@@ -192,13 +185,13 @@ int IcmpReceiver::SendEcho(const ip::address& raw_target, uint16_t seq) {
   bool v6 = target.is_v6();
   Family& f = v6 ? v6_ : v4_;
   if (!f.socket.is_open()) return EBADF;
-  uint8_t packet[8 + sizeof(kPayload) - 1] = {};
+  uint8_t packet[8 + sizeof(kEchoPayload) - 1] = {};
   packet[0] = v6 ? ICMP6_ECHO_REQUEST : ICMP_ECHO;
   packet[4] = static_cast<uint8_t>(echo_id_ >> 8);
   packet[5] = static_cast<uint8_t>(echo_id_);
   packet[6] = static_cast<uint8_t>(seq >> 8);
   packet[7] = static_cast<uint8_t>(seq);
-  std::memcpy(packet + 8, kPayload, sizeof(kPayload) - 1);
+  std::memcpy(packet + 8, kEchoPayload, sizeof(kEchoPayload) - 1);
   if (!v6) {  // the kernel computes ICMPv6 checksums itself
     uint16_t sum = InternetChecksum(packet, sizeof(packet));
     packet[2] = static_cast<uint8_t>(sum >> 8);

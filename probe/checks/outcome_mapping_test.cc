@@ -11,7 +11,7 @@ namespace {
 namespace err = boost::asio::error;
 using boost::system::error_code;
 
-struct Case {
+struct MappingCase {
   Phase phase;
   error_code ec;
   v1::Outcome outcome;
@@ -19,7 +19,7 @@ struct Case {
 };
 
 TEST(OutcomeMappingTest, Table) {
-  const Case cases[] = {
+  const MappingCase cases[] = {
       {Phase::kConnect, err::connection_refused, v1::OUTCOME_REFUSED, ECONNREFUSED},
       {Phase::kConnect, err::host_unreachable, v1::OUTCOME_HOST_UNREACHABLE, EHOSTUNREACH},
       {Phase::kConnect, error_code(EHOSTDOWN, boost::system::system_category()),
@@ -51,7 +51,7 @@ TEST(OutcomeMappingTest, Table) {
       {Phase::kResolve, err::service_not_found, v1::OUTCOME_DNS_ERROR, 0},
       {Phase::kResolve, err::timed_out, v1::OUTCOME_DNS_ERROR, ETIMEDOUT},
   };
-  for (const Case& c : cases) {
+  for (const MappingCase& c : cases) {
     SCOPED_TRACE(std::string(PhaseName(c.phase)) + " " + c.ec.message());
     MappedError m = MapError(c.phase, c.ec);
     EXPECT_EQ(m.outcome, c.outcome);

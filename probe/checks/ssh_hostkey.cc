@@ -26,10 +26,6 @@ struct Free {
 template <typename T>
 using Ptr = std::unique_ptr<T, Free>;
 
-const unsigned char* U(std::string_view s) {
-  return reinterpret_cast<const unsigned char*>(s.data());
-}
-
 Ptr<EVP_PKEY> FromData(const char* type, OSSL_PARAM_BLD* bld) {
   Ptr<OSSL_PARAM> params(OSSL_PARAM_BLD_to_param(bld));
   if (!params) return nullptr;
@@ -44,8 +40,8 @@ Ptr<EVP_PKEY> FromData(const char* type, OSSL_PARAM_BLD* bld) {
 
 Ptr<EVP_PKEY> ToPkey(const SshPublicKey& key) {
   if (key.type == "ssh-ed25519") {
-    return Ptr<EVP_PKEY>(
-        EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, U(key.ed25519), key.ed25519.size()));
+    return Ptr<EVP_PKEY>(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, UChars(key.ed25519),
+                                                     key.ed25519.size()));
   }
   Ptr<OSSL_PARAM_BLD> bld(OSSL_PARAM_BLD_new());
   if (!bld) return nullptr;
@@ -63,8 +59,8 @@ Ptr<EVP_PKEY> ToPkey(const SshPublicKey& key) {
     return pkey;
   }
   if (key.type == "ssh-rsa") {
-    Ptr<BIGNUM> n(BN_bin2bn(U(key.rsa_n), static_cast<int>(key.rsa_n.size()), nullptr));
-    Ptr<BIGNUM> e(BN_bin2bn(U(key.rsa_e), static_cast<int>(key.rsa_e.size()), nullptr));
+    Ptr<BIGNUM> n(BN_bin2bn(UChars(key.rsa_n), static_cast<int>(key.rsa_n.size()), nullptr));
+    Ptr<BIGNUM> e(BN_bin2bn(UChars(key.rsa_e), static_cast<int>(key.rsa_e.size()), nullptr));
     if (!n || !e || !OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, n.get()) ||
         !OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, e.get())) {
       return nullptr;
@@ -77,7 +73,7 @@ Ptr<EVP_PKEY> ToPkey(const SshPublicKey& key) {
 bool DigestVerify(EVP_PKEY* pkey, const EVP_MD* md, std::string_view sig, std::string_view data) {
   Ptr<EVP_MD_CTX> ctx(EVP_MD_CTX_new());
   if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, md, nullptr, pkey) != 1) return false;
-  return EVP_DigestVerify(ctx.get(), U(sig), sig.size(), U(data), data.size()) == 1;
+  return EVP_DigestVerify(ctx.get(), UChars(sig), sig.size(), UChars(data), data.size()) == 1;
 }
 
 }  // namespace
@@ -166,8 +162,8 @@ Status VerifySshSignature(const SshPublicKey& key, std::string_view negotiated,
       return Status::InvalidArgument("malformed ecdsa-sha2-nistp256 signature");
     }
     Ptr<ECDSA_SIG> es(ECDSA_SIG_new());
-    BIGNUM* br = BN_bin2bn(U(rr), static_cast<int>(rr.size()), nullptr);
-    BIGNUM* bs = BN_bin2bn(U(ss), static_cast<int>(ss.size()), nullptr);
+    BIGNUM* br = BN_bin2bn(UChars(rr), static_cast<int>(rr.size()), nullptr);
+    BIGNUM* bs = BN_bin2bn(UChars(ss), static_cast<int>(ss.size()), nullptr);
     if (!es || !br || !bs || ECDSA_SIG_set0(es.get(), br, bs) != 1) {
       BN_free(br);
       BN_free(bs);
@@ -198,7 +194,7 @@ Status VerifySshSignature(const SshPublicKey& key, std::string_view negotiated,
 
 std::string SshFingerprint(std::string_view blob) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(U(blob), blob.size(), digest);
+  SHA256(UChars(blob), blob.size(), digest);
   unsigned char b64[64];
   int n = EVP_EncodeBlock(b64, digest, sizeof digest);
   std::string out(reinterpret_cast<char*>(b64), n);

@@ -8,6 +8,7 @@
 
 #include "probe/checks/printable.h"
 #include "probe/checks/ssh_hostkey.h"
+#include "probe/checks/ssh_wire.h"
 
 namespace parallax::probe {
 namespace {
@@ -21,14 +22,10 @@ struct PkeyFree {
   void operator()(EVP_PKEY_CTX* p) const { EVP_PKEY_CTX_free(p); }
 };
 
-const unsigned char* U(std::string_view s) {
-  return reinterpret_cast<const unsigned char*>(s.data());
-}
-
 // Derives the X25519 public key of `priv`; "" on failure.
 std::string X25519Public(const std::string& priv) {
   std::unique_ptr<EVP_PKEY, PkeyFree> key(
-      EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nullptr, U(priv), priv.size()));
+      EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nullptr, UChars(priv), priv.size()));
   std::string pub(32, '\0');
   size_t len = pub.size();
   if (!key ||
@@ -43,9 +40,9 @@ std::string X25519Public(const std::string& priv) {
 // X25519(priv, peer); "" on failure (including the all-zero result).
 std::string X25519Shared(const std::string& priv, std::string_view peer) {
   std::unique_ptr<EVP_PKEY, PkeyFree> key(
-      EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nullptr, U(priv), priv.size()));
+      EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nullptr, UChars(priv), priv.size()));
   std::unique_ptr<EVP_PKEY, PkeyFree> other(
-      EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr, U(peer), peer.size()));
+      EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr, UChars(peer), peer.size()));
   if (!key || !other) return "";
   std::unique_ptr<EVP_PKEY_CTX, PkeyFree> ctx(EVP_PKEY_CTX_new(key.get(), nullptr));
   std::string shared(32, '\0');
@@ -261,7 +258,7 @@ void SshKexClient::OnEcdhReply(const std::string& payload, std::string* out) {
   h.String(q_s);
   h.MpintUnsigned(shared);
   unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(U(h.data()), h.data().size(), digest);
+  SHA256(UChars(h.data()), h.data().size(), digest);
   hash_.assign(reinterpret_cast<char*>(digest), sizeof digest);
   OPENSSL_cleanse(shared.data(), shared.size());
   s = VerifySshSignature(key, result_.signature_algorithm(), sig, hash_);

@@ -65,6 +65,11 @@ class SshReader {
 
 constexpr size_t kMaxPacketLength = 35000;
 
+// The bytes of `s` as OpenSSL's functions take them.
+inline const unsigned char* UChars(std::string_view s) {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
+
 // Frames `payload` as an unencrypted binary packet.
 std::string EncodePacket(std::string_view payload);
 

@@ -12,14 +12,6 @@
 namespace parallax::testing {
 namespace {
 
-sockaddr_in Loopback(int port) {
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return addr;
-}
-
 void SetTimeouts(int fd, int seconds) {
   timeval tv{seconds, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -66,6 +58,14 @@ bool ReadRequest(int fd, std::string* path, std::string* body) {
 }
 
 }  // namespace
+
+sockaddr_in Loopback(int port) {
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return addr;
+}
 
 HttpReply HttpCall(int port, const std::string& method, const std::string& path,
                    const std::string& body, const std::string& content_type) {

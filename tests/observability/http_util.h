@@ -7,6 +7,8 @@
 // thread; its accessors are thread-safe.
 #pragma once
 
+#include <netinet/in.h>
+
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -15,6 +17,9 @@
 #include <vector>
 
 namespace parallax::testing {
+
+// 127.0.0.1:port.
+sockaddr_in Loopback(int port);
 
 struct HttpReply {
   int status = 0;  // 0: no connection or no valid reply

@@ -10,19 +10,12 @@
 #include <string>
 
 #include "tests/integration/harness.h"
+#include "tests/observability/http_util.h"
 
 namespace parallax::testing {
 namespace {
 
 constexpr char kIdentification[] = "SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n";
-
-sockaddr_in Loopback(int port) {
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  sa.sin_port = htons(port);
-  return sa;
-}
 
 // True if a non-blocking connect completes within `timeout_ms`; keeps the fd.
 bool ConnectWithin(int port, int timeout_ms, std::vector<int>* fds) {
