@@ -302,6 +302,97 @@ section_ingest() {
   fi
 }
 
+# --- PostgreSQL (issue 16): two collectors on one server of the bench's own ---
+
+# start_postgres DIR: initdb into DIR/data (as nobody when root: PostgreSQL
+# refuses to run as root) and a server on a free loopback port with the
+# default durability (fsync on, synchronous_commit on); creates database
+# "parallax". Sets PG_PORT and PG_PID.
+start_postgres() {
+  local dir=$1 bin run=()
+  bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+  [[ -x $bin/initdb ]] || { echo "run.sh: PostgreSQL server binaries not found (apt-get install postgresql)" >&2; exit 1; }
+  PG_BIN=$bin
+  mkdir -p "$dir"
+  if [[ $(id -u) == 0 ]]; then
+    chmod 755 "$dir"
+    chown nobody "$dir"
+    run=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+  fi
+  "${run[@]}" "$bin/initdb" -D "$dir/data" -U postgres --auth=trust >"$dir/initdb.log" 2>&1 ||
+    { echo "run.sh: initdb failed:" >&2; cat "$dir/initdb.log" >&2; exit 1; }
+  PG_PORT=$(free_port)
+  "${run[@]}" "$bin/postgres" -D "$dir/data" -p "$PG_PORT" -k "$dir" -c listen_addresses=127.0.0.1 \
+    -c max_connections=50 -c shared_buffers=128MB >"$dir/postgres.log" 2>&1 &
+  PG_PID=$!
+  PIDS+=("$PG_PID")
+  wait_for 30 "$bin/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" ||
+    { echo "run.sh: PostgreSQL did not start:" >&2; cat "$dir/postgres.log" >&2; exit 1; }
+  "$bin/psql" -q -h 127.0.0.1 -p "$PG_PORT" -U postgres -c "CREATE DATABASE parallax" >/dev/null
+}
+
+# CPU seconds of a process and its children that are still running (the
+# PostgreSQL server: one backend per connection).
+tree_cpu_s() {
+  local total=0 p
+  for p in "$1" $(pgrep -P "$1"); do total=$(calc "$total + $(cpu_s "$p" 2>/dev/null || echo 0)"); done
+  echo "$total"
+}
+
+# ingest_pg: ING_STREAMS synthetic probe streams, half to each of two
+# collectors sharing one PostgreSQL database (issue 16's bar: >= 50,000
+# results/s committed before ack on 2 cores), beside section ingest's SQLite.
+section_ingest_pg() {
+  echo "== ingest_pg: $ING_STREAMS synthetic probe streams across 2 collectors on one PostgreSQL"
+  local dir=$OUT/ingest_pg pgdir
+  rm -rf "$dir" && mkdir -p "$dir"
+  pgdir=$(mktemp -d /tmp/parallax-bench-pg.XXXXXX)
+  start_postgres "$pgdir"
+  local c pids=() grpc=() half=$((ING_STREAMS / 2)) rate=$((ING_RATE / 2))
+  for c in a b; do
+    mkdir -p "$dir/$c"
+    write_config "$dir/$c/collector.yaml" "$ING_TARGETS" 10s 5s 0
+    sed -i "s|^storage: .*|storage: {driver: postgres, dsn: \"host=127.0.0.1 port=$PG_PORT dbname=parallax user=postgres\", retention: 0s}|" \
+      "$dir/$c/collector.yaml"
+    start_collector "$dir/$c"
+    pids+=("$COL_PID")
+    grpc+=("$COL_GRPC")
+  done
+  local c0 c1 pg0 pg1
+  c0=$(calc "$(cpu_s "${pids[0]}") + $(cpu_s "${pids[1]}")")
+  pg0=$(tree_cpu_s "$PG_PID")
+  "$BIN/parallax-bench-loadgen" --collector "127.0.0.1:${grpc[0]}" --streams "$half" --rate "$rate" \
+    --seconds "$ING_SECONDS" --targets "$ING_TARGETS" --prefix lga >"$dir/a.out" 2>"$dir/a.err" &
+  local la=$!
+  "$BIN/parallax-bench-loadgen" --collector "127.0.0.1:${grpc[1]}" --streams "$half" --rate "$rate" \
+    --seconds "$ING_SECONDS" --targets "$ING_TARGETS" --prefix lgb >"$dir/b.out" 2>"$dir/b.err" &
+  local lb=$!
+  wait "$la" || true
+  wait "$lb" || true
+  c1=$(calc "$(cpu_s "${pids[0]}") + $(cpu_s "${pids[1]}")")
+  pg1=$(tree_cpu_s "$PG_PID")
+  local a b acked secs stored
+  a=$(tail -1 "$dir/a.out")
+  b=$(tail -1 "$dir/b.out")
+  echo "   collector a: $a"
+  echo "   collector b: $b"
+  acked=$(($(field "$a" acked) + $(field "$b" acked)))
+  secs=$(maxof "$(field "$a" seconds)" "$(field "$b" seconds)")
+  stored=$("$PG_BIN/psql" -qAt -h 127.0.0.1 -p "$PG_PORT" -U postgres -d parallax -c "SELECT count(*) FROM results")
+  record ingest_pg.offered_per_s "$ING_RATE"
+  record ingest_pg.acked_per_s "$(calc "$acked / $secs" 0)"
+  record ingest_pg.ack_p99_ms "$(maxof "$(field "$a" ack_p99_ms)" "$(field "$b" ack_p99_ms)")"
+  record ingest_pg.connected "$(($(field "$a" connected) + $(field "$b" connected)))/$ING_STREAMS"
+  record ingest_pg.stored "$stored"
+  record ingest_pg.acked "$acked"
+  record ingest_pg.collectors_cpu_per_1000 "$(calc "($c1 - $c0) * 1000 / ($acked + 1)" 4)"
+  record ingest_pg.postgres_cpu_per_1000 "$(calc "($pg1 - $pg0) * 1000 / ($acked + 1)" 4)"
+  stop_pid "${pids[0]}"
+  stop_pid "${pids[1]}"
+  stop_pid "$PG_PID"
+  rm -rf "$pgdir"
+}
+
 section_scaling() {
   local n s t
   for n in $SCALE_TARGETS; do

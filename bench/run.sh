@@ -13,6 +13,9 @@
 #             then 20,000 targets at 10 s, all answering (issue 10's RSS bar)
 #   ingest    parallax-bench-loadgen: N synthetic probe streams into a real
 #             collector: results/s acknowledged (committed), ack latency, memory
+#   ingest_pg the same streams, half to each of two collectors sharing one
+#             PostgreSQL server the bench starts (initdb in /tmp, loopback,
+#             fsync on): results/s acknowledged, CPU of collectors and server
 #   scaling   cost against targets, probe streams and timeouts (3 sizes each)
 #   failing   bench/failing.sh (not with --quick: ctest failing_smoke): 5,000 targets failing at once (liveness, ICMP,
 #             path), the probe with and without its shared ICMP socket, inside
@@ -35,7 +38,7 @@ while (($#)); do
     --out) OUT=$2; shift ;;
     --skip-build) SKIP_BUILD=1 ;;
     --only) ONLY=$2; shift ;;
-    -h|--help) sed -n 2,23p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,26p "$0"; exit 0 ;;
     *) echo "run.sh: unknown argument \"$1\" (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -97,8 +100,8 @@ section_failing() {
 }
 
 # --quick leaves failing out: ctest runs it on its own (failing_smoke).
-DEFAULT_SECTIONS="micro checks footprint ingest scaling failing"
-((QUICK)) && DEFAULT_SECTIONS="micro checks footprint ingest scaling"
+DEFAULT_SECTIONS="micro checks footprint ingest ingest_pg scaling failing"
+((QUICK)) && DEFAULT_SECTIONS="micro checks footprint ingest ingest_pg scaling"
 for s in ${ONLY:-$DEFAULT_SECTIONS}; do
   "section_$s"
 done
@@ -109,7 +112,7 @@ if [[ -n $ONLY ]]; then exit 0; fi
 # Every piece must have produced work: the smoke fails when one did not.
 failed=0
 for k in ceiling.c${C_LIST%% *}.checks_per_s ceiling.refused.checks_per_s probe.sat.checks_per_s \
-         probe.sat.stored_per_s footprint.checks_per_s ingest.max.acked_per_s \
+         probe.sat.stored_per_s footprint.checks_per_s ingest.max.acked_per_s ingest_pg.acked_per_s \
          micro.BM_BannerParseOneRead.cpu_ms micro.BM_Diagnose_1000_10_real_time.real_ms \
          micro.BM_RenderMetrics_10_100_real_time.real_ms; do
   v=$(get "$k")

@@ -56,6 +56,7 @@ print_table() {
   echo "| probe threads (same run) | ≤ 4 | $(get footprint.threads) | $(verdict "$(get footprint.threads)" '<=' 4) |"
   echo "| probe lateness, max (p99) over the window | ≤ 100 ms | $(get footprint.late_max_ms) ($(get footprint.late_p99_ms)) | $(verdict "$(get footprint.late_max_ms)" '<=' 100) |"
   echo "| collector ingest, $ING_STREAMS streams, committed before ack | ≥ 100,000/s | $(get ingest.max.acked_per_s) | $(verdict "$(get ingest.max.acked_per_s)" '>=' 100000) |"
+  echo "| collector ingest into PostgreSQL, $ING_STREAMS streams across 2 collectors, committed before ack (issue 16) | ≥ 50,000/s | $(get ingest_pg.acked_per_s) | $(verdict "$(get ingest_pg.acked_per_s)" '>=' 50000) |"
   local p99key=ingest.steady
   ((QUICK)) && p99key=ingest.max
   echo "| p99 arrival → stored, metrics, status (ack latency, $(get $p99key.offered_per_s)/s offered) | < 250 ms | $(get $p99key.ack_p99_ms) | $(verdict "$(get $p99key.ack_p99_ms)" '<' 250) |"
