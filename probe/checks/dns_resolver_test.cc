@@ -183,7 +183,9 @@ TEST(DnsResolverTest, RecordsEveryAAndAaaaAnswerFromDnsmasq) {
     io.restart();
     while (!done && io.run_one_for(std::chrono::seconds(2)) > 0) {
     }
-    if (!multi.v4.empty()) break;
+    // Both families: under load one query of the pair can miss the 500 ms
+    // deadline (seen at a load of 4 on 2 cores); a retry asks both again.
+    if (!multi.v4.empty() && !multi.v6.empty()) break;
     std::this_thread::sleep_for(milliseconds(100));
   }
   EXPECT_EQ(Texts(multi.v4), (std::set<std::string>{"192.0.2.10", "192.0.2.11"})) << multi.v4_error;
