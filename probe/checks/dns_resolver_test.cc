@@ -9,6 +9,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <chrono>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -127,13 +128,48 @@ class Dnsmasq {
  public:
   // `records`: whole dnsmasq options, e.g. "--host-record=name,192.0.2.1".
   explicit Dnsmasq(const std::vector<std::string>& records) {
-    // A free UDP port: bind one, read it back, release it.
-    {
-      boost::asio::io_context io;
-      boost::asio::ip::udp::socket s(
-          io, boost::asio::ip::udp::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
-      port_ = s.local_endpoint().port();
+    // dnsmasq listens on UDP and TCP: a port free for both, below Linux's
+    // ephemeral range (32768-60999) so that no outgoing connection of a
+    // concurrent test takes it in between; if dnsmasq still exits at once
+    // (the port was taken after all), again on another port (bounded).
+    for (int attempt = 0; attempt < 5 && pid_ <= 0; ++attempt) {
+      port_ = FreeTcpAndUdpPort();
+      if (port_ == 0) continue;
+      pid_t pid = Spawn(records);
+      if (pid <= 0) return;
+      std::this_thread::sleep_for(milliseconds(150));
+      if (waitpid(pid, nullptr, WNOHANG) == 0) pid_ = pid;  // still running
     }
+  }
+  ~Dnsmasq() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  bool running() const { return pid_ > 0; }
+  std::string servers() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  static uint16_t FreeTcpAndUdpPort() {
+    std::random_device seed;
+    std::uniform_int_distribution<int> pick(20000, 31999);
+    for (int i = 0; i < 200; ++i) {
+      const uint16_t port = static_cast<uint16_t>(pick(seed));
+      const boost::asio::ip::address lo = boost::asio::ip::make_address("127.0.0.1");
+      boost::asio::io_context io;
+      boost::system::error_code ec_udp, ec_tcp;
+      boost::asio::ip::udp::socket u(io);
+      u.open(boost::asio::ip::udp::v4());
+      u.bind({lo, port}, ec_udp);
+      boost::asio::ip::tcp::acceptor t(io);
+      t.open(boost::asio::ip::tcp::v4());
+      t.bind({lo, port}, ec_tcp);
+      if (!ec_udp && !ec_tcp) return port;
+    }
+    return 0;
+  }
+  pid_t Spawn(const std::vector<std::string>& records) const {
     std::vector<std::string> args = {"dnsmasq",
                                      "--no-daemon",
                                      "--conf-file=/dev/null",
@@ -149,18 +185,11 @@ class Dnsmasq {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    if (posix_spawnp(&pid_, "dnsmasq", nullptr, nullptr, argv.data(), environ) != 0) pid_ = -1;
+    pid_t pid = -1;
+    if (posix_spawnp(&pid, "dnsmasq", nullptr, nullptr, argv.data(), environ) != 0) return -1;
+    return pid;
   }
-  ~Dnsmasq() {
-    if (pid_ > 0) {
-      kill(pid_, SIGTERM);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  bool running() const { return pid_ > 0; }
-  std::string servers() const { return "127.0.0.1:" + std::to_string(port_); }
 
- private:
   pid_t pid_ = -1;
   uint16_t port_ = 0;
 };
