@@ -11,13 +11,20 @@ using pg::Param;
 namespace {
 
 // Names sort bytewise, as in SQLite, whatever the database's collation.
-const std::string kLatestSql = std::string("SELECT ") + kResultColumns +
-                               " FROM probes p CROSS JOIN targets t"
-                               " CROSS JOIN LATERAL (SELECT * FROM results x"
-                               "   WHERE x.probe_id = p.id AND x.target_id = t.id"
-                               "   AND x.adhoc_id = '' ORDER BY x.ts_ms DESC, x.id DESC LIMIT 1) r"
-                               " JOIN probe_boots b ON b.id = r.boot_ref"
-                               " ORDER BY t.name COLLATE \"C\", p.name COLLATE \"C\"";
+// The newest full result of every pair (latest_results, schema version 2).
+const std::string kLatestSql =
+    "SELECT p.name, t.name, b.boot_id, l.result FROM latest_results l"
+    " JOIN probes p ON p.id = l.probe_id JOIN targets t ON t.id = l.target_id"
+    " JOIN probe_boots b ON b.id = l.boot_ref"
+    " ORDER BY t.name COLLATE \"C\", p.name COLLATE \"C\"";
+
+const std::string kRunsSql =
+    "SELECT p.name, t.name, b.boot_id, r.outcome, r.first_seq, r.last_seq, r.first_ms,"
+    " r.last_ms, r.count, r.connect_min_us, r.connect_sum_us, r.connect_max_us"
+    " FROM targets t JOIN runs r ON r.target_id = t.id JOIN probes p ON p.id = r.probe_id"
+    " JOIN probe_boots b ON b.id = r.boot_ref"
+    " WHERE t.name = $1 AND ($2 = '' OR p.name = $2) AND r.last_ms >= $3"
+    " ORDER BY r.first_ms DESC, r.id DESC LIMIT $4::bigint";
 
 const std::string kHistorySql = std::string("SELECT ") + kResultColumns +
                                 " FROM targets t JOIN results r ON r.target_id = t.id"
@@ -98,7 +105,49 @@ Status PgReader::LatestResults(std::vector<ResultRow>* out) {
   pg::Result r;
   Status s = Query(kLatestSql, {}, &r);
   if (!s.ok()) return s;
-  return ReadRows(r, out);
+  out->clear();
+  for (int i = 0; i < r.Rows(); ++i) {
+    ResultRow row;
+    row.probe = r.Text(i, 0);
+    row.target = r.Text(i, 1);
+    row.boot_id = r.Text(i, 2);
+    if (!row.result.ParseFromString(r.Bytes(i, 3))) {
+      return Status::Internal("latest_results: a stored result of probe \"" + row.probe +
+                              "\" does not parse");
+    }
+    out->push_back(std::move(row));
+  }
+  return Status::Ok();
+}
+
+Status PgReader::Runs(const std::string& target, const std::string& probe, int64_t since_ms,
+                      size_t limit, std::vector<RunRecord>* out) {
+  std::lock_guard<std::mutex> lock(mu_);
+  out->clear();
+  pg::Result r;
+  Status s = Query(
+      kRunsSql,
+      {Param::Text(pg::ToPgText(target)), Param::Text(pg::ToPgText(probe)), Param::Int(since_ms),
+       limit == 0 ? Param::Null() : Param::Int(static_cast<int64_t>(limit))},
+      &r);
+  if (!s.ok()) return s;
+  for (int i = 0; i < r.Rows(); ++i) {
+    RunRecord run;
+    run.probe = r.Text(i, 0);
+    run.target = r.Text(i, 1);
+    run.boot_id = r.Text(i, 2);
+    run.outcome = static_cast<v1::Outcome>(r.Int(i, 3));
+    run.first_seq = static_cast<uint64_t>(r.Int(i, 4));
+    run.last_seq = static_cast<uint64_t>(r.Int(i, 5));
+    run.first_ms = r.Int(i, 6);
+    run.last_ms = r.Int(i, 7);
+    run.count = r.Int(i, 8);
+    run.connect_min_us = r.Int(i, 9);
+    run.connect_sum_us = r.Int(i, 10);
+    run.connect_max_us = r.Int(i, 11);
+    out->push_back(std::move(run));
+  }
+  return Status::Ok();
 }
 
 Status PgReader::History(const std::string& target, const std::string& probe, int64_t since_ms,

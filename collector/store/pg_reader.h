@@ -30,6 +30,8 @@ class PgReader : public StoreReader {
   Status History(const std::string& target, const std::string& probe, int64_t since_ms,
                  size_t limit, std::vector<ResultRow>* out) override;
   Status ListProbes(std::vector<ProbeRecord>* out) override;
+  Status Runs(const std::string& target, const std::string& probe, int64_t since_ms, size_t limit,
+              std::vector<RunRecord>* out) override;
   Status ListIncidents(const std::string& target, bool open_only, size_t limit,
                        std::vector<IncidentRecord>* out) override;
   Status LoadHostKeyPins(std::map<std::string, std::vector<std::string>>* out);

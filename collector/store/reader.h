@@ -19,10 +19,13 @@
 
 namespace parallax::collector {
 
-// The newest result of every probe x target pair: one indexed lookup per
-// pair of (probes x targets) on results(probe_id, target_id, ts_ms), never a
-// scan of results. Exposed so a test can check its query plan.
+// The newest result of every probe x target pair: the latest_results table
+// (one row per pair, schema version 6), never a scan of results. Exposed so
+// a test can check its query plan.
 std::string LatestResultsSql();
+// Runs of one target (?1 name, ?2 probe or '', ?3 since_ms on last_ms, ?4
+// limit or -1), newest first, by the runs(target_id, first_ms) index.
+std::string RunsSql();
 // Results of one target (?1 name, ?2 probe or '', ?3 since_ms, ?4 limit or -1),
 // newest first, by a range search on results(target_id, ts_ms).
 std::string HistorySql();
@@ -38,6 +41,8 @@ class Reader : public StoreReader {
   Status History(const std::string& target, const std::string& probe, int64_t since_ms,
                  size_t limit, std::vector<ResultRow>* out) override;
   Status ListProbes(std::vector<ProbeRecord>* out) override;
+  Status Runs(const std::string& target, const std::string& probe, int64_t since_ms, size_t limit,
+              std::vector<RunRecord>* out) override;
   // Newest first; `target` empty = all; `limit` 0 = no limit.
   Status ListIncidents(const std::string& target, bool open_only, size_t limit,
                        std::vector<IncidentRecord>* out) override;
@@ -49,7 +54,7 @@ class Reader : public StoreReader {
 
   std::mutex mu_;
   sqlite::Db db_;
-  sqlite::Statement latest_, history_, probes_, incidents_, changes_;
+  sqlite::Statement latest_, history_, runs_, probes_, incidents_, changes_;
 };
 
 }  // namespace parallax::collector
