@@ -3,6 +3,8 @@
 #include <sstream>
 
 #include "collector/store/codec.h"
+#include "common/escape.h"
+#include "common/log.h"
 
 namespace parallax::collector {
 
@@ -17,6 +19,12 @@ const std::string kLatestSql =
     " JOIN probes p ON p.id = l.probe_id JOIN targets t ON t.id = l.target_id"
     " JOIN probe_boots b ON b.id = l.boot_ref"
     " ORDER BY t.name COLLATE \"C\", p.name COLLATE \"C\"";
+
+const std::string kNewestOfTargetSql =
+    "SELECT p.name, t.name, b.boot_id, l.result FROM targets t"
+    " JOIN latest_results l ON l.target_id = t.id JOIN probes p ON p.id = l.probe_id"
+    " JOIN probe_boots b ON b.id = l.boot_ref"
+    " WHERE t.name = $1 AND ($2 = '' OR p.name = $2) AND l.ts_ms >= $3";
 
 const std::string kRunsSql =
     "SELECT p.name, t.name, b.boot_id, r.outcome, r.first_seq, r.last_seq, r.first_ms,"
@@ -105,6 +113,10 @@ Status PgReader::LatestResults(std::vector<ResultRow>* out) {
   pg::Result r;
   Status s = Query(kLatestSql, {}, &r);
   if (!s.ok()) return s;
+  return ParseLatest(r, out);
+}
+
+Status PgReader::ParseLatest(const pg::Result& r, std::vector<ResultRow>* out) {
   out->clear();
   for (int i = 0; i < r.Rows(); ++i) {
     ResultRow row;
@@ -112,8 +124,13 @@ Status PgReader::LatestResults(std::vector<ResultRow>* out) {
     row.target = r.Text(i, 1);
     row.boot_id = r.Text(i, 2);
     if (!row.result.ParseFromString(r.Bytes(i, 3))) {
-      return Status::Internal("latest_results: a stored result of probe \"" + row.probe +
-                              "\" does not parse");
+      // Text no protobuf string may hold (invalid UTF-8 from a broken
+      // probe): the results row of that check (stored escaped) is what
+      // history shows; the live state skips it.
+      Logf(LogLevel::kWarning,
+           "store: latest_results: a result of probe %s does not parse; skipped",
+           EscapeForTerminal(row.probe).c_str());
+      continue;
     }
     out->push_back(std::move(row));
   }
@@ -160,7 +177,21 @@ Status PgReader::History(const std::string& target, const std::string& probe, in
        limit == 0 ? Param::Null() : Param::Int(static_cast<int64_t>(limit))},
       &r);
   if (!s.ok()) return s;
-  return ReadRows(r, out);
+  s = ReadRows(r, out);
+  if (!s.ok()) return s;
+  // With run compaction the newest check of a pair is not a results row
+  // (unless it was a change): add it from latest_results.
+  pg::Result n;
+  s = Query(
+      kNewestOfTargetSql,
+      {Param::Text(pg::ToPgText(target)), Param::Text(pg::ToPgText(probe)), Param::Int(since_ms)},
+      &n);
+  if (!s.ok()) return s;
+  std::vector<ResultRow> newest;
+  s = ParseLatest(n, &newest);
+  if (!s.ok()) return s;
+  MergeNewestIntoHistory(std::move(newest), limit, out);
+  return Status::Ok();
 }
 
 Status PgReader::ListProbes(std::vector<ProbeRecord>* out) {

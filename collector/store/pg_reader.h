@@ -44,6 +44,8 @@ class PgReader : public StoreReader {
   Status Ensure();
   Status Query(const std::string& sql, const std::vector<pg::Param>& params, pg::Result* out);
   Status ReadRows(const pg::Result& r, std::vector<ResultRow>* out);
+  // Rows of (probe, target, boot_id, serialized CheckResult) from latest_results.
+  static Status ParseLatest(const pg::Result& r, std::vector<ResultRow>* out);
 
   std::mutex mu_;
   std::string dsn_;

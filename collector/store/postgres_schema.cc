@@ -155,6 +155,7 @@ CREATE TABLE runs (
 CREATE INDEX runs_probe_target ON runs (probe_id, target_id, id);
 CREATE INDEX runs_target_first ON runs (target_id, first_ms);
 CREATE INDEX runs_first ON runs (first_ms);
+CREATE INDEX latest_results_target ON latest_results (target_id);
 )sql",
   };
   return kSteps;

@@ -11,6 +11,14 @@ std::string LatestResultsSql() {
          " ORDER BY t.name, p.name";
 }
 
+std::string NewestOfTargetSql() {
+  return std::string("SELECT ") + kResultColumns +
+         " FROM targets t JOIN latest_results r INDEXED BY latest_results_target"
+         " ON r.target_id = t.id JOIN probes p ON p.id = r.probe_id"
+         " JOIN probe_boots b ON b.id = r.boot_ref"
+         " WHERE t.name = ?1 AND (?2 = '' OR p.name = ?2) AND r.ts_ms >= ?3";
+}
+
 std::string RunsSql() {
   return "SELECT p.name, t.name, b.boot_id, r.outcome, r.first_seq, r.last_seq, r.first_ms,"
          " r.last_ms, r.count, r.connect_min_us, r.connect_sum_us, r.connect_max_us"
@@ -37,6 +45,8 @@ Status Reader::Open(const std::string& path, std::chrono::milliseconds busy_time
   s = r->latest_.Prepare(r->db_.get(), LatestResultsSql());
   if (!s.ok()) return s;
   s = r->history_.Prepare(r->db_.get(), HistorySql());
+  if (!s.ok()) return s;
+  s = r->newest_.Prepare(r->db_.get(), NewestOfTargetSql());
   if (!s.ok()) return s;
   s = r->runs_.Prepare(r->db_.get(), RunsSql());
   if (!s.ok()) return s;
@@ -77,7 +87,19 @@ Status Reader::History(const std::string& target, const std::string& probe, int6
   history_.BindText(2, probe);
   history_.BindInt64(3, since_ms);
   history_.BindInt64(4, limit == 0 ? -1 : static_cast<int64_t>(limit));
-  return ReadRows(&history_, out);
+  Status s = ReadRows(&history_, out);
+  if (!s.ok()) return s;
+  // With run compaction the newest check of a pair is not a results row
+  // (unless it was a change): add it from latest_results.
+  sqlite::ResetGuard newest_guard(&newest_);
+  newest_.BindText(1, target);
+  newest_.BindText(2, probe);
+  newest_.BindInt64(3, since_ms);
+  std::vector<ResultRow> newest;
+  s = ReadRows(&newest_, &newest);
+  if (!s.ok()) return s;
+  MergeNewestIntoHistory(std::move(newest), limit, out);
+  return Status::Ok();
 }
 
 Status Reader::Runs(const std::string& target, const std::string& probe, int64_t since_ms,

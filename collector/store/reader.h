@@ -27,8 +27,11 @@ std::string LatestResultsSql();
 // limit or -1), newest first, by the runs(target_id, first_ms) index.
 std::string RunsSql();
 // Results of one target (?1 name, ?2 probe or '', ?3 since_ms, ?4 limit or -1),
-// newest first, by a range search on results(target_id, ts_ms).
+// newest first, by a range search on results(target_id, ts_ms). History
+// adds the target's newest results (NewestOfTargetSql, by the
+// latest_results(target_id) index) that are not results rows.
 std::string HistorySql();
+std::string NewestOfTargetSql();
 
 class Reader : public StoreReader {
  public:
@@ -54,7 +57,7 @@ class Reader : public StoreReader {
 
   std::mutex mu_;
   sqlite::Db db_;
-  sqlite::Statement latest_, history_, runs_, probes_, incidents_, changes_;
+  sqlite::Statement latest_, history_, newest_, runs_, probes_, incidents_, changes_;
 };
 
 }  // namespace parallax::collector

@@ -152,6 +152,7 @@ CREATE TABLE latest_results (
   PRIMARY KEY (probe_id, target_id)
 );
 CREATE INDEX latest_results_ts ON latest_results (ts_ms);
+CREATE INDEX latest_results_target ON latest_results (target_id);
 INSERT INTO latest_results SELECT r.probe_id, r.target_id, r.boot_ref, r.seq, r.ts_ms,
   r.outcome, r.connect_us, r.banner_us, r.address, r.error_number, r.identification,
   r.pre_banner, r.detail, r.liveness, r.late_us, r.probe_ts_ms, r.received_ms, r.adhoc_id

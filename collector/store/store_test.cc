@@ -928,9 +928,12 @@ TEST_P(CompactionTest, APairThatStaysOkForAThousandChecksStoresOneRunRow) {
   int64_t sum = 0;
   for (uint64_t s = 1; s <= 1000; ++s) sum += 300 + (s % 7) * 10;
   EXPECT_EQ(runs[0].connect_sum_us, sum);
+  // History: the change, and the newest check (not a results row).
   std::vector<ResultRow> changes = History("t1");
-  ASSERT_EQ(changes.size(), 1u);
-  EXPECT_EQ(changes[0].result.seq(), 1u);
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[0].result.seq(), 1000u);
+  EXPECT_EQ(changes[1].result.seq(), 1u);
+  EXPECT_EQ(History("t1", "", 0, 1).size(), 1u);
   // The newest result stays whole for the diagnosis.
   std::vector<ResultRow> latest;
   ASSERT_TRUE(store_->LatestResults(&latest).ok());
@@ -989,19 +992,20 @@ TEST_P(CompactionTest, AFaultInTheMiddleStoresExactlyTheChanges) {
   EXPECT_EQ(runs[0].last_ms, 100'000 + 1000 * (kN + kM + kK));
   EXPECT_EQ(runs[0].connect_min_us, 600);
   EXPECT_EQ(runs[0].connect_max_us, 600 + kK - 1);
-  // Exactly the changes, whole, newest first.
+  // Exactly the changes, whole, newest first, after the newest check.
   std::vector<ResultRow> changes = History("t1");
-  ASSERT_EQ(changes.size(), 3u);
-  EXPECT_EQ(changes[0].result.seq(), static_cast<uint64_t>(kN + kM + 1));
-  EXPECT_EQ(changes[1].result.seq(), static_cast<uint64_t>(kN + 1));
-  EXPECT_EQ(changes[1].result.outcome(), v1::OUTCOME_TIMEOUT);
-  EXPECT_EQ(changes[2].result.seq(), 1u);
-  EXPECT_EQ(changes[2].result.SerializeAsString(), all[0].SerializeAsString());
+  ASSERT_EQ(changes.size(), 4u);
+  EXPECT_EQ(changes[0].result.seq(), static_cast<uint64_t>(kN + kM + kK));
+  EXPECT_EQ(changes[1].result.seq(), static_cast<uint64_t>(kN + kM + 1));
+  EXPECT_EQ(changes[2].result.seq(), static_cast<uint64_t>(kN + 1));
+  EXPECT_EQ(changes[2].result.outcome(), v1::OUTCOME_TIMEOUT);
+  EXPECT_EQ(changes[3].result.seq(), 1u);
+  EXPECT_EQ(changes[3].result.SerializeAsString(), all[0].SerializeAsString());
   // The steady target: one run, one change.
   std::vector<RunRecord> steady = Runs("t2");
   ASSERT_EQ(steady.size(), 1u);
   EXPECT_EQ(steady[0].count, kN + kM + kK);
-  EXPECT_EQ(History("t2").size(), 1u);
+  EXPECT_EQ(History("t2").size(), 2u);
   auto raw = Raw();
   EXPECT_EQ(raw->Int("SELECT COUNT(*) FROM runs"), 4);
   EXPECT_EQ(raw->Int("SELECT COUNT(*) FROM results"), 4);
@@ -1042,7 +1046,7 @@ TEST_P(CompactionTest, ResendsAcrossACompactedRunAreDuplicatesAndANewBootStartsA
   EXPECT_EQ(runs[0].boot_id, "b-new");
   EXPECT_EQ(runs[0].count, 2);
   EXPECT_EQ(runs[1].boot_id, "b");
-  EXPECT_EQ(History("t1").size(), 2u);
+  EXPECT_EQ(History("t1").size(), 3u);  // two changes and the newest
   // Ad-hoc results are stored whole and never extend a run.
   v1::CheckResult adhoc = Timed(3, "t1", 5020, v1::OUTCOME_OK, 100);
   adhoc.set_adhoc_id("req-1");
@@ -1050,7 +1054,7 @@ TEST_P(CompactionTest, ResendsAcrossACompactedRunAreDuplicatesAndANewBootStartsA
   runs = Runs("t1");
   ASSERT_EQ(runs.size(), 2u);
   EXPECT_EQ(runs[0].count, 3);
-  EXPECT_EQ(History("t1").size(), 3u);
+  EXPECT_EQ(History("t1").size(), 4u);
 }
 
 TEST_P(CompactionTest, ConcurrentSubmissionsAreCountedExactlyOnceInRuns) {
@@ -1130,8 +1134,9 @@ TEST_P(CompactionTest, RetentionKeepsChangesLongerThanRuns) {
   EXPECT_TRUE(Runs("t1").empty());      // the run expired,
   EXPECT_EQ(History("t1").size(), 1u);  // its change is kept longer;
   EXPECT_TRUE(History("t2").empty());   // both expired;
-  EXPECT_TRUE(History("t3").empty());   // a live run that began long ago stays,
-  ASSERT_EQ(Runs("t3").size(), 1u);     // its change expired
+  ASSERT_EQ(Runs("t3").size(), 1u);     // a live run that began long ago stays;
+  ASSERT_EQ(History("t3").size(), 1u);  // its change expired: the newest check only
+  EXPECT_EQ(History("t3")[0].result.seq(), 20u);
   EXPECT_EQ(Runs("t3")[0].count, 10);
   std::vector<ResultRow> latest;
   ASSERT_TRUE(store_->LatestResults(&latest).ok());
@@ -1161,7 +1166,7 @@ TEST_P(CompactionTest, MigrationFromThePreviousSchemaKeepsResultsAsHistory) {
                         " DELETE FROM schema_version WHERE version = 6"),
               0);
   } else {
-    ASSERT_EQ(raw->Exec("DROP VIEW runs_v; DROP TABLE runs;"
+    ASSERT_EQ(raw->Exec("DROP VIEW runs_v; DROP TABLE runs; DROP INDEX latest_results_target;"
                         " DELETE FROM schema_version WHERE version = 3"),
               0);
   }
@@ -1184,7 +1189,7 @@ TEST_P(CompactionTest, MigrationFromThePreviousSchemaKeepsResultsAsHistory) {
   rs.clear();
   for (uint64_t s = 31; s <= 40; ++s) rs.push_back(Timed(s, "t1", 2000 + s, v1::OUTCOME_OK, 100));
   ASSERT_EQ(Submit("p1", "b", rs).stored, 10);
-  EXPECT_EQ(History("t1").size(), 16u);
+  EXPECT_EQ(History("t1").size(), 17u);  // + the change (31) and the newest (40)
   ASSERT_EQ(Runs("t1").size(), 1u);
   EXPECT_EQ(Runs("t1")[0].count, 10);
   ASSERT_TRUE(store_->LatestResults(&latest).ok());
