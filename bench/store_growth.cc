@@ -163,6 +163,18 @@ int main(int argc, char** argv) {
         pg->Exec(dbname, "CHECKPOINT", nullptr);
         pg->Exec(dbname, "SELECT pg_database_size(current_database())", &v);
         bytes = std::stoll(v) - before;
+        // Where it went: each table with its indexes (and its dead row
+        // versions: no vacuum has run yet).
+        std::string parts;
+        pg->Exec(dbname,
+                 "SELECT string_agg(t || '=' || round(b::numeric / " + std::to_string(n) +
+                     ", 1), ' ') FROM (SELECT 'results' AS t, SUM(pg_total_relation_size("
+                     "relid)) AS b FROM pg_partition_tree('results') UNION ALL SELECT"
+                     " 'runs', pg_total_relation_size('runs') UNION ALL SELECT 'latest_results',"
+                     " pg_total_relation_size('latest_results')) x",
+                 &parts);
+        std::fprintf(stderr, "postgres compaction %s: bytes/result by table: %s\n",
+                     on ? "on" : "off", parts.c_str());
       } else {
         written = WrittenBytes() - written_before;
         std::error_code ec;
