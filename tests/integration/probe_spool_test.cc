@@ -114,7 +114,7 @@ TEST(ProbeSpool, KillNineProbeDuringOutageDeliversEverythingOnce) {
   TempDir dir;
   LoopbackServer server(0, milliseconds(0));
   Cluster cluster(dir);
-  cluster.set_storage_extra("  compaction: off\n");  // counts stored result rows
+  cluster.set_storage_extra("  compaction: off\n");                 // counts stored result rows
   cluster.Configure(Targets(20, server.port()), "200ms", "150ms");  // ~100 results/s
   cluster.StartCollector();
   cluster.StartProbe("p1", {{"network", "loopback"}});
