@@ -85,7 +85,7 @@ write_failing_config() {  # file
   {
     echo "listen: 127.0.0.1:0"
     echo "metrics_listen: 127.0.0.1:0"
-    echo "storage: {path: $dir/parallax.db, retention: 0s}"
+    echo "storage: {path: $dir/parallax.db, retention: 0s, compaction: off}"
     echo "interval: $INTERVAL"
     echo "timeout: $TIMEOUT"
     echo "liveness_ports: [443, 80]"

@@ -59,7 +59,7 @@ write_config() {
   {
     echo "listen: 127.0.0.1:0"
     echo "metrics_listen: 127.0.0.1:0"
-    echo "storage: {path: $dir/parallax.db, retention: 0s}"
+    echo "storage: {path: $dir/parallax.db, retention: 0s, compaction: off}"
     echo "interval: $interval"
     echo "timeout: $timeout"
     echo "liveness_ports: []"

@@ -65,7 +65,7 @@ METRICS=$(free_port)
 {
   echo "listen: 127.0.0.1:$GRPC"
   echo "metrics_listen: 127.0.0.1:$METRICS"
-  echo "storage: {path: $DB, retention: 0s, busy_timeout: 500ms, busy_retry: 1s}"
+  echo "storage: {path: $DB, retention: 0s, busy_timeout: 500ms, busy_retry: 1s, compaction: off}"
   echo "interval: 10s"
   echo "timeout: 5s"
   echo "diagnosis: {evaluate_every: 10s}"

@@ -183,7 +183,23 @@ json HistoryJson(const v1::HistoryResponse& raw) {
          {"adhoc_id", e.adhoc_id()}});
     if (e.has_evidence()) entries.back()["evidence"] = ProtoJson(e.evidence());
   }
-  return {{"target", resp.target()}, {"entries", entries}};
+  json runs = json::array();
+  for (const v1::HistoryRun& r : resp.runs()) {
+    runs.push_back({{"probe", r.probe()},
+                    {"outcome", std::string(OutcomeWord(r.outcome()))},
+                    {"from", FormatTime(r.first_unix_ms())},
+                    {"to", FormatTime(r.last_unix_ms())},
+                    {"first_unix_ms", r.first_unix_ms()},
+                    {"last_unix_ms", r.last_unix_ms()},
+                    {"count", r.count()},
+                    {"connect_min_ms", Round(r.connect_min_ms(), 3)},
+                    {"connect_mean_ms", Round(r.connect_mean_ms(), 3)},
+                    {"connect_max_ms", Round(r.connect_max_ms(), 3)},
+                    {"boot_id", r.boot_id()},
+                    {"first_seq", r.first_seq()},
+                    {"last_seq", r.last_seq()}});
+  }
+  return {{"target", resp.target()}, {"entries", entries}, {"runs", runs}};
 }
 
 std::string StatusTable(const v1::StatusResponse& raw, bool color) {
@@ -281,6 +297,23 @@ std::string HistoryTable(const v1::HistoryResponse& raw, bool color) {
     out += line;
   }
   if (resp.entries_size() == 0) out += "(no results stored for this target)\n";
+  if (resp.runs_size() > 0) {
+    // Runs: what the changes above began, with how long each lasted.
+    out += "\n";
+    std::snprintf(line, sizeof(line), "%-24s  %-24s  %-12s  %-19s  %7s  %s\n", "RUN FROM", "TO",
+                  "PROBE", "OUTCOME", "CHECKS", "CONNECT MIN/MEAN/MAX");
+    out += line;
+    for (const v1::HistoryRun& r : resp.runs()) {
+      std::string outcome(OutcomeWord(r.outcome()));
+      if (color) outcome = std::string(Colour(r.outcome())) + outcome + "\033[0m";
+      std::snprintf(line, sizeof(line), "%-24s  %-24s  %-12s  %-*s  %7lld  %.1f/%.1f/%.1fms\n",
+                    FormatTime(r.first_unix_ms()).c_str(), FormatTime(r.last_unix_ms()).c_str(),
+                    r.probe().c_str(), color ? 19 + 9 : 19, outcome.c_str(),
+                    static_cast<long long>(r.count()), r.connect_min_ms(), r.connect_mean_ms(),
+                    r.connect_max_ms());
+      out += line;
+    }
+  }
   return out;
 }
 

@@ -145,6 +145,33 @@ TEST(RenderTest, HistoryShowsWhatTheServerSaid) {
   EXPECT_EQ(j.at("entries").at(0).at("pre_banner").at(0), "Too many connections");
 }
 
+TEST(RenderTest, HistoryShowsRunsAfterTheChanges) {
+  v1::HistoryResponse resp;
+  resp.set_target("web1");
+  v1::HistoryEntry* e = resp.add_entries();
+  e->set_unix_ms(1700000000123);
+  e->set_probe("a1");
+  e->set_outcome(v1::OUTCOME_OK);
+  v1::HistoryRun* r = resp.add_runs();
+  r->set_probe("a1\x1b[2J");
+  r->set_outcome(v1::OUTCOME_OK);
+  r->set_first_unix_ms(1700000000123);
+  r->set_last_unix_ms(1700003600123);
+  r->set_count(361);
+  r->set_connect_min_ms(0.3);
+  r->set_connect_mean_ms(0.42);
+  r->set_connect_max_ms(1.9);
+  std::string table = HistoryTable(resp, false);
+  EXPECT_NE(table.find("RUN FROM"), std::string::npos) << table;
+  EXPECT_NE(table.find("2023-11-14 23:13:20.123Z"), std::string::npos) << table;
+  EXPECT_NE(table.find("361  0.3/0.4/1.9ms"), std::string::npos) << table;
+  EXPECT_EQ(table.find('\x1b'), std::string::npos) << table;
+  nlohmann::json j = HistoryJson(resp);
+  EXPECT_EQ(j.at("runs").at(0).at("count"), 361);
+  EXPECT_EQ(j.at("runs").at(0).at("outcome"), "ok");
+  EXPECT_DOUBLE_EQ(j.at("runs").at(0).at("connect_mean_ms").get<double>(), 0.42);
+}
+
 // Untrusted text from servers and probes: a C1 CSI banner, an OSC title
 // label, a bidi override and a raw C1 byte render inert in every view.
 TEST(RenderTest, EveryViewEscapesControlAndBidiCharacters) {

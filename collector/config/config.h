@@ -62,6 +62,8 @@ struct StorageConfig {
   std::chrono::milliseconds busy_timeout = std::chrono::seconds(5);  // SQLite's own busy wait
   std::chrono::milliseconds busy_retry = std::chrono::seconds(10);   // then retried this long
   std::chrono::milliseconds incident_retention = std::chrono::hours(24 * 365);  // closed incidents
+  bool compaction = true;  // runs + changes instead of every result (store.h)
+  std::chrono::milliseconds change_retention = std::chrono::hours(24 * 90);  // changes (compaction)
 };
 
 struct DiagnosisConfig {

@@ -177,9 +177,10 @@ class Parser {
   }
 
   Status Storage(const YAML::Node& node, StorageConfig* st) {
-    Status s = f_.CheckKeys(node, "storage",
-                            {"driver", "path", "dsn", "partition_width", "retention",
-                             "incident_retention", "busy_timeout", "busy_retry"});
+    Status s =
+        f_.CheckKeys(node, "storage",
+                     {"driver", "path", "dsn", "partition_width", "retention", "incident_retention",
+                      "busy_timeout", "busy_retry", "compaction", "change_retention"});
     if (!s.ok()) return s;
     if (node["driver"]) {
       if (!(s = f_.String(node["driver"], "storage.driver", &st->driver)).ok()) return s;
@@ -220,6 +221,32 @@ class Parser {
     }
     if (node["retention"]) {
       if (!(s = f_.Duration(node["retention"], "storage.retention", &st->retention)).ok()) return s;
+    }
+    if (node["compaction"]) {
+      std::string v;
+      if (!(s = f_.String(node["compaction"], "storage.compaction", &v)).ok()) return s;
+      if (v == "on" || v == "true") {
+        st->compaction = true;
+      } else if (v == "off" || v == "false") {
+        st->compaction = false;
+      } else {
+        return f_.Error("storage.compaction", node["compaction"],
+                        "\"" + EscapeForTerminal(v) + "\" is not on or off");
+      }
+    }
+    if (node["change_retention"]) {
+      const YAML::Node n = node["change_retention"];
+      if (!(s = f_.Duration(n, "storage.change_retention", &st->change_retention)).ok()) return s;
+      if (st->change_retention.count() != 0 && st->retention.count() != 0 &&
+          st->change_retention < st->retention) {
+        return f_.Error("storage.change_retention", n,
+                        n.Scalar() + " is shorter than storage.retention (the changes are what " +
+                            "is kept longer than the runs)");
+      }
+    }
+    if (!node["change_retention"] &&
+        (st->retention.count() == 0 || st->retention > st->change_retention)) {
+      st->change_retention = st->retention;  // never shorter than the runs' retention
     }
     if (node["incident_retention"]) {
       const YAML::Node n = node["incident_retention"];

@@ -321,6 +321,25 @@ TEST(ConfigTest, ErrorsNameFieldValueAndLine) {
             "test.yaml: tls.cert: is set without tls.key at line 2");
 }
 
+TEST(ConfigTest, StorageCompactionAndChangeRetention) {
+  Config c;
+  ASSERT_TRUE(ParseConfig("storage:\n  retention: 7d\n", "x", &c).ok());
+  EXPECT_TRUE(c.storage.compaction);  // on by default
+  EXPECT_EQ(c.storage.change_retention, std::chrono::hours(24 * 90));
+  Config d;
+  ASSERT_TRUE(ParseConfig("storage:\n  compaction: off\n  retention: 200d\n", "x", &d).ok());
+  EXPECT_FALSE(d.storage.compaction);
+  EXPECT_EQ(d.storage.change_retention, std::chrono::hours(24 * 200));  // follows retention
+  Config e;
+  ASSERT_TRUE(ParseConfig("storage:\n  retention: 2d\n  change_retention: 30d\n", "x", &e).ok());
+  EXPECT_EQ(e.storage.change_retention, std::chrono::hours(24 * 30));
+  EXPECT_EQ(ParseError("storage:\n  compaction: maybe\n"),
+            "test.yaml: storage.compaction: \"maybe\" is not on or off at line 2");
+  EXPECT_EQ(ParseError("storage:\n  retention: 30d\n  change_retention: 1d\n"),
+            "test.yaml: storage.change_retention: 1d is shorter than storage.retention (the "
+            "changes are what is kept longer than the runs) at line 3");
+}
+
 TEST(ConfigTest, ErrorLeavesOutputUnchanged) {
   Config c;
   c.interval = milliseconds(1234);

@@ -136,7 +136,10 @@ grpc::Status QueryServiceImpl::History(grpc::ServerContext*, const v1::HistoryRe
   parallax::Status st =
       store_->History(req->target(), req->probe(), req->since_unix_ms(), limit, &rows);
   if (!st.ok()) return grpc::Status(grpc::StatusCode::UNAVAILABLE, st.ToString());
-  if (rows.empty() && config_().config->FindTarget(req->target()) == nullptr) {
+  std::vector<RunRecord> runs;
+  st = store_->Runs(req->target(), req->probe(), req->since_unix_ms(), limit, &runs);
+  if (!st.ok()) return grpc::Status(grpc::StatusCode::UNAVAILABLE, st.ToString());
+  if (rows.empty() && runs.empty() && config_().config->FindTarget(req->target()) == nullptr) {
     return grpc::Status(grpc::StatusCode::NOT_FOUND,
                         "no target named \"" + req->target() + "\" (configured or stored)");
   }
@@ -158,6 +161,21 @@ grpc::Status QueryServiceImpl::History(grpc::ServerContext*, const v1::HistoryRe
     e->set_received_unix_ms(r.received_unix_ms());
     if (r.has_liveness()) *e->mutable_evidence() = r.liveness();
     e->set_adhoc_id(r.adhoc_id());
+  }
+  for (const RunRecord& run : runs) {
+    v1::HistoryRun* h = resp->add_runs();
+    h->set_probe(run.probe);
+    h->set_outcome(run.outcome);
+    h->set_first_unix_ms(run.first_ms);
+    h->set_last_unix_ms(run.last_ms);
+    h->set_count(run.count);
+    h->set_connect_min_ms(run.connect_min_us / 1000.0);
+    h->set_connect_mean_ms(
+        run.count > 0 ? static_cast<double>(run.connect_sum_us) / run.count / 1000.0 : 0);
+    h->set_connect_max_ms(run.connect_max_us / 1000.0);
+    h->set_boot_id(run.boot_id);
+    h->set_first_seq(run.first_seq);
+    h->set_last_seq(run.last_seq);
   }
   return grpc::Status::OK;
 }

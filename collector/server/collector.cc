@@ -163,6 +163,8 @@ Status Collector::Start(const Config& config, const CollectorOptions& options,
   so.busy_timeout = config.storage.busy_timeout;
   so.busy_retry = config.storage.busy_retry;
   so.incident_retention = config.storage.incident_retention;
+  so.compaction = config.storage.compaction;
+  so.change_retention = config.storage.change_retention;
   Metrics* metrics = &c->metrics_;
   so.on_commit = [metrics](double seconds) { metrics->ObserveCommit(seconds); };
   so.on_stats = [metrics](const StoreStats& s) {

@@ -99,4 +99,27 @@ Status ReadResultRow(const sqlite::Statement& st, ResultRow* row) {
   return ReadResultRow(SqliteColumns(st), row);
 }
 
+void MergeNewestIntoHistory(std::vector<ResultRow> newest, size_t limit,
+                            std::vector<ResultRow>* rows) {
+  auto ts = [](const ResultRow& r) {
+    return r.result.collector_started_unix_ms() != 0 ? r.result.collector_started_unix_ms()
+                                                     : r.result.started_unix_ms();
+  };
+  for (ResultRow& n : newest) {
+    bool stored = false;
+    for (const ResultRow& r : *rows) {
+      if (r.probe == n.probe && r.boot_id == n.boot_id && r.result.seq() == n.result.seq()) {
+        stored = true;
+        break;
+      }
+    }
+    if (!stored) rows->push_back(std::move(n));
+  }
+  std::stable_sort(rows->begin(), rows->end(), [&](const ResultRow& a, const ResultRow& b) {
+    if (ts(a) != ts(b)) return ts(a) > ts(b);
+    return a.result.seq() > b.result.seq();
+  });
+  if (limit != 0 && rows->size() > limit) rows->resize(limit);
+}
+
 }  // namespace parallax::collector

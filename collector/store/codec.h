@@ -40,6 +40,13 @@ class RowColumns {
   virtual std::string Blob(int col) const = 0;
 };
 
+// History under run compaction: the stored rows (changes, ad-hoc results,
+// newest first, at most `limit` unless 0) merged with the newest result of
+// each pair of the target (`newest`, any order) that is not one of them, in
+// ts_ms (collector's clock) then seq order, newest first, cut to `limit`.
+void MergeNewestIntoHistory(std::vector<ResultRow> newest, size_t limit,
+                            std::vector<ResultRow>* rows);
+
 // Fills `row` from a row selected with kResultColumns.
 Status ReadResultRow(const RowColumns& c, ResultRow* row);
 // The same from the current row of `st`.

@@ -30,6 +30,8 @@ class PgReader : public StoreReader {
   Status History(const std::string& target, const std::string& probe, int64_t since_ms,
                  size_t limit, std::vector<ResultRow>* out) override;
   Status ListProbes(std::vector<ProbeRecord>* out) override;
+  Status Runs(const std::string& target, const std::string& probe, int64_t since_ms, size_t limit,
+              std::vector<RunRecord>* out) override;
   Status ListIncidents(const std::string& target, bool open_only, size_t limit,
                        std::vector<IncidentRecord>* out) override;
   Status LoadHostKeyPins(std::map<std::string, std::vector<std::string>>* out);
@@ -42,6 +44,8 @@ class PgReader : public StoreReader {
   Status Ensure();
   Status Query(const std::string& sql, const std::vector<pg::Param>& params, pg::Result* out);
   Status ReadRows(const pg::Result& r, std::vector<ResultRow>* out);
+  // Rows of (probe, target, boot_id, serialized CheckResult) from latest_results.
+  static Status ParseLatest(const pg::Result& r, std::vector<ResultRow>* out);
 
   std::mutex mu_;
   std::string dsn_;

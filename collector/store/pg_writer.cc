@@ -116,6 +116,24 @@ Status PgWriter::Prepare() {
        " ON CONFLICT (probe_id, target_id) DO UPDATE SET boot_ref = EXCLUDED.boot_ref,"
        " seq = EXCLUDED.seq, ts_ms = EXCLUDED.ts_ms, ingest_ms = EXCLUDED.ingest_ms,"
        " result = EXCLUDED.result WHERE latest_results.ts_ms <= EXCLUDED.ts_ms"},
+      {"current_runs",
+       "SELECT u.t, r.id, r.boot_ref, r.outcome, r.first_seq, r.last_seq, r.first_ms,"
+       " r.last_ms, r.count, r.connect_min_us, r.connect_sum_us, r.connect_max_us"
+       " FROM unnest($2::bigint[]) AS u(t) CROSS JOIN LATERAL (SELECT * FROM runs x"
+       " WHERE x.probe_id = $1 AND x.target_id = u.t ORDER BY x.id DESC LIMIT 1) r"},
+      {"update_runs",
+       "UPDATE runs r SET last_seq = u.last_seq, last_ms = u.last_ms, count = u.count,"
+       " connect_min_us = u.mn, connect_sum_us = u.sm, connect_max_us = u.mx"
+       " FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[],"
+       " $6::bigint[], $7::bigint[]) AS u(id, last_seq, last_ms, count, mn, sm, mx)"
+       " WHERE r.id = u.id"},
+      {"insert_runs",
+       "INSERT INTO runs (probe_id, target_id, boot_ref, outcome, first_seq, last_seq,"
+       " first_ms, last_ms, count, connect_min_us, connect_sum_us, connect_max_us)"
+       " SELECT $1, u.t, $2, u.o, u.fs, u.ls, u.fm, u.lm, u.c, u.mn, u.sm, u.mx"
+       " FROM unnest($3::bigint[], $4::int[], $5::bigint[], $6::bigint[], $7::bigint[],"
+       " $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[])"
+       " WITH ORDINALITY AS u(t, o, fs, ls, fm, lm, c, mn, sm, mx, n) ORDER BY u.n"},
       {"open_incident",
        "SELECT id FROM incidents WHERE target_id = $1 AND closed_ms = 0"
        " ORDER BY opened_ms DESC, id DESC LIMIT 1"},
@@ -244,11 +262,9 @@ Status PgWriter::ApplyResults(WriteOp& op, CommitInfo* info, int64_t now_ms) {
   std::stable_sort(
       op.results.begin(), op.results.end(),
       [](const v1::CheckResult& a, const v1::CheckResult& b) { return a.seq() < b.seq(); });
-  pg::ArrayLiteral target_ids, seqs, ts, outcome, connect, banner, address, error, ident, pre,
-      detail, liveness, late, probe_ts, received, adhoc;
   const uint64_t before = boot.max_seq;
-  int fresh = 0;
-  std::map<int64_t, const v1::CheckResult*> newest;  // target id -> newest fresh result
+  std::vector<std::pair<int64_t, const v1::CheckResult*>> fresh;  // (target id, result)
+  std::map<int64_t, const v1::CheckResult*> newest;  // target id -> newest scheduled result
   for (const v1::CheckResult& r : op.results) {
     if (r.seq() <= boot.max_seq) {
       ++info->duplicates;
@@ -257,39 +273,54 @@ Status PgWriter::ApplyResults(WriteOp& op, CommitInfo* info, int64_t now_ms) {
     int64_t target_id = 0;
     s = TargetId(r.target(), now_ms, &target_id);
     if (!s.ok()) return s;
-    target_ids.AddInt(target_id);
-    seqs.AddInt(static_cast<int64_t>(r.seq()));
-    ts.AddInt(TsMs(r));
-    outcome.AddInt(r.outcome());
-    connect.AddInt(r.connect_us());
-    banner.AddInt(r.banner_us());
-    address.Add(r.address());
-    error.AddInt(r.error_number());
-    ident.Add(r.identification());
-    if (r.pre_banner_size() > 0) {
-      pre.Add(PreBannerToJson({r.pre_banner().begin(), r.pre_banner().end()}));
-    } else {
-      pre.AddNull();
-    }
-    detail.Add(r.detail());
-    if (r.has_liveness()) {
-      liveness.Add(Hex(r.liveness().SerializeAsString()));
-    } else {
-      liveness.AddNull();
-    }
-    late.AddInt(r.late_us());
-    probe_ts.AddInt(r.collector_started_unix_ms() != 0 ? r.started_unix_ms() : 0);
-    received.AddInt(r.received_unix_ms());
-    adhoc.Add(r.adhoc_id());
+    fresh.emplace_back(target_id, &r);
     boot.max_seq = r.seq();
-    ++fresh;
     // The newest scheduled result of each target, for latest_results.
     if (r.adhoc_id().empty()) {
       auto [it, inserted] = newest.try_emplace(target_id, &r);
       if (!inserted && TsMs(r) >= TsMs(*it->second)) it->second = &r;
     }
   }
-  if (fresh > 0) {
+  // Results stored whole: all (compaction off), else the changes and the
+  // ad-hoc ones.
+  std::vector<std::pair<int64_t, const v1::CheckResult*>> rows;
+  if (!compaction_) {
+    rows = fresh;
+  } else {
+    s = FoldRuns(probe_id, boot.id, fresh, newest, &rows);
+    if (!s.ok()) return s;
+  }
+  int stored = static_cast<int>(fresh.size());
+  if (!rows.empty()) {
+    pg::ArrayLiteral target_ids, seqs, ts, outcome, connect, banner, address, error, ident, pre,
+        detail, liveness, late, probe_ts, received, adhoc;
+    for (const auto& [target_id, rp] : rows) {
+      const v1::CheckResult& r = *rp;
+      target_ids.AddInt(target_id);
+      seqs.AddInt(static_cast<int64_t>(r.seq()));
+      ts.AddInt(TsMs(r));
+      outcome.AddInt(r.outcome());
+      connect.AddInt(r.connect_us());
+      banner.AddInt(r.banner_us());
+      address.Add(r.address());
+      error.AddInt(r.error_number());
+      ident.Add(r.identification());
+      if (r.pre_banner_size() > 0) {
+        pre.Add(PreBannerToJson({r.pre_banner().begin(), r.pre_banner().end()}));
+      } else {
+        pre.AddNull();
+      }
+      detail.Add(r.detail());
+      if (r.has_liveness()) {
+        liveness.Add(Hex(r.liveness().SerializeAsString()));
+      } else {
+        liveness.AddNull();
+      }
+      late.AddInt(r.late_us());
+      probe_ts.AddInt(r.collector_started_unix_ms() != 0 ? r.started_unix_ms() : 0);
+      received.AddInt(r.received_unix_ms());
+      adhoc.Add(r.adhoc_id());
+    }
     pg::Result res;
     s = conn_.Run(
         "insert_results",
@@ -303,10 +334,10 @@ Status PgWriter::ApplyResults(WriteOp& op, CommitInfo* info, int64_t now_ms) {
     if (!s.ok()) return s;
     // Rows the unique index already held (stored past max_seq by hand) count
     // as duplicates; they sort before the stored ones only approximately.
-    const int stored = static_cast<int>(res.Affected());
-    info->stored = stored;
-    info->duplicates += fresh - stored;
+    stored -= static_cast<int>(rows.size()) - static_cast<int>(res.Affected());
   }
+  info->stored = stored;
+  info->duplicates += static_cast<int>(fresh.size()) - stored;
   if (!newest.empty()) {
     // The shared newest-results table (schema version 2): one row per pair,
     // replaced only by a result at least as new, in this transaction.
@@ -329,6 +360,102 @@ Status PgWriter::ApplyResults(WriteOp& op, CommitInfo* info, int64_t now_ms) {
   }
   pending_boots_[{probe_id, op.boot_id}] = boot;
   info->committed_seq = boot.max_seq;
+  return Status::Ok();
+}
+
+Status PgWriter::FoldRuns(int64_t probe_id, int64_t boot_ref,
+                          const std::vector<std::pair<int64_t, const v1::CheckResult*>>& fresh,
+                          const std::map<int64_t, const v1::CheckResult*>& newest,
+                          std::vector<std::pair<int64_t, const v1::CheckResult*>>* rows) {
+  // The current run of every pair this submission continues (in this
+  // transaction: its own earlier writes included), one query.
+  std::map<int64_t, RunState> current;
+  if (!newest.empty()) {
+    pg::ArrayLiteral targets;
+    for (const auto& [target_id, r] : newest) targets.AddInt(target_id);
+    pg::Result res;
+    Status s = conn_.Run("current_runs", {Param::Int(probe_id), Param::Text(targets.Take())}, &res);
+    if (!s.ok()) return s;
+    for (int i = 0; i < res.Rows(); ++i) {
+      RunState run;
+      run.id = res.Int(i, 1);
+      run.boot_ref = res.Int(i, 2);
+      run.outcome = static_cast<int>(res.Int(i, 3));
+      run.first_seq = static_cast<uint64_t>(res.Int(i, 4));
+      run.last_seq = static_cast<uint64_t>(res.Int(i, 5));
+      run.first_ms = res.Int(i, 6);
+      run.last_ms = res.Int(i, 7);
+      run.count = res.Int(i, 8);
+      run.min_us = res.Int(i, 9);
+      run.sum_us = res.Int(i, 10);
+      run.max_us = res.Int(i, 11);
+      current[res.Int(i, 0)] = run;
+    }
+  }
+  std::vector<std::pair<int64_t, RunState>> done;  // runs a change ended, in order
+  for (const auto& [target_id, rp] : fresh) {
+    const v1::CheckResult& r = *rp;
+    if (!r.adhoc_id().empty()) {
+      rows->emplace_back(target_id, rp);
+      continue;
+    }
+    auto it = current.find(target_id);
+    if (it != current.end() && ContinuesRun(it->second, r, boot_ref)) {
+      ExtendRun(&it->second, r);
+      continue;
+    }
+    if (it != current.end()) done.emplace_back(target_id, it->second);
+    rows->emplace_back(target_id, rp);
+    current[target_id] = StartRun(r, boot_ref);
+  }
+  for (auto& [target_id, run] : current) done.emplace_back(target_id, run);
+  pg::ArrayLiteral u_id, u_last_seq, u_last_ms, u_count, u_min, u_sum, u_max;
+  pg::ArrayLiteral i_target, i_outcome, i_first_seq, i_last_seq, i_first_ms, i_last_ms, i_count,
+      i_min, i_sum, i_max;
+  int updates = 0, inserts = 0;
+  for (const auto& [target_id, run] : done) {
+    if (!run.dirty) continue;
+    if (run.id != 0) {
+      u_id.AddInt(run.id);
+      u_last_seq.AddInt(static_cast<int64_t>(run.last_seq));
+      u_last_ms.AddInt(run.last_ms);
+      u_count.AddInt(run.count);
+      u_min.AddInt(run.min_us);
+      u_sum.AddInt(run.sum_us);
+      u_max.AddInt(run.max_us);
+      ++updates;
+    } else {
+      i_target.AddInt(target_id);
+      i_outcome.AddInt(run.outcome);
+      i_first_seq.AddInt(static_cast<int64_t>(run.first_seq));
+      i_last_seq.AddInt(static_cast<int64_t>(run.last_seq));
+      i_first_ms.AddInt(run.first_ms);
+      i_last_ms.AddInt(run.last_ms);
+      i_count.AddInt(run.count);
+      i_min.AddInt(run.min_us);
+      i_sum.AddInt(run.sum_us);
+      i_max.AddInt(run.max_us);
+      ++inserts;
+    }
+  }
+  if (updates > 0) {
+    Status s = conn_.Run("update_runs", {Param::Text(u_id.Take()), Param::Text(u_last_seq.Take()),
+                                         Param::Text(u_last_ms.Take()), Param::Text(u_count.Take()),
+                                         Param::Text(u_min.Take()), Param::Text(u_sum.Take()),
+                                         Param::Text(u_max.Take())});
+    if (!s.ok()) return s;
+  }
+  if (inserts > 0) {
+    // In order: a pair's later run gets the higher id (its current run).
+    Status s =
+        conn_.Run("insert_runs", {Param::Int(probe_id), Param::Int(boot_ref),
+                                  Param::Text(i_target.Take()), Param::Text(i_outcome.Take()),
+                                  Param::Text(i_first_seq.Take()), Param::Text(i_last_seq.Take()),
+                                  Param::Text(i_first_ms.Take()), Param::Text(i_last_ms.Take()),
+                                  Param::Text(i_count.Take()), Param::Text(i_min.Take()),
+                                  Param::Text(i_sum.Take()), Param::Text(i_max.Take())});
+    if (!s.ok()) return s;
+  }
   return Status::Ok();
 }
 

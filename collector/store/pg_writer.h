@@ -12,7 +12,12 @@
 // upserts latest_results (schema version 2): the newest scheduled result of
 // each probe x target pair it stores, replacing an older row only (by ts_ms),
 // with ingest_ms = this collector's clock, for the leader's polling
-// (PgCoordinator).
+// (PgCoordinator) and LatestResults. Run compaction (store.h; schema version
+// 3): the current runs of a submission's pairs are read in one query (the
+// transaction's own writes included: the boot row lock serializes writers of
+// a probe's boot), extended in memory and written with one UPDATE ... FROM
+// unnest and one INSERT ... SELECT FROM unnest per submission; only changes
+// and ad-hoc results go to `results`.
 //
 // Connection loss: a failed statement on a broken connection fails the
 // transaction (its submitters resend; nothing is acked). The next Apply
@@ -32,6 +37,7 @@
 #include <vector>
 
 #include "collector/store/pg_util.h"
+#include "collector/store/runs.h"
 #include "collector/store/store_backend.h"
 
 namespace parallax::collector {
@@ -54,6 +60,10 @@ class PgWriter : public StoreWriter {
   // reporting `chunk` deleted), then deletes at most `chunk` older rows of
   // the partition holding cutoff_ms.
   Status DeleteOlderThan(int64_t cutoff_ms, int64_t chunk, int64_t* deleted) override;
+  void SetCompaction(bool on) override { compaction_ = on; }
+  // Deletes at most `chunk` runs last seen before cutoff_ms, then the
+  // latest_results rows older than it.
+  Status DeleteRunsOlderThan(int64_t cutoff_ms, int64_t chunk, int64_t* deleted) override;
   Status DeleteIncidentsClosedBefore(int64_t cutoff_ms, int64_t chunk, int64_t* deleted) override;
   Status DeleteExpiredProbes(int64_t cutoff_ms, int64_t chunk,
                              std::vector<std::string>* names) override;
@@ -78,6 +88,14 @@ class PgWriter : public StoreWriter {
   Status EnsurePartitions(const std::vector<WriteOp>& ops);
   Status ApplyOne(WriteOp& op, CommitInfo* info, int64_t now_ms);
   Status ApplyResults(WriteOp& op, CommitInfo* info, int64_t now_ms);
+  // Run compaction of one submission's fresh results (in seq order): reads
+  // the current runs of its pairs, extends or starts runs (one UPDATE and one
+  // INSERT statement for all of them), and puts the results to store whole
+  // (changes, ad-hoc) in *rows.
+  Status FoldRuns(int64_t probe_id, int64_t boot_ref,
+                  const std::vector<std::pair<int64_t, const v1::CheckResult*>>& fresh,
+                  const std::map<int64_t, const v1::CheckResult*>& newest,
+                  std::vector<std::pair<int64_t, const v1::CheckResult*>>* rows);
   Status ApplyProbe(const ProbeRecord& p, int64_t now_ms);
   Status ApplyTargets(const std::vector<TargetRecord>& targets, int64_t now_ms);
   Status ApplyIncident(const WriteOp& op, int64_t now_ms);
@@ -89,6 +107,7 @@ class PgWriter : public StoreWriter {
 
   std::string dsn_;
   int64_t width_ms_ = 0;
+  bool compaction_ = true;
   pg::Conn conn_;
   bool prepared_ = false;
   std::chrono::steady_clock::time_point next_connect_{};

@@ -1,4 +1,5 @@
-// PgWriter: retention (dropping expired partitions, then rows), expired
+// PgWriter: retention (dropping expired partitions, then rows; runs in
+// chunks by last seen), expired
 // incidents and probes, and upkeep (partitions ahead, sizes). See pg_writer.h.
 #include "collector/store/pg_writer.h"
 #include "collector/store/postgres_schema.h"
@@ -43,6 +44,27 @@ Status PgWriter::DeleteOlderThan(int64_t cutoff_ms, int64_t chunk, int64_t* dele
   return Status::Ok();
 }
 
+Status PgWriter::DeleteRunsOlderThan(int64_t cutoff_ms, int64_t chunk, int64_t* deleted) {
+  *deleted = 0;
+  Status s = Ensure();
+  if (!s.ok()) return s;
+  pg::Result r;
+  // runs_first finds the candidates; a live run (last seen recently) that
+  // began before the cutoff is passed over.
+  s = conn_.Query(
+      "DELETE FROM runs WHERE id IN (SELECT id FROM runs WHERE first_ms < $1 AND last_ms < $1"
+      " LIMIT $2)",
+      {Param::Int(cutoff_ms), Param::Int(chunk)}, &r);
+  if (!s.ok()) return Fail(s);
+  *deleted = r.Affected();
+  if (*deleted < chunk) {
+    // Pairs silent for the whole retention leave the live state too.
+    s = conn_.Query("DELETE FROM latest_results WHERE ts_ms < $1", {Param::Int(cutoff_ms)}, &r);
+    if (!s.ok()) return Fail(s);
+  }
+  return Status::Ok();
+}
+
 Status PgWriter::DeleteIncidentsClosedBefore(int64_t cutoff_ms, int64_t chunk, int64_t* deleted) {
   *deleted = 0;
   Status s = Ensure();
@@ -67,7 +89,8 @@ Status PgWriter::DeleteExpiredProbes(int64_t cutoff_ms, int64_t chunk,
   pg::Result r;
   s = conn_.Query(
       "WITH old AS (SELECT p.id FROM probes p WHERE p.last_seen_ms < $1 AND NOT EXISTS"
-      "   (SELECT 1 FROM results r WHERE r.probe_id = p.id) LIMIT $2),"
+      "   (SELECT 1 FROM results r WHERE r.probe_id = p.id) AND NOT EXISTS"
+      "   (SELECT 1 FROM runs u WHERE u.probe_id = p.id) LIMIT $2),"
       " boots AS (DELETE FROM probe_boots WHERE probe_id IN (SELECT id FROM old)),"
       " latest AS (DELETE FROM latest_results WHERE probe_id IN (SELECT id FROM old))"
       " DELETE FROM probes WHERE id IN (SELECT id FROM old) RETURNING name",

@@ -127,6 +127,36 @@ CREATE TABLE collector_leader (
   heartbeat_ms BIGINT NOT NULL
 );
 )sql",
+      // Version 3 (issue 16): run compaction (store.h, as SQLite's version
+      // 6). runs: one row per run of a probe x target pair with one outcome
+      // within one boot; not partitioned (a live run spans partitions):
+      // retention deletes runs last seen before `retention` in chunks. Its
+      // indexes avoid the columns an extension updates, and fillfactor leaves
+      // room on the page, so extending a run is a HOT update (no index
+      // writes). results rows written from now on are the changes and ad-hoc
+      // results (partitioned and dropped by `change_retention`); older rows
+      // stay as history. latest_results (version 2) is what LatestResults reads.
+      R"sql(
+CREATE TABLE runs (
+  id             BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  probe_id       BIGINT NOT NULL,
+  target_id      BIGINT NOT NULL,
+  boot_ref       BIGINT NOT NULL,
+  outcome        INTEGER NOT NULL,
+  first_seq      BIGINT NOT NULL,
+  last_seq       BIGINT NOT NULL,
+  first_ms       BIGINT NOT NULL,
+  last_ms        BIGINT NOT NULL,
+  count          BIGINT NOT NULL,
+  connect_min_us BIGINT NOT NULL,
+  connect_sum_us BIGINT NOT NULL,
+  connect_max_us BIGINT NOT NULL
+) WITH (fillfactor = 50);
+CREATE INDEX runs_probe_target ON runs (probe_id, target_id, id);
+CREATE INDEX runs_target_first ON runs (target_id, first_ms);
+CREATE INDEX runs_first ON runs (first_ms);
+CREATE INDEX latest_results_target ON latest_results (target_id);
+)sql",
   };
   return kSteps;
 }
@@ -145,6 +175,18 @@ std::string ViewsSql() {
          " r.late_us AS late_us, r.probe_ts_ms AS probe_ts_ms, r.received_ms AS received_ms,"
          " r.adhoc_id AS adhoc_id"
          " FROM results r JOIN probes p ON p.id = r.probe_id JOIN targets t ON t.id = r.target_id"
+         " JOIN probe_boots b ON b.id = r.boot_ref;"
+         " CREATE OR REPLACE VIEW runs_v AS SELECT r.id AS id, p.name AS probe,"
+         " t.name AS target, b.boot_id AS boot_id, " +
+         OutcomeCaseSql("r.outcome") +
+         " AS outcome, to_char(to_timestamp(r.first_ms / 1000.0) AT TIME ZONE 'UTC',"
+         " 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS first_utc,"
+         " to_char(to_timestamp(r.last_ms / 1000.0) AT TIME ZONE 'UTC',"
+         " 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') AS last_utc, r.count AS count,"
+         " r.first_seq AS first_seq, r.last_seq AS last_seq,"
+         " r.connect_min_us AS connect_min_us, r.connect_sum_us / r.count AS connect_mean_us,"
+         " r.connect_max_us AS connect_max_us, r.first_ms AS first_ms, r.last_ms AS last_ms"
+         " FROM runs r JOIN probes p ON p.id = r.probe_id JOIN targets t ON t.id = r.target_id"
          " JOIN probe_boots b ON b.id = r.boot_ref;"
          " CREATE OR REPLACE VIEW incidents_v AS SELECT i.id AS id, t.name AS target, " +
          CauseCaseSql("i.cause") +

@@ -1,6 +1,7 @@
 // The PostgreSQL schema of the Store and its migrations.
 //
-// Tables as in SQLite (schema.cc) with BIGINT ids, except `results`, which is
+// Tables as in SQLite (schema.cc) with BIGINT ids (runs: version 3, SQLite's
+// 6; latest_results holds a serialized CheckResult), except `results`, which is
 // partitioned by RANGE (ts_ms) into tables named results_p<start_ms>, each
 // `width` ms wide (the width is fixed when the schema is created and kept in
 // store_settings). Migrations run in one transaction under

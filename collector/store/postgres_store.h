@@ -13,8 +13,10 @@
 //    transaction). Nothing is retried behind the submitter's back except
 //    deadlocks and serialization failures.
 //  - Retention drops whole results partitions (`partition_width` wide) that
-//    ended before the cutoff, then deletes the older rows of the partition
-//    holding the cutoff in chunks.
+//    ended before the cutoff (with run compaction: `change_retention`), then
+//    deletes the older rows of the partition holding the cutoff in chunks.
+//    Runs (schema version 3) are not partitioned (a live run spans
+//    partitions): those last seen before `retention` are deleted in chunks.
 //  - StoreStats: database_bytes = pg_database_size; wal_bytes 0; free_bytes
 //    -1 (the server's disk); errors by kind "connection", "busy", "full",
 //    "io", "other".

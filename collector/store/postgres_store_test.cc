@@ -62,6 +62,10 @@ class PostgresStoreTest : public ::testing::Test {
   void SetUp() override {
     options_.retention = std::chrono::milliseconds(0);
     options_.incident_retention = std::chrono::milliseconds(0);
+    options_.change_retention = std::chrono::milliseconds(0);
+    // These tests count stored rows: every result whole (compaction is
+    // tested in store_test.cc's contract suite).
+    options_.compaction = false;
     ASSERT_NO_FATAL_FAILURE(UsePostgres(&options_, &db_));
     server_ = testing::SharedPgServer();
   }

@@ -9,6 +9,7 @@
 namespace parallax::collector {
 
 Status QueuedStore::Start() {
+  writer_->SetCompaction(options_.compaction);
   Status s = writer_->LoadBoots(&committed_);
   if (!s.ok()) return s;
   next_sweep_ = std::chrono::steady_clock::now();  // sweep once at start
@@ -123,6 +124,11 @@ Status QueuedStore::History(const std::string& target, const std::string& probe,
 
 Status QueuedStore::ListProbes(std::vector<ProbeRecord>* out) { return reader_->ListProbes(out); }
 
+Status QueuedStore::Runs(const std::string& target, const std::string& probe, int64_t since_ms,
+                         size_t limit, std::vector<RunRecord>* out) {
+  return reader_->Runs(target, probe, since_ms, limit, out);
+}
+
 void QueuedStore::EnqueueIncident(WriteOp::IncidentAction action, const std::string& target,
                                   v1::Cause cause, int64_t at_ms, const std::string& summary) {
   WriteOp op;
@@ -171,7 +177,9 @@ std::vector<WriteOp> QueuedStore::TakeBatch() {
 
 void QueuedStore::WriterLoop() {
   using std::chrono::steady_clock;
-  const bool retention = options_.retention.count() > 0 || options_.incident_retention.count() > 0;
+  const bool retention = options_.retention.count() > 0 ||
+                         options_.incident_retention.count() > 0 ||
+                         (options_.compaction && options_.change_retention.count() > 0);
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     const auto now = steady_clock::now();
@@ -180,6 +188,7 @@ void QueuedStore::WriterLoop() {
       sweep_phase_ = 0;
       const int64_t wall_ms = WallClockMs();
       sweep_cutoff_ms_ = wall_ms - options_.retention.count();
+      change_cutoff_ms_ = wall_ms - ChangeRetention().count();
       incident_cutoff_ms_ = wall_ms - options_.incident_retention.count();
       next_sweep_ = now + options_.retention_sweep_every;
       last_chunk_ = steady_clock::time_point{};
@@ -344,11 +353,13 @@ void QueuedStore::SweepChunk() {
   int64_t deleted = 0;
   Status s;
   std::vector<std::string> expired;
-  if (sweep_phase_ == 0 && options_.retention.count() > 0) {
-    s = writer_->DeleteOlderThan(sweep_cutoff_ms_, chunk, &deleted);
+  if (sweep_phase_ == 0 && ChangeRetention().count() > 0) {
+    s = writer_->DeleteOlderThan(change_cutoff_ms_, chunk, &deleted);
   } else if (sweep_phase_ == 1 && options_.incident_retention.count() > 0) {
     s = writer_->DeleteIncidentsClosedBefore(incident_cutoff_ms_, chunk, &deleted);
   } else if (sweep_phase_ == 2 && options_.retention.count() > 0) {
+    s = writer_->DeleteRunsOlderThan(sweep_cutoff_ms_, chunk, &deleted);
+  } else if (sweep_phase_ == 3 && options_.retention.count() > 0) {
     // Probes not seen for the whole retention with no result left.
     s = writer_->DeleteExpiredProbes(sweep_cutoff_ms_, chunk, &expired);
     deleted = static_cast<int64_t>(expired.size());
@@ -374,7 +385,7 @@ void QueuedStore::SweepChunk() {
     sweeping_ = false;
     return;
   }
-  if (deleted < chunk && ++sweep_phase_ > 2) sweeping_ = false;
+  if (deleted < chunk && ++sweep_phase_ > 3) sweeping_ = false;
 }
 
 void QueuedStore::CountError(const Status& s) {
@@ -387,10 +398,10 @@ void QueuedStore::RefreshStats() {
   StoreStats sizes;
   writer_->Maintain(&sizes);
   double lag = 0;
-  if (options_.retention.count() > 0) {
+  if (ChangeRetention().count() > 0) {
     int64_t oldest = 0;
     if (writer_->OldestResultMs(&oldest).ok() && oldest > 0) {
-      const int64_t cutoff = WallClockMs() - options_.retention.count();
+      const int64_t cutoff = WallClockMs() - ChangeRetention().count();
       if (oldest < cutoff) lag = static_cast<double>(cutoff - oldest) / 1000.0;
     }
   }

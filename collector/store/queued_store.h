@@ -13,8 +13,8 @@
 // one transaction (retrying SQLITE_BUSY with backoff up to busy_retry),
 // publish committed seqs, run the `done` callbacks, mark the ops completed
 // (waking Flush()). When a retention sweep is due, delete one chunk per
-// iteration when the queue is empty, and one chunk per kSweepUnderLoadEvery
-// between batches when it is not (so retention keeps up under load). Every
+// iteration when the queue is empty (results, incidents, runs, probes), and one chunk per
+// kSweepUnderLoadEvery between batches when it is not (so retention keeps up under load). Every
 // `stats_every`, refresh the stats (StoreWriter::Maintain: a PASSIVE WAL
 // checkpoint on SQLite, partitions ahead on PostgreSQL).
 //
@@ -58,6 +58,8 @@ class QueuedStore : public Store {
   Status History(const std::string& target, const std::string& probe, int64_t since_ms,
                  size_t limit, std::vector<ResultRow>* out) override;
   Status ListProbes(std::vector<ProbeRecord>* out) override;
+  Status Runs(const std::string& target, const std::string& probe, int64_t since_ms, size_t limit,
+              std::vector<RunRecord>* out) override;
   void OpenIncident(const std::string& target, v1::Cause cause, int64_t at_ms,
                     const std::string& summary) override;
   void ChangeIncident(const std::string& target, v1::Cause cause, int64_t at_ms,
@@ -89,6 +91,11 @@ class QueuedStore : public Store {
   // Refreshes sizes, free space and retention lag (StoreWriter::Maintain).
   void RefreshStats();
   void CountError(const Status& s);
+  // How long results rows are kept: the changes' retention when compacting,
+  // else `retention`.
+  std::chrono::milliseconds ChangeRetention() const {
+    return options_.compaction ? options_.change_retention : options_.retention;
+  }
 
   std::unique_ptr<StoreWriter> writer_;  // writer thread only (after Start)
   std::unique_ptr<StoreReader> reader_;
@@ -124,8 +131,10 @@ class QueuedStore : public Store {
   std::chrono::steady_clock::time_point next_stats_;
   std::chrono::steady_clock::time_point last_commit_end_;
   bool sweeping_ = false;
-  int sweep_phase_ = 0;  // 0: results, 1: closed incidents, 2: expired probes
+  // 0: results (changes), 1: closed incidents, 2: runs, 3: expired probes
+  int sweep_phase_ = 0;
   int64_t sweep_cutoff_ms_ = 0;
+  int64_t change_cutoff_ms_ = 0;
   int64_t incident_cutoff_ms_ = 0;
 
   mutable std::mutex stats_mu_;

@@ -19,13 +19,19 @@
 
 namespace parallax::collector {
 
-// The newest result of every probe x target pair: one indexed lookup per
-// pair of (probes x targets) on results(probe_id, target_id, ts_ms), never a
-// scan of results. Exposed so a test can check its query plan.
+// The newest result of every probe x target pair: the latest_results table
+// (one row per pair, schema version 6), never a scan of results. Exposed so
+// a test can check its query plan.
 std::string LatestResultsSql();
+// Runs of one target (?1 name, ?2 probe or '', ?3 since_ms on last_ms, ?4
+// limit or -1), newest first, by the runs(target_id, first_ms) index.
+std::string RunsSql();
 // Results of one target (?1 name, ?2 probe or '', ?3 since_ms, ?4 limit or -1),
-// newest first, by a range search on results(target_id, ts_ms).
+// newest first, by a range search on results(target_id, ts_ms). History
+// adds the target's newest results (NewestOfTargetSql, by the
+// latest_results(target_id) index) that are not results rows.
 std::string HistorySql();
+std::string NewestOfTargetSql();
 
 class Reader : public StoreReader {
  public:
@@ -38,6 +44,8 @@ class Reader : public StoreReader {
   Status History(const std::string& target, const std::string& probe, int64_t since_ms,
                  size_t limit, std::vector<ResultRow>* out) override;
   Status ListProbes(std::vector<ProbeRecord>* out) override;
+  Status Runs(const std::string& target, const std::string& probe, int64_t since_ms, size_t limit,
+              std::vector<RunRecord>* out) override;
   // Newest first; `target` empty = all; `limit` 0 = no limit.
   Status ListIncidents(const std::string& target, bool open_only, size_t limit,
                        std::vector<IncidentRecord>* out) override;
@@ -49,7 +57,7 @@ class Reader : public StoreReader {
 
   std::mutex mu_;
   sqlite::Db db_;
-  sqlite::Statement latest_, history_, probes_, incidents_, changes_;
+  sqlite::Statement latest_, history_, newest_, runs_, probes_, incidents_, changes_;
 };
 
 }  // namespace parallax::collector

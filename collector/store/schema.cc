@@ -104,6 +104,63 @@ CREATE TABLE host_key_pins (
   pinned_ms    INTEGER NOT NULL
 );
 )sql",
+      // Version 6 (issue 16): run compaction (store.h). runs: one row per
+      // run of a probe x target pair with one outcome within one boot
+      // (connect latency min/sum/max over `count` results, seqs first..last);
+      // the results rows written from now on are the changes (the first
+      // result of each run) and ad-hoc results; older rows stay as they are
+      // (history). latest_results: the newest full scheduled result of every
+      // pair (what the collector reloads at start), seeded from results.
+      R"sql(
+CREATE TABLE runs (
+  id             INTEGER PRIMARY KEY,
+  probe_id       INTEGER NOT NULL REFERENCES probes(id),
+  target_id      INTEGER NOT NULL REFERENCES targets(id),
+  boot_ref       INTEGER NOT NULL REFERENCES probe_boots(id),
+  outcome        INTEGER NOT NULL,
+  first_seq      INTEGER NOT NULL,
+  last_seq       INTEGER NOT NULL,
+  first_ms       INTEGER NOT NULL,
+  last_ms        INTEGER NOT NULL,
+  count          INTEGER NOT NULL,
+  connect_min_us INTEGER NOT NULL,
+  connect_sum_us INTEGER NOT NULL,
+  connect_max_us INTEGER NOT NULL
+);
+CREATE INDEX runs_probe_target ON runs (probe_id, target_id);
+CREATE INDEX runs_target_first ON runs (target_id, first_ms);
+CREATE INDEX runs_first ON runs (first_ms);
+CREATE TABLE latest_results (
+  probe_id       INTEGER NOT NULL,
+  target_id      INTEGER NOT NULL,
+  boot_ref       INTEGER NOT NULL,
+  seq            INTEGER NOT NULL,
+  ts_ms          INTEGER NOT NULL,
+  outcome        INTEGER NOT NULL,
+  connect_us     INTEGER NOT NULL DEFAULT 0,
+  banner_us      INTEGER NOT NULL DEFAULT 0,
+  address        TEXT NOT NULL DEFAULT '',
+  error_number   INTEGER NOT NULL DEFAULT 0,
+  identification TEXT NOT NULL DEFAULT '',
+  pre_banner     TEXT,
+  detail         TEXT NOT NULL DEFAULT '',
+  liveness       BLOB,
+  late_us        INTEGER NOT NULL DEFAULT 0,
+  probe_ts_ms    INTEGER NOT NULL DEFAULT 0,
+  received_ms    INTEGER NOT NULL DEFAULT 0,
+  adhoc_id       TEXT NOT NULL DEFAULT '',
+  PRIMARY KEY (probe_id, target_id)
+);
+CREATE INDEX latest_results_ts ON latest_results (ts_ms);
+CREATE INDEX latest_results_target ON latest_results (target_id);
+INSERT INTO latest_results SELECT r.probe_id, r.target_id, r.boot_ref, r.seq, r.ts_ms,
+  r.outcome, r.connect_us, r.banner_us, r.address, r.error_number, r.identification,
+  r.pre_banner, r.detail, r.liveness, r.late_us, r.probe_ts_ms, r.received_ms, r.adhoc_id
+FROM probes p CROSS JOIN targets t
+  JOIN results r ON r.id = (SELECT x.id FROM results x INDEXED BY results_probe_target_ts
+    WHERE x.probe_id = p.id AND x.target_id = t.id AND x.adhoc_id = ''
+    ORDER BY x.ts_ms DESC, x.id DESC LIMIT 1);
+)sql",
   };
   return kSteps;
 }
@@ -123,6 +180,18 @@ Status RecreateView(sqlite::Db* db) {
       "  r.probe_ts_ms AS probe_ts_ms, r.received_ms AS received_ms,\n"
       "  r.adhoc_id AS adhoc_id\n"
       "FROM results r JOIN probes p ON p.id = r.probe_id JOIN targets t ON t.id = r.target_id\n"
+      "  JOIN probe_boots b ON b.id = r.boot_ref;\n"
+      "DROP VIEW IF EXISTS runs_v;\n"
+      "CREATE VIEW runs_v AS SELECT r.id AS id, p.name AS probe, t.name AS target,\n"
+      "  b.boot_id AS boot_id, " +
+      OutcomeCaseSql("r.outcome") +
+      " AS outcome,\n"
+      "  strftime('%Y-%m-%dT%H:%M:%fZ', r.first_ms / 1000.0, 'unixepoch') AS first_utc,\n"
+      "  strftime('%Y-%m-%dT%H:%M:%fZ', r.last_ms / 1000.0, 'unixepoch') AS last_utc,\n"
+      "  r.count AS count, r.first_seq AS first_seq, r.last_seq AS last_seq,\n"
+      "  r.connect_min_us AS connect_min_us, r.connect_sum_us / r.count AS connect_mean_us,\n"
+      "  r.connect_max_us AS connect_max_us, r.first_ms AS first_ms, r.last_ms AS last_ms\n"
+      "FROM runs r JOIN probes p ON p.id = r.probe_id JOIN targets t ON t.id = r.target_id\n"
       "  JOIN probe_boots b ON b.id = r.boot_ref;\n"
       "DROP VIEW IF EXISTS incidents_v;\n"
       "CREATE VIEW incidents_v AS SELECT i.id AS id, t.name AS target,\n"

@@ -6,8 +6,8 @@
 // previous version intact. A database written by a newer collector (version
 // above kSchemaVersion) is refused rather than guessed at.
 //
-// The `results_v` and `incidents_v` views (names instead of ids, outcome and
-// cause as words) are dropped
+// The `results_v`, `runs_v` and `incidents_v` views (names instead of ids,
+// outcome and cause as words) are dropped
 // and recreated at every Migrate() so new words appear without a step.
 //
 // Thread-safety: functions use only the connection passed in.

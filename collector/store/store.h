@@ -32,10 +32,24 @@
 //    result survives a kill -9 of the collector and an OS crash or power loss.
 //    Batching keeps this to one fsync per transaction, and group commit
 //    (`group_commit_wait`) puts several streams' batches in one transaction.
+//  - Run compaction (`compaction`, on by default; schema: SQLite 6,
+//    PostgreSQL 3): a scheduled result that continues the current run of its
+//    probe x target pair (same outcome, same boot) only extends that run's
+//    row (last seen, last seq, count, connect latency min/sum/max), once per
+//    pair per transaction; a result that starts a new run (first of a pair,
+//    another outcome, another boot) is a change: a new run row plus the full
+//    result in `results`. Ad-hoc results are always stored whole. Dedupe is
+//    unchanged (probe_boots.max_seq), and the results a boot stored are the
+//    sum of its runs' counts plus its ad-hoc rows (seq ranges per run). The
+//    newest full result of every pair is kept in latest_results (both stores,
+//    both modes) for LatestResults. Off: every result is a results row.
 //  - Retention: every `retention_sweep_every` the writer deletes results
-//    older than `retention`, then incidents closed longer ago than
-//    `incident_retention` (with their changes), then probes last seen before
-//    `retention` with no result left (with their boots' dedupe state),
+//    older than `change_retention` (compaction on: they are the changes; off:
+//    `retention`), then incidents closed longer ago than
+//    `incident_retention` (with their changes), then runs last seen before
+//    `retention` (and newest results of pairs silent that long), then probes
+//    last seen before `retention` with no result or run left (with their
+//    boots' dedupe state),
 //    `retention_chunk_rows` per transaction, between result batches (never
 //    stalling commits for a whole sweep, never starved by a busy queue).
 //    Age is on the collector's clock (collector_started_unix_ms, stored as
@@ -82,6 +96,10 @@ struct StoreOptions {
   // whole partitions older than `retention`.
   std::chrono::milliseconds partition_width = std::chrono::hours(24);
   std::chrono::milliseconds retention = std::chrono::hours(24 * 14);  // 0: keep forever
+  // Run compaction (see the contract above). Off: every result is stored whole.
+  bool compaction = true;
+  // How long the changes (results rows) are kept when compaction is on; 0: forever.
+  std::chrono::milliseconds change_retention = std::chrono::hours(24 * 90);
   std::chrono::milliseconds retention_sweep_every = std::chrono::minutes(1);
   size_t max_batch_results = 5000;  // results per transaction at most (a larger
                                     // single submission still commits whole)
@@ -142,6 +160,24 @@ struct ResultRow {
   // received_unix_ms the collector's (both 0 for rows stored before schema
   // version 3, whose started_unix_ms is then the only time known).
   v1::CheckResult result;
+};
+
+// One run: consecutive scheduled results of one probe x target pair with one
+// outcome within one probe boot (see "Run compaction" above). Times are
+// ts_ms (the collector's clock); the latency is connect_us.
+struct RunRecord {
+  std::string probe;
+  std::string target;
+  std::string boot_id;
+  v1::Outcome outcome = v1::OUTCOME_UNSPECIFIED;
+  uint64_t first_seq = 0;
+  uint64_t last_seq = 0;
+  int64_t first_ms = 0;
+  int64_t last_ms = 0;
+  int64_t count = 0;
+  int64_t connect_min_us = 0;
+  int64_t connect_sum_us = 0;  // mean = sum / count
+  int64_t connect_max_us = 0;
 };
 
 // One cause change of an incident (the first is the opening cause; closing
@@ -216,6 +252,14 @@ class Store {
   virtual Status History(const std::string& target, const std::string& probe, int64_t since_ms,
                          size_t limit, std::vector<ResultRow>* out) = 0;
   virtual Status ListProbes(std::vector<ProbeRecord>* out) = 0;
+  // Runs of one target last seen at or after since_ms, newest (by first_ms)
+  // first; `probe` empty = all probes; `limit` 0 = no limit. A store without
+  // runs returns none.
+  virtual Status Runs(const std::string& target, const std::string& probe, int64_t since_ms,
+                      size_t limit, std::vector<RunRecord>* out) {
+    out->clear();
+    return Status::Ok();
+  }
 
   // Incidents: at most one open per target. Queued like every write.
   // OpenIncident closes a still-open incident of the target first;

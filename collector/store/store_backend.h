@@ -63,9 +63,15 @@ class StoreWriter {
   // The StoreStats.errors kind of a failed transaction.
   virtual const char* ErrorKind(const Status& s) const = 0;
 
+  // Run compaction on (default) or off (every result stored whole); set
+  // before the first Apply.
+  virtual void SetCompaction(bool on) = 0;
   // Retention, each step one transaction. Deletes results with ts_ms <
   // cutoff_ms (*deleted < chunk: none left).
   virtual Status DeleteOlderThan(int64_t cutoff_ms, int64_t chunk, int64_t* deleted) = 0;
+  // Deletes at most `chunk` runs last seen before cutoff_ms, and the newest
+  // results (latest_results) of pairs silent since before it.
+  virtual Status DeleteRunsOlderThan(int64_t cutoff_ms, int64_t chunk, int64_t* deleted) = 0;
   // Deletes at most `chunk` incidents closed before cutoff_ms with their changes.
   virtual Status DeleteIncidentsClosedBefore(int64_t cutoff_ms, int64_t chunk,
                                              int64_t* deleted) = 0;
@@ -96,6 +102,8 @@ class StoreReader {
   virtual Status History(const std::string& target, const std::string& probe, int64_t since_ms,
                          size_t limit, std::vector<ResultRow>* out) = 0;
   virtual Status ListProbes(std::vector<ProbeRecord>* out) = 0;
+  virtual Status Runs(const std::string& target, const std::string& probe, int64_t since_ms,
+                      size_t limit, std::vector<RunRecord>* out) = 0;
   virtual Status ListIncidents(const std::string& target, bool open_only, size_t limit,
                                std::vector<IncidentRecord>* out) = 0;
 };

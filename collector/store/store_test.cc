@@ -148,6 +148,10 @@ class StoreTestBase : public ::testing::Test {
     // the retention test.
     options_.retention = std::chrono::milliseconds(0);
     options_.incident_retention = std::chrono::milliseconds(0);
+    options_.change_retention = std::chrono::milliseconds(0);
+    // Most tests count stored result rows: every result whole. The run
+    // compaction tests (the default in production) turn it on.
+    options_.compaction = false;
     options_.driver = driver_;
     if (driver_ == "postgres") {
       ASSERT_NO_FATAL_FAILURE(UsePostgres(&options_));
@@ -220,7 +224,8 @@ TEST_F(StoreTest, SchemaCreatedAndVersionRecorded) {
   EXPECT_GE(KnownSchemaVersion(), 1);
   EXPECT_EQ(raw.Texts("PRAGMA journal_mode"), std::vector<std::string>{"wal"});
   for (const char* name : {"probes", "targets", "probe_boots", "results", "results_v",
-                           "results_probe_target_ts", "results_target_ts", "results_ts"}) {
+                           "results_probe_target_ts", "results_target_ts", "results_ts", "runs",
+                           "runs_v", "latest_results", "runs_probe_target", "runs_first"}) {
     EXPECT_EQ(
         raw.Int(std::string("SELECT COUNT(*) FROM sqlite_master WHERE name = '") + name + "'"), 1)
         << name;
@@ -400,8 +405,11 @@ TEST_P(StoreContractTest, LatestResultsReturnsNewestPerPairUsingTheIndex) {
     if (analyzed) {
       ASSERT_EQ(raw.Exec("ANALYZE"), SQLITE_OK);
     }
-    ExpectIndexedPlan(&raw, LatestResultsSql(), "results_probe_target_ts");
+    // The newest results are their own table (one row per pair): no
+    // results lookup at all.
+    EXPECT_EQ(LatestResultsSql().find("FROM results"), std::string::npos);
     ExpectIndexedPlan(&raw, HistorySql(), "results_target_ts");
+    ExpectIndexedPlan(&raw, RunsSql(), "runs_target_first");
   }
 }
 
@@ -859,6 +867,333 @@ TEST_P(StoreContractTest, DestructorFlushesQueuedWrites) {
   EXPECT_EQ(done.load(), 200);
   auto raw = Raw();
   EXPECT_EQ(raw->Int("SELECT COUNT(*) FROM results"), 200);
+}
+
+// ---- Run compaction (issue 16): the default; runs and changes ----
+
+v1::CheckResult Timed(uint64_t seq, const std::string& target, int64_t ts_ms, v1::Outcome outcome,
+                      int64_t connect_us) {
+  v1::CheckResult r = Result(seq, target, ts_ms, outcome);
+  r.set_connect_us(connect_us);
+  r.set_address("192.0.2.1:22");
+  if (outcome == v1::OUTCOME_OK) r.set_identification("SSH-2.0-OpenSSH_9.2");
+  return r;
+}
+
+class CompactionTest : public StoreContractTest {
+ protected:
+  void SetUp() override {
+    StoreContractTest::SetUp();
+    options_.compaction = true;
+  }
+  std::vector<RunRecord> Runs(const std::string& target, const std::string& probe = "") {
+    std::vector<RunRecord> runs;
+    Status s = store_->Runs(target, probe, 0, 0, &runs);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return runs;
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, CompactionTest, ::testing::Values("sqlite"));
+INSTANTIATE_TEST_SUITE_P(Postgres, CompactionTest, ::testing::Values("postgres"));
+
+TEST_P(CompactionTest, APairThatStaysOkForAThousandChecksStoresOneRunRow) {
+  OpenStore();
+  int stored = 0;
+  for (uint64_t from = 1; from <= 1000; from += 100) {  // ten transactions
+    std::vector<v1::CheckResult> rs;
+    for (uint64_t s = from; s < from + 100; ++s) {
+      rs.push_back(Timed(s, "t1", 10'000 + 10 * s, v1::OUTCOME_OK, 300 + (s % 7) * 10));
+    }
+    CommitInfo info = Submit("p1", "b", rs);
+    ASSERT_TRUE(info.status.ok()) << info.status.ToString();
+    stored += info.stored;
+  }
+  EXPECT_EQ(stored, 1000);
+  auto raw = Raw();
+  EXPECT_EQ(raw->Int("SELECT COUNT(*) FROM runs"), 1);
+  EXPECT_EQ(raw->Int("SELECT COUNT(*) FROM results"), 1);  // the first: a change
+  std::vector<RunRecord> runs = Runs("t1");
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].probe, "p1");
+  EXPECT_EQ(runs[0].boot_id, "b");
+  EXPECT_EQ(runs[0].outcome, v1::OUTCOME_OK);
+  EXPECT_EQ(runs[0].count, 1000);
+  EXPECT_EQ(runs[0].first_seq, 1u);
+  EXPECT_EQ(runs[0].last_seq, 1000u);
+  EXPECT_EQ(runs[0].first_ms, 10'010);
+  EXPECT_EQ(runs[0].last_ms, 20'000);
+  EXPECT_EQ(runs[0].connect_min_us, 300);
+  EXPECT_EQ(runs[0].connect_max_us, 360);
+  int64_t sum = 0;
+  for (uint64_t s = 1; s <= 1000; ++s) sum += 300 + (s % 7) * 10;
+  EXPECT_EQ(runs[0].connect_sum_us, sum);
+  // History: the change, and the newest check (not a results row).
+  std::vector<ResultRow> changes = History("t1");
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[0].result.seq(), 1000u);
+  EXPECT_EQ(changes[1].result.seq(), 1u);
+  EXPECT_EQ(History("t1", "", 0, 1).size(), 1u);
+  // The newest result stays whole for the diagnosis.
+  std::vector<ResultRow> latest;
+  ASSERT_TRUE(store_->LatestResults(&latest).ok());
+  ASSERT_EQ(latest.size(), 1u);
+  EXPECT_EQ(latest[0].result.SerializeAsString(),
+            Timed(1000, "t1", 20'000, v1::OUTCOME_OK, 300 + (1000 % 7) * 10).SerializeAsString());
+}
+
+TEST_P(CompactionTest, AFaultInTheMiddleStoresExactlyTheChanges) {
+  OpenStore();
+  constexpr int kN = 50, kM = 20, kK = 30;
+  std::vector<v1::CheckResult> all;
+  uint64_t seq = 0;
+  auto add = [&](int n, v1::Outcome outcome, int64_t base_us) {
+    for (int i = 0; i < n; ++i) {
+      ++seq;
+      all.push_back(Timed(seq, "t1", 100'000 + 1000 * static_cast<int64_t>(seq), outcome,
+                          outcome == v1::OUTCOME_TIMEOUT ? 0 : base_us + i));
+      // Another target stays ok throughout, interleaved.
+      all.push_back(
+          Timed(1000 + seq, "t2", 100'000 + 1000 * static_cast<int64_t>(seq), v1::OUTCOME_OK, 500));
+    }
+  };
+  add(kN, v1::OUTCOME_OK, 400);
+  add(kM, v1::OUTCOME_TIMEOUT, 0);
+  add(kK, v1::OUTCOME_OK, 600);
+  // Submissions of 7 cut the runs at arbitrary places (seqs increase per
+  // submission: t1's seqs, then t2's of the same slice).
+  for (size_t from = 0; from < all.size(); from += 14) {
+    std::vector<v1::CheckResult> t1, t2;
+    for (size_t i = from; i < std::min(all.size(), from + 14); ++i) {
+      (all[i].target() == "t1" ? t1 : t2).push_back(all[i]);
+    }
+    ASSERT_TRUE(Submit("p1", "b", t1).status.ok());
+    ASSERT_TRUE(Submit("p1", "b2", t2).status.ok());
+  }
+  std::vector<RunRecord> runs = Runs("t1");
+  ASSERT_EQ(runs.size(), 3u);  // newest first
+  EXPECT_EQ(runs[2].outcome, v1::OUTCOME_OK);
+  EXPECT_EQ(runs[2].count, kN);
+  EXPECT_EQ(runs[2].first_seq, 1u);
+  EXPECT_EQ(runs[2].last_seq, static_cast<uint64_t>(kN));
+  EXPECT_EQ(runs[2].connect_min_us, 400);
+  EXPECT_EQ(runs[2].connect_max_us, 400 + kN - 1);
+  EXPECT_EQ(runs[2].connect_sum_us / runs[2].count, (400 + 400 + kN - 1) / 2);
+  EXPECT_EQ(runs[1].outcome, v1::OUTCOME_TIMEOUT);
+  EXPECT_EQ(runs[1].count, kM);
+  EXPECT_EQ(runs[1].first_seq, static_cast<uint64_t>(kN + 1));
+  EXPECT_EQ(runs[1].last_seq, static_cast<uint64_t>(kN + kM));
+  EXPECT_EQ(runs[1].connect_max_us, 0);
+  EXPECT_EQ(runs[0].outcome, v1::OUTCOME_OK);
+  EXPECT_EQ(runs[0].count, kK);
+  EXPECT_EQ(runs[0].first_seq, static_cast<uint64_t>(kN + kM + 1));
+  EXPECT_EQ(runs[0].last_seq, static_cast<uint64_t>(kN + kM + kK));
+  EXPECT_EQ(runs[0].first_ms, 100'000 + 1000 * (kN + kM + 1));
+  EXPECT_EQ(runs[0].last_ms, 100'000 + 1000 * (kN + kM + kK));
+  EXPECT_EQ(runs[0].connect_min_us, 600);
+  EXPECT_EQ(runs[0].connect_max_us, 600 + kK - 1);
+  // Exactly the changes, whole, newest first, after the newest check.
+  std::vector<ResultRow> changes = History("t1");
+  ASSERT_EQ(changes.size(), 4u);
+  EXPECT_EQ(changes[0].result.seq(), static_cast<uint64_t>(kN + kM + kK));
+  EXPECT_EQ(changes[1].result.seq(), static_cast<uint64_t>(kN + kM + 1));
+  EXPECT_EQ(changes[2].result.seq(), static_cast<uint64_t>(kN + 1));
+  EXPECT_EQ(changes[2].result.outcome(), v1::OUTCOME_TIMEOUT);
+  EXPECT_EQ(changes[3].result.seq(), 1u);
+  EXPECT_EQ(changes[3].result.SerializeAsString(), all[0].SerializeAsString());
+  // The steady target: one run, one change.
+  std::vector<RunRecord> steady = Runs("t2");
+  ASSERT_EQ(steady.size(), 1u);
+  EXPECT_EQ(steady[0].count, kN + kM + kK);
+  EXPECT_EQ(History("t2").size(), 2u);
+  auto raw = Raw();
+  EXPECT_EQ(raw->Int("SELECT COUNT(*) FROM runs"), 4);
+  EXPECT_EQ(raw->Int("SELECT COUNT(*) FROM results"), 4);
+  EXPECT_EQ(raw->Int("SELECT SUM(count) FROM runs"), 2 * (kN + kM + kK));
+  std::vector<ResultRow> latest;
+  ASSERT_TRUE(store_->LatestResults(&latest).ok());
+  ASSERT_EQ(latest.size(), 2u);
+  EXPECT_EQ(latest[0].result.seq(), static_cast<uint64_t>(kN + kM + kK));
+}
+
+TEST_P(CompactionTest, ResendsAcrossACompactedRunAreDuplicatesAndANewBootStartsARun) {
+  OpenStore();
+  std::vector<v1::CheckResult> rs;
+  for (uint64_t s = 1; s <= 150; ++s) rs.push_back(Timed(s, "t1", 1000 + s, v1::OUTCOME_OK, 100));
+  CommitInfo first = Submit("p1", "b", {rs.begin(), rs.begin() + 100});
+  EXPECT_EQ(first.stored, 100);
+  // The probe resends from its spool after a lost ack: overlapping range.
+  CommitInfo again = Submit("p1", "b", rs);
+  EXPECT_EQ(again.stored, 50);
+  EXPECT_EQ(again.duplicates, 100);
+  // A restarted collector knows the mark: the whole range is duplicate.
+  OpenStore();
+  CommitInfo after = Submit("p1", "b", rs);
+  EXPECT_EQ(after.stored, 0);
+  EXPECT_EQ(after.duplicates, 150);
+  std::vector<RunRecord> runs = Runs("t1");
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].count, 150);
+  EXPECT_EQ(runs[0].last_seq, 150u);
+  // The probe restarted (new boot, seqs from 1): a new run, though still ok.
+  EXPECT_EQ(
+      Submit("p1", "b-new",
+             {Timed(1, "t1", 5000, v1::OUTCOME_OK, 100), Timed(2, "t1", 5010, v1::OUTCOME_OK, 100)})
+          .stored,
+      2);
+  runs = Runs("t1");
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[0].boot_id, "b-new");
+  EXPECT_EQ(runs[0].count, 2);
+  EXPECT_EQ(runs[1].boot_id, "b");
+  EXPECT_EQ(History("t1").size(), 3u);  // two changes and the newest
+  // Ad-hoc results are stored whole and never extend a run.
+  v1::CheckResult adhoc = Timed(3, "t1", 5020, v1::OUTCOME_OK, 100);
+  adhoc.set_adhoc_id("req-1");
+  EXPECT_EQ(Submit("p1", "b-new", {adhoc, Timed(4, "t1", 5030, v1::OUTCOME_OK, 100)}).stored, 2);
+  runs = Runs("t1");
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[0].count, 3);
+  EXPECT_EQ(History("t1").size(), 4u);
+}
+
+TEST_P(CompactionTest, ConcurrentSubmissionsAreCountedExactlyOnceInRuns) {
+  options_.max_batch_results = 100;
+  OpenStore();
+  constexpr int kThreads = 6;
+  constexpr int kPerThread = 600;
+  std::atomic<int> stored{0}, failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      // Two boots per probe, writing the same pairs: runs alternate.
+      const std::string probe = "p" + std::to_string(t % 3);
+      const std::string boot = "boot" + std::to_string(t);
+      for (uint64_t from = 1; from <= kPerThread; from += 25) {
+        std::vector<v1::CheckResult> rs;
+        for (uint64_t s = from; s < from + 25; ++s) {
+          rs.push_back(Timed(s, "t" + std::to_string(s % 2), 1000 + s,
+                             s % 100 < 90 ? v1::OUTCOME_OK : v1::OUTCOME_TIMEOUT, 200));
+        }
+        store_->SubmitResults(probe, boot, std::move(rs), [&](const CommitInfo& info) {
+          stored += info.stored;
+          if (!info.status.ok()) ++failures;
+        });
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  store_->Flush();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_EQ(stored.load(), kThreads * kPerThread);
+  auto raw = Raw();
+  // Every boot: its runs count exactly its results, up to its mark.
+  EXPECT_EQ(raw->Texts("SELECT b.boot_id || ':' || SUM(r.count) || ':' || MAX(r.last_seq)"
+                       " FROM runs r JOIN probe_boots b ON b.id = r.boot_ref"
+                       " GROUP BY b.boot_id ORDER BY b.boot_id"),
+            (std::vector<std::string>{"boot0:600:600", "boot1:600:600", "boot2:600:600",
+                                      "boot3:600:600", "boot4:600:600", "boot5:600:600"}));
+  // A pair's runs of one boot follow each other: no seq is in two of them.
+  EXPECT_EQ(raw->Int("SELECT COUNT(*) FROM runs a JOIN runs b ON a.boot_ref = b.boot_ref"
+                     " AND a.probe_id = b.probe_id AND a.target_id = b.target_id"
+                     " AND a.id < b.id AND a.last_seq >= b.first_seq"),
+            0);
+  // As many changes as runs.
+  EXPECT_EQ(raw->Int("SELECT COUNT(*) FROM results"), raw->Int("SELECT COUNT(*) FROM runs"));
+}
+
+TEST_P(CompactionTest, RetentionKeepsChangesLongerThanRuns) {
+  options_.retention = std::chrono::hours(1);
+  options_.change_retention = std::chrono::hours(3);
+  options_.retention_sweep_every = std::chrono::milliseconds(20);
+  options_.retention_chunk_rows = 3;
+  OpenStore();
+  const int64_t now = NowMs();
+  const int64_t hour = 3600 * 1000;
+  std::vector<v1::CheckResult> rs;
+  uint64_t seq = 0;
+  for (int i = 0; i < 5; ++i) {
+    rs.push_back(Timed(++seq, "t1", now - 2 * hour + i, v1::OUTCOME_OK, 100));  // run old
+    rs.push_back(Timed(++seq, "t2", now - 4 * hour + i, v1::OUTCOME_OK, 100));  // both old
+    rs.push_back(Timed(++seq, "t3", now - 4 * hour + i, v1::OUTCOME_OK, 100));  // still live
+  }
+  for (int i = 0; i < 5; ++i) {
+    rs.push_back(Timed(++seq, "t3", now + i, v1::OUTCOME_OK, 100));
+  }
+  ASSERT_EQ(Submit("p1", "b", rs).stored, 20);
+  auto raw = Raw();
+  bool done = false;
+  for (int i = 0; i < 1000 && !done; ++i) {  // at most ~10 s
+    done = raw->Int("SELECT COUNT(*) FROM runs") == 1 &&
+           raw->Int("SELECT COUNT(*) FROM results") == 1 &&
+           raw->Int("SELECT COUNT(*) FROM latest_results") == 1;
+    if (!done) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(done) << raw->Int("SELECT COUNT(*) FROM runs") << " runs, "
+                    << raw->Int("SELECT COUNT(*) FROM results") << " changes";
+  EXPECT_TRUE(Runs("t1").empty());      // the run expired,
+  EXPECT_EQ(History("t1").size(), 1u);  // its change is kept longer;
+  EXPECT_TRUE(History("t2").empty());   // both expired;
+  ASSERT_EQ(Runs("t3").size(), 1u);     // a live run that began long ago stays;
+  ASSERT_EQ(History("t3").size(), 1u);  // its change expired: the newest check only
+  EXPECT_EQ(History("t3")[0].result.seq(), 20u);
+  EXPECT_EQ(Runs("t3")[0].count, 10);
+  std::vector<ResultRow> latest;
+  ASSERT_TRUE(store_->LatestResults(&latest).ok());
+  ASSERT_EQ(latest.size(), 1u);
+  EXPECT_EQ(latest[0].target, "t3");
+  // Dedupe state outlives the rows.
+  EXPECT_EQ(Submit("p1", "b", rs).duplicates, 20);
+}
+
+// A database of the previous schema version with results in it (every
+// result a row): opening it keeps them as history, seeds the newest result
+// per pair, and compacts what comes next.
+TEST_P(CompactionTest, MigrationFromThePreviousSchemaKeepsResultsAsHistory) {
+  options_.compaction = false;
+  OpenStore();
+  std::vector<v1::CheckResult> rs;
+  for (uint64_t s = 1; s <= 30; ++s) {
+    rs.push_back(Timed(s, s % 2 ? "t1" : "t2", 1000 + s,
+                       s == 29 ? v1::OUTCOME_REFUSED : v1::OUTCOME_OK, 100));
+  }
+  ASSERT_EQ(Submit("p1", "b", rs).stored, 30);
+  store_.reset();
+  // Back to the previous version: what a collector before issue 16 wrote.
+  auto raw = Raw();
+  if (driver_ == "sqlite") {
+    ASSERT_EQ(raw->Exec("DROP TABLE runs; DROP TABLE latest_results; DROP VIEW runs_v;"
+                        " DELETE FROM schema_version WHERE version = 6"),
+              0);
+  } else {
+    ASSERT_EQ(raw->Exec("DROP VIEW runs_v; DROP TABLE runs; DROP INDEX latest_results_target;"
+                        " DELETE FROM schema_version WHERE version = 3"),
+              0);
+  }
+  raw.reset();
+  options_.compaction = true;
+  OpenStore();
+  raw = Raw();
+  EXPECT_EQ(raw->Int("SELECT MAX(version) FROM schema_version"), driver_ == "sqlite" ? 6 : 3);
+  EXPECT_EQ(History("t1").size(), 15u);  // the old rows, as history
+  EXPECT_EQ(raw->Int("SELECT COUNT(*) FROM runs"), 0);
+  std::vector<ResultRow> latest;
+  ASSERT_TRUE(store_->LatestResults(&latest).ok());
+  ASSERT_EQ(latest.size(), 2u);
+  EXPECT_EQ(latest[0].target, "t1");
+  EXPECT_EQ(latest[0].result.seq(), 29u);
+  EXPECT_EQ(latest[0].result.outcome(), v1::OUTCOME_REFUSED);
+  EXPECT_EQ(latest[1].result.seq(), 30u);
+  EXPECT_EQ(store_->CommittedSeq("p1", "b"), 30u);
+  // What follows is compacted: a new run (a change row) then extensions.
+  rs.clear();
+  for (uint64_t s = 31; s <= 40; ++s) rs.push_back(Timed(s, "t1", 2000 + s, v1::OUTCOME_OK, 100));
+  ASSERT_EQ(Submit("p1", "b", rs).stored, 10);
+  EXPECT_EQ(History("t1").size(), 17u);  // + the change (31) and the newest (40)
+  ASSERT_EQ(Runs("t1").size(), 1u);
+  EXPECT_EQ(Runs("t1")[0].count, 10);
+  ASSERT_TRUE(store_->LatestResults(&latest).ok());
+  EXPECT_EQ(latest[0].result.seq(), 40u);
 }
 
 }  // namespace

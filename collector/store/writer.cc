@@ -121,8 +121,38 @@ Status Writer::Prepare() {
       {&oldest_result_, "SELECT MIN(ts_ms) FROM results"},
       {&select_expired_probes_,
        "SELECT p.id, p.name FROM probes p WHERE p.last_seen_ms < ?1 AND NOT EXISTS"
-       " (SELECT 1 FROM results r WHERE r.probe_id = p.id) LIMIT ?2"},
+       " (SELECT 1 FROM results r WHERE r.probe_id = p.id) AND NOT EXISTS"
+       " (SELECT 1 FROM runs u WHERE u.probe_id = p.id) LIMIT ?2"},
       {&delete_probe_boots_, "DELETE FROM probe_boots WHERE probe_id = ?1"},
+      {&delete_probe_latest_, "DELETE FROM latest_results WHERE probe_id = ?1"},
+      {&select_run_,
+       "SELECT id, boot_ref, outcome, first_seq, last_seq, first_ms, last_ms, count,"
+       " connect_min_us, connect_sum_us, connect_max_us FROM runs INDEXED BY runs_probe_target"
+       " WHERE probe_id = ?1 AND target_id = ?2 ORDER BY id DESC LIMIT 1"},
+      {&insert_run_,
+       "INSERT INTO runs (probe_id, target_id, boot_ref, outcome, first_seq, last_seq, first_ms,"
+       " last_ms, count, connect_min_us, connect_sum_us, connect_max_us)"
+       " VALUES (?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"},
+      {&update_run_,
+       "UPDATE runs SET last_seq = ?7, last_ms = ?9, count = ?10, connect_min_us = ?11,"
+       " connect_sum_us = ?12, connect_max_us = ?13 WHERE id = ?1"},
+      {&upsert_latest_,
+       "INSERT INTO latest_results (probe_id, target_id, boot_ref, seq, ts_ms, outcome,"
+       " connect_us, banner_us, address, error_number, identification, pre_banner, detail,"
+       " liveness, late_us, probe_ts_ms, received_ms, adhoc_id)"
+       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
+       " ?18) ON CONFLICT (probe_id, target_id) DO UPDATE SET boot_ref = excluded.boot_ref,"
+       " seq = excluded.seq, ts_ms = excluded.ts_ms, outcome = excluded.outcome,"
+       " connect_us = excluded.connect_us, banner_us = excluded.banner_us,"
+       " address = excluded.address, error_number = excluded.error_number,"
+       " identification = excluded.identification, pre_banner = excluded.pre_banner,"
+       " detail = excluded.detail, liveness = excluded.liveness, late_us = excluded.late_us,"
+       " probe_ts_ms = excluded.probe_ts_ms, received_ms = excluded.received_ms,"
+       " adhoc_id = excluded.adhoc_id WHERE excluded.ts_ms >= latest_results.ts_ms"},
+      {&delete_runs_,
+       "DELETE FROM runs WHERE id IN (SELECT id FROM runs INDEXED BY runs_first"
+       " WHERE first_ms < ?1 AND last_ms < ?1 LIMIT ?2)"},
+      {&delete_old_latest_, "DELETE FROM latest_results WHERE ts_ms < ?1"},
       {&delete_probe_, "DELETE FROM probes WHERE id = ?1"},
       {&open_incident_,
        "SELECT id FROM incidents WHERE target_id = ?1 AND closed_ms = 0"
@@ -164,6 +194,8 @@ Status Writer::Rollback(Status cause) {
   target_ids_.clear();
   boots_.clear();
   pending_boots_.clear();
+  pending_runs_.clear();
+  pending_latest_.clear();
   return cause;
 }
 
@@ -171,6 +203,8 @@ Status Writer::Apply(std::vector<WriteOp>& ops, std::vector<CommitInfo>* infos,
                      std::map<BootKey, uint64_t>* committed) {
   infos->assign(ops.size(), CommitInfo{});
   pending_boots_.clear();
+  pending_runs_.clear();
+  pending_latest_.clear();
   Status s = begin_.Run();
   if (!s.ok()) return Rollback(s);
   const int64_t now_ms = NowMs();
@@ -181,6 +215,10 @@ Status Writer::Apply(std::vector<WriteOp>& ops, std::vector<CommitInfo>* infos,
       (*committed)[{ops[i].probe, ops[i].boot_id}] = (*infos)[i].committed_seq;
     }
   }
+  s = FlushPending();
+  if (!s.ok()) return Rollback(s);
+  pending_runs_.clear();
+  pending_latest_.clear();
   s = commit_.Run();
   if (!s.ok()) return Rollback(s);
   for (auto& [key, state] : pending_boots_) boots_[key] = state;
@@ -200,6 +238,127 @@ Status Writer::ApplyOne(WriteOp& op, CommitInfo* info, int64_t now_ms) {
       return ApplyIncident(op, now_ms);
   }
   return Status::Internal("unknown write operation");
+}
+
+void Writer::BindResult(sqlite::Statement* st, int64_t probe_id, int64_t target_id,
+                        int64_t boot_ref, const v1::CheckResult& r) {
+  st->BindInt64(1, probe_id);
+  st->BindInt64(2, target_id);
+  st->BindInt64(3, boot_ref);
+  st->BindInt64(4, static_cast<int64_t>(r.seq()));
+  // ts_ms: the collector's clock (see schema version 3).
+  st->BindInt64(5, ResultTsMs(r));
+  st->BindInt64(6, r.outcome());
+  st->BindInt64(7, r.connect_us());
+  st->BindInt64(8, r.banner_us());
+  st->BindText(9, r.address());
+  st->BindInt64(10, r.error_number());
+  st->BindText(11, r.identification());
+  if (r.pre_banner_size() > 0) {
+    st->BindText(12, PreBannerToJson({r.pre_banner().begin(), r.pre_banner().end()}));
+  } else {
+    st->BindNull(12);
+  }
+  st->BindText(13, r.detail());
+  if (r.has_liveness()) {
+    st->BindBlob(14, r.liveness().SerializeAsString());
+  } else {
+    st->BindNull(14);
+  }
+  st->BindInt64(15, r.late_us());
+  // 0 when not stamped by ingest: read back like a row from before v3.
+  st->BindInt64(16, r.collector_started_unix_ms() != 0 ? r.started_unix_ms() : 0);
+  st->BindInt64(17, r.received_unix_ms());
+  st->BindText(18, r.adhoc_id());
+}
+
+Status Writer::InsertResult(int64_t probe_id, int64_t target_id, int64_t boot_ref,
+                            const v1::CheckResult& r) {
+  BindResult(&insert_result_, probe_id, target_id, boot_ref, r);
+  return insert_result_.Run();
+}
+
+Status Writer::WriteRun(int64_t probe_id, int64_t target_id, RunState* run) {
+  if (!run->dirty) return Status::Ok();
+  sqlite::Statement& st = run->id == 0 ? insert_run_ : update_run_;
+  st.BindInt64(1, run->id);
+  st.BindInt64(2, probe_id);
+  st.BindInt64(3, target_id);
+  st.BindInt64(4, run->boot_ref);
+  st.BindInt64(5, run->outcome);
+  st.BindInt64(6, static_cast<int64_t>(run->first_seq));
+  st.BindInt64(7, static_cast<int64_t>(run->last_seq));
+  st.BindInt64(8, run->first_ms);
+  st.BindInt64(9, run->last_ms);
+  st.BindInt64(10, run->count);
+  st.BindInt64(11, run->min_us);
+  st.BindInt64(12, run->sum_us);
+  st.BindInt64(13, run->max_us);
+  Status s = st.Run();
+  if (!s.ok()) return s;
+  if (run->id == 0) run->id = sqlite3_last_insert_rowid(db_.get());
+  run->dirty = false;
+  return Status::Ok();
+}
+
+Status Writer::AddToRun(int64_t probe_id, int64_t target_id, int64_t boot_ref,
+                        const v1::CheckResult& r) {
+  const Pair pair{probe_id, target_id};
+  auto it = pending_runs_.find(pair);
+  if (it == pending_runs_.end()) {
+    // First time in this transaction: the pair's newest run, if any.
+    RunState current;
+    bool found = false;
+    {
+      sqlite::ResetGuard guard(&select_run_);
+      select_run_.BindInt64(1, probe_id);
+      select_run_.BindInt64(2, target_id);
+      bool row = false;
+      Status s = select_run_.Step(&row);
+      if (!s.ok()) return s;
+      if (row) {
+        found = true;
+        current.id = select_run_.ColumnInt64(0);
+        current.boot_ref = select_run_.ColumnInt64(1);
+        current.outcome = static_cast<int>(select_run_.ColumnInt64(2));
+        current.first_seq = static_cast<uint64_t>(select_run_.ColumnInt64(3));
+        current.last_seq = static_cast<uint64_t>(select_run_.ColumnInt64(4));
+        current.first_ms = select_run_.ColumnInt64(5);
+        current.last_ms = select_run_.ColumnInt64(6);
+        current.count = select_run_.ColumnInt64(7);
+        current.min_us = select_run_.ColumnInt64(8);
+        current.sum_us = select_run_.ColumnInt64(9);
+        current.max_us = select_run_.ColumnInt64(10);
+      }
+    }
+    if (found) it = pending_runs_.emplace(pair, current).first;
+  }
+  if (it != pending_runs_.end() && ContinuesRun(it->second, r, boot_ref)) {
+    ExtendRun(&it->second, r);
+    return Status::Ok();
+  }
+  // A change: the run it ends is complete; the result is stored whole.
+  if (it != pending_runs_.end()) {
+    Status s = WriteRun(probe_id, target_id, &it->second);
+    if (!s.ok()) return s;
+  }
+  Status s = InsertResult(probe_id, target_id, boot_ref, r);
+  if (!s.ok()) return s;
+  pending_runs_[pair] = StartRun(r, boot_ref);
+  return Status::Ok();
+}
+
+Status Writer::FlushPending() {
+  for (auto& [pair, run] : pending_runs_) {
+    Status s = WriteRun(pair.first, pair.second, &run);
+    if (!s.ok()) return s;
+  }
+  for (const auto& [pair, newest] : pending_latest_) {
+    BindResult(&upsert_latest_, pair.first, pair.second, newest.boot_ref, *newest.result);
+    Status s = upsert_latest_.Run();
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
 }
 
 Status Writer::ApplyResults(WriteOp& op, CommitInfo* info, int64_t now_ms) {
@@ -222,38 +381,18 @@ Status Writer::ApplyResults(WriteOp& op, CommitInfo* info, int64_t now_ms) {
     int64_t target_id = 0;
     s = TargetId(r.target(), now_ms, &target_id);
     if (!s.ok()) return s;
-    sqlite::Statement& st = insert_result_;
-    st.BindInt64(1, probe_id);
-    st.BindInt64(2, target_id);
-    st.BindInt64(3, boot.id);
-    st.BindInt64(4, static_cast<int64_t>(r.seq()));
-    // ts_ms: the collector's clock (see schema version 3).
-    st.BindInt64(5, r.collector_started_unix_ms() != 0 ? r.collector_started_unix_ms()
-                                                       : r.started_unix_ms());
-    st.BindInt64(6, r.outcome());
-    st.BindInt64(7, r.connect_us());
-    st.BindInt64(8, r.banner_us());
-    st.BindText(9, r.address());
-    st.BindInt64(10, r.error_number());
-    st.BindText(11, r.identification());
-    if (r.pre_banner_size() > 0) {
-      st.BindText(12, PreBannerToJson({r.pre_banner().begin(), r.pre_banner().end()}));
+    if (!r.adhoc_id().empty() || !compaction_) {
+      s = InsertResult(probe_id, target_id, boot.id, r);
     } else {
-      st.BindNull(12);
+      s = AddToRun(probe_id, target_id, boot.id, r);
     }
-    st.BindText(13, r.detail());
-    if (r.has_liveness()) {
-      st.BindBlob(14, r.liveness().SerializeAsString());
-    } else {
-      st.BindNull(14);
-    }
-    st.BindInt64(15, r.late_us());
-    // 0 when not stamped by ingest: read back like a row from before v3.
-    st.BindInt64(16, r.collector_started_unix_ms() != 0 ? r.started_unix_ms() : 0);
-    st.BindInt64(17, r.received_unix_ms());
-    st.BindText(18, r.adhoc_id());
-    s = st.Run();
     if (!s.ok()) return s;
+    if (r.adhoc_id().empty()) {
+      auto [it, inserted] = pending_latest_.try_emplace(Pair{probe_id, target_id}, Newest{});
+      if (inserted || ResultTsMs(r) >= ResultTsMs(*it->second.result)) {
+        it->second = Newest{boot.id, &r};
+      }
+    }
     boot.max_seq = r.seq();
     ++info->stored;
   }
@@ -285,6 +424,27 @@ Status Writer::DeleteOlderThan(int64_t cutoff_ms, int64_t chunk, int64_t* delete
 }  // namespace parallax::collector
 
 namespace parallax::collector {
+
+Status Writer::DeleteRunsOlderThan(int64_t cutoff_ms, int64_t chunk, int64_t* deleted) {
+  *deleted = 0;
+  Status s = begin_.Run();
+  if (!s.ok()) return Rollback(s);
+  delete_runs_.BindInt64(1, cutoff_ms);
+  delete_runs_.BindInt64(2, chunk);
+  s = delete_runs_.Run();
+  if (!s.ok()) return Rollback(s);
+  *deleted = sqlite3_changes(db_.get());
+  if (*deleted < chunk) {
+    // Pairs silent for the whole retention leave the live state too (as
+    // their newest result row did before runs).
+    delete_old_latest_.BindInt64(1, cutoff_ms);
+    s = delete_old_latest_.Run();
+    if (!s.ok()) return Rollback(s);
+  }
+  s = commit_.Run();
+  if (!s.ok()) return Rollback(s);
+  return Status::Ok();
+}
 
 Status Writer::DeleteIncidentsClosedBefore(int64_t cutoff_ms, int64_t chunk, int64_t* deleted) {
   *deleted = 0;
@@ -333,6 +493,8 @@ Status Writer::DeleteExpiredProbes(int64_t cutoff_ms, int64_t chunk,
   for (const auto& [id, name] : expired) {
     delete_probe_boots_.BindInt64(1, id);
     if (!(s = delete_probe_boots_.Run()).ok()) return Rollback(s);
+    delete_probe_latest_.BindInt64(1, id);
+    if (!(s = delete_probe_latest_.Run()).ok()) return Rollback(s);
     delete_probe_.BindInt64(1, id);
     if (!(s = delete_probe_.Run()).ok()) return Rollback(s);
   }

@@ -123,7 +123,7 @@ TEST_F(BadInputTest, UnknownFieldsAreIgnoredAndInvalidResultsDroppedButAcked) {
   }
   EXPECT_TRUE(stream->Finish().ok());
 
-  auto rows = SqliteQuery(cluster_.db_path(), "SELECT count(*) FROM results");
+  auto rows = SqliteQuery(cluster_.db_path(), kStoredResultsSql);
   EXPECT_EQ(rows, std::vector<std::string>{"2"});
   std::string metrics = cluster_.Metrics();
   EXPECT_EQ(MetricValue(metrics, R"(parallax_ingest_results_total{reason="invalid",result="rejected"})"), 1)

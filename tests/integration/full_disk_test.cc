@@ -42,6 +42,7 @@ TEST(FullDisk, ProbeSpoolOnAFullDiskKeepsWhatItCanAndLosesNothingAcknowledged) {
   if (!fs.ok()) GTEST_SKIP() << "no tmpfs for the spool: " << fs.error();
   LoopbackServer server(0, milliseconds(0));
   Cluster cluster(dir);
+  cluster.set_storage_extra("  compaction: off\n");                // counts stored result rows
   cluster.Configure(Targets(50, server.port()), "100ms", "80ms");  // ~500 results/s
   cluster.StartCollector();
   const std::string state = fs.dir() + "/p1";
@@ -117,6 +118,7 @@ TEST(FullDisk, CollectorOnAFullDiskAcknowledgesNothingItDidNotStoreAndRecovers) 
   if (!fs.ok()) GTEST_SKIP() << "no tmpfs for the database: " << fs.error();
   LoopbackServer server(0, milliseconds(0));
   Cluster cluster(dir);
+  cluster.set_storage_extra("  compaction: off\n");  // counts stored result rows
   cluster.set_db_path(fs.dir() + "/parallax.db");
   cluster.Configure(Targets(100, server.port()), "100ms", "80ms");  // ~1,000 results/s
   cluster.StartCollector();

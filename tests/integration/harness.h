@@ -87,6 +87,18 @@ std::string HttpGet(int port, const std::string& path);
 // e.g. `parallax_check_up{probe="p1",target="t"}`), or NaN.
 double MetricValue(const std::string& metrics_text, const std::string& series);
 
+// The number of results stored under run compaction (the default; store.h):
+// the checks counted in runs plus the ad-hoc results (stored whole).
+inline constexpr char kStoredResultsSql[] =
+    "SELECT (SELECT COALESCE(SUM(count), 0) FROM runs) +"
+    " (SELECT count(*) FROM results WHERE adhoc_id <> '')";
+// Runs of one pair within one boot that share a seq (0 unless a result was
+// counted twice).
+inline constexpr char kOverlappingRunsSql[] =
+    "SELECT count(*) FROM runs a JOIN runs b ON a.boot_ref = b.boot_ref"
+    " AND a.probe_id = b.probe_id AND a.target_id = b.target_id"
+    " AND a.id < b.id AND a.last_seq >= b.first_seq";
+
 // Runs one SQL query on a database file (read-only) and returns the rows,
 // columns joined by '|'.
 std::vector<std::string> SqliteQuery(const std::string& db, const std::string& sql);

@@ -29,6 +29,7 @@ TEST(ProbeOutageSoak, LongOutageSpoolHoldsThenDrainsExactlyOnce) {
   TempDir dir;
   LoopbackServer server(0, milliseconds(0));
   Cluster cluster(dir);
+  cluster.set_storage_extra("  compaction: off\n");  // counts stored result rows
   cluster.Configure(Targets(kTargets, server.port()), "100ms", "80ms");  // ~2,500 results/s
   cluster.StartCollector();
   const std::string state = dir.File("p1-state");

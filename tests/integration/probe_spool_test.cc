@@ -31,6 +31,7 @@ TEST(ProbeSpool, PreBannerBacklogAboveTheMessageLimitIsDeliveredInFull) {
   TempDir dir;
   LoopbackServer server(20, milliseconds(0));  // 20 lines x ~200 bytes before the identification
   Cluster cluster(dir);
+  cluster.set_storage_extra("  compaction: off\n");  // counts stored result rows
   // A collector limit of 2 MiB (configurable; 4 MiB by default) and a probe
   // byte bound above it: the first backlog batch (1,000 x ~4 KB) is
   // rejected, the probe must shrink its batches and deliver everything.
@@ -113,6 +114,7 @@ TEST(ProbeSpool, KillNineProbeDuringOutageDeliversEverythingOnce) {
   TempDir dir;
   LoopbackServer server(0, milliseconds(0));
   Cluster cluster(dir);
+  cluster.set_storage_extra("  compaction: off\n");                 // counts stored result rows
   cluster.Configure(Targets(20, server.port()), "200ms", "150ms");  // ~100 results/s
   cluster.StartCollector();
   cluster.StartProbe("p1", {{"network", "loopback"}});
@@ -160,6 +162,7 @@ TEST(ProbeSpool, OutOfDescriptorsIsAProbeErrorNotATargetFailure) {
   TempDir dir;
   LoopbackServer server(0, milliseconds(800));  // each check holds its descriptor ~0.8 s
   Cluster cluster(dir);
+  cluster.set_storage_extra("  compaction: off\n");  // counts stored result rows
   cluster.Configure(Targets(150, server.port()), "1s", "900ms");
   cluster.StartCollector();
   // prlimit: the probe gets 64 descriptors; ~120 checks want one at once.

@@ -15,7 +15,7 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 int64_t StoredCount(const std::string& db) {
-  auto rows = SqliteQuery(db, "SELECT count(*) FROM results");
+  auto rows = SqliteQuery(db, kStoredResultsSql);
   return rows.empty() || rows[0].rfind("error", 0) == 0 ? -1 : std::stoll(rows[0]);
 }
 
@@ -59,11 +59,13 @@ TEST(Reliability, KillNineCollectorLosesNothingAndStoresNothingTwice) {
   cluster.KillCollector(SIGTERM);
   std::printf("[ reliability ] probe produced %lld results across two kill -9 of the collector\n",
               static_cast<long long>(produced));
-  auto rows = SqliteQuery(db, "SELECT count(*), count(DISTINCT seq), min(seq), max(seq) FROM results");
+  // Run compaction (the default): the runs count every stored check once,
+  // cover seqs 1..produced, and no seq is in two runs of one pair.
+  auto rows = SqliteQuery(db, "SELECT SUM(count), min(first_seq), max(last_seq) FROM runs");
   ASSERT_EQ(rows.size(), 1u);
-  EXPECT_EQ(rows[0], std::to_string(produced) + "|" + std::to_string(produced) + "|1|" +
-                         std::to_string(produced))
-      << "count|distinct seqs|min|max; the probe produced " << produced;
+  EXPECT_EQ(SqliteQuery(db, kOverlappingRunsSql), std::vector<std::string>{"0"});
+  EXPECT_EQ(rows[0], std::to_string(produced) + "|1|" + std::to_string(produced))
+      << "stored|min seq|max seq; the probe produced " << produced;
 }
 
 }  // namespace

@@ -19,7 +19,7 @@ using std::chrono::milliseconds;
 using std::chrono::seconds;
 
 int64_t StoredCount(const std::string& db) {
-  auto rows = SqliteQuery(db, "SELECT count(*) FROM results");
+  auto rows = SqliteQuery(db, kStoredResultsSql);
   return rows.empty() || rows[0].rfind("error", 0) == 0 ? -1 : std::stoll(rows[0]);
 }
 
@@ -101,13 +101,15 @@ TEST(StoreFailure, ExternalWriteLockThreeEpisodesLosesNothingAndStoresNothingTwi
   cluster.KillCollector(SIGTERM);
   EXPECT_EQ(cluster.collector()->Wait(seconds(15)), 0);
 
+  // Run compaction (the default): the runs count every stored check once.
   auto rows = SqliteQuery(db,
-                          "SELECT count(*), count(DISTINCT r.seq), min(r.seq), max(r.seq), "
-                          "max(b.max_seq) FROM results r JOIN probe_boots b ON b.id = r.boot_ref");
+                          "SELECT SUM(r.count), min(r.first_seq), max(r.last_seq), "
+                          "max(b.max_seq) FROM runs r JOIN probe_boots b ON b.id = r.boot_ref");
   ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(SqliteQuery(db, kOverlappingRunsSql), std::vector<std::string>{"0"});
   const std::string n = std::to_string(produced);
-  EXPECT_EQ(rows[0], n + "|" + n + "|1|" + n + "|" + n)
-      << "count|distinct seqs|min|max|probe_boots.max_seq; the probe produced " << produced;
+  EXPECT_EQ(rows[0], n + "|1|" + n + "|" + n)
+      << "stored|min seq|max seq|probe_boots.max_seq; the probe produced " << produced;
   std::printf(
       "[ store_failure ] %lld results across 3 write-lock episodes; %d failed transactions, "
       "0 lost, 0 duplicated\n",

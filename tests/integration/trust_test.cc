@@ -202,6 +202,7 @@ TEST(Trust, ResultsForUnassignedTargetsAreRejectedAndCounted) {
   TempDir dir;
   Listener fast(Listener::Kind::kFastSsh);
   Cluster cluster(dir);
+  cluster.set_storage_extra("  compaction: off\n");  // counts stored result rows
   cluster.Configure({{"fast", "127.0.0.1", fast.port()},
                      {"other", "127.0.0.1", fast.port(), "    probes: {network: elsewhere}\n"}},
                     "1s", "500ms");
