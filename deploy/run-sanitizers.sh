@@ -75,7 +75,8 @@ command -v ld.lld >/dev/null && launcher+=(-DCMAKE_EXE_LINKER_FLAGS=-fuse-ld=lld
 configure() {  # dir sanitizers extra-cmake-args...
   local dir=$1 san=$2
   shift 2
-  CC=clang CXX=clang++ cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=SanitizerLean \
+  # Unity build: about half the compile CPU of one file per unit (CMakeLists.txt).
+  CC=clang CXX=clang++ cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=SanitizerLean -DCMAKE_UNITY_BUILD=ON \
     -DCMAKE_CXX_FLAGS_SANITIZERLEAN="$LEAN_FLAGS" -DCMAKE_C_FLAGS_SANITIZERLEAN="$LEAN_FLAGS" \
     -DPARALLAX_SANITIZE="$san" -DPARALLAX_BUILD_BENCH=OFF "${launcher[@]}" "$@" >/dev/null
 }
