@@ -156,6 +156,11 @@ if $do_tests && want tsan; then
 fi
 # CPU seconds of this script's children (builds, tests, fuzzers): what the
 # stage costs on any machine, whatever else runs on it.
-cpu=$(times | tail -1 | awk '{
+# (`times` writes to a file: inside $(...) it would run in a subshell, whose
+# children are none of these.)
+times_file=$(mktemp)
+times >"$times_file"
+cpu=$(tail -1 "$times_file" | awk '{
   split($1, u, /m|s/); split($2, y, /m|s/); printf "%.0f", u[1] * 60 + u[2] + y[1] * 60 + y[2] }')
+rm -f "$times_file"
 echo "run-sanitizers: ${timing[*]}; total $(($(date +%s) - first_start)) s wall, ${cpu} s CPU"
