@@ -330,6 +330,14 @@ pre=$(unit_value $c ExecStartPre)
 as_unit $c "$(unit_value $c ExecStart)" 2>"$work/collector.log" &
 collector_pid=$!
 pids+=($collector_pid)
+# The probe only after the collector listens (as DEPLOY.md orders them): a
+# probe started first backs off between refused connects, and under load
+# (the sanitizer builds beside the tests) that backoff outlasted the wait
+# below once.
+for _ in $(seq 1 60); do
+  grep -q "gRPC on" "$work/collector.log" && break
+  sleep 0.5
+done
 
 # The probe (DEPLOY.md step 3): probe.conf from the packaged example.
 # DEPLOY.md: install -D (a probe-only host has no /etc/parallax yet), then edit.
@@ -351,13 +359,13 @@ cert: $work/certs/admin-me.pem
 key: $work/certs/admin-me.key
 YAML
 ok=0
-for _ in $(seq 1 60); do
+for _ in $(seq 1 120); do
   if /usr/bin/parallax explain web1 >/dev/null 2>&1; then ok=1; break; fi
   sleep 0.5
 done
 ((ok)) && pass "installed CLI: parallax explain web1 exits 0 (ok, via mTLS)" || {
   fail "web1 never diagnosed ok"
-  tail -20 "$work/collector.log" "$work/probe.log"
+  tail -n 20 "$work/collector.log" "$work/probe.log"
 }
 out=$(/usr/bin/parallax probes 2>&1) && [[ "$out" == *site1*network=lo*yes* ]] \
   && pass "parallax probes: site1 connected" || fail "parallax probes: $out"
