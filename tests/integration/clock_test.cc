@@ -1,6 +1,7 @@
-// The collector's clock decides: probes run under libfaketime (LD_PRELOAD of
-// Debian's libfaketime, a fixed offset on the probe's wall clock; monotonic
-// time untouched) 10 minutes behind and 10 minutes ahead count exactly like a
+// The collector's clock decides: probes whose wall clock is shifted
+// (WallClockSkewArgv, harness.h: ahead under Debian's libfaketime, behind under
+// a system_clock preload; monotonic time untouched) 10 minutes behind and 10
+// minutes ahead count exactly like a
 // probe in sync, their offsets are measured and shown, and a probe that hangs
 // (SIGSTOP) stops counting within the stale window.
 #include <gtest/gtest.h>
@@ -19,19 +20,13 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-constexpr const char* kLibFaketime = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
-
-// A probe process whose wall clock is shifted by `faketime` ("-10m").
+// A probe process whose wall clock is shifted by `offset` ("-10m").
 std::unique_ptr<Process> StartSkewedProbe(Cluster& cluster, const TempDir& dir,
                                           const std::string& name, const std::string& network,
-                                          const std::string& faketime) {
-  std::vector<std::string> argv = {"env",
-                                   std::string("LD_PRELOAD=") + kLibFaketime,
-                                   "FAKETIME=" + faketime,
-                                   "FAKETIME_DONT_FAKE_MONOTONIC=1",
-                                   "FAKETIME_NO_CACHE=1",
-                                   ProbeBinary(),
-                                   "--collector",
+                                          const std::string& offset) {
+  std::vector<std::string> argv = WallClockSkewArgv(offset);
+  std::vector<std::string> probe = {ProbeBinary(),
+                                    "--collector",
                                    cluster.collector_address(),
                                    "--name",
                                    name,
@@ -41,6 +36,7 @@ std::unique_ptr<Process> StartSkewedProbe(Cluster& cluster, const TempDir& dir,
                                    "--allow-loopback",
                                    "--state-dir",
                                    dir.File("state-" + name)};
+  argv.insert(argv.end(), probe.begin(), probe.end());
   return std::make_unique<Process>(argv, dir.File("probe-" + name + ".log"));
 }
 
@@ -53,7 +49,7 @@ const nlohmann::json* Evidence(const nlohmann::json& verdict, const std::string&
 }
 
 TEST(Clock, SkewedProbesCountLikeProbesInSyncAndAHungOneStopsCounting) {
-  if (access(kLibFaketime, R_OK) != 0) {
+  if (WallClockSkewArgv("+10m").empty()) {
     GTEST_SKIP() << kLibFaketime
                  << " missing: install Debian's faketime (deploy/install-deps.sh --test)";
   }

@@ -26,6 +26,28 @@ std::string CollectorBinary() { return PARALLAX_COLLECTOR_BIN; }
 std::string ProbeBinary() { return PARALLAX_PROBE_BIN; }
 std::string CliBinary() { return PARALLAX_CLI_BIN; }
 
+std::vector<std::string> WallClockSkewArgv(const std::string& offset) {
+  if (offset.size() < 3 || (offset[0] != '+' && offset[0] != '-')) return {};
+  long long seconds = 0;
+  for (size_t i = 1; i + 1 < offset.size(); ++i) {
+    if (offset[i] < '0' || offset[i] > '9' || seconds > 1000000) return {};
+    seconds = seconds * 10 + (offset[i] - '0');
+  }
+  switch (offset.back()) {
+    case 's': break;
+    case 'm': seconds *= 60; break;
+    case 'h': seconds *= 3600; break;
+    default: return {};
+  }
+  if (offset[0] == '-') {
+    return {"env", std::string("LD_PRELOAD=") + PARALLAX_WALL_CLOCK_BEHIND_LIB,
+            "PARALLAX_WALL_CLOCK_OFFSET_S=-" + std::to_string(seconds)};
+  }
+  if (access(kLibFaketime, R_OK) != 0) return {};
+  return {"env", std::string("LD_PRELOAD=") + kLibFaketime, "FAKETIME=" + offset,
+          "FAKETIME_DONT_FAKE_MONOTONIC=1", "FAKETIME_NO_CACHE=1"};
+}
+
 TempDir::TempDir() {
   const char* base = std::getenv("TMPDIR");
   std::string tmpl = std::string(base != nullptr ? base : "/tmp") + "/parallax-test-XXXXXX";

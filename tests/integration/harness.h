@@ -24,6 +24,17 @@ std::string CollectorBinary();
 std::string ProbeBinary();
 std::string CliBinary();
 
+// Debian's libfaketime (package libfaketime).
+inline constexpr const char* kLibFaketime = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+// The argv prefix ("env", ...) that runs a program with its wall clock shifted
+// by `offset` ("+10m", "-10m", "-30s"; monotonic time untouched), the process
+// still the program's own (env execs). Ahead: LD_PRELOAD of Debian's
+// libfaketime (FAKETIME=offset). Behind: the wall_clock_behind.cc preload,
+// which shifts std::chrono::system_clock only: libfaketime behind makes gRPC's
+// timer threads spin (that file says why). Empty if `offset` is not
+// [+-]N[smh] or libfaketime is missing for an offset ahead.
+std::vector<std::string> WallClockSkewArgv(const std::string& offset);
+
 // A fresh directory under $TMPDIR, removed by the destructor.
 class TempDir {
  public:

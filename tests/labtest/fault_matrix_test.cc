@@ -151,37 +151,70 @@ class FaultMatrix : public ::testing::Test {
   // Every probe reads SSH from every target and every cause is ok.
   bool WaitAllOk() { return WaitOutcomesAndCauses({}, {}, seconds(60)); }
 
-  // Mismatch with `expect` and `causes` in `status` (empty: none).
+  // Every mismatch with `expect` and `causes` in `status`, one a line (empty:
+  // none); `pairs` (if given) gets each probe -> target pair that differs.
   std::string Mismatch(const json& status, const Expect& expect,
-                       const std::map<std::string, std::string>& causes) {
+                       const std::map<std::string, std::string>& causes,
+                       std::vector<std::pair<std::string, std::string>>* pairs = nullptr) {
+    std::string out;
     for (const LabHost& t : g_lab->targets()) {
       for (const LabHost& p : g_lab->probes()) {
         auto it = expect.find({p.name, t.name});
         Accept accept = it == expect.end() ? Accept{"ok"} : it->second;
         std::string got = Outcome(status, t.name, p.name);
-        if (!accept.count(got)) return p.name + " -> " + t.name + ": " + got;
+        if (accept.count(got)) continue;
+        out += p.name + " -> " + t.name + ": " + got + "\n";
+        if (pairs != nullptr) pairs->push_back({p.name, t.name});
       }
       auto c = causes.find(t.name);
       std::string want = c == causes.end() ? "ok" : c->second;
       if (Cause(status, t.name) != want) {
-        return t.name + " cause " + Cause(status, t.name) + ", want " + want;
+        out += t.name + " cause " + Cause(status, t.name) + ", want " + want + "\n";
       }
     }
-    return "";
+    return out;
+  }
+
+  // What the lab itself shows for the first pairs that differ: its services,
+  // a raw connect from the probe's namespace (what the target sends), the
+  // target's sshd log and its sockets on port 22, the probe's log. A flaky
+  // failure in CI is then explained by its own output.
+  std::string LabDiagnostics(const std::vector<std::pair<std::string, std::string>>& pairs) {
+    if (pairs.empty()) return "";
+    std::string out = "--- lab.sh status\n" + g_lab->Lab({"status"}).out;
+    std::set<std::string> seen;
+    for (const auto& [probe, target] : pairs) {
+      if (!seen.insert(target).second || seen.size() > 2) continue;
+      CommandResult raw = g_lab->Lab({"probe", probe, target, "--timeout", "3"});
+      out += "--- lab.sh probe " + probe + " " + target + ": " + raw.out + raw.err;
+      CommandResult ss = g_lab->Lab({"exec", target, "ss", "-tanH", "sport = :22"});
+      size_t sockets = std::count(ss.out.begin(), ss.out.end(), '\n');
+      out += "--- " + target + ": " + std::to_string(sockets) + " TCP sockets on port 22, first:\n" +
+             ss.out.substr(0, 1200);
+      CommandResult log = RunCommand(
+          {"tail", "-n", "15", g_lab->state_dir() + "/hosts/" + target + "/sshd.log"});
+      out += "--- " + target + " sshd.log (last 15 lines):\n" + log.out + log.err;
+      std::string plog = g_lab->ProbeLog(probe);
+      out += "--- " + probe + " log (last 1,500 bytes):\n" +
+             plog.substr(plog.size() > 1500 ? plog.size() - 1500 : 0) + "\n";
+    }
+    return out;
   }
 
   bool WaitOutcomesAndCauses(const Expect& expect, const std::map<std::string, std::string>& causes,
                              std::chrono::seconds timeout) {
     json status;
     std::string mismatch;
+    std::vector<std::pair<std::string, std::string>> pairs;
     bool ok = WaitFor(
         [&] {
           status = g_lab->Cli({"status"});
-          mismatch = Mismatch(status, expect, causes);
+          pairs.clear();
+          mismatch = Mismatch(status, expect, causes, &pairs);
           return mismatch.empty();
         },
         timeout);
-    if (!ok) last_mismatch_ = mismatch + "\n" + status.dump(1);
+    if (!ok) last_mismatch_ = mismatch + LabDiagnostics(pairs) + "--- status\n" + status.dump(1);
     return ok;
   }
 

@@ -24,10 +24,12 @@ std::unique_ptr<LabCluster> LabCluster::Up(const std::string& yaml_extra, std::s
     return nullptr;
   }
   *can_run = true;
-  if (!options.probe_faketime.empty() && access(kLibFaketime, R_OK) != 0) {
-    *why = std::string(kLibFaketime) +
-           " is missing: install Debian's faketime (deploy/install-deps.sh --test)";
-    return nullptr;
+  for (const auto& [probe, offset] : options.probe_faketime) {
+    if (WallClockSkewArgv(offset).empty()) {
+      *why = "cannot shift " + probe + "'s clock by " + offset + ": " + kLibFaketime +
+             " missing (deploy/install-deps.sh --test installs faketime) or not [+-]N[smh]";
+      return nullptr;
+    }
   }
   auto lab = std::unique_ptr<LabCluster>(new LabCluster());
   lab->lab_id_ = "fm" + std::to_string(getpid() % 100000);
@@ -88,9 +90,8 @@ std::unique_ptr<LabCluster> LabCluster::Up(const std::string& yaml_extra, std::s
     // ip netns exec and env exec (no fork): the process is the probe's.
     std::vector<std::string> argv = {"ip", "netns", "exec", p.ns};
     if (auto skew = options.probe_faketime.find(p.name); skew != options.probe_faketime.end()) {
-      argv.insert(argv.end(),
-                  {"env", std::string("LD_PRELOAD=") + kLibFaketime, "FAKETIME=" + skew->second,
-                   "FAKETIME_DONT_FAKE_MONOTONIC=1", "FAKETIME_NO_CACHE=1"});
+      std::vector<std::string> skewed = WallClockSkewArgv(skew->second);
+      argv.insert(argv.end(), skewed.begin(), skewed.end());
     }
     argv.insert(argv.end(),
                 {ProbeBinary(), "--collector",

@@ -24,9 +24,10 @@ struct LabHost {
 // How the lab is built and its probes run.
 struct LabOptions {
   int targets = 4;  // NETLAB_TARGETS
-  // Probe name -> libfaketime offset ("-10m", "+10m"): that probe runs with
-  // LD_PRELOAD of Debian's libfaketime, its wall clock shifted (monotonic
-  // time untouched), the process still the probe's own (same PID).
+  // Probe name -> wall clock offset ("-10m", "+10m"): that probe runs with
+  // its wall clock shifted (WallClockSkewArgv, tests/integration/harness.h:
+  // ahead under Debian's libfaketime, behind under a system_clock preload),
+  // monotonic time untouched, the process still the probe's own (same PID).
   std::map<std::string, std::string> probe_faketime;
   // Targets in the collector's config by their lab DNS name (tN.netlab.test,
   // served per site: tests/netlab/README.md) instead of their address.
@@ -40,9 +41,6 @@ struct LabOptions {
 
 // The lab's DNS zone (tests/netlab/lib/common.sh, DNS_ZONE).
 inline constexpr const char* kLabDnsZone = "netlab.test";
-
-// Debian's libfaketime (package libfaketime, pulled by faketime).
-inline constexpr const char* kLibFaketime = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
 
 class LabCluster {
  public:
