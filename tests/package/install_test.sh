@@ -30,7 +30,9 @@
 #     of dpkg-buildflags' CFLAGS/CXXFLAGS/CPPFLAGS; LDFLAGS stay Debian's) and,
 #     when CCACHE_DIR is set, through ccache: deploy/run-tests.sh gives the
 #     flags of its own build and its cache, so the package reuses the objects
-#     the test build compiled. PARALLAX_PKG_TMPDIR=DIR: the work directory's
+#     the test build compiled; PARALLAX_UNITY (the test build's unity batches
+#     of the libraries, cmake/ParallaxUnity.cmake) passes through the
+#     environment to the package's cmake. PARALLAX_PKG_TMPDIR=DIR: the work directory's
 #     parent (default /tmp); with the cache's base_dir above both trees, the
 #     copy's relative paths equal the test build's.
 #   PREBUILT=DIR takes parallax*.deb and .changes from DIR instead of building
