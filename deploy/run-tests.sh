@@ -50,22 +50,24 @@ export PARALLAX_UNITY=${PARALLAX_UNITY:-ON}
 # Debian's linker (tests/package builds them with Debian's LDFLAGS).
 linker=()
 command -v ld.lld >/dev/null && linker=(-DCMAKE_EXE_LINKER_FLAGS=-fuse-ld=lld)
+# The sanitizer builds (clang, deploy/run-sanitizers.sh --build-only) start
+# now, at nice 19, and take whatever CPU the normal build and then the normal
+# tests leave idle (configure and link steps, tests waiting on sockets,
+# processes and timers); the normal build and tests keep priority.
+sanitizers=false
+[[ "${PARALLAX_SANITIZERS:-1}" != "0" ]] && sanitizers=true
+mkdir -p "$BUILD_DIR"
+if $sanitizers; then
+  JOBS=$JOBS nice -n 19 bash deploy/run-sanitizers.sh --build-only \
+    >"$BUILD_DIR/sanitizer-build.log" 2>&1 &
+  san_build=$!
+fi
 cmake -S . -B "$BUILD_DIR" "${generator[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo "${launcher[@]}" "${linker[@]}" \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$test_flags" -DCMAKE_C_FLAGS_RELWITHDEBINFO="$test_flags"
 # ccache hashes the locale (compiler messages); the package build runs in C.UTF-8.
 LC_ALL=C.UTF-8 LANG=C.UTF-8 cmake --build "$BUILD_DIR" -j "$JOBS"
 built=$(date +%s)
 echo "run-tests: built in $((built - start)) s"
-# The sanitizer builds (clang, deploy/run-sanitizers.sh --build-only) run
-# niced while the normal tests run: those mostly wait on sockets, processes
-# and timers, so the builds take the idle CPU and the tests keep priority.
-sanitizers=false
-[[ "${PARALLAX_SANITIZERS:-1}" != "0" ]] && sanitizers=true
-if $sanitizers; then
-  JOBS=$JOBS nice -n 19 bash deploy/run-sanitizers.sh --build-only \
-    >"$BUILD_DIR/sanitizer-build.log" 2>&1 &
-  san_build=$!
-fi
 test_rc=0
 # One ctest slot more than cores: package_build (tests/package, started first)
 # holds a slot for its whole niced compile while mostly yielding the CPU, and
