@@ -30,8 +30,13 @@ Process* Cluster::StartCollector(const std::vector<std::string>& extra_args) {
   collector_.reset();
   collector_ = std::make_unique<Process>(
       argv, dir_.File("collector." + std::to_string(++collector_starts_) + ".log"));
-  bool up = WaitFor([this] { return !Metrics().empty() || !collector_->running(); },
-                    std::chrono::seconds(15));
+  // Up: /metrics answers and the gRPC port accepts (the metrics server can
+  // start first; a stream opened before gRPC listens fails at once).
+  bool up = WaitFor(
+      [this] {
+        return (!Metrics().empty() && LoopbackPortOpen(grpc_port_)) || !collector_->running();
+      },
+      std::chrono::seconds(15));
   EXPECT_TRUE(up && collector_->running()) << "collector did not start:\n" << collector_->log();
   return collector_.get();
 }
