@@ -1,9 +1,8 @@
-// The collector's clock decides: probes whose wall clock is shifted
-// (WallClockSkewArgv, harness.h: ahead under Debian's libfaketime, behind under
-// a system_clock preload; monotonic time untouched) 10 minutes behind and 10
-// minutes ahead count exactly like a
-// probe in sync, their offsets are measured and shown, and a probe that hangs
-// (SIGSTOP) stops counting within the stale window.
+// The collector's clock decides: probes whose wall clock is 10 minutes behind
+// and 10 minutes ahead (WallClockSkewArgv, harness.h: ahead under Debian's
+// libfaketime, behind under a system_clock preload; monotonic time untouched)
+// count exactly like a probe in sync, their offsets are measured and shown,
+// and a probe that hangs (SIGSTOP) stops counting within the stale window.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
@@ -27,15 +26,15 @@ std::unique_ptr<Process> StartSkewedProbe(Cluster& cluster, const TempDir& dir,
   std::vector<std::string> argv = WallClockSkewArgv(offset);
   std::vector<std::string> probe = {ProbeBinary(),
                                     "--collector",
-                                   cluster.collector_address(),
-                                   "--name",
-                                   name,
-                                   "--label",
-                                   "network=" + network,
-                                   "--insecure",
-                                   "--allow-loopback",
-                                   "--state-dir",
-                                   dir.File("state-" + name)};
+                                    cluster.collector_address(),
+                                    "--name",
+                                    name,
+                                    "--label",
+                                    "network=" + network,
+                                    "--insecure",
+                                    "--allow-loopback",
+                                    "--state-dir",
+                                    dir.File("state-" + name)};
   argv.insert(argv.end(), probe.begin(), probe.end());
   return std::make_unique<Process>(argv, dir.File("probe-" + name + ".log"));
 }

@@ -34,10 +34,16 @@ std::vector<std::string> WallClockSkewArgv(const std::string& offset) {
     seconds = seconds * 10 + (offset[i] - '0');
   }
   switch (offset.back()) {
-    case 's': break;
-    case 'm': seconds *= 60; break;
-    case 'h': seconds *= 3600; break;
-    default: return {};
+    case 's':
+      break;
+    case 'm':
+      seconds *= 60;
+      break;
+    case 'h':
+      seconds *= 3600;
+      break;
+    default:
+      return {};
   }
   if (offset[0] == '-') {
     return {"env", std::string("LD_PRELOAD=") + PARALLAX_WALL_CLOCK_BEHIND_LIB,

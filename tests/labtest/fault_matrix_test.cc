@@ -115,9 +115,9 @@ class FaultMatrix : public ::testing::Test {
     options.targets = 6;
     const char* in_sync = std::getenv("PARALLAX_LAB_IN_SYNC");
     if (in_sync == nullptr || std::string(in_sync) != "1") {
-      options.probe_faketime = {{kBehind, "-10m"}, {kAhead, "+10m"}};
+      options.probe_clock_offset = {{kBehind, "-10m"}, {kAhead, "+10m"}};
     }
-    skewed_ = !options.probe_faketime.empty();
+    skewed_ = !options.probe_clock_offset.empty();
     // Targets by DNS name (the lab's per-site resolvers: dns-stale), host
     // keys checked every 2 s on t2 and t3 (hostkey-site, hostkey-swap).
     options.targets_by_name = true;
@@ -189,10 +189,10 @@ class FaultMatrix : public ::testing::Test {
       out += "--- lab.sh probe " + probe + " " + target + ": " + raw.out + raw.err;
       CommandResult ss = g_lab->Lab({"exec", target, "ss", "-tanH", "sport = :22"});
       size_t sockets = std::count(ss.out.begin(), ss.out.end(), '\n');
-      out += "--- " + target + ": " + std::to_string(sockets) + " TCP sockets on port 22, first:\n" +
-             ss.out.substr(0, 1200);
-      CommandResult log = RunCommand(
-          {"tail", "-n", "15", g_lab->state_dir() + "/hosts/" + target + "/sshd.log"});
+      out += "--- " + target + ": " + std::to_string(sockets) +
+             " TCP sockets on port 22, first:\n" + ss.out.substr(0, 1200);
+      CommandResult log =
+          RunCommand({"tail", "-n", "15", g_lab->state_dir() + "/hosts/" + target + "/sshd.log"});
       out += "--- " + target + " sshd.log (last 15 lines):\n" + log.out + log.err;
       std::string plog = g_lab->ProbeLog(probe);
       out += "--- " + probe + " log (last 1,500 bytes):\n" +

@@ -24,7 +24,7 @@ std::unique_ptr<LabCluster> LabCluster::Up(const std::string& yaml_extra, std::s
     return nullptr;
   }
   *can_run = true;
-  for (const auto& [probe, offset] : options.probe_faketime) {
+  for (const auto& [probe, offset] : options.probe_clock_offset) {
     if (WallClockSkewArgv(offset).empty()) {
       *why = "cannot shift " + probe + "'s clock by " + offset + ": " + kLibFaketime +
              " missing (deploy/install-deps.sh --test installs faketime) or not [+-]N[smh]";
@@ -89,7 +89,8 @@ std::unique_ptr<LabCluster> LabCluster::Up(const std::string& yaml_extra, std::s
   for (const LabHost& p : lab->probes_) {
     // ip netns exec and env exec (no fork): the process is the probe's.
     std::vector<std::string> argv = {"ip", "netns", "exec", p.ns};
-    if (auto skew = options.probe_faketime.find(p.name); skew != options.probe_faketime.end()) {
+    if (auto skew = options.probe_clock_offset.find(p.name);
+        skew != options.probe_clock_offset.end()) {
       std::vector<std::string> skewed = WallClockSkewArgv(skew->second);
       argv.insert(argv.end(), skewed.begin(), skewed.end());
     }

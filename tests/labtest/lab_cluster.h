@@ -28,7 +28,7 @@ struct LabOptions {
   // its wall clock shifted (WallClockSkewArgv, tests/integration/harness.h:
   // ahead under Debian's libfaketime, behind under a system_clock preload),
   // monotonic time untouched, the process still the probe's own (same PID).
-  std::map<std::string, std::string> probe_faketime;
+  std::map<std::string, std::string> probe_clock_offset;
   // Targets in the collector's config by their lab DNS name (tN.netlab.test,
   // served per site: tests/netlab/README.md) instead of their address.
   bool targets_by_name = false;
