@@ -322,9 +322,9 @@ bool DnsMismatch(Classification& c) {
   return true;
 }
 
-bool ProbesBanned(const Classification& c, int64_t interval_ms) {
+bool ProbesBanned(const Classification& c, int64_t interval_ms, int64_t timeout_ms) {
   if (c.fail.size() < 2) return false;
-  int64_t first = INT64_MAX, last = 0;
+  int64_t first = INT64_MAX, last = 0, last_read = 0;
   bool host_answers = !c.ok.empty();
   for (uint32_t i : c.fail) {
     const Observation& o = *c.rows[i].observation;
@@ -336,12 +336,19 @@ bool ProbesBanned(const Classification& c, int64_t interval_ms) {
     if (o.result->pre_banner_size() > 0) return false;
     first = std::min(first, o.failing_since_ms);
     last = std::max(last, o.failing_since_ms);
+    last_read = std::max(last_read, o.last_ok_ms);
     host_answers |= SomethingAnswered(*o.result);
   }
   // Probes check on their own phases: one event (sshd stopped) reaches them
-  // up to an interval apart, more under load (1.2 intervals seen in the lab).
-  // Bans in turn come farther apart.
-  return host_answers && last - first >= 2 * interval_ms;
+  // up to an interval apart, more under load (1.2 intervals seen in the lab,
+  // 3 on a starved machine whose probes started their checks late). Bans in
+  // turn come farther apart, and the probes banned later read SSH after the
+  // first one's failures began (a vantage point that reads it now does too).
+  // One event cannot do that: every read began before it, every failure
+  // after it, but for checks in flight when it came (begun at most a
+  // timeout earlier).
+  const bool read_after_first_failure = !c.ok.empty() || last_read >= first + timeout_ms;
+  return host_answers && last - first >= 2 * interval_ms && read_after_first_failure;
 }
 
 Classification Classify(const TargetInput& t, const FleetContext& ctx) {
@@ -424,7 +431,7 @@ Classification Classify(const TargetInput& t, const FleetContext& ctx) {
       for (uint32_t i : c.fail) {
         if (KindOf(outcome_of(i)) != common) c.rows[i].role = v1::ROLE_DISAGREES;
       }
-    } else if (ProbesBanned(c, t.interval_ms)) {
+    } else if (ProbesBanned(c, t.interval_ms, t.timeout_ms)) {
       c.cause = v1::CAUSE_PROBES_BANNED;
       Mark(c.rows, c.fail, v1::ROLE_AGREES_BLOCKED);
       c.agreeing = c.fail;
@@ -438,7 +445,7 @@ Classification Classify(const TargetInput& t, const FleetContext& ctx) {
     Mark(c.rows, c.ok, v1::ROLE_AGREES_REACHES_IT);
     c.agreeing = c.fail;
     c.agreeing.insert(c.agreeing.end(), c.ok.begin(), c.ok.end());
-  } else if (ProbesBanned(c, t.interval_ms)) {
+  } else if (ProbesBanned(c, t.interval_ms, t.timeout_ms)) {
     c.cause = v1::CAUSE_PROBES_BANNED;
     Mark(c.rows, c.fail, v1::ROLE_AGREES_BLOCKED);
     Mark(c.rows, c.ok, v1::ROLE_AGREES_REACHES_IT);
@@ -447,6 +454,16 @@ Classification Classify(const TargetInput& t, const FleetContext& ctx) {
   } else {
     // Some healthy vantage points read SSH, some fail. A failing probe that
     // reads SSH anywhere reads it from another target than this one.
+    // A failure that began less than one interval + timeout ago is young:
+    // the probe has not checked its other targets since, so what it "reaches"
+    // predates this failure (its own egress may have broken meanwhile, rule
+    // 1e), and the probes that still read SSH may not have checked since the
+    // fault began either. The verdict is provisional: hysteresis does not
+    // count it toward a change (hysteresis.h).
+    for (uint32_t i : c.fail) {
+      int64_t since = c.rows[i].observation->failing_since_ms;
+      if (since > 0 && ctx.now_ms - since < t.interval_ms + t.timeout_ms) c.provisional = true;
+    }
     bool all_reach_others = true;
     for (uint32_t i : c.fail) all_reach_others &= c.rows[i].facts->reaches_some;
     if (all_reach_others) {

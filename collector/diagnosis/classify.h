@@ -99,6 +99,9 @@ struct Classification {
   std::vector<std::string> fail_addresses, ok_addresses;
   // Rule 4: ok rows whose host key is not pinned / is pinned.
   std::vector<uint32_t> key_changed, key_pinned;
+  // source_block / partial named while a failing vantage point's failure is
+  // younger than one interval + timeout (Verdict::provisional).
+  bool provisional = false;
 };
 
 // The IP of an "ip:port" / "[v6]:port" address text.
@@ -114,9 +117,12 @@ bool DnsMismatch(Classification& c);
 // its current failures began (the pair's history), their failures began at
 // least two intervals apart (probe by probe, not one event seen on each
 // probe's own phase), they fail by
-// refusal, silence or a cut connection, and the host still answers (another
-// vantage point reads SSH, or a failing one got an answer from the host).
-bool ProbesBanned(const Classification& c, int64_t interval_ms);
+// refusal, silence or a cut connection, the host still answers (another
+// vantage point reads SSH, or a failing one got an answer from the host), and
+// SSH was read after the first failure began (by a vantage point that reads it
+// now, or a failing one whose last read began a timeout or more after it):
+// one event seen late by slow probes has every read before every failure.
+bool ProbesBanned(const Classification& c, int64_t interval_ms, int64_t timeout_ms);
 
 // Distinct networks among rows[idx] (rows of listed probes only: ok, fail,
 // aside, agreeing).

@@ -44,7 +44,9 @@
 //     timeouts/unreachables firewall_block on an ICMP prohibition or when
 //     liveness evidence shows the host up, host_offline when not (naming a
 //     gateway that said host unreachable); some fail: source_block when
-//     every failing probe reaches other targets, else partial.
+//     every failing probe reaches other targets, else partial — both
+//     provisional (Verdict::provisional) while a failure is younger than
+//     one interval + timeout.
 //  4. Host keys, when the target has pinned keys and rule 3 says ok: the
 //     newest verified host key of each ok vantage point that has one is
 //     compared with the pins — none of them pinned from every such vantage
@@ -151,7 +153,14 @@ struct Verdict {
   std::vector<std::string> remediation;
   std::vector<std::string> blocked_networks;  // for isp_block
   uint32_t port_worded = 0;  // the target port the summary was worded with (SameWording)
-  std::vector<std::string> pinned_keys;       // TargetInput::pinned_keys
+  std::vector<std::string> pinned_keys;  // TargetInput::pinned_keys
+  // Some vantage points fail and others read SSH (source_block, partial),
+  // and a failure began less than one interval + timeout ago (the collector's
+  // clock): that probe has not checked its other targets since, so a ban of
+  // it by this host cannot yet be told from its own egress breaking, nor a
+  // fault of the host that the others have not checked yet. Hysteresis does
+  // not count a provisional verdict toward a change of cause.
+  bool provisional = false;
 };
 
 struct ProbeHealth {

@@ -1036,6 +1036,16 @@ TEST(DiagnoseBans, WhatIsNotABanOfTheProbes) {
          }
        },
        "ssh_refused"},
+      {"sshd stopped, seen late by starved probes (2.9 s apart at a 1 s interval): every "
+       "read began before the first failure",
+       [](World& w) {
+         w.SeeAll("t1", O(v1::OUTCOME_REFUSED));
+         History(w, "t1", "c1", 3'300, 3'000, "");
+         History(w, "t1", "a1", 3'200, 1'000, "");
+         History(w, "t1", "b2", 3'400, 400, "");
+         History(w, "t1", "b1", 3'100, 100, "");
+       },
+       "ssh_refused"},
       {"sshd says why, probe by probe (MaxStartups): the server speaks, no ban",
        [](World& w) {
          w.SeeAllResult("t1", ev::ClosedWith({"Exceeded MaxStartups"}));
@@ -1142,6 +1152,45 @@ TEST(DiagnoseHostKeys, EvidenceCarriesTheKeyPerVantagePoint) {
   const Verdict& xv = VerdictFor(xo, "t1");
   EXPECT_EQ(xv.summary.find('\x1b'), std::string::npos) << xv.summary;
   EXPECT_EQ(xv.summary.find('\x07'), std::string::npos) << xv.summary;
+}
+
+// A probe that has failed a target for less than one interval + timeout has
+// not checked its other targets since: "it reaches others" predates the
+// failure, and the verdict is provisional (hysteresis does not count it).
+TEST(Diagnose, AFailureYoungerThanAnIntervalAndATimeoutIsProvisional) {
+  struct Case {
+    const char* name;
+    int64_t failing_ago_ms;  // 0: unknown
+    bool all_fail;
+    v1::Cause cause;
+    bool provisional;
+  };
+  // World's targets: interval 1 s, timeout 500 ms.
+  const std::vector<Case> cases = {
+      {"failing 300 ms: provisional", 300, false, v1::CAUSE_SOURCE_BLOCK, true},
+      {"failing 1.499 s: provisional", 1499, false, v1::CAUSE_SOURCE_BLOCK, true},
+      {"failing 1.5 s: settled", 1500, false, v1::CAUSE_SOURCE_BLOCK, false},
+      {"since when unknown: settled", 0, false, v1::CAUSE_SOURCE_BLOCK, false},
+      {"every vantage point fails: nothing to wait for", 300, true, v1::CAUSE_SSH_REFUSED, false},
+  };
+  for (const Case& c : cases) {
+    World w;
+    w.AllOk();
+    if (c.all_fail) {
+      w.SeeAll("t1", O(v1::OUTCOME_REFUSED));
+      for (const char* p : {"a1", "b1", "b2", "c1"}) {
+        History(w, "t1", p, 60000, c.failing_ago_ms, "");
+      }
+    } else {
+      w.See("b1", "t1", O(v1::OUTCOME_TIMEOUT, Obs::kDead));
+      History(w, "t1", "b1", 60000, c.failing_ago_ms, "");
+    }
+    Output out = w.Run();
+    const Verdict& v = VerdictFor(out, "t1");
+    EXPECT_EQ(v.cause, c.cause) << c.name << ": " << v.summary;
+    EXPECT_EQ(v.provisional, c.provisional) << c.name;
+    EXPECT_FALSE(VerdictFor(out, "t2").provisional) << c.name;
+  }
 }
 
 }  // namespace

@@ -34,6 +34,8 @@ void Hysteresis::Step(std::shared_ptr<const Verdict> v, int64_t now_ms,
     s.pending_verdict.reset();
     return;
   }
+  // Not yet evidence of a change (engine.h): neither counted nor forgotten.
+  if (v->provisional) return;
   if (v->cause == s.pending) {
     ++s.pending_count;
   } else {

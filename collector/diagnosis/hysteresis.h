@@ -2,6 +2,10 @@
 // named the new cause in `required` consecutive evaluations, so one lost
 // packet does not flap a verdict or open an incident. With evaluations every
 // interval, a new verdict takes at most required x interval + timeout.
+// A provisional verdict (Verdict::provisional: some vantage points fail since
+// less than an interval + timeout, others read SSH) whose cause differs from
+// the stable one is not counted: it neither confirms nor cancels a pending
+// cause; the first verdict after it that is not provisional counts.
 //
 // Two ways to feed it, with the same outcome:
 //  - Apply(): a full evaluation, every target's verdict; targets missing from

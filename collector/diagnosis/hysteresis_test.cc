@@ -37,6 +37,36 @@ TEST(HysteresisTest, ChangesOnlyAfterRequiredConsecutiveEvaluations) {
   EXPECT_EQ(h.stable().at("t").since_ms, 6000);
 }
 
+TEST(HysteresisTest, ProvisionalVerdictsNeitherConfirmNorCancelAChange) {
+  Hysteresis h(2);
+  h.Apply({V("t", v1::CAUSE_OK)}, 1000);
+  h.Apply({V("t", v1::CAUSE_OK)}, 2000);
+  Verdict young = V("t", v1::CAUSE_SOURCE_BLOCK);
+  young.provisional = true;
+  // However many: a provisional source_block never becomes the cause.
+  for (int64_t at = 3000; at < 8000; at += 1000) EXPECT_TRUE(h.Apply({young}, at).empty());
+  EXPECT_EQ(h.stable().at("t").verdict->cause, v1::CAUSE_OK);
+  EXPECT_EQ(h.stable().at("t").pending, v1::CAUSE_UNSPECIFIED);
+  // Nor through ApplySome's "the same verdict again" for untouched targets.
+  EXPECT_TRUE(h.ApplySome({young}, 8000).empty());
+  EXPECT_TRUE(h.ApplySome(std::vector<Verdict>{}, 9000).empty());
+  EXPECT_TRUE(h.ApplySome(std::vector<Verdict>{}, 10000).empty());
+  EXPECT_EQ(h.stable().at("t").verdict->cause, v1::CAUSE_OK);
+  // A pending change is not cancelled by one either: the next real verdict counts.
+  EXPECT_TRUE(h.Apply({V("t", v1::CAUSE_SOURCE_BLOCK)}, 11000).empty());
+  young.cause = v1::CAUSE_PARTIAL;
+  EXPECT_TRUE(h.Apply({young}, 12000).empty());
+  auto t = h.Apply({V("t", v1::CAUSE_SOURCE_BLOCK)}, 13000);
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_EQ(t[0].to, v1::CAUSE_SOURCE_BLOCK);
+  // The stable cause named provisionally is fresher evidence for it.
+  Verdict same = V("t", v1::CAUSE_SOURCE_BLOCK);
+  same.provisional = true;
+  same.summary = "newer";
+  EXPECT_TRUE(h.Apply({same}, 14000).empty());
+  EXPECT_EQ(h.stable().at("t").verdict->summary, "newer");
+}
+
 TEST(HysteresisTest, AlternatingCandidatesNeverConfirm) {
   Hysteresis h(2);
   h.Apply({V("t", v1::CAUSE_OK)}, 0);

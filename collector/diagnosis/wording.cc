@@ -529,6 +529,7 @@ Verdict Word(const TargetInput& t, const FleetContext& ctx, const Classification
   v.port_worded = t.port;
   v.cause = c.cause;
   v.confidence = c.confidence;
+  v.provisional = c.provisional;
   v.evidence.reserve(c.rows.size());
   const bool details = c.cause != v1::CAUSE_OK;  // only where they explain something
   for (const Row& row : c.rows) {

@@ -326,13 +326,22 @@ void Evaluator::EvaluateOnce() {
   if (full || !ctx.SameFacts(last_context_)) {
     dirty.resize(config.targets.size());
     for (size_t i = 0; i < dirty.size(); ++i) dirty[i] = i;
+    provisional_.clear();
   } else {
+    dirty.insert(dirty.end(), provisional_.begin(), provisional_.end());
     std::sort(dirty.begin(), dirty.end());
     dirty.erase(std::unique(dirty.begin(), dirty.end()), dirty.end());
   }
   diagnosis::Hysteresis::SharedVerdicts verdicts;
   verdicts.reserve(dirty.size());
-  for (size_t i : dirty) verdicts.push_back(DiagnoseOne(i, ctx));
+  for (size_t i : dirty) {
+    verdicts.push_back(DiagnoseOne(i, ctx));
+    if (verdicts.back()->provisional) {
+      provisional_.insert(i);
+    } else {
+      provisional_.erase(i);
+    }
+  }
   last_pass_ = {full, dirty.size()};
   std::vector<diagnosis::Transition> transitions =
       full ? hysteresis_->Apply(std::move(verdicts), now)

@@ -13,6 +13,8 @@
 //  - the targets one of whose fresh results went stale since the last
 //    evaluation (the Fleet's time-ordered index of staleness deadlines, on
 //    the injected clock `now_ms`),
+//  - the targets whose last verdict was provisional (engine.h: it settles
+//    with time alone, when a failure gets older than interval + timeout),
 //  - every target when a fleet-wide fact changed (probe health, networks,
 //    blocked networks, who reaches any target: FleetContext::SameFacts),
 //    e.g. after a probe connected, disconnected, changed labels or went
@@ -144,6 +146,9 @@ class Evaluator {
   std::map<std::string, int> probe_ids_;                       // probe name -> Fleet index (sorted)
   std::map<std::string, diagnosis::ProbeInput> probe_inputs_;  // as last given to the Fleet
   diagnosis::FleetContext last_context_;
+  // Config target indices whose last verdict was provisional (engine.h): it
+  // settles with time alone, so they are diagnosed again at every pass.
+  std::set<size_t> provisional_;
   bool need_full_ = true;
   int full_every_ = 60;
   int since_full_ = 0;
