@@ -61,8 +61,17 @@ void Evaluator::BeginStartupGrace(const Config& config, int64_t now) {
     max_timeout = std::max<int64_t>(max_timeout, t.timeout.count());
   }
   // Active before: a result within the engine's stale window (3 intervals +
-  // timeout) of now, on the collector's clock.
-  const int64_t active_since = now - (3 * max_interval + max_timeout);
+  // timeout) of the newest result stored before the start (the collector's
+  // clock), or of now if that is earlier. Not of now alone: a store that
+  // lagged behind its queue when the collector was killed (a starved
+  // machine: its newest commit 10 s old) would make every probe look gone.
+  int64_t newest = 0;
+  for (const TargetConfig& t : config.targets) {
+    state_->VisitTargetResults(t.name, [&](const LiveState::PairsOfTarget& rs) {
+      for (const auto& [probe, pair] : rs) newest = std::max(newest, ResultTimeMs(pair.newest));
+    });
+  }
+  const int64_t active_since = std::min(now, newest) - (3 * max_interval + max_timeout);
   for (const TargetConfig& t : config.targets) {
     state_->VisitTargetResults(t.name, [&](const LiveState::PairsOfTarget& rs) {
       for (const auto& [probe, pair] : rs) {

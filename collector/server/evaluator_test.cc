@@ -323,6 +323,24 @@ TEST_F(EvaluatorTest, RestartContinuesTheOpenIncidentUntilTheProbesAreBack) {
   EXPECT_EQ(inc[0].changes.size(), 1u);
 }
 
+TEST_F(EvaluatorTest, RestartAfterAStoreThatLaggedStillWaitsForTheProbes) {
+  // The newest stored results are 10 s old (the store lagged behind its
+  // queue before the kill): the probes were active all the same.
+  store_.OpenIncident("t1", v1::CAUSE_SSH_REFUSED, kStart - 60'000, "Refused.");
+  store_.CommitPending();
+  ProbeState known;
+  state_.AddKnownProbe("p1", known);
+  state_.AddKnownProbe("p2", known);
+  Result("p1", v1::OUTCOME_REFUSED, now_ - 10'000, now_ - 10'000);
+  Result("p2", v1::OUTCOME_REFUSED, now_ - 10'500, now_ - 10'500);
+  auto e = MakeEvaluator();
+  e->EvaluateOnce();
+  EXPECT_EQ(Cause(*e), v1::CAUSE_SSH_REFUSED) << "the grace did not hold the verdict";
+  now_ += 1000;
+  e->EvaluateOnce();
+  EXPECT_EQ(Cause(*e), v1::CAUSE_SSH_REFUSED) << "the grace did not hold the verdict";
+}
+
 TEST_F(EvaluatorTest, StartupGraceIsBounded) {
   store_.OpenIncident("t1", v1::CAUSE_SSH_REFUSED, kStart - 60'000, "Refused.");
   store_.CommitPending();

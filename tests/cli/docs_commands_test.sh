@@ -37,7 +37,7 @@ PasswordAuthentication no
 KbdInteractiveAuthentication no
 UsePAM no
 CFG
-/usr/sbin/sshd -D -e -f "$work/sshd_config" 2>"$work/sshd.log" &
+/usr/sbin/sshd -D -r -e -f "$work/sshd_config" 2>"$work/sshd.log" &
 pids+=($!)
 closed_port=$(free_port)  # nothing listens: refused
 grpc=$(free_port) metrics=$(free_port)

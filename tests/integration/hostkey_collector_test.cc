@@ -35,7 +35,7 @@ std::unique_ptr<Process> StartSshd(const TempDir& dir, int port, const std::stri
                      "\nPidFile " + dir.File(name + ".pid") +
                      "\nUsePAM no\nLogLevel VERBOSE\nMaxStartups 100:30:200\n");
   return std::make_unique<Process>(
-      std::vector<std::string>{"/usr/sbin/sshd", "-D", "-e", "-f", cfg}, dir.File(name + ".log"));
+      std::vector<std::string>{"/usr/sbin/sshd", "-D", "-r", "-e", "-f", cfg}, dir.File(name + ".log"));
 }
 
 TEST(HostKeyCollector, ChangedEverywhereThenAccepted) {

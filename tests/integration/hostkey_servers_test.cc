@@ -82,7 +82,7 @@ class HostKeyServersTest : public ::testing::Test {
                        "\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"
                        "UsePAM no\nLogLevel VERBOSE\n");
     sshd_log_ = dir_.File(name + ".sshdlog");
-    if (!Start({"/usr/sbin/sshd", "-D", "-E", sshd_log_, "-f", cfg}, port, name)) return 0;
+    if (!Start({"/usr/sbin/sshd", "-D", "-r", "-E", sshd_log_, "-f", cfg}, port, name)) return 0;
     return port;
   }
 

@@ -91,7 +91,7 @@ class RealServersTest : public ::testing::Test {
     WriteFile(cfg, "Port " + std::to_string(port) + "\nListenAddress 127.0.0.1\nHostKey " + key +
                        "\nPidFile " + dir_.File("full_sshd.pid") +
                        "\nUsePAM no\nLoginGraceTime 60\nMaxStartups 1:100:1\n");
-    if (!Start({sshd_bin, "-D", "-e", "-f", cfg}, port, "sshd-maxstartups")) return 0;
+    if (!Start({sshd_bin, "-D", "-r", "-e", "-f", cfg}, port, "sshd-maxstartups")) return 0;
     // LoopbackPortOpen's probe connections are closed; wait for sshd to forget them.
     std::this_thread::sleep_for(milliseconds(300));
     *holder = socket(AF_INET, SOCK_STREAM, 0);

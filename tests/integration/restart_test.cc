@@ -39,10 +39,24 @@ TEST(Restart, KillNineMidIncidentContinuesTheIncident) {
   cluster.KillCollector(SIGKILL);
   std::this_thread::sleep_for(milliseconds(500));
   cluster.StartCollector();
-  // Probes reconnect (with their backoff); evaluations run every second.
-  std::this_thread::sleep_for(seconds(8));
-  nlohmann::json explain = cluster.CliJson({"explain", "down"});
-  EXPECT_EQ(explain.value("cause", ""), "ssh_refused") << explain.dump(2);
+  // Probes reconnect (with their backoff: up to 8 s after a few attempts,
+  // more on a starved machine); evaluations run every second. Meanwhile the
+  // cause may read `unknown` (no fresh result), which neither opens nor
+  // closes an incident.
+  nlohmann::json explain;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        explain = cluster.CliJson({"explain", "down"});
+        return explain.value("cause", "") == "ssh_refused" && explain.contains("evidence") &&
+               explain["evidence"].size() == 2 &&
+               explain["evidence"][0].value("role", "").rfind("agrees", 0) == 0 &&
+               explain["evidence"][1].value("role", "").rfind("agrees", 0) == 0;
+      },
+      seconds(60)))
+      << explain.dump(2) << "\ncollector:\n"
+      << cluster.collector()->log() << "\np1:\n"
+      << cluster.probe("p1")->log() << "\np2:\n"
+      << cluster.probe("p2")->log();
   inc = IncidentsOf(cluster, "down");
   ASSERT_EQ(inc.size(), 1u) << "the restart split the incident:\n" << inc.dump(2);
   EXPECT_EQ(inc[0]["id"], id);

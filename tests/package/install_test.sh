@@ -294,7 +294,7 @@ ssh-keygen -q -t ed25519 -N "" -f "$work/hostkey"
 mkdir -p /run/sshd
 printf 'Port %s\nListenAddress 127.0.0.1\nHostKey %s\nPidFile %s\nUsePAM no\nPasswordAuthentication no\n' \
   "$ssh_port" "$work/hostkey" "$work/sshd.pid" >"$work/sshd_config"
-/usr/sbin/sshd -D -e -f "$work/sshd_config" 2>"$work/sshd.log" &
+/usr/sbin/sshd -D -r -e -f "$work/sshd_config" 2>"$work/sshd.log" &
 pids+=($!)
 closed_port=$(free_port) grpc=$(free_port) metrics=$(free_port)
 
