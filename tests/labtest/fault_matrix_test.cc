@@ -272,7 +272,7 @@ class FaultMatrix : public ::testing::Test {
                       << status.dump(1);
       }
     }
-    EXPECT_TRUE(WaitOutcomesAndCauses(all, causes, seconds(30)))
+    EXPECT_TRUE(WaitOutcomesAndCauses(all, causes, seconds(60)))
         << "the round's faults do not hold together: " << last_mismatch_;
     for (const Case& c : cases) {
       json verdict = g_lab->Cli({"explain", c.target});
@@ -606,11 +606,13 @@ TEST_F(FaultMatrix, StaleDnsSwappedHostKeysAndFail2banBans) {
     std::printf("[ fail2ban ] t4's open incident went through:%s\n", path.c_str());
   }
 
-  // A planned key change: re-pinned, ok again.
+  // A planned key change: re-pinned, ok again. (The waits below end as soon
+  // as the cause is there; their bounds are for a starved machine: one run
+  // saw t4 ok 40 s after the ignoreip line, fail2ban's reload being slow.)
   auto step = Clock::now();
   std::string accepted = g_lab->CliText({"hostkey", "accept", "t3"});
   std::printf("[ hostkey ] parallax hostkey accept t3\n%s", accepted.c_str());
-  EXPECT_TRUE(WaitCause("t3", "ok", seconds(30))) << g_lab->CliText({"explain", "t3"});
+  EXPECT_TRUE(WaitCause("t3", "ok", seconds(90))) << g_lab->CliText({"explain", "t3"});
   std::printf("[ hostkey ] t3 ok %.1f s after accept\n", Since(step));
   // t3's original key comes back with clear: changed again (re-pinned below,
   // so that every target is ok after this test), meanwhile fail2ban's turn.
@@ -628,7 +630,7 @@ TEST_F(FaultMatrix, StaleDnsSwappedHostKeysAndFail2banBans) {
   step = Clock::now();
   CommandResult exempt = g_lab->Lab({"fail2ban-ignoreip", "t4", ignoreip});
   ASSERT_EQ(exempt.exit_code, 0) << exempt.err;
-  EXPECT_TRUE(WaitCause("t4", "ok", seconds(30))) << g_lab->CliText({"explain", "t4"});
+  EXPECT_TRUE(WaitCause("t4", "ok", seconds(90))) << g_lab->CliText({"explain", "t4"});
   // Exempt, the probes stay unbanned while they keep checking.
   std::this_thread::sleep_for(seconds(2));
   std::string still = g_lab->Lab({"fail2ban-client", "t4", "status", "sshd"}).out;
@@ -636,9 +638,9 @@ TEST_F(FaultMatrix, StaleDnsSwappedHostKeysAndFail2banBans) {
   std::printf("[ fail2ban ] t4 ok %.1f s after the ignoreip line, nobody banned since\n",
               Since(step));
 
-  EXPECT_TRUE(WaitCause("t3", "hostkey_changed", seconds(30))) << g_lab->CliText({"explain", "t3"});
+  EXPECT_TRUE(WaitCause("t3", "hostkey_changed", seconds(90))) << g_lab->CliText({"explain", "t3"});
   g_lab->CliText({"hostkey", "accept", "t3"});
-  EXPECT_TRUE(WaitCause("t3", "ok", seconds(30))) << g_lab->CliText({"explain", "t3"});
+  EXPECT_TRUE(WaitCause("t3", "ok", seconds(90))) << g_lab->CliText({"explain", "t3"});
   std::printf("[ round ] DNS, host keys and fail2ban: %.1f s in all\n", Since(start));
 }
 
