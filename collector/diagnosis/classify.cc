@@ -460,12 +460,12 @@ Classification Classify(const TargetInput& t, const FleetContext& ctx) {
     // 1e), and the probes that still read SSH may not have checked since the
     // fault began either. The verdict is provisional: hysteresis does not
     // count it toward a change (hysteresis.h).
+    bool all_reach_others = true;
     for (uint32_t i : c.fail) {
+      all_reach_others &= c.rows[i].facts->reaches_some;
       int64_t since = c.rows[i].observation->failing_since_ms;
       if (since > 0 && ctx.now_ms - since < t.interval_ms + t.timeout_ms) c.provisional = true;
     }
-    bool all_reach_others = true;
-    for (uint32_t i : c.fail) all_reach_others &= c.rows[i].facts->reaches_some;
     if (all_reach_others) {
       c.cause = v1::CAUSE_SOURCE_BLOCK;
       Mark(c.rows, c.fail, v1::ROLE_AGREES_BLOCKED);

@@ -65,19 +65,20 @@ void Evaluator::BeginStartupGrace(const Config& config, int64_t now) {
   // clock), or of now if that is earlier. Not of now alone: a store that
   // lagged behind its queue when the collector was killed (a starved
   // machine: its newest commit 10 s old) would make every probe look gone.
+  std::map<std::string, int64_t> last_result;  // probe -> its newest result's time
   int64_t newest = 0;
   for (const TargetConfig& t : config.targets) {
     state_->VisitTargetResults(t.name, [&](const LiveState::PairsOfTarget& rs) {
-      for (const auto& [probe, pair] : rs) newest = std::max(newest, ResultTimeMs(pair.newest));
+      for (const auto& [probe, pair] : rs) {
+        int64_t& at = last_result[probe];
+        at = std::max(at, ResultTimeMs(pair.newest));
+        newest = std::max(newest, at);
+      }
     });
   }
   const int64_t active_since = std::min(now, newest) - (3 * max_interval + max_timeout);
-  for (const TargetConfig& t : config.targets) {
-    state_->VisitTargetResults(t.name, [&](const LiveState::PairsOfTarget& rs) {
-      for (const auto& [probe, pair] : rs) {
-        if (ResultTimeMs(pair.newest) >= active_since) awaited_.insert(probe);
-      }
-    });
+  for (const auto& [probe, at] : last_result) {
+    if (at >= active_since) awaited_.insert(probe);
   }
   grace_start_ms_ = now;
   grace_until_ms_ = now + 2 * max_interval + max_timeout;

@@ -67,6 +67,14 @@ class EvaluatorTest : public ::testing::Test {
     EXPECT_TRUE(store_.ListIncidents("t1", false, 0, &out).ok());
     return out;
   }
+  // Before a restart: an open ssh_refused incident on t1, p1 and p2 known.
+  void OpenIncidentWithKnownProbes() {
+    store_.OpenIncident("t1", v1::CAUSE_SSH_REFUSED, kStart - 60'000, "Refused.");
+    store_.CommitPending();
+    ProbeState known;
+    state_.AddKnownProbe("p1", known);
+    state_.AddKnownProbe("p2", known);
+  }
   v1::Cause Cause(const Evaluator&) {
     auto c = world_.Causes();
     return c.count("t1") ? c.at("t1").first : v1::CAUSE_UNSPECIFIED;
@@ -326,11 +334,7 @@ TEST_F(EvaluatorTest, RestartContinuesTheOpenIncidentUntilTheProbesAreBack) {
 TEST_F(EvaluatorTest, RestartAfterAStoreThatLaggedStillWaitsForTheProbes) {
   // The newest stored results are 10 s old (the store lagged behind its
   // queue before the kill): the probes were active all the same.
-  store_.OpenIncident("t1", v1::CAUSE_SSH_REFUSED, kStart - 60'000, "Refused.");
-  store_.CommitPending();
-  ProbeState known;
-  state_.AddKnownProbe("p1", known);
-  state_.AddKnownProbe("p2", known);
+  OpenIncidentWithKnownProbes();
   Result("p1", v1::OUTCOME_REFUSED, now_ - 10'000, now_ - 10'000);
   Result("p2", v1::OUTCOME_REFUSED, now_ - 10'500, now_ - 10'500);
   auto e = MakeEvaluator();
@@ -342,11 +346,7 @@ TEST_F(EvaluatorTest, RestartAfterAStoreThatLaggedStillWaitsForTheProbes) {
 }
 
 TEST_F(EvaluatorTest, StartupGraceIsBounded) {
-  store_.OpenIncident("t1", v1::CAUSE_SSH_REFUSED, kStart - 60'000, "Refused.");
-  store_.CommitPending();
-  ProbeState known;
-  state_.AddKnownProbe("p1", known);
-  state_.AddKnownProbe("p2", known);
+  OpenIncidentWithKnownProbes();
   Both(v1::OUTCOME_REFUSED);
   auto e = MakeEvaluator();
   e->EvaluateOnce();
