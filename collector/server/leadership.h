@@ -12,8 +12,9 @@
 //     with the session, so after a crash or kill -9 of the leader another
 //     collector leads within about one evaluation period, 2 at most);
 //  2. refreshes probe_sessions with the probes connected here;
-//  3. leader: polls latest_results changed since its watermark minus an
-//     overlap (max(5 s, 2 periods): rows commit out of ingest-time order,
+//  3. leader: polls the latest_results pairs that latest_changes says
+//     changed since its watermark minus an overlap (PgCoordinator::
+//     LatestSince; max(5 s, 2 periods): rows commit out of ingest-time order,
 //     and collectors' clocks differ a little) into the LiveState
 //     (LiveState::ApplyPolledResult: older or equal is a no-op), and marks
 //     the probes other collectors refreshed within the stale window

@@ -1,9 +1,11 @@
 #include "collector/store/pg_coordinator.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "collector/store/codec.h"
 #include "collector/store/postgres_schema.h"
+#include "common/escape.h"
 #include "common/log.h"
 
 namespace parallax::collector {
@@ -132,18 +134,43 @@ Status PgCoordinator::LatestSince(int64_t since_ms, std::vector<LatestResultReco
                                   int64_t* max_ingest_ms) {
   out->clear();
   pg::Result r;
-  Status s = Query(
-      "SELECT p.name, l.ingest_ms, l.result FROM latest_results l"
-      " JOIN probes p ON p.id = l.probe_id WHERE l.ingest_ms >= $1 ORDER BY l.ingest_ms",
-      {Param::Int(since_ms)}, &r);
+  Status s;
+  if (since_ms == std::numeric_limits<int64_t>::min()) {
+    // Everything: one pass over the table (its ingest_ms is not indexed).
+    s = Query(
+        "SELECT p.name, l.ingest_ms, l.result FROM latest_results l"
+        " JOIN probes p ON p.id = l.probe_id ORDER BY l.ingest_ms",
+        {}, &r);
+  } else {
+    // What latest_changes says changed (schema version 4), each pair once,
+    // read through latest_results' primary key. Rows older than the poll's
+    // window by a minute are pruned first: no later poll of this leader
+    // reads them, and a new leader starts with a full read.
+    s = Query("DELETE FROM latest_changes WHERE ingest_ms < $1",
+              {Param::Int(since_ms - kChangesKeptMs)}, nullptr);
+    if (!s.ok()) return s;
+    s = Query(
+        "SELECT p.name, c.ingest_ms, l.result FROM (SELECT DISTINCT ON (c.probe_id, u.t)"
+        " c.probe_id, u.t, c.ingest_ms FROM latest_changes c CROSS JOIN LATERAL"
+        " unnest(c.target_ids) AS u(t) WHERE c.ingest_ms >= $1"
+        " ORDER BY c.probe_id, u.t, c.ingest_ms DESC) c"
+        " JOIN latest_results l ON l.target_id = c.t AND l.probe_id = c.probe_id"
+        " JOIN probes p ON p.id = c.probe_id ORDER BY c.ingest_ms",
+        {Param::Int(since_ms)}, &r);
+  }
   if (!s.ok()) return s;
   for (int i = 0; i < r.Rows(); ++i) {
     LatestResultRecord rec;
     rec.probe = r.Text(i, 0);
     rec.ingest_ms = r.Int(i, 1);
     if (!rec.result.ParseFromString(r.Bytes(i, 2))) {
-      return Status::Internal("latest_results: a stored result of probe \"" + rec.probe +
-                              "\" does not parse");
+      // One unreadable row (written by hand, or by a newer collector) must
+      // not hide every other pair's result from the leader.
+      Logf(LogLevel::kWarning,
+           "leadership: latest_results: a result of probe %s does not parse;"
+           " skipped",
+           EscapeForTerminal(rec.probe).c_str());
+      continue;
     }
     *max_ingest_ms = std::max(*max_ingest_ms, rec.ingest_ms);
     out->push_back(std::move(rec));

@@ -11,7 +11,9 @@
 //    connected to it (PublishSessions); a row not refreshed for a while means
 //    the probe (or its collector) is gone.
 //  - the newest results of all collectors: latest_results, upserted by every
-//    collector's writer (pg_writer.h), polled by ingest time (LatestSince).
+//    collector's writer (pg_writer.h), which also appends the changed pairs
+//    to latest_changes (schema version 4); the leader polls those by ingest
+//    time (LatestSince) and prunes them behind its window.
 //
 // A lost connection is reopened at the next call (one attempt); a leader
 // whose connection broke has lost its lock with it, so TryLead() answers
@@ -73,9 +75,13 @@ class PgCoordinator {
   Status PublishSessions(const std::vector<ProbeSessionRecord>& connected, int64_t now_ms);
   // Rows refreshed at or after fresh_since_ms.
   Status ReadSessions(int64_t fresh_since_ms, std::vector<ProbeSessionRecord>* out);
-  // latest_results rows with ingest_ms >= since_ms (the caller subtracts its
-  // overlap), oldest ingest first; *max_ingest_ms the newest seen (unchanged
-  // when none).
+  // The newest results changed at ingest_ms >= since_ms (the caller
+  // subtracts its overlap), oldest ingest first, each pair once; *max_ingest_ms
+  // the newest seen (unchanged when none). since_ms = INT64_MIN reads every
+  // row of latest_results; otherwise the pairs come from latest_changes,
+  // whose rows older than since_ms - kChangesKeptMs this call deletes (so
+  // only the leader may call it, with a since_ms that never goes back).
+  static constexpr int64_t kChangesKeptMs = 60000;
   Status LatestSince(int64_t since_ms, std::vector<LatestResultRecord>* out,
                      int64_t* max_ingest_ms);
 

@@ -109,7 +109,12 @@ Status PgWriter::Prepare() {
        " adhoc_id)"
        " ON CONFLICT DO NOTHING"},
       {"upsert_latest",
-       "INSERT INTO latest_results (probe_id, target_id, boot_ref, seq, ts_ms, ingest_ms, result)"
+       // latest_changes rows of at most 200 targets (1.6 kB): below the
+       // size PostgreSQL compresses or moves out of line (TOAST).
+       "WITH changed AS (INSERT INTO latest_changes (ingest_ms, probe_id, target_ids)"
+       " SELECT $3, $1, ($4::bigint[])[i : i + 199]"
+       " FROM generate_series(1, cardinality($4::bigint[]), 200) AS i)"
+       " INSERT INTO latest_results (probe_id, target_id, boot_ref, seq, ts_ms, ingest_ms, result)"
        " SELECT $1, u.target_id, $2, u.seq, u.ts_ms, $3, decode(u.result, 'hex')"
        " FROM unnest($4::bigint[], $5::bigint[], $6::bigint[], $7::text[])"
        " AS u(target_id, seq, ts_ms, result)"

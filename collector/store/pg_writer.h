@@ -11,8 +11,10 @@
 // FROM unnest($1::bigint[], ...) per submission. The same transaction
 // upserts latest_results (schema version 2): the newest scheduled result of
 // each probe x target pair it stores, replacing an older row only (by ts_ms),
-// with ingest_ms = this collector's clock, for the leader's polling
-// (PgCoordinator) and LatestResults. Run compaction (store.h; schema version
+// with ingest_ms = this collector's clock, and appends the submission's
+// pairs to latest_changes (schema version 4), for the leader's polling
+// (PgCoordinator) and LatestResults. Every such upsert is a HOT update:
+// latest_results has no index but its primary key, whose columns never change. Run compaction (store.h; schema version
 // 3): the current runs of a submission's pairs are read in one query (the
 // transaction's own writes included: the boot row lock serializes writers of
 // a probe's boot), extended in memory and written with one UPDATE ... FROM

@@ -157,6 +157,32 @@ CREATE INDEX runs_target_first ON runs (target_id, first_ms);
 CREATE INDEX runs_first ON runs (first_ms);
 CREATE INDEX latest_results_target ON latest_results (target_id);
 )sql",
+      // Version 4 (issue 16, ingest rate): every latest_results upsert a
+      // HOT update. Its secondary indexes go (ingest_ms changes at every
+      // upsert, so indexing it made each one write every index), the primary
+      // key leads with target_id (reads by target use it; the upsert's
+      // ON CONFLICT (probe_id, target_id) matches it in any column order),
+      // and half of each page stays free for the new row versions. The
+      // leader reads what changed from latest_changes instead: one row per
+      // stored submission (the storing collector's clock, the probe, the
+      // targets whose newest result it carried), appended in the same
+      // transaction and pruned by the leader behind its watermark.
+      R"sql(
+DROP INDEX latest_results_ingest;
+DROP INDEX latest_results_target;
+ALTER TABLE latest_results DROP CONSTRAINT latest_results_pkey,
+  ADD PRIMARY KEY (target_id, probe_id);
+ALTER TABLE latest_results SET (fillfactor = 50);
+CREATE TABLE latest_changes (
+  ingest_ms  BIGINT NOT NULL,
+  probe_id   BIGINT NOT NULL,
+  target_ids BIGINT[] NOT NULL
+);
+CREATE INDEX latest_changes_ingest ON latest_changes (ingest_ms);
+INSERT INTO latest_changes (ingest_ms, probe_id, target_ids)
+  SELECT ingest_ms, probe_id, array_agg(target_id) FROM latest_results
+  GROUP BY ingest_ms, probe_id;
+)sql",
   };
   return kSteps;
 }

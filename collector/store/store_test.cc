@@ -1166,15 +1166,21 @@ TEST_P(CompactionTest, MigrationFromThePreviousSchemaKeepsResultsAsHistory) {
                         " DELETE FROM schema_version WHERE version = 6"),
               0);
   } else {
-    ASSERT_EQ(raw->Exec("DROP VIEW runs_v; DROP TABLE runs; DROP INDEX latest_results_target;"
-                        " DELETE FROM schema_version WHERE version = 3"),
-              0);
+    // Versions 4 and 3 undone: version 2's latest_results, no runs.
+    ASSERT_EQ(
+        raw->Exec("DROP TABLE latest_changes; ALTER TABLE latest_results"
+                  " DROP CONSTRAINT latest_results_pkey, ADD PRIMARY KEY (probe_id, target_id);"
+                  " ALTER TABLE latest_results RESET (fillfactor);"
+                  " CREATE INDEX latest_results_ingest ON latest_results (ingest_ms);"
+                  " DROP VIEW runs_v; DROP TABLE runs;"
+                  " DELETE FROM schema_version WHERE version >= 3"),
+        0);
   }
   raw.reset();
   options_.compaction = true;
   OpenStore();
   raw = Raw();
-  EXPECT_EQ(raw->Int("SELECT MAX(version) FROM schema_version"), driver_ == "sqlite" ? 6 : 3);
+  EXPECT_EQ(raw->Int("SELECT MAX(version) FROM schema_version"), driver_ == "sqlite" ? 6 : 4);
   EXPECT_EQ(History("t1").size(), 15u);  // the old rows, as history
   EXPECT_EQ(raw->Int("SELECT COUNT(*) FROM runs"), 0);
   std::vector<ResultRow> latest;
