@@ -281,14 +281,9 @@ TEST_F(PostgresStoreTest, MigrationToVersionFourKeepsAndLogsTheNewestResults) {
   store_.reset();
   // Back to version 3, as an older collector left it.
   ASSERT_TRUE(server_
-                  ->Exec(db_,
-                         "DROP TABLE latest_changes;"
-                         " ALTER TABLE latest_results DROP CONSTRAINT latest_results_pkey,"
-                         " ADD PRIMARY KEY (probe_id, target_id);"
-                         " ALTER TABLE latest_results RESET (fillfactor);"
-                         " CREATE INDEX latest_results_ingest ON latest_results (ingest_ms);"
-                         " CREATE INDEX latest_results_target ON latest_results (target_id);"
-                         " DELETE FROM schema_version WHERE version = 4")
+                  ->Exec(db_, std::string(testing::kPgUndoSchema4Sql) +
+                                  " CREATE INDEX latest_results_target ON latest_results"
+                                  " (target_id); DELETE FROM schema_version WHERE version = 4")
                   .ok());
   ASSERT_EQ(QueryInt(db_, "SELECT MAX(version) FROM schema_version"), 3);
   Open();

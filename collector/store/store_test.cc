@@ -1167,14 +1167,10 @@ TEST_P(CompactionTest, MigrationFromThePreviousSchemaKeepsResultsAsHistory) {
               0);
   } else {
     // Versions 4 and 3 undone: version 2's latest_results, no runs.
-    ASSERT_EQ(
-        raw->Exec("DROP TABLE latest_changes; ALTER TABLE latest_results"
-                  " DROP CONSTRAINT latest_results_pkey, ADD PRIMARY KEY (probe_id, target_id);"
-                  " ALTER TABLE latest_results RESET (fillfactor);"
-                  " CREATE INDEX latest_results_ingest ON latest_results (ingest_ms);"
-                  " DROP VIEW runs_v; DROP TABLE runs;"
-                  " DELETE FROM schema_version WHERE version >= 3"),
-        0);
+    ASSERT_EQ(raw->Exec(std::string(testing::kPgUndoSchema4Sql) +
+                        " DROP VIEW runs_v; DROP TABLE runs;"
+                        " DELETE FROM schema_version WHERE version >= 3"),
+              0);
   }
   raw.reset();
   options_.compaction = true;

@@ -20,6 +20,17 @@ void UsePostgres(StoreOptions* options, std::string* dbname = nullptr);
 // The shared server; fails the test (fatal) when it cannot start.
 PgServer* SharedPgServer();
 
+// SQL that takes a PostgreSQL store's schema from version 4 back to what
+// version 3 left of latest_results (postgres_schema.cc), for migration tests;
+// the caller adds what else its older version lacks and the schema_version
+// rows to delete.
+inline constexpr char kPgUndoSchema4Sql[] =
+    "DROP TABLE latest_changes;"
+    " ALTER TABLE latest_results DROP CONSTRAINT latest_results_pkey,"
+    " ADD PRIMARY KEY (probe_id, target_id);"
+    " ALTER TABLE latest_results RESET (fillfactor);"
+    " CREATE INDEX latest_results_ingest ON latest_results (ingest_ms);";
+
 }  // namespace parallax::collector::testing
 
 namespace parallax::collector {
