@@ -105,9 +105,9 @@ int main(int argc, char** argv) {
   const char* host = "127.0.0.1";
   char* ports = NULL;
   int conc = 64, opt;
-  double seconds = 5, timeout_s = 1;
+  double seconds = 5, timeout_s = 1, rate = 0;
   unsigned long long max_checks = 100000000ULL;
-  while ((opt = getopt(argc, argv, "a:p:c:d:n:t:w")) != -1) {
+  while ((opt = getopt(argc, argv, "a:p:c:d:n:t:wr:")) != -1) {
     switch (opt) {
       case 'a':
         host = optarg;
@@ -129,6 +129,9 @@ int main(int argc, char** argv) {
         break;
       case 'w':
         g_like_ssh_client = 1;
+        break;
+      case 'r':
+        rate = atof(optarg);
         break;
       default:
         fprintf(stderr, "usage: see the header of ceiling_client.c\n");
@@ -162,13 +165,31 @@ int main(int argc, char** argv) {
     fprintf(stderr, "parallax-bench-ceiling: -p PORT[,PORT...] is required\n");
     return 2;
   }
+  if (rate < 0 || rate > 1e7) {
+    fprintf(stderr, "parallax-bench-ceiling: -r %g: rate must be in [0, 10000000] checks/s\n",
+            rate);
+    return 2;
+  }
   g_epoll = epoll_create1(EPOLL_CLOEXEC);
   struct Slot* slots = calloc((size_t)conc, sizeof(struct Slot));
   double start = Now(), end = start + seconds, last_scan = start;
-  for (int i = 0; i < conc; ++i) Open(&slots[i], i);
+  for (int i = 0; i < conc; ++i) slots[i].fd = -1;
+  if (rate == 0)
+    for (int i = 0; i < conc; ++i) Open(&slots[i], i);
   struct epoll_event events[512];
+  int free_hint = 0;
   while (Now() < end && g_started < max_checks) {
-    int n = epoll_wait(g_epoll, events, 512, 50);
+    int n;
+    if (rate > 0) {
+      /* Sleep until the next check is due (or an event comes). */
+      double due = start + (double)g_started / rate, wait = due - Now();
+      if (wait < 0) wait = 0;
+      if (wait > 0.05) wait = 0.05;
+      struct timespec ts = {(time_t)wait, (long)((wait - (time_t)wait) * 1e9)};
+      n = epoll_pwait2(g_epoll, events, 512, &ts, NULL);
+    } else {
+      n = epoll_wait(g_epoll, events, 512, 50);
+    }
     for (int i = 0; i < n; ++i) {
       struct Slot* s = &slots[events[i].data.u32];
       if (s->fd >= 0) Event(s);
@@ -179,6 +200,18 @@ int main(int argc, char** argv) {
       for (int i = 0; i < conc; ++i) {
         if (slots[i].fd >= 0 && now - slots[i].started > timeout_s) Done(&slots[i], &g_timeout);
       }
+    }
+    if (rate > 0) {
+      /* Every check due by now, in free slots (a full table delays them). */
+      for (int k = 0; k < conc && g_started < max_checks && start + g_started / rate <= now;
+           ++k) {
+        int i = (free_hint + k) % conc;
+        if (slots[i].fd < 0) {
+          Open(&slots[i], i);
+          free_hint = i + 1;
+        }
+      }
+      continue;
     }
     for (int i = 0; i < conc && g_started < max_checks; ++i) {
       if (slots[i].fd < 0) Open(&slots[i], i);

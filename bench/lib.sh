@@ -195,6 +195,23 @@ section_checks() {
   echo "   parallax-probe: $SAT_TARGETS targets every $SAT_INTERVAL (timeout $SAT_TIMEOUT)"
   probe_run probe.sat "$SAT_TARGETS" "$SAT_INTERVAL" "$SAT_TIMEOUT" 0 "$WARM" "$W"
 
+  # The same work at the same rate: the probe at a load it sustains on this
+  # machine, then the C client with SSH-client manners paced to the rate the
+  # probe ran. Below saturation both go idle between events, so each event
+  # costs a wake-up (theirs and the listener's): a saturated client never
+  # pays it, which makes the saturated ceiling the wrong peer for a probe
+  # running on time.
+  echo "   parallax-probe: $SUS_TARGETS targets every $SUS_INTERVAL (timeout $SUS_TIMEOUT; a load it sustains)"
+  probe_run probe.sus "$SUS_TARGETS" "$SUS_INTERVAL" "$SUS_TIMEOUT" 0 "$WARM" "$W"
+  local rate
+  rate=$(get probe.sus.checks_per_s)
+  if [[ $rate != - ]] && ((rate > 0)); then
+    line=$("$BIN/parallax-bench-ceiling" -p "$BANNER_PORTS" -c 16384 -r "$rate" -d "$W" -w)
+    echo "   ceiling paced at $rate/s, SSH-client manners (-w -r): $line"
+    record "ceiling.paced.checks_per_s" "$(calc "$(field "$line" ok) / $(field "$line" seconds)" 0)"
+    record "ceiling.paced.cpu_per_1000" "$(calc "$(field "$line" cpu_s) * 1000 / ($(field "$line" checks) + 1)" 4)"
+  fi
+
   if [[ -z $BLACKBOX ]]; then
     echo "   blackbox_exporter: not installed (apt-get install prometheus-blackbox-exporter): skipped"
     record blackbox.skipped 1

@@ -30,6 +30,8 @@ print_table() {
   echo "| C epoll ceiling + SSH-client manners (-w), $c in flight | $(get ceiling.w$c.checks_per_s) | $(get ceiling.w$c.cpu_per_1000) | $(get ceiling.w$c.rss_mb) | 1 |"
   echo "| C epoll ceiling, refused | $(get ceiling.refused.checks_per_s) | $(get ceiling.refused.cpu_per_1000) | | 1 |"
   echo "| parallax-probe ($SAT_TARGETS targets / $SAT_INTERVAL, timeout $SAT_TIMEOUT) | $(get probe.sat.checks_per_s) | $(get probe.sat.cpu_per_1000) | $(get probe.sat.hwm_mb) | $(get probe.sat.threads) |"
+  echo "| parallax-probe ($SUS_TARGETS targets / $SUS_INTERVAL, timeout $SUS_TIMEOUT: on time) | $(get probe.sus.checks_per_s) | $(get probe.sus.cpu_per_1000) | $(get probe.sus.hwm_mb) | $(get probe.sus.threads) |"
+  echo "| C epoll client + SSH-client manners, paced at the probe's rate (-w -r) | $(get ceiling.paced.checks_per_s) | $(get ceiling.paced.cpu_per_1000) | | 1 |"
   for c in $BB_LIST; do
     echo "| blackbox_exporter, $c concurrent | $(get blackbox.c$c.checks_per_s) | $(get blackbox.c$c.cpu_per_1000) | $(get blackbox.hwm_mb) | $(get blackbox.threads) |"
   done
@@ -83,7 +85,11 @@ print_table() {
   echo "| target | bar | measured | verdict |"
   echo "|---|---|---:|---|"
   echo "| probe CPU per 1,000 successful checks (check + encoding + gRPC) | ≤ 0.040 s | $probe_cpu | $(verdict "$probe_cpu" '<=' 0.040) |"
+  local vs_paced
+  vs_paced=$(ratio "$(get probe.sus.cpu_per_1000)" "$(get ceiling.paced.cpu_per_1000)")
+  echo "| probe CPU per 1,000 at a rate it sustains vs the C client with SSH-client manners at the same rate (0.040 / 0.030) | ≤ 1.33× | ${vs_paced}× ($(get probe.sus.cpu_per_1000) / $(get ceiling.paced.cpu_per_1000) at $(get probe.sus.checks_per_s)/s) | $(verdict "$vs_paced" '<=' 1.33) |"
   echo "| probe checks/s, one process | ≥ 20,000 | $(get probe.sat.checks_per_s) | $(verdict "$(get probe.sat.checks_per_s)" '>=' 20000) |"
+  echo "| (the C client with SSH-client manners, saturated, same run: what this machine allows) | (≥ 20,000) | $(get ceiling.w${C_LIST%% *}.checks_per_s) | $(verdict "$(get ceiling.w${C_LIST%% *}.checks_per_s)" '>=' 20000) |"
   echo "| probe peak RSS, $SAT_TARGETS targets / $SAT_INTERVAL | ≤ 48 MB | $(get probe.sat.hwm_mb) | $(verdict "$(get probe.sat.hwm_mb)" '<=' 48) |"
   if [[ $(get footprint.20k.hwm_mb) != - ]]; then
     echo "| probe peak RSS, $FP20_TARGETS targets / 10s, all answering | ≤ 48 MB | $(get footprint.20k.hwm_mb) | $(verdict "$(get footprint.20k.hwm_mb)" '<=' 48) |"
@@ -128,7 +134,7 @@ print_table() {
   echo
   echo "| run | checks/s | stored/s | probe CPU-s per 1,000 | probe CPU util | RSS / peak MB | threads | late max / p99 ms | banner timeouts | other failures | collector CPU util |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-  for run in probe.sat footprint footprint.20k $(for n in $SCALE_TARGETS; do echo scale.targets.$n; done) \
+  for run in probe.sat probe.sus footprint footprint.20k $(for n in $SCALE_TARGETS; do echo scale.targets.$n; done) \
              $(for t in $SCALE_TIMEOUTS; do echo scale.timeout.$t; done); do
     [[ $(get $run.checks_per_s) == - ]] && continue
     echo "| $run | $(get $run.checks_per_s) | $(get $run.stored_per_s) | $(get $run.cpu_per_1000) | $(get $run.cpu_util) | $(get $run.rss_mb) / $(get $run.hwm_mb) | $(get $run.threads) | $(get $run.late_max_ms) / $(get $run.late_p99_ms) | $(get $run.banner_timeouts) | $(get $run.other_failures) | $(get $run.collector_cpu_util) |"
