@@ -2,9 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <cerrno>
 #include <chrono>
+#include <thread>
 
 #include "probe/checks/test_server.h"
 
@@ -54,6 +57,35 @@ TEST_F(SshCheckTest, OkWithBanner) {
   // The server received our identification line (so sshd logs a clean close).
   ASSERT_EQ(server.lines().size(), 1u);
   EXPECT_EQ(server.lines()[0], kIdentification);
+}
+
+TEST_F(SshCheckTest, ALaggingEventLoopNeverTurnsATimelyBannerIntoATimeout) {
+  // An overloaded probe: its event loop is busy past the check's deadline
+  // while the server connects and sends its identification at once. When
+  // the loop gets back, the connect, the read that the connect's handler
+  // starts, and the expired deadline are all due. The server answered in
+  // time: the outcome is ok, never banner_timeout (the probe's lag is not
+  // the target's fault). The server runs on its own thread, so the lag is
+  // the probe's alone.
+  boost::asio::io_context server_io;
+  TestServer server(server_io, ServerBehavior::kSsh, "SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n");
+  auto guard = boost::asio::make_work_guard(server_io);
+  std::thread server_thread([&] { server_io.run(); });
+
+  auto check = SshCheck::Create(io_, {"127.0.0.1", server.port(), kIdentification});
+  bool done = false;
+  StartWithDeadline(io_, check, milliseconds(100), [&] { done = true; });
+  // Start() has issued the non-blocking connect; now the loop stalls.
+  boost::asio::post(io_, [] { std::this_thread::sleep_for(milliseconds(400)); });
+  for (int i = 0; i < 200 && !done; ++i) io_.run_for(milliseconds(20));
+
+  guard.reset();
+  server_io.stop();
+  server_thread.join();
+  ASSERT_TRUE(done);
+  const v1::CheckResult& r = check->result();
+  EXPECT_EQ(r.outcome(), v1::OUTCOME_OK) << r.detail();
+  EXPECT_EQ(r.identification(), "SSH-2.0-OpenSSH_9.2p1 Debian-2");
 }
 
 TEST_F(SshCheckTest, SelfConnectIsAProbeErrorNeverOk) {
