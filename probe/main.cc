@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -293,6 +294,7 @@ int main(int argc, char** argv) {
   std::atomic<uint64_t> probe_errors{0};
   std::atomic<uint64_t> pauses{0};
   std::atomic<bool> paused{false};
+  std::atomic<uint64_t> late_us{0};
   boost::asio::steady_timer stats_timer(io);
   std::function<void()> publish_stats = [&] {
     parallax::probe::SchedulerStats ss = scheduler.stats();
@@ -300,6 +302,7 @@ int main(int argc, char** argv) {
     probe_errors = ss.probe_errors;
     pauses = ss.pauses;
     paused = ss.paused;
+    late_us = ss.recent_late_us;
     stats_timer.expires_after(std::chrono::seconds(1));
     stats_timer.async_wait([&](const boost::system::error_code& ec) {
       if (!ec) publish_stats();
@@ -320,6 +323,7 @@ int main(int argc, char** argv) {
     hb.set_probe_errors(probe_errors.load());
     hb.set_check_pauses(pauses.load());
     hb.set_checks_paused(paused.load());
+    hb.set_late_ms(static_cast<uint32_t>(std::min<uint64_t>(late_us.load() / 1000, UINT32_MAX)));
     return hb;
   };
   parallax::probe::StreamClient client(std::move(co), &spool);

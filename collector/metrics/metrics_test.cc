@@ -218,13 +218,19 @@ TEST(MetricsTest, HeartbeatsAndClockOffsetPerProbe) {
   s.ProbeConnected(again, "peer", 400);
   hb.set_dropped(1);
   s.ProbeHeartbeat("p1", hb, 500);  // a restarted probe counts from 0: +1
-  s.ProbeHeartbeat("p1", hb, 600);  // nothing new
+  hb.set_late_ms(2500);             // an overloaded probe
+  hb.set_checks_paused(true);
+  hb.set_check_pauses(3);
+  s.ProbeHeartbeat("p1", hb, 600);  // nothing new dropped
   s.ProbeClock("p1", -600'500, 3);
   m.ObserveCommit(0.003);
   std::string text = Render(m);
   EXPECT_TRUE(Has(text, "parallax_probe_dropped_results_total{probe=\"p1\"} 8")) << text;
   EXPECT_TRUE(Has(text, "parallax_probe_spooled_results{probe=\"p1\"} 120"));
   EXPECT_TRUE(Has(text, "parallax_probe_checks_in_flight{probe=\"p1\"} 4"));
+  EXPECT_TRUE(Has(text, "parallax_probe_check_late_seconds{probe=\"p1\"} 2.5")) << text;
+  EXPECT_TRUE(Has(text, "parallax_probe_checks_paused{probe=\"p1\"} 1"));
+  EXPECT_TRUE(Has(text, "parallax_probe_check_pauses_total{probe=\"p1\"} 3"));
   EXPECT_TRUE(Has(text, "parallax_probe_clock_offset_seconds{probe=\"p1\"} -600.5"));
   EXPECT_TRUE(Has(text, "parallax_store_commit_seconds_count 1"));
 }

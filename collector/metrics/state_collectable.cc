@@ -72,6 +72,19 @@ void StateCollectable::CollectProbes(std::vector<MetricFamily>* out,
   MetricFamily in_flight =
       Family("parallax_probe_checks_in_flight", "Checks the probe is running now (last heartbeat)",
              MetricType::Gauge);
+  MetricFamily late = Family("parallax_probe_check_late_seconds",
+                             "How late the probe starts its checks: the most a check started "
+                             "after its time in about the last 10 s, or how long the oldest due "
+                             "check has waited (last heartbeat; above 0: it is overloaded)",
+                             MetricType::Gauge);
+  MetricFamily paused = Family("parallax_probe_checks_paused",
+                               "1 while the probe holds back new checks because it ran out of "
+                               "descriptors or buffers (last heartbeat)",
+                               MetricType::Gauge);
+  MetricFamily pauses = Family("parallax_probe_check_pauses_total",
+                               "Times the probe held back new checks because it ran out of "
+                               "descriptors or buffers (heartbeats; per probe boot)",
+                               MetricType::Counter);
   MetricFamily heartbeat = Family("parallax_probe_last_heartbeat_timestamp_seconds",
                                   "Unix time the probe's last heartbeat arrived (collector's "
                                   "clock); heartbeats come every 5 s, busy or idle",
@@ -97,13 +110,16 @@ void StateCollectable::CollectProbes(std::vector<MetricFamily>* out,
     if (p.heartbeat_ms != 0) {
       Add(&spooled, {{"probe", probe}}, static_cast<double>(p.heartbeat.spooled()));
       Add(&in_flight, {{"probe", probe}}, static_cast<double>(p.heartbeat.in_flight()));
+      Add(&late, {{"probe", probe}}, p.heartbeat.late_ms() / 1000.0);
+      Add(&paused, {{"probe", probe}}, p.heartbeat.checks_paused() ? 1 : 0);
+      Add(&pauses, {{"probe", probe}}, static_cast<double>(p.heartbeat.check_pauses()));
       Add(&heartbeat, {{"probe", probe}}, p.heartbeat_ms / 1000.0);
       Add(&dropped, {{"probe", probe}}, static_cast<double>(p.dropped_total));
     }
     if (p.throttled != 0) Add(&throttled, {{"probe", probe}}, static_cast<double>(p.throttled));
   });
-  for (MetricFamily* f :
-       {&connected, &info, &offset, &spooled, &in_flight, &heartbeat, &dropped, &throttled}) {
+  for (MetricFamily* f : {&connected, &info, &offset, &spooled, &in_flight, &late, &paused, &pauses,
+                          &heartbeat, &dropped, &throttled}) {
     out->push_back(std::move(*f));
   }
 }

@@ -137,6 +137,14 @@ class Scheduler::Impl {
   uint64_t generation_ = 0;
   bool stopped_ = false;
   SchedulerStats stats_;
+  // Lateness history: the most a check started late in the current bucket
+  // (started at late_bucket_start_) and in the one before it.
+  static constexpr Clock::duration kLateBucket = std::chrono::seconds(5);
+  static constexpr Clock::duration kLateWarning = std::chrono::seconds(1);
+  uint64_t late_bucket_us_[2] = {0, 0};
+  Clock::time_point late_bucket_start_{};
+  Clock::time_point next_late_log_{};
+  void NoteLate(Clock::time_point now, uint64_t late_us);
   // Handlers hold a weak reference: after ~Impl they do nothing.
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
 };
@@ -243,10 +251,42 @@ void Scheduler::Impl::Stop() {
 
 SchedulerStats Scheduler::Impl::stats() const {
   SchedulerStats s = stats_;
+  Clock::time_point now = clock_->Now();
   s.waiting = static_cast<uint32_t>(waiting_.size());
   s.targets = targets_.size();
-  s.paused = clock_->Now() < paused_until_;
+  s.paused = now < paused_until_;
+  // The buckets as NoteLate() would see them now, and the oldest wait.
+  Clock::duration age = now - late_bucket_start_;
+  if (age < kLateBucket) {
+    s.recent_late_us = std::max(late_bucket_us_[0], late_bucket_us_[1]);
+  } else if (age < 2 * kLateBucket) {
+    s.recent_late_us = late_bucket_us_[0];
+  }
+  if (!waiting_.empty() && now > waiting_.front().due) {
+    s.recent_late_us = std::max(s.recent_late_us, Micros(now - waiting_.front().due));
+  }
   return s;
+}
+
+void Scheduler::Impl::NoteLate(Clock::time_point now, uint64_t late_us) {
+  Clock::duration age = now - late_bucket_start_;
+  if (age >= kLateBucket) {
+    late_bucket_us_[1] = age < 2 * kLateBucket ? late_bucket_us_[0] : 0;
+    late_bucket_us_[0] = 0;
+    late_bucket_start_ = now;
+  }
+  late_bucket_us_[0] = std::max(late_bucket_us_[0], late_us);
+  if (late_us < static_cast<uint64_t>(Micros(kLateWarning))) return;
+  ++stats_.late_starts;
+  if (now < next_late_log_) return;
+  next_late_log_ = now + std::chrono::minutes(1);
+  Logf(LogLevel::kWarning,
+       "probe overloaded: a check started %llu ms after its time (%u checks in flight, %zu due "
+       "and waiting, --max-in-flight %zu, %zu targets): more checks are due than this probe "
+       "runs; its results stay true but arrive late and fewer. Give it more CPU, raise "
+       "--max-in-flight (and LimitNOFILE), or assign it fewer targets or longer intervals",
+       static_cast<unsigned long long>(late_us / 1000), stats_.in_flight, waiting_.size(),
+       options_.max_in_flight, targets_.size());
 }
 
 void Scheduler::Impl::Arm() {
@@ -294,6 +334,7 @@ void Scheduler::Impl::StartRun(uint64_t key, TargetState& state, Clock::time_poi
   Clock::time_point now = clock_->Now();
   uint64_t late_us = now > due ? Micros(now - due) : 0;
   if (late_us > stats_.max_late_us) stats_.max_late_us = late_us;
+  NoteLate(now, late_us);
   uint64_t run_id = next_run_id_++;
   running_.emplace(run_id, nullptr);
   ++stats_.checks_started;

@@ -24,6 +24,11 @@
 //    (EMFILE, ENFILE, ENOBUFS, ENOMEM, EADDRNOTAVAIL: outcome probe_error)
 //    pauses the start of new checks for `resource_pause` (checks in flight
 //    go on; due checks wait, then run late), logged and counted in stats().
+//  - An overloaded probe (checks start late: more are due than its CPU,
+//    max_in_flight or descriptors let it run) shows in stats().recent_late_us
+//    (the most a check started late in the last 10 s, or how long the oldest
+//    due check has waited) and, when a check starts 1 s late or more, in a
+//    warning logged at most once a minute.
 //  - Stop() cancels the checks in flight and drops their results (a deadline
 //    caused by shutting down is no observation); nothing runs afterwards.
 //  - An empty or malformed identification is replaced by
@@ -84,6 +89,10 @@ struct SchedulerStats {
   uint32_t in_flight = 0;
   uint32_t waiting = 0;      // due, held back by max_in_flight
   uint64_t max_late_us = 0;  // since start
+  // The most a check started late in the last 10 s (5 to 10 s of history),
+  // or how long the oldest due check has waited, whichever is more.
+  uint64_t recent_late_us = 0;
+  uint64_t late_starts = 0;  // checks started 1 s or more after their time
   size_t targets = 0;
   uint64_t runs_skipped = 0;      // slots missed because the target's previous run was busy
   uint64_t targets_rejected = 0;  // invalid targets skipped by SetAssignment (all calls)

@@ -184,6 +184,8 @@ TEST_F(SchedulerTest, RunsAtIntervalWithStableJitter) {
   EXPECT_EQ(st.checks_done, seen.size());
   EXPECT_EQ(st.generation, 7u);
   EXPECT_EQ(st.runs_skipped, 0u);
+  EXPECT_EQ(st.recent_late_us, 0u);  // on time
+  EXPECT_EQ(st.late_starts, 0u);
 }
 
 TEST_F(SchedulerTest, CapsInFlightAndRecordsLateness) {
@@ -211,6 +213,41 @@ TEST_F(SchedulerTest, CapsInFlightAndRecordsLateness) {
   EXPECT_GE(max_late, 1000000u);   // the 4th wave waited for three 400 ms waves
   EXPECT_GE(s.stats().max_late_us, 1000000u);
   EXPECT_GT(s.stats().runs_skipped, 0u);
+}
+
+// An overloaded probe (10 checks due per second, 2 slots, each check 1 s):
+// stats say how late it runs, it warns once a minute, and once it has less
+// to do the lateness goes back to 0 within the 10 s window.
+TEST_F(SchedulerTest, AnOverloadedProbeSaysHowLateItRuns) {
+  Scheduler& s = Make(2);
+  fake_ = {v1::OUTCOME_OK, milliseconds(1000)};
+  v1::Assignment a;
+  for (int i = 0; i < 10; ++i)
+    *a.add_targets() = MakeTarget("t" + std::to_string(i), 22, 1000, 2000);
+  ::testing::internal::CaptureStderr();
+  s.SetAssignment(a);
+  uint64_t seen_late = 0;
+  Advance(milliseconds(8000), milliseconds(100),
+          [&] { seen_late = std::max(seen_late, s.stats().recent_late_us); });
+  std::string log = ::testing::internal::GetCapturedStderr();
+  SchedulerStats st = s.stats();
+  EXPECT_GE(st.recent_late_us, 2'000'000u);  // the oldest due check waits seconds
+  EXPECT_GT(st.late_starts, 0u);
+  EXPECT_GE(st.max_late_us, 1'000'000u);
+  // One warning in these 8 s (at most one a minute), naming the remedy.
+  size_t first = log.find("probe overloaded: a check started ");
+  ASSERT_NE(first, std::string::npos) << log;
+  EXPECT_EQ(log.find("probe overloaded", first + 1), std::string::npos) << log;
+  EXPECT_NE(log.find("--max-in-flight 2, 10 targets"), std::string::npos) << log;
+
+  // One target left: on time again, and the window forgets the past.
+  v1::Assignment b;
+  b.set_generation(2);
+  *b.add_targets() = MakeTarget("t0", 22, 1000, 2000);
+  s.SetAssignment(b);
+  Advance(milliseconds(15000), milliseconds(100), [] {});
+  EXPECT_EQ(s.stats().recent_late_us, 0u);
+  EXPECT_EQ(s.stats().waiting, 0u);
 }
 
 TEST_F(SchedulerTest, SetAssignmentKeepsPhaseAddsAndRemoves) {
