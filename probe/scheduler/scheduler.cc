@@ -281,12 +281,12 @@ void Scheduler::Impl::NoteLate(Clock::time_point now, uint64_t late_us) {
   if (now < next_late_log_) return;
   next_late_log_ = now + std::chrono::minutes(1);
   Logf(LogLevel::kWarning,
-       "probe overloaded: a check started %llu ms after its time (%u checks in flight, %zu due "
-       "and waiting, --max-in-flight %zu, %zu targets): more checks are due than this probe "
-       "runs; its results stay true but arrive late and fewer. Give it more CPU, raise "
-       "--max-in-flight (and LimitNOFILE), or assign it fewer targets or longer intervals",
-       static_cast<unsigned long long>(late_us / 1000), stats_.in_flight, waiting_.size(),
-       options_.max_in_flight, targets_.size());
+       "probe overloaded: a check started %llu ms after its time (in flight %u of --max-in-flight "
+       "%zu, %zu due and waiting, %zu targets): more checks are due than this probe runs; its "
+       "results stay true but arrive late and fewer. Give it more CPU, raise --max-in-flight "
+       "(and LimitNOFILE), or assign it fewer targets or longer intervals",
+       static_cast<unsigned long long>(late_us / 1000), stats_.in_flight, options_.max_in_flight,
+       waiting_.size(), targets_.size());
 }
 
 void Scheduler::Impl::Arm() {
@@ -334,11 +334,11 @@ void Scheduler::Impl::StartRun(uint64_t key, TargetState& state, Clock::time_poi
   Clock::time_point now = clock_->Now();
   uint64_t late_us = now > due ? Micros(now - due) : 0;
   if (late_us > stats_.max_late_us) stats_.max_late_us = late_us;
-  NoteLate(now, late_us);
   uint64_t run_id = next_run_id_++;
   running_.emplace(run_id, nullptr);
   ++stats_.checks_started;
   stats_.in_flight = static_cast<uint32_t>(running_.size());
+  NoteLate(now, late_us);
   uint64_t generation = generation_;
   std::string name = state.target->name();
   SchedulerSeams::Done done = [this, alive = std::weak_ptr<int>(alive_), run_id, key, due, late_us,

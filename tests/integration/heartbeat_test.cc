@@ -118,9 +118,16 @@ TEST(Heartbeat, AnOverloadedProbeSaysHowLateItRuns) {
       [&] { return cluster.probe("p1")->log().find("probe overloaded") != std::string::npos; },
       seconds(5)))
       << cluster.probe("p1")->log();
-  EXPECT_NE(cluster.probe("p1")->log().find("--max-in-flight 1, 20 targets"), std::string::npos)
+  EXPECT_NE(cluster.probe("p1")->log().find("(in flight 1 of --max-in-flight 1, "),
+            std::string::npos)
       << cluster.probe("p1")->log();
-  std::printf("an overloaded probe: %s = %.1f\n", late.c_str(), value);
+  std::string log = cluster.probe("p1")->log();
+  size_t at = log.rfind('\n', log.find("probe overloaded"));
+  size_t end = log.find('\n', log.find("probe overloaded"));
+  std::printf("an overloaded probe: %s = %.1f\n%s\n", late.c_str(), value,
+              log.substr(at == std::string::npos ? 0 : at + 1,
+                         end == std::string::npos ? std::string::npos : end - at - 1)
+                  .c_str());
 }
 
 }  // namespace
