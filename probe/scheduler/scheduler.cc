@@ -1,6 +1,7 @@
 #include "probe/scheduler/scheduler.h"
 
 #include <algorithm>
+#include <array>
 #include <deque>
 #include <unordered_map>
 #include <unordered_set>
@@ -141,9 +142,12 @@ class Scheduler::Impl {
   // (started at late_bucket_start_) and in the one before it.
   static constexpr Clock::duration kLateBucket = std::chrono::seconds(5);
   static constexpr Clock::duration kLateWarning = std::chrono::seconds(1);
-  uint64_t late_bucket_us_[2] = {0, 0};
+  std::array<uint64_t, 2> late_bucket_us_ = {0, 0};
   Clock::time_point late_bucket_start_{};
   Clock::time_point next_late_log_{};
+  // The buckets as of `now`: shifted by one (or both emptied) once the
+  // current one is kLateBucket (2 x kLateBucket) old.
+  std::array<uint64_t, 2> LateBucketsAt(Clock::time_point now) const;
   void NoteLate(Clock::time_point now, uint64_t late_us);
   // Handlers hold a weak reference: after ~Impl they do nothing.
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);
@@ -255,24 +259,24 @@ SchedulerStats Scheduler::Impl::stats() const {
   s.waiting = static_cast<uint32_t>(waiting_.size());
   s.targets = targets_.size();
   s.paused = now < paused_until_;
-  // The buckets as NoteLate() would see them now, and the oldest wait.
-  Clock::duration age = now - late_bucket_start_;
-  if (age < kLateBucket) {
-    s.recent_late_us = std::max(late_bucket_us_[0], late_bucket_us_[1]);
-  } else if (age < 2 * kLateBucket) {
-    s.recent_late_us = late_bucket_us_[0];
-  }
+  std::array<uint64_t, 2> buckets = LateBucketsAt(now);
+  s.recent_late_us = std::max(buckets[0], buckets[1]);
   if (!waiting_.empty() && now > waiting_.front().due) {
     s.recent_late_us = std::max(s.recent_late_us, Micros(now - waiting_.front().due));
   }
   return s;
 }
 
-void Scheduler::Impl::NoteLate(Clock::time_point now, uint64_t late_us) {
+std::array<uint64_t, 2> Scheduler::Impl::LateBucketsAt(Clock::time_point now) const {
   Clock::duration age = now - late_bucket_start_;
-  if (age >= kLateBucket) {
-    late_bucket_us_[1] = age < 2 * kLateBucket ? late_bucket_us_[0] : 0;
-    late_bucket_us_[0] = 0;
+  if (age < kLateBucket) return late_bucket_us_;
+  if (age < 2 * kLateBucket) return {0, late_bucket_us_[0]};
+  return {0, 0};
+}
+
+void Scheduler::Impl::NoteLate(Clock::time_point now, uint64_t late_us) {
+  if (now - late_bucket_start_ >= kLateBucket) {
+    late_bucket_us_ = LateBucketsAt(now);
     late_bucket_start_ = now;
   }
   late_bucket_us_[0] = std::max(late_bucket_us_[0], late_us);
